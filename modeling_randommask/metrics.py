@@ -1,0 +1,116 @@
+"""Offline fine-tuning metrics (scikit-learn / scipy; ``evaluate.load`` needs the Hub).
+
+Classification: MCC (the paper's headline metric, reported x100), accuracy, F1 (binary: of class 1; multi-class:
+macro), macro F1, ROC AUC (binary: class-1 probability; multi-class: macro one-vs-rest over the classes present).
+Regression: Pearson r (the paper's metric for enhancer activity) and Spearman rho per target and their means, MSE.
+Values are plain floats in their natural scale (MCC in [-1, 1]). A metric that is undefined on the split (ROC AUC
+with a single class present, a correlation with a constant vector) is NaN, and a warning says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from scipy import stats
+from sklearn import metrics as skm
+
+logger = logging.getLogger(__name__)
+
+PRIMARY_METRIC = {"binary": "mcc", "multiclass": "mcc", "regression": "pearson"}
+"""The paper's metric per task kind; use as ``TrainingArguments(metric_for_best_model=...)``."""
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def _roc_auc(labels: np.ndarray, probs: np.ndarray) -> float:
+    """Binary AUC of class 1, or the macro mean of one-vs-rest AUCs over classes with positives and negatives."""
+    present = np.unique(labels)
+    if present.size < 2:
+        logger.warning("ROC AUC is undefined: only class %s occurs in the labels; reporting NaN", present.tolist())
+        return float("nan")
+    if probs.shape[1] == 2:
+        return float(skm.roc_auc_score(labels, probs[:, 1]))
+    if present.size < probs.shape[1]:
+        absent = np.setdiff1d(np.arange(probs.shape[1]), present).tolist()
+        logger.warning("ROC AUC: classes %s do not occur in the labels; macro mean over the other classes", absent)
+    return float(np.mean([skm.roc_auc_score(labels == c, probs[:, c]) for c in present]))
+
+
+def classification_metrics(labels: np.ndarray, logits: np.ndarray) -> dict[str, float]:
+    """Metrics from integer ``labels [N]`` and the model's ``logits [N, C]`` (C >= 2): predictions are the
+    argmax, ROC AUC ranks by the softmax probabilities."""
+    labels = np.asarray(labels).reshape(-1).astype(np.int64)
+    logits = np.asarray(logits, dtype=np.float64)
+    if logits.ndim != 2 or logits.shape[1] < 2 or logits.shape[0] != labels.shape[0]:
+        raise ValueError(f"expected logits [N, C>=2] for {labels.shape[0]} labels, got shape {logits.shape}")
+    preds = logits.argmax(axis=1)
+    num_classes = logits.shape[1]
+    classes = np.arange(num_classes)
+    f1_macro = float(skm.f1_score(labels, preds, labels=classes, average="macro", zero_division=0))
+    return {
+        "mcc": float(skm.matthews_corrcoef(labels, preds)),
+        "accuracy": float(skm.accuracy_score(labels, preds)),
+        "f1": float(skm.f1_score(labels, preds, zero_division=0)) if num_classes == 2 else f1_macro,
+        "f1_macro": f1_macro,
+        "roc_auc": _roc_auc(labels, _softmax(logits)),
+    }
+
+
+def _correlation(fn: Callable, x: np.ndarray, y: np.ndarray, what: str) -> float:
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        side = "targets" if np.ptp(x) == 0 else "predictions"
+        logger.warning("%s is undefined: the %s are constant; reporting NaN", what, side)
+        return float("nan")
+    return float(fn(x, y).statistic)
+
+
+def regression_metrics(
+    labels: np.ndarray, predictions: np.ndarray, target_names: Sequence[str] | None = None
+) -> dict[str, float]:
+    """Pearson, Spearman and MSE of ``predictions`` against ``labels`` (``[N]`` or ``[N, T]``). With several
+    targets: ``pearson_<name>`` etc. per target and ``pearson``/``spearman``/``mse`` as their means."""
+    y = np.asarray(labels, dtype=np.float64)
+    p = np.asarray(predictions, dtype=np.float64)
+    y = y.reshape(len(y), -1)
+    p = p.reshape(len(p), -1)
+    if y.shape != p.shape:
+        raise ValueError(f"labels {y.shape} and predictions {p.shape} differ in shape")
+    names = list(target_names) if target_names is not None else [str(t) for t in range(y.shape[1])]
+    if len(names) != y.shape[1]:
+        raise ValueError(f"{len(names)} target names for {y.shape[1]} targets")
+    per_target = {
+        name: {
+            "pearson": _correlation(stats.pearsonr, y[:, t], p[:, t], f"Pearson r ({name})"),
+            "spearman": _correlation(stats.spearmanr, y[:, t], p[:, t], f"Spearman rho ({name})"),
+            "mse": float(np.mean((y[:, t] - p[:, t]) ** 2)),
+        }
+        for t, name in enumerate(names)
+    }
+    out = {key: float(np.mean([m[key] for m in per_target.values()])) for key in ("pearson", "spearman", "mse")}
+    if len(names) > 1:
+        out |= {f"{key}_{name}": value for name, m in per_target.items() for key, value in m.items()}
+    return out
+
+
+def compute_metrics(kind: str, target_names: Sequence[str] | None = None) -> Callable[[Any], dict[str, float]]:
+    """A ``compute_metrics`` for ``transformers.Trainer``: ``EvalPrediction -> dict``. ``kind`` is the task kind
+    (``"binary"``, ``"multiclass"``, ``"regression"``, as ``TaskData.kind``)."""
+    if kind not in PRIMARY_METRIC:
+        raise ValueError(f"kind must be one of {sorted(PRIMARY_METRIC)}, got {kind!r}")
+
+    def _compute(eval_prediction: Any) -> dict[str, float]:
+        predictions, labels = eval_prediction.predictions, eval_prediction.label_ids
+        if isinstance(predictions, (tuple, list)):  # model returned extra outputs (hidden states, ...)
+            predictions = predictions[0]
+        if kind == "regression":
+            return regression_metrics(labels, predictions, target_names)
+        return classification_metrics(labels, predictions)
+
+    return _compute
