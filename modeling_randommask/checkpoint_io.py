@@ -1,0 +1,57 @@
+"""Save a model and its k-mer tokenizer as one self-contained Hugging Face Hub folder.
+
+The model classes register themselves for the Auto classes, so `model.save_pretrained` already copies
+`configuration_randommask.py` and `modeling_randommask.py` and writes the full `auto_map`. What this adds:
+the tokenizer's AutoTokenizer registration (its code then travels too), a check that model and tokenizer
+agree on the tokenization, and a check that the written folder holds every file its auto_maps name, so a
+folder that would need this package installed is never published.
+"""
+
+import json
+import os
+from pathlib import Path
+
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+
+def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, out_dir: str | os.PathLike) -> Path:
+    """Write weights (safetensors), config, tokenizer files and their code into `out_dir`; return it.
+
+    The folder then loads anywhere with `Auto*.from_pretrained(out_dir, trust_remote_code=True)`.
+    """
+    config = model.config
+    if config.model_type != "randommask":
+        raise ValueError(f"save_checkpoint expects a RandomMask model, got model_type {config.model_type!r}")
+    tokenization = (getattr(tokenizer, "k", None), getattr(tokenizer, "stride", None))
+    if tokenization != (config.kmer_size, config.kmer_stride):
+        raise ValueError(
+            f"tokenizer (k, stride) = {tokenization} but the model was built for "
+            f"({config.kmer_size}, {config.kmer_stride})"
+        )
+    if len(tokenizer) != config.vocab_size:
+        raise ValueError(f"tokenizer has {len(tokenizer)} tokens, the model's vocab_size is {config.vocab_size}")
+
+    if type(tokenizer)._auto_class is None:
+        type(tokenizer).register_for_auto_class("AutoTokenizer")
+    out = Path(out_dir)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    check_self_contained(out)
+    return out
+
+
+def check_self_contained(folder: str | os.PathLike) -> None:
+    """Raise if `folder` lacks safetensors weights or a code file named by its config/tokenizer auto_map."""
+    folder = Path(folder)
+    if not any(folder.glob("*.safetensors")):
+        raise FileNotFoundError(f"{folder}: no .safetensors weights")
+    for name in ("config.json", "tokenizer_config.json"):
+        auto_map = json.loads((folder / name).read_text(encoding="utf-8")).get("auto_map", {})
+        if name == "tokenizer_config.json" and "AutoTokenizer" not in auto_map:
+            raise ValueError(f"{folder / name}: auto_map has no AutoTokenizer entry")
+        for auto_class, references in auto_map.items():
+            references = references if isinstance(references, list) else [references]
+            for reference in filter(None, references):
+                module = reference.split("--")[-1].rsplit(".", 1)[0]
+                if not (folder / f"{module}.py").is_file():
+                    raise FileNotFoundError(f"{folder / name}: {auto_class} needs {module}.py, missing from the folder")

@@ -1,0 +1,127 @@
+"""Configuration of RandomMask DNA language models (a BERT encoder over overlapping k-mer tokens).
+
+This file travels with every saved checkpoint (`trust_remote_code`), so it imports only the standard
+library and transformers.
+"""
+
+from typing import Any, ClassVar
+
+from transformers import PreTrainedConfig
+
+# 5 special tokens ([PAD] [UNK] [CLS] [SEP] [MASK], ids 0..4) then every k-mer: DNABERT's vocabulary layout.
+NUM_SPECIAL_TOKENS = 5
+
+# Where each Auto class finds our code in a saved (flat) checkpoint folder. `save_pretrained` only records the
+# saved class and AutoConfig, so the full map is a config default and every checkpoint carries all five.
+DEFAULT_AUTO_MAP = {
+    "AutoConfig": "configuration_randommask.RandomMaskConfig",
+    "AutoModel": "modeling_randommask.RandomMaskModel",
+    "AutoModelForMaskedLM": "modeling_randommask.RandomMaskForMaskedLM",
+    "AutoModelForSequenceClassification": "modeling_randommask.RandomMaskForSequenceClassification",
+    "AutoModelForTokenClassification": "modeling_randommask.RandomMaskForTokenClassification",
+}
+
+# Model sizes by name. "base" is the paper's (DNABERT's) BERT-base; the others are for CPU runs and tests.
+PRESETS: dict[str, dict[str, int]] = {
+    "tiny": {"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 2, "intermediate_size": 256},
+    "mini": {"num_hidden_layers": 4, "hidden_size": 256, "num_attention_heads": 4, "intermediate_size": 1024},
+    "small": {"num_hidden_layers": 6, "hidden_size": 512, "num_attention_heads": 8, "intermediate_size": 2048},
+    "base": {"num_hidden_layers": 12, "hidden_size": 768, "num_attention_heads": 12, "intermediate_size": 3072},
+}
+
+CLASSIFIER_POOLINGS = ("cls", "mean")
+
+
+class RandomMaskConfig(PreTrainedConfig):
+    r"""BERT configuration plus the tokenization a checkpoint was trained with.
+
+    Defaults are the paper's model: BERT-base over overlapping 6-mers (vocabulary 4,101 = 5 specials +
+    4,096 6-mers, DNABERT's ids), 512 positions.
+
+    Args beyond BERT's:
+        kmer_size: k of the k-mer tokens. `vocab_size` defaults to `5 + 4**kmer_size` and must equal it.
+        kmer_stride: 1 for overlapping k-mers (DNABERT), `kmer_size` for non-overlapping ones.
+        classifier_pooling: how `RandomMaskForSequenceClassification` summarises a sequence: "cls" (BERT's
+            pooler: dense + tanh on the [CLS] state) or "mean" (mean of the last hidden states over the
+            attention mask, [CLS]/[SEP] included).
+        mlm_logits_at_labels_only: when `labels` are passed to `RandomMaskForMaskedLM`, compute the vocabulary
+            logits only at labelled positions (`labels != -100`); same loss, far less compute.
+    """
+
+    model_type = "randommask"
+
+    # Encoder-only model: transformers' BERT modules read these, they are not choices.
+    is_decoder: ClassVar[bool] = False
+    add_cross_attention: ClassVar[bool] = False
+
+    vocab_size: int | None = None
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    hidden_act: str = "gelu"
+    hidden_dropout_prob: float = 0.1
+    attention_probs_dropout_prob: float = 0.1
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    initializer_range: float = 0.02
+    layer_norm_eps: float = 1e-12
+    pad_token_id: int | None = 0
+    classifier_dropout: float | None = None
+    tie_word_embeddings: bool = True
+    kmer_size: int = 6
+    kmer_stride: int = 1
+    classifier_pooling: str = "cls"
+    mlm_logits_at_labels_only: bool = True
+    auto_map: dict[str, Any] | None = None
+
+    def __post_init__(self, **kwargs):
+        if self.kmer_size < 1:
+            raise ValueError(f"kmer_size must be >= 1, got {self.kmer_size}")
+        if not 1 <= self.kmer_stride <= self.kmer_size:
+            raise ValueError(f"kmer_stride must be in 1..kmer_size={self.kmer_size}, got {self.kmer_stride}")
+        kmer_vocab_size = NUM_SPECIAL_TOKENS + 4**self.kmer_size
+        if self.vocab_size is None:
+            self.vocab_size = kmer_vocab_size
+        elif self.vocab_size != kmer_vocab_size:
+            raise ValueError(
+                f"vocab_size={self.vocab_size} does not match kmer_size={self.kmer_size}: a k-mer vocabulary "
+                f"holds {NUM_SPECIAL_TOKENS} special tokens + 4**k k-mers = {kmer_vocab_size}"
+            )
+        if self.hidden_size % self.num_attention_heads != 0:
+            raise ValueError(
+                f"hidden_size={self.hidden_size} is not a multiple of num_attention_heads={self.num_attention_heads}"
+            )
+        if self.classifier_pooling not in CLASSIFIER_POOLINGS:
+            raise ValueError(f"classifier_pooling must be one of {CLASSIFIER_POOLINGS}, got {self.classifier_pooling!r}")
+        # Complete, never shrink: a checkpoint saved elsewhere may map more classes (e.g. AutoTokenizer).
+        self.auto_map = {**DEFAULT_AUTO_MAP, **(self.auto_map or {})}
+        super().__post_init__(**kwargs)
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> "RandomMaskConfig":
+        """Config of a named size ("tiny", "mini", "small", "base"); `overrides` win over the preset."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+        return cls(**{**PRESETS[name], **overrides})
+
+    @classmethod
+    def get_config_dict(cls, pretrained_model_name_or_path, **kwargs) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Refuse other architectures' checkpoints (transformers only warns, then loads garbage)."""
+        config_dict, kwargs = super().get_config_dict(pretrained_model_name_or_path, **kwargs)
+        found = config_dict.get("model_type")
+        if found is not None and found != cls.model_type:
+            hint = (
+                " It looks like a (DNA)BERT checkpoint: convert it with "
+                "modeling_randommask.from_dnabert(path)."
+                if found == "bert"
+                else ""
+            )
+            raise ValueError(
+                f"{pretrained_model_name_or_path} holds a checkpoint of model_type {found!r}, "
+                f"not {cls.model_type!r}: RandomMask classes cannot load it.{hint}"
+            )
+        return config_dict, kwargs
+
+
+RandomMaskConfig.register_for_auto_class()  # save_pretrained then copies this file next to config.json

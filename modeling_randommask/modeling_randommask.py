@@ -1,0 +1,267 @@
+"""RandomMask models: transformers' BERT encoder with DNABERT's weight names, plus DNA task heads.
+
+The encoder, attention backends (SDPA by default) and gradient checkpointing are transformers' BERT; what is
+ours: the config class, masked-LM logits computed only where there are labels, "cls"/"mean" pooling for
+sequence-level heads, and per-layer attention maps that work whatever the attention backend.
+
+This file travels with every saved checkpoint (`trust_remote_code`), so it imports only torch, transformers
+and its sibling `configuration_randommask`.
+"""
+
+from contextlib import contextmanager
+from typing import ClassVar
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from transformers.modeling_outputs import MaskedLMOutput, SequenceClassifierOutput, TokenClassifierOutput
+from transformers.models.bert.modeling_bert import BertModel, BertOnlyMLMHead, BertPreTrainedModel
+from transformers.utils import logging
+from transformers.utils.generic import can_return_tuple
+
+from .configuration_randommask import RandomMaskConfig
+
+logger = logging.get_logger(__name__)
+
+
+@contextmanager
+def _eager_attention(config: RandomMaskConfig):
+    """Run the enclosed forward with eager attention: only eager materialises the probability maps."""
+    previous = config._attn_implementation
+    config._attn_implementation = "eager"
+    try:
+        yield
+    finally:
+        config._attn_implementation = previous
+
+
+class RandomMaskPreTrainedModel(BertPreTrainedModel):
+    """BERT's weight init, output capturing and backend support, bound to `RandomMaskConfig`."""
+
+    config_class = RandomMaskConfig
+    config: RandomMaskConfig
+    base_model_prefix = "bert"
+
+
+class RandomMaskModel(RandomMaskPreTrainedModel, BertModel):
+    """The bare encoder (`last_hidden_state`, and `pooler_output` when built with the pooler).
+
+    `output_attentions=True` returns one `[batch, heads, query, key]` probability map per layer: SDPA (the
+    default) and flash kernels never form those maps, so such a call runs with eager attention, which gives
+    the same hidden states (to float rounding). The switch is per call and not thread-safe for a model
+    shared between threads.
+    """
+
+    def forward(self, *args, output_attentions: bool | None = None, **kwargs):
+        if output_attentions is None:
+            output_attentions = self.config.output_attentions
+        if output_attentions and self.config._attn_implementation != "eager":
+            logger.info_once("output_attentions=True: running eager attention to return attention maps")
+            with _eager_attention(self.config):
+                return super().forward(*args, output_attentions=True, **kwargs)
+        return super().forward(*args, output_attentions=output_attentions, **kwargs)
+
+
+class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
+    """Masked-LM pretraining model; DNABERT's head (`cls.predictions.*`), decoder tied to word embeddings.
+
+    With `labels` and `config.mlm_logits_at_labels_only` (the default), only the labelled positions
+    (`labels != -100`, ~15% of tokens) go through the head: `logits` then has shape `[num_labelled, vocab]`,
+    row `i` belonging to position `(labels != -100).nonzero()[i]` (row-major order), and the loss equals
+    the full-logits loss. Without `labels` (inference, pipelines) `logits` is `[batch, seq, vocab]`.
+    Under the Trainer, `num_items_in_batch` (labelled tokens over all gradient-accumulation micro-batches)
+    turns the loss into a sum over this batch divided by that count, so accumulation is exact.
+    """
+
+    _tied_weights_keys: ClassVar[dict[str, str]] = {
+        "cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
+        "cls.predictions.decoder.bias": "cls.predictions.bias",
+    }
+
+    def __init__(self, config: RandomMaskConfig):
+        super().__init__(config)
+        self.bert = RandomMaskModel(config, add_pooling_layer=False)
+        self.cls = BertOnlyMLMHead(config)
+        self.post_init()
+
+    def get_output_embeddings(self):
+        return self.cls.predictions.decoder
+
+    def set_output_embeddings(self, new_embeddings):
+        self.cls.predictions.decoder = new_embeddings
+        self.cls.predictions.bias = new_embeddings.bias
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
+        **kwargs,
+    ) -> MaskedLMOutput:
+        outputs = self.bert(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            return_dict=True,
+            **kwargs,
+        )
+        hidden = outputs.last_hidden_state
+        loss = None
+        if labels is None:
+            logits = self.cls(hidden)
+        else:
+            labels = labels.to(hidden.device)
+            if self.config.mlm_logits_at_labels_only:
+                labelled = labels != -100
+                hidden, labels = hidden[labelled], labels[labelled]
+            logits = self.cls(hidden)
+            flat_logits, flat_labels = logits.reshape(-1, self.config.vocab_size).float(), labels.reshape(-1)
+            if num_items_in_batch is None:
+                loss = F.cross_entropy(flat_logits, flat_labels, ignore_index=-100)
+            else:
+                total = F.cross_entropy(flat_logits, flat_labels, ignore_index=-100, reduction="sum")
+                loss = total / torch.as_tensor(num_items_in_batch, device=total.device)
+        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+
+
+class RandomMaskForSequenceClassification(RandomMaskPreTrainedModel):
+    """Sequence-level head: single-label, multi-label or regression with any number of outputs.
+
+    `config.problem_type` picks the loss ("single_label_classification": cross-entropy on integer labels;
+    "multi_label_classification": BCE-with-logits on 0/1 float labels `[batch, num_labels]`; "regression":
+    MSE on float labels `[batch]` or `[batch, num_labels]`, e.g. DeepSTARR's two enhancer activities with
+    `num_labels=2`). Unset, it is inferred as in BERT and recorded in the config. `config.classifier_pooling`
+    picks the sequence summary: "cls" (BERT pooler) or "mean" (over the attention mask).
+    """
+
+    # The loss is a per-batch mean: let the Trainer divide by gradient-accumulation steps.
+    accepts_loss_kwargs = False
+
+    def __init__(self, config: RandomMaskConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.bert = RandomMaskModel(config, add_pooling_layer=config.classifier_pooling == "cls")
+        dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **kwargs,
+    ) -> SequenceClassifierOutput:
+        outputs = self.bert(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            return_dict=True,
+            **kwargs,
+        )
+        if self.config.classifier_pooling == "cls":
+            pooled = outputs.pooler_output
+        else:
+            pooled = masked_mean(outputs.last_hidden_state, attention_mask)
+        logits = self.classifier(self.dropout(pooled))
+        loss = None if labels is None else self._loss(logits, labels.to(logits.device))
+        return SequenceClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
+
+    def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if self.config.problem_type is None:
+            if self.num_labels == 1:
+                self.config.problem_type = "regression"
+            elif labels.dtype in (torch.long, torch.int):
+                self.config.problem_type = "single_label_classification"
+            else:
+                self.config.problem_type = "multi_label_classification"
+        logits = logits.float()
+        if self.config.problem_type == "regression":
+            return F.mse_loss(logits, labels.float().reshape(logits.shape))
+        if self.config.problem_type == "single_label_classification":
+            return F.cross_entropy(logits, labels.reshape(-1).long())
+        return F.binary_cross_entropy_with_logits(logits, labels.float().reshape(logits.shape))
+
+
+def masked_mean(hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean of `hidden` `[batch, seq, dim]` over positions where `attention_mask` is 1 (all if None)."""
+    if attention_mask is None:
+        return hidden.mean(dim=1)
+    weights = attention_mask.to(hidden.dtype).unsqueeze(-1)
+    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+
+
+class RandomMaskForTokenClassification(RandomMaskPreTrainedModel):
+    """Per-token head (`[batch, seq, num_labels]` logits; cross-entropy, labels -100 ignored)."""
+
+    accepts_loss_kwargs = False
+
+    def __init__(self, config: RandomMaskConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.bert = RandomMaskModel(config, add_pooling_layer=False)
+        dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **kwargs,
+    ) -> TokenClassifierOutput:
+        outputs = self.bert(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            return_dict=True,
+            **kwargs,
+        )
+        logits = self.classifier(self.dropout(outputs.last_hidden_state))
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(
+                logits.float().reshape(-1, self.num_labels), labels.to(logits.device).reshape(-1), ignore_index=-100
+            )
+        return TokenClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
+
+
+# save_pretrained copies this file (and configuration_randommask.py) into every checkpoint folder.
+RandomMaskModel.register_for_auto_class("AutoModel")
+RandomMaskForMaskedLM.register_for_auto_class("AutoModelForMaskedLM")
+RandomMaskForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
+RandomMaskForTokenClassification.register_for_auto_class("AutoModelForTokenClassification")
+
+__all__ = [
+    "RandomMaskForMaskedLM",
+    "RandomMaskForSequenceClassification",
+    "RandomMaskForTokenClassification",
+    "RandomMaskModel",
+    "RandomMaskPreTrainedModel",
+]
