@@ -235,3 +235,39 @@ def test_kmer_tokenizer_lengths(core_tata):
     assert max_length_for(core_tata, tok) == tok.tokens_for_bases(70) + 2
     ds = build_datasets(core_tata, tok)
     assert ds["test"][0]["input_ids"] == tok(core_tata.sequences["test"][0])["input_ids"]
+
+
+# --- the paper's fine-tuning presets per task family (modeling_randommask.finetune_presets) ------------------
+
+
+def test_presets_for_the_real_gue_folders(tmp_path):
+    from transformers import TrainingArguments
+
+    from modeling_randommask.finetune_presets import PAPER_TABLE3_MCC, PRESETS, preset_for, resolve_task
+
+    expected = {
+        "tf/0": ("TF-H", "TF-H 0", 32, 1e-4, 10),
+        "mouse/0": ("TF-M", "TF-M 0", 32, 1e-4, 10),
+        "prom/prom_core_tata": ("CPD", "CPD tata", 32, 1e-4, 10),
+        "prom/prom_300_tata": ("PD", "PD tata", 32, 1e-4, 5),
+        "EMP/H3": ("EMP", "EMP H3", 32, 3e-5, 100),
+    }
+    for key, (family, column, batch, lr, epochs) in expected.items():
+        task = resolve_task(GUE / key)  # absolute folder paths resolve by their last two parts
+        assert (task.path, task.family, task.paper_column) == (key, family, column)
+        assert (task.preset.batch_size, task.preset.learning_rate, task.preset.num_train_epochs) == (batch, lr, epochs)
+        assert task.preset.weight_decay == 0.0
+        assert task.paper_mcc == PAPER_TABLE3_MCC[column]
+    assert resolve_task("prom/prom_300_notata").paper_column == "PD notata"
+    assert resolve_task("splice/reconstructed").family == "SSP"
+    eap = preset_for("deepstarr/enhancers")
+    assert (eap.batch_size, eap.metric) == (64, "pearson")
+    assert PAPER_TABLE3_MCC["PD tata"] == {"DNABERT": 61.56, "DNABERT + RandomMask": 84.03}
+    with pytest.raises(ValueError, match="no paper fine-tuning preset for task 'virus/covid'"):
+        resolve_task("virus/covid")
+
+    kwargs = PRESETS["EAP"].training_arguments(world_size=2)
+    args = TrainingArguments(output_dir=str(tmp_path), report_to="none", **kwargs)
+    assert args.per_device_train_batch_size == 32 and args.learning_rate == 1e-4 and args.weight_decay == 0.0
+    with pytest.raises(ValueError, match="split evenly"):
+        PRESETS["EMP"].training_arguments(world_size=3)
