@@ -14,7 +14,12 @@ from typing import ClassVar
 import torch
 from torch import nn
 from torch.nn import functional as F
-from transformers.modeling_outputs import MaskedLMOutput, SequenceClassifierOutput, TokenClassifierOutput
+from transformers.modeling_outputs import (
+    BaseModelOutputWithPoolingAndCrossAttentions,
+    MaskedLMOutput,
+    SequenceClassifierOutput,
+    TokenClassifierOutput,
+)
 from transformers.models.bert.modeling_bert import BertModel, BertOnlyMLMHead, BertPreTrainedModel
 from transformers.utils import logging
 from transformers.utils.generic import can_return_tuple
@@ -52,14 +57,30 @@ class RandomMaskModel(RandomMaskPreTrainedModel, BertModel):
     shared between threads.
     """
 
-    def forward(self, *args, output_attentions: bool | None = None, **kwargs):
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        **kwargs,
+    ) -> BaseModelOutputWithPoolingAndCrossAttentions:
+        inputs = {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "token_type_ids": token_type_ids,
+            "position_ids": position_ids,
+            "inputs_embeds": inputs_embeds,
+        }
         if output_attentions is None:
             output_attentions = self.config.output_attentions
         if output_attentions and self.config._attn_implementation != "eager":
             logger.info_once("output_attentions=True: running eager attention to return attention maps")
             with _eager_attention(self.config):
-                return super().forward(*args, output_attentions=True, **kwargs)
-        return super().forward(*args, output_attentions=output_attentions, **kwargs)
+                return super().forward(**inputs, output_attentions=True, **kwargs)
+        return super().forward(**inputs, output_attentions=output_attentions, **kwargs)
 
 
 class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
