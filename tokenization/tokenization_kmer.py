@@ -1,0 +1,504 @@
+"""K-mer tokenizer for DNA language models (DNABERT / Nucleotide Transformer style).
+
+This file travels with saved checkpoints (``trust_remote_code``): it imports only the standard library,
+torch, transformers and its sibling ``kmer_vocab.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import ClassVar
+
+import torch
+from transformers import PreTrainedTokenizer
+from transformers.tokenization_utils_base import BatchEncoding, TruncationStrategy
+from transformers.utils import PaddingStrategy, TensorType, logging
+
+from .kmer_vocab import BASES, SPECIAL_TOKENS, kmer_vocab
+
+logger = logging.get_logger(__name__)
+
+PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(len(SPECIAL_TOKENS))
+NUM_SPECIAL = len(SPECIAL_TOKENS)
+_INVALID_CODE = 4
+
+
+@functools.lru_cache(maxsize=1)
+def _base_codes() -> torch.Tensor:
+    """Byte -> base code (A=0, T=1, C=2, G=3 in either case; 4 for anything else), as a uint8 table."""
+    table = torch.full((256,), _INVALID_CODE, dtype=torch.uint8)
+    for code, base in enumerate(BASES):
+        table[ord(base)] = code
+        table[ord(base.lower())] = code
+    return table
+
+
+def _non_ascii_error(text: str) -> ValueError:
+    index, char = next((i, c) for i, c in enumerate(text) if not c.isascii())
+    return ValueError(
+        f"DNA text holds the non-ASCII character {char!r} (U+{ord(char):04X}) at position {index}: "
+        "a base is one ASCII letter, so the text was probably decoded with the wrong encoding"
+    )
+
+
+class KmerTokenizer(PreTrainedTokenizer):
+    r"""
+    DNA k-mer tokenizer with DNABERT's vocabulary: `[PAD] [UNK] [CLS] [SEP] [MASK]` (ids 0..4), then the
+    `4**k` k-mers in `itertools.product("ATCG", repeat=k)` order, so ids equal DNABERT's for k = 3..6.
+
+    A sequence of `L` bases gives the k-mers starting at bases `0, stride, 2 * stride, ...` that fit entirely:
+    `tokens_for_bases(L) = (L - k) // stride + 1` (0 when `L < k`). `stride=1` is DNABERT's overlapping
+    tokenization, `stride=k` Nucleotide Transformer's non-overlapping one; any other stride >= 1 is allowed.
+    Specials come on top: `[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]` (token_type_ids 0 then 1), and
+    `max_length` counts tokens, specials included. With k=6, stride=1: 515 bp -> 510 k-mers + 2 = 512 tokens.
+
+    Input rules:
+      - Text is raw DNA in any case. Whitespace (spaces, tabs, newlines) is ignored; lowercase (soft-masked)
+        bases read as uppercase.
+      - A k-mer holding N, an IUPAC code, `U`, or any other character that is not A/C/G/T becomes `[UNK]`.
+        Special-token strings inside the text are not parsed (`"[MASK]"` is six non-ACGT characters).
+      - Tail rule: bases after the last complete k-mer (possible when `(L - k) % stride != 0`, or `L < k`)
+        are dropped, with a one-time warning. With stride 1 only sequences shorter than k lose bases.
+      - DNABERT's space-separated k-mers (`"ATGCGT TGCGTA GCGTAC"`) are recognised and read as the sequence
+        they spell (`"ATGCGTAC"`): text that splits on whitespace into two or more pieces of one length
+        `m >= 2`, each piece overlapping the next by `m - 1` bases. `m` need not equal k. Whitespace-split
+        text that does not pass this check is raw DNA with the whitespace removed. (Only low-complexity
+        raw DNA cut into equal chunks, e.g. `"AAAAAA AAAAAA"`, could pass by chance.)
+      - An empty (or all-whitespace) string gives `[CLS] [SEP]`. `None` or any non-string raises
+        `TypeError`; a non-ASCII character raises `ValueError` (it is not a base: usually an encoding bug).
+
+    `decode` returns bases, not k-mers: each known k-mer writes its bases at its position; bases covered only
+    by `[UNK]`/`[MASK]` tokens (or skipped by `stride > k`) decode as `N`, and the dropped tail is absent, so
+    `decode(encode(x), skip_special_tokens=True)` is `x` uppercased, whitespace-free, non-ACGT -> `N`, tail
+    dropped. Where overlapping k-mers disagree (e.g. model predictions) the later one wins. `[CLS]`, `[SEP]`,
+    `[PAD]` separate sequences (kept as text unless `skip_special_tokens`).
+
+    Speed: calls on strings (single or batch) take a vectorised torch path (byte lookup table, then `k`
+    shifted adds over all bases; no Python work per token) that gives the same ids as the per-token
+    reference path `tokenize` + `convert_tokens_to_ids` (set `use_vectorized = False` to force the latter).
+    Note that `tokenizer(..., stride=n)` is transformers' overflow stride, not the k-mer stride.
+
+    Args:
+        vocab_file (`str`, *optional*): a `vocab.txt` to check (or infer `k` from); it must equal the
+            generated vocabulary. `save_pretrained` writes it.
+        k (`int`, *optional*): k-mer length, 1..10 (default 6, or inferred from `vocab_file`).
+        stride (`int`, defaults to 1): bases between the starts of consecutive k-mers.
+        model_max_length (`int`, defaults to 512): in tokens, specials included (DNABERT's 512).
+    """
+
+    vocab_files_names: ClassVar[dict[str, str]] = {"vocab_file": "vocab.txt"}
+    model_input_names: ClassVar[list[str]] = ["input_ids", "token_type_ids", "attention_mask"]
+
+    def __init__(
+        self,
+        vocab_file: str | None = None,
+        k: int | None = None,
+        stride: int = 1,
+        model_max_length: int = 512,
+        pad_token: str = "[PAD]",
+        unk_token: str = "[UNK]",
+        cls_token: str = "[CLS]",
+        sep_token: str = "[SEP]",
+        mask_token: str = "[MASK]",
+        **kwargs,
+    ):
+        file_vocab = _read_vocab_file(vocab_file) if vocab_file is not None else None
+        if k is None:
+            k = len(file_vocab[NUM_SPECIAL]) if file_vocab is not None and len(file_vocab) > NUM_SPECIAL else 6
+        vocab = kmer_vocab(k)
+        if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+            raise ValueError(f"stride must be an int >= 1, got {stride!r}")
+        if file_vocab is not None:
+            _check_vocab(vocab_file, file_vocab, vocab, k)
+        given = {"pad_token": pad_token, "unk_token": unk_token, "cls_token": cls_token,
+                 "sep_token": sep_token, "mask_token": mask_token}
+        for (name, token), expected in zip(given.items(), SPECIAL_TOKENS):
+            if str(token) != expected:
+                raise ValueError(f"{name} must be {expected!r} (DNABERT's vocabulary), got {str(token)!r}")
+        self.k = k
+        self.stride = stride
+        self.use_vectorized = True
+        self._id_to_token = vocab
+        self._token_to_id = {token: i for i, token in enumerate(vocab)}
+        kwargs.update(special_tokens_pattern="cls_sep", token_type_ids_pattern="bert_style",
+                      token_type_ids_include_special_tokens=True)
+        super().__init__(k=k, stride=stride, model_max_length=model_max_length, **given, **kwargs)
+
+    # ---- vocabulary -------------------------------------------------------------------------------------
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self._id_to_token)
+
+    def get_vocab(self) -> dict[str, int]:
+        vocab = dict(self._token_to_id)
+        vocab.update(self.added_tokens_encoder)
+        return vocab
+
+    def _convert_token_to_id(self, token: str) -> int:
+        return self._token_to_id.get(token, UNK_ID)
+
+    def _convert_id_to_token(self, index: int) -> str:
+        if not 0 <= index < self.vocab_size:
+            raise ValueError(f"token id {index} is outside the vocabulary (0..{self.vocab_size - 1})")
+        return self._id_to_token[index]
+
+    def save_vocabulary(self, save_directory: str, filename_prefix: str | None = None) -> tuple[str]:
+        path = os.path.join(save_directory, (filename_prefix + "-" if filename_prefix else "") + "vocab.txt")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("\n".join(self._id_to_token) + "\n")
+        return (path,)
+
+    # ---- lengths ----------------------------------------------------------------------------------------
+
+    def tokens_for_bases(self, num_bases: int) -> int:
+        """Number of k-mer tokens (no specials) for a sequence of `num_bases` bases (tail rule applied)."""
+        if num_bases < 0:
+            raise ValueError(f"num_bases must be >= 0, got {num_bases}")
+        return 0 if num_bases < self.k else (num_bases - self.k) // self.stride + 1
+
+    def bases_for_tokens(self, num_tokens: int) -> int:
+        """Number of bases spanned by `num_tokens` k-mer tokens (no specials): `(n - 1) * stride + k`."""
+        if num_tokens < 0:
+            raise ValueError(f"num_tokens must be >= 0, got {num_tokens}")
+        return 0 if num_tokens == 0 else (num_tokens - 1) * self.stride + self.k
+
+    def _warn_if_bases_dropped(self, any_dropped: bool) -> None:
+        if any_dropped:
+            logger.warning_once(
+                f"KmerTokenizer(k={self.k}, stride={self.stride}): bases after the last complete k-mer are "
+                "dropped (tail rule; see tokens_for_bases/bases_for_tokens)."
+            )
+
+    # ---- text -> DNA ------------------------------------------------------------------------------------
+
+    def _normalize(self, text: str) -> str:
+        """Whitespace-free ASCII DNA (case kept); DNABERT-style space-separated k-mers are joined back."""
+        if not isinstance(text, str):
+            raise TypeError(f"KmerTokenizer expects DNA as str, got {type(text).__name__}: {text!r:.60}")
+        pieces = text.split()
+        if len(pieces) == 1:
+            sequence = pieces[0]
+        else:
+            sequence = _join_overlapping_kmers(pieces)
+            if sequence is None:
+                sequence = "".join(pieces)
+            else:
+                logger.warning_once(
+                    "KmerTokenizer: input is DNABERT-style space-separated overlapping k-mers; reading it as "
+                    "the DNA sequence they spell."
+                )
+        if not sequence.isascii():
+            raise _non_ascii_error(text)
+        return sequence
+
+    def tokenize(self, text: str, **kwargs) -> list[str]:
+        """K-mer strings of `text`, `[UNK]` for those holding a non-ACGT base (per-token reference path)."""
+        return self._tokenize(text)
+
+    def _tokenize(self, text: str, **kwargs) -> list[str]:
+        sequence = self._normalize(text).upper()
+        num_tokens = self.tokens_for_bases(len(sequence))
+        self._warn_if_bases_dropped(len(sequence) > self.bases_for_tokens(num_tokens))
+        kmers = [sequence[i : i + self.k] for i in range(0, num_tokens * self.stride, self.stride)]
+        unk = SPECIAL_TOKENS[UNK_ID]
+        return [kmer if self._token_to_id.get(kmer, UNK_ID) >= NUM_SPECIAL else unk for kmer in kmers]
+
+    # ---- vectorised ids ---------------------------------------------------------------------------------
+
+    def _window_ids(self, flat: torch.Tensor) -> torch.Tensor:
+        """Id (int64) of the k-mer starting at each byte of `flat` (uint8 [N]); windows past the end are UNK."""
+        n, k = flat.numel(), self.k
+        ids = torch.full((n,), UNK_ID, dtype=torch.int64)
+        if n < k:
+            return ids
+        codes = _base_codes()[flat.int()]
+        invalid = codes == _INVALID_CODE
+        codes = (codes & 3).to(torch.int32)
+        width = n - k + 1
+        value = codes[:width].clone()
+        bad = invalid[:width].clone()
+        for j in range(1, k):  # k shifted adds (Horner in base 4), not a loop over tokens
+            value.mul_(4).add_(codes[j : j + width])
+            bad |= invalid[j : j + width]
+        ids[:width] = torch.where(bad, UNK_ID, value + NUM_SPECIAL)
+        return ids
+
+    def ids_from_ascii(self, seqs: torch.Tensor) -> torch.Tensor:
+        """K-mer ids (int64 [B, T], no specials, T = tokens_for_bases(L)) of ASCII bases (uint8 [B, L]).
+
+        Any case; every byte is a base here (no whitespace removal), so any non-ACGT byte makes its k-mers
+        [UNK] (id 1). The tail rule of `tokens_for_bases` applies (no warning on this path).
+        """
+        if not isinstance(seqs, torch.Tensor) or seqs.dtype != torch.uint8:
+            raise TypeError(f"ids_from_ascii expects a torch.uint8 tensor, got {getattr(seqs, 'dtype', type(seqs))}")
+        if seqs.dim() != 2:
+            raise ValueError(f"ids_from_ascii expects shape [batch, length], got {tuple(seqs.shape)}")
+        batch, length = seqs.shape
+        num_tokens = self.tokens_for_bases(length)
+        if num_tokens == 0:
+            return torch.empty((batch, 0), dtype=torch.int64)
+        ids = self._window_ids(seqs.contiguous().view(-1)).view(batch, length)
+        return ids[:, : (num_tokens - 1) * self.stride + 1 : self.stride].contiguous()
+
+    def _flat_window_ids(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Window ids over the concatenated normalised texts, with each text's start and number of bases."""
+        sequences = [self._normalize(text) for text in texts]
+        lengths = torch.tensor([len(s) for s in sequences], dtype=torch.int64)
+        data = "".join(sequences).encode("ascii")
+        flat = torch.frombuffer(bytearray(data), dtype=torch.uint8) if data else torch.empty(0, dtype=torch.uint8)
+        return self._window_ids(flat), lengths.cumsum(0) - lengths, lengths
+
+    def _num_tokens(self, lengths: torch.Tensor) -> torch.Tensor:
+        num_tokens = torch.where(lengths >= self.k, torch.div(lengths - self.k, self.stride, rounding_mode="floor") + 1, 0)
+        spanned = torch.where(num_tokens > 0, (num_tokens - 1) * self.stride + self.k, 0)
+        self._warn_if_bases_dropped(bool((lengths > spanned).any()))
+        return num_tokens
+
+    def _id_lists(self, texts: list[str]) -> list[list[int]]:
+        window_ids, starts, lengths = self._flat_window_ids(texts)
+        num_tokens = self._num_tokens(lengths)
+        return [
+            window_ids[start : start + n * self.stride : self.stride].tolist()
+            for start, n in zip(starts.tolist(), num_tokens.tolist())
+        ]
+
+    # ---- encoding ---------------------------------------------------------------------------------------
+
+    def __call__(self, text=None, text_pair=None, *args, **kwargs) -> BatchEncoding:
+        if text is None and not args and kwargs.get("text_target") is None:
+            raise TypeError("KmerTokenizer expects a DNA string or a list of DNA strings, got None")
+        return super().__call__(text, text_pair, *args, **kwargs)
+
+    def _encode_plus(
+        self,
+        text,
+        text_pair=None,
+        add_special_tokens: bool = True,
+        padding_strategy: PaddingStrategy = PaddingStrategy.DO_NOT_PAD,
+        truncation_strategy: TruncationStrategy = TruncationStrategy.DO_NOT_TRUNCATE,
+        max_length: int | None = None,
+        stride: int = 0,
+        is_split_into_words: bool = False,
+        pad_to_multiple_of: int | None = None,
+        padding_side: str | None = None,
+        return_tensors=None,
+        return_token_type_ids: bool | None = None,
+        return_attention_mask: bool | None = None,
+        return_overflowing_tokens: bool = False,
+        return_special_tokens_mask: bool = False,
+        return_length: bool = False,
+        verbose: bool = True,
+        **kwargs,
+    ) -> BatchEncoding:
+        if kwargs.get("return_offsets_mapping"):
+            raise NotImplementedError("return_offsets_mapping is not available for KmerTokenizer")
+        _check_text_type(text, "text")
+        if text_pair is not None:
+            _check_text_type(text_pair, "text_pair")
+        options = {
+            "add_special_tokens": add_special_tokens, "padding_strategy": padding_strategy,
+            "truncation_strategy": truncation_strategy, "max_length": max_length, "stride": stride,
+            "pad_to_multiple_of": pad_to_multiple_of, "padding_side": padding_side,
+            "return_tensors": return_tensors, "return_token_type_ids": return_token_type_ids,
+            "return_attention_mask": return_attention_mask, "return_overflowing_tokens": return_overflowing_tokens,
+            "return_special_tokens_mask": return_special_tokens_mask, "return_length": return_length,
+            "verbose": verbose,
+        }
+        texts, batched = _dna_batch(text)
+        pairs, pair_batched = _dna_batch(text_pair) if text_pair is not None else (None, batched)
+        if not self.use_vectorized or is_split_into_words or texts is None or pairs is None and text_pair is not None:
+            return super()._encode_plus(text, text_pair, is_split_into_words=is_split_into_words, **options, **kwargs)
+        if pair_batched != batched or pairs is not None and len(pairs) != len(texts):
+            raise ValueError("text_pair must be a batch of the same length as text, or a string when text is")
+        if pairs is None and not return_overflowing_tokens and truncation_strategy != TruncationStrategy.ONLY_SECOND:
+            return self._encode_vectorised(texts, batched, **options)
+        # Pairs and overflow: vectorised ids, then transformers' own per-sequence assembly.
+        first = self._id_lists(texts)
+        second = self._id_lists(pairs) if pairs is not None else [None] * len(first)
+        return self._prepare_batch(first, second, batched, **options)
+
+    def _prepare_batch(self, first, second, batched, padding_strategy, truncation_strategy, return_tensors,
+                       pad_to_multiple_of, padding_side, return_attention_mask, **options) -> BatchEncoding:
+        """Same steps as transformers' python-backend `_encode_plus`, applied to ready id lists."""
+        if not batched:
+            return self.prepare_for_model(
+                first[0], pair_ids=second[0], padding=padding_strategy.value, truncation=truncation_strategy.value,
+                pad_to_multiple_of=pad_to_multiple_of, padding_side=padding_side, return_tensors=return_tensors,
+                return_attention_mask=return_attention_mask, prepend_batch_axis=True, **options,
+            )
+        outputs: dict[str, list] = {}
+        for ids, pair_ids in zip(first, second):
+            encoded = self.prepare_for_model(
+                ids, pair_ids=pair_ids, padding=PaddingStrategy.DO_NOT_PAD.value,
+                truncation=truncation_strategy.value, return_attention_mask=False, **options,
+            )
+            for key, value in encoded.items():
+                outputs.setdefault(key, []).append(value)
+        if return_tensors and options["return_overflowing_tokens"]:
+            outputs.pop("overflowing_tokens", None)
+            outputs.pop("num_truncated_tokens", None)
+        outputs = self.pad(outputs, padding=padding_strategy.value, max_length=options["max_length"],
+                           pad_to_multiple_of=pad_to_multiple_of, padding_side=padding_side,
+                           return_attention_mask=return_attention_mask)
+        return BatchEncoding(outputs, tensor_type=return_tensors)
+
+    def _encode_vectorised(
+        self, texts, batched, add_special_tokens, padding_strategy, truncation_strategy, max_length, stride,
+        pad_to_multiple_of, padding_side, return_tensors, return_token_type_ids, return_attention_mask,
+        return_overflowing_tokens, return_special_tokens_mask, return_length, verbose,
+    ) -> BatchEncoding:
+        """Single sequences without pairs/overflow: specials, truncation and padding as [B, W] tensor ops."""
+        if return_token_type_ids is None:
+            return_token_type_ids = "token_type_ids" in self.model_input_names
+        if return_attention_mask is None:
+            return_attention_mask = "attention_mask" in self.model_input_names
+        window_ids, starts, lengths = self._flat_window_ids(texts)
+        num_tokens = self._num_tokens(lengths)
+        num_special = 2 if add_special_tokens else 0
+        kept = num_tokens
+        if truncation_strategy != TruncationStrategy.DO_NOT_TRUNCATE and max_length is not None:
+            kept = num_tokens.clamp(max=max(max_length - num_special, 0))
+        first_kept = num_tokens - kept if self.truncation_side == "left" else torch.zeros_like(kept)
+        row_len = kept + num_special
+        if len(texts):
+            self._eventual_warn_about_too_long_sequence(range(int(row_len.max())), max_length, verbose)
+
+        widths = row_len
+        if padding_strategy != PaddingStrategy.DO_NOT_PAD:
+            target = int(row_len.max()) if padding_strategy == PaddingStrategy.LONGEST and len(texts) else max_length
+            if pad_to_multiple_of is not None and target % pad_to_multiple_of:
+                target = (target // pad_to_multiple_of + 1) * pad_to_multiple_of
+            widths = row_len.clamp(min=target)
+        width = int(widths.max()) if len(texts) else 0
+        pad_left = padding_strategy != PaddingStrategy.DO_NOT_PAD and (padding_side or self.padding_side) == "left"
+        offset = widths - row_len if pad_left else torch.zeros_like(row_len)
+
+        rel = torch.arange(width)[None, :] - offset[:, None]  # position within each row's content
+        token = rel - (1 if add_special_tokens else 0)  # index among each row's kept k-mers
+        is_token = (token >= 0) & (token < kept[:, None])
+        input_ids = torch.full(rel.shape, PAD_ID, dtype=torch.int64)
+        if window_ids.numel():
+            position = (starts[:, None] + (first_kept[:, None] + token) * self.stride).clamp_(0, window_ids.numel() - 1)
+            input_ids = torch.where(is_token, window_ids[position], input_ids)
+        if add_special_tokens:
+            input_ids = torch.where(rel == 0, CLS_ID, input_ids)
+            input_ids = torch.where(rel == row_len[:, None] - 1, SEP_ID, input_ids)
+        outputs = {"input_ids": input_ids}
+        if return_token_type_ids:
+            outputs["token_type_ids"] = torch.zeros_like(input_ids)
+        if return_special_tokens_mask:
+            outputs["special_tokens_mask"] = (~is_token).long()
+        if return_attention_mask:
+            outputs["attention_mask"] = ((rel >= 0) & (rel < row_len[:, None])).long()
+
+        tensor_type = TensorType(return_tensors).value if return_tensors is not None else None
+        if tensor_type in ("pt", "np") and len(texts) and bool((widths == width).all()):
+            if return_length:
+                outputs["length"] = row_len if batched else widths[:1]
+            if tensor_type == "np":
+                outputs = {key: value.numpy() for key, value in outputs.items()}
+            return BatchEncoding(outputs, tensor_type=return_tensors)
+        row_widths = widths.tolist()
+        lists = {key: [row[:w] for row, w in zip(value.tolist(), row_widths)] for key, value in outputs.items()}
+        if return_length:
+            lists["length"] = row_len.tolist()
+        if batched:
+            return BatchEncoding(lists, tensor_type=return_tensors)
+        single = {key: value[0] for key, value in lists.items()}
+        if return_length:
+            single["length"] = row_widths[0]
+        return BatchEncoding(single, tensor_type=return_tensors, prepend_batch_axis=True)
+
+    # ---- decoding ---------------------------------------------------------------------------------------
+
+    def _kmers_to_bases(self, kmers: list[str | None]) -> str:
+        """Bases spelled by consecutive k-mers (None = unknown k-mer); uncovered bases are N."""
+        bases = ["N"] * self.bases_for_tokens(len(kmers))
+        for i, kmer in enumerate(kmers):
+            if kmer is not None:
+                bases[i * self.stride : i * self.stride + self.k] = kmer
+        return "".join(bases)
+
+    def _tokens_to_text(self, tokens: list[str], skip_special_tokens: bool) -> str:
+        unknown = {SPECIAL_TOKENS[UNK_ID], SPECIAL_TOKENS[MASK_ID]}
+        specials = set(self.all_special_tokens)
+        pieces: list[str] = []
+        run: list[str | None] = []
+        for token in tokens:
+            if token in unknown:
+                run.append(None)
+            elif self._token_to_id.get(token, UNK_ID) >= NUM_SPECIAL:
+                run.append(token)
+            else:
+                if run:
+                    pieces.append(self._kmers_to_bases(run))
+                    run = []
+                if not (skip_special_tokens and token in specials):
+                    pieces.append(token)
+        if run:
+            pieces.append(self._kmers_to_bases(run))
+        return " ".join(pieces)
+
+    def convert_tokens_to_string(self, tokens: list[str]) -> str:
+        return self._tokens_to_text(tokens, skip_special_tokens=False)
+
+    def _decode(self, token_ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces=None, **kwargs) -> str:
+        tokens = self.convert_ids_to_tokens(token_ids)
+        return self._tokens_to_text([tokens] if isinstance(tokens, str) else tokens, skip_special_tokens)
+
+
+def _check_text_type(text, name: str) -> None:
+    """Reject None, bytes, tensors, NaN from a CSV, ... with a TypeError that says where."""
+    if isinstance(text, str):
+        return
+    if isinstance(text, (list, tuple)):
+        for i, item in enumerate(text):
+            if not isinstance(item, (str, int, list, tuple)) or isinstance(item, bool):
+                raise TypeError(f"{name}[{i}] is {type(item).__name__} ({item!r:.60}), expected a DNA string")
+        return
+    hint = " (decode bytes first, or use ids_from_ascii on uint8 tensors)" if isinstance(text, (bytes, torch.Tensor)) else ""
+    raise TypeError(f"{name} must be a DNA string or a list of DNA strings, got {type(text).__name__}{hint}")
+
+
+def _dna_batch(text) -> tuple[list[str] | None, bool]:
+    """(list of DNA strings, batched?) or (None, _) when `text` is not plain strings (ids, pairs, words)."""
+    if isinstance(text, str):
+        return [text], False
+    if isinstance(text, (list, tuple)) and all(isinstance(item, str) for item in text):
+        return list(text), True
+    return None, True
+
+
+def _join_overlapping_kmers(pieces: list[str]) -> str | None:
+    """The sequence spelled by DNABERT-style overlapping k-mers, or None if `pieces` are not such k-mers."""
+    size = len(pieces[0])
+    if size < 2 or any(len(piece) != size for piece in pieces):
+        return None
+    joined = "".join(pieces).upper()
+    if not joined.isascii():
+        return None
+    grid = torch.frombuffer(bytearray(joined.encode("ascii")), dtype=torch.uint8).view(len(pieces), size)
+    if not torch.equal(grid[:-1, 1:], grid[1:, :-1]):
+        return None
+    return joined[:size] + joined[2 * size - 1 :: size]
+
+
+def _read_vocab_file(vocab_file: str) -> list[str]:
+    with open(vocab_file, encoding="utf-8") as f:
+        return f.read().splitlines()
+
+
+def _check_vocab(vocab_file: str, found: list[str], expected: list[str], k: int) -> None:
+    for line, (got, want) in enumerate(zip(found, expected), start=1):
+        if got != want:
+            raise ValueError(
+                f"{vocab_file}: line {line} is {got!r}, expected {want!r}. KmerTokenizer(k={k}) ids are DNABERT's: "
+                f"{' '.join(SPECIAL_TOKENS)}, then the k-mers in itertools.product('ATCG', repeat={k}) order."
+            )
+    if len(found) != len(expected):
+        raise ValueError(f"{vocab_file}: holds {len(found)} lines, expected {len(expected)} for k={k} (4**k + 5)")
+
+
+KmerTokenizer.register_for_auto_class("AutoTokenizer")
