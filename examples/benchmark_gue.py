@@ -1,0 +1,24 @@
+"""Fine-tune one checkpoint on a list of tasks and print the paper's table (task, MCC x 100).
+
+    python examples/benchmark_gue.py --model outputs/randommask-tiny --tasks ../shared/data/gue \
+        --output_dir outputs/gue --seeds 1 2 3
+
+Every task folder under each --tasks path is run; the table is printed, saved as benchmark.md/json in
+--output_dir, and written into the model's card (README.md) when the model is a local folder.
+"""
+
+from dataclasses import dataclass, field
+
+from transformers import HfArgumentParser
+
+from modeling_randommask.finetuning import FinetuneArguments, run_benchmark
+
+
+@dataclass
+class BenchmarkArguments:
+    tasks: list[str] = field(metadata={"help": "task folders, or folders holding task folders"})
+
+
+if __name__ == "__main__":
+    bench, finetune_args = HfArgumentParser((BenchmarkArguments, FinetuneArguments)).parse_args_into_dataclasses()
+    print(run_benchmark(finetune_args, bench.tasks))

@@ -1,0 +1,219 @@
+"""Fine-tune a RandomMask checkpoint on one labelled task (GUE layout), over several seeds, with transformers' Trainer.
+
+Model selection is on dev (best epoch by the task's primary metric, MCC or Pearson r); the reported figures are on
+test. ``tokenization`` re-tokenizes at fine-tuning time whatever the pretraining used (the paper's Table 2): the
+k-mer embeddings are indexed by k-mer whatever the stride, so only the tokenizer and ``config.kmer_stride`` change.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import statistics
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+
+from tokenization import KmerTokenizer
+
+from .checkpoint_io import save_checkpoint
+from .configuration_randommask import RandomMaskConfig
+from .finetune_presets import FinetunePreset, resolve_task
+from .metrics import PRIMARY_METRIC, compute_metrics
+from .model_card import add_benchmark_results, render_finetuned_card
+from .modeling_randommask import RandomMaskForSequenceClassification
+from .task_data import build_datasets, load_task
+
+logger = logging.getLogger(__name__)
+
+TOKENIZATIONS = ("pretrained", "overlapping", "non_overlapping")
+
+
+@dataclass
+class FinetuneArguments:
+    """Options of ``examples/finetune.py``. Unset hyper-parameters come from the paper's preset for the task family."""
+
+    model: str = field(metadata={"help": "pretrained RandomMask folder or Hub id"})
+    task: str | None = field(default=None, metadata={"help": "task folder with train/dev/test .csv/.tsv(.gz)"})
+    output_dir: str = field(default="outputs/finetuned", metadata={"help": "results.json and model/ go here"})
+    tokenization: str = field(default="pretrained", metadata={"help": "pretrained | overlapping | non_overlapping"})
+    seeds: list[int] = field(default_factory=lambda: [42], metadata={"help": "one fine-tuning run per seed"})
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    num_train_epochs: float | None = None
+    max_steps: int = field(default=-1, metadata={"help": "cap on optimizer steps (quick runs); -1: epochs decide"})
+    warmup_ratio: float = 0.1
+    pooling: str | None = field(default=None, metadata={"help": "cls | mean (default: the checkpoint's)"})
+    label_columns: list[str] = field(default_factory=lambda: ["label"])
+    missing_train: str = field(default="error", metadata={"help": "error | use_dev (train on dev, select on last)"})
+    max_train_samples: int | None = field(default=None, metadata={"help": "subsample train (quick runs)"})
+    eval_batch_size: int = 128
+
+
+@dataclass
+class SeedResult:
+    seed: int
+    dev: dict[str, float]
+    test: dict[str, float]
+
+
+def _stride(tokenization: str, config: RandomMaskConfig) -> int:
+    if tokenization not in TOKENIZATIONS:
+        raise ValueError(f"tokenization must be one of {TOKENIZATIONS}, got {tokenization!r}")
+    if tokenization == "pretrained":
+        return config.kmer_stride
+    return 1 if tokenization == "overlapping" else config.kmer_size
+
+
+def _hyper_parameters(args: FinetuneArguments, preset: FinetunePreset | None) -> dict:
+    defaults = {"batch_size": 32, "learning_rate": 1e-4, "num_train_epochs": 3, "weight_decay": 0.0}
+    if preset is not None:
+        defaults = {"batch_size": preset.batch_size, "learning_rate": preset.learning_rate,
+                    "num_train_epochs": preset.num_train_epochs, "weight_decay": preset.weight_decay}
+    chosen = {name: getattr(args, name) for name in ("batch_size", "learning_rate", "num_train_epochs")}
+    return {**defaults, **{k: v for k, v in chosen.items() if v is not None}}
+
+
+def summarise(values: list[float]) -> dict[str, float]:
+    """Mean and sample standard deviation over seeds (std 0 for one seed), NaNs left out."""
+    finite = [v for v in values if not math.isnan(v)]
+    if not finite:
+        return {"mean": float("nan"), "std": float("nan"), "n": 0}
+    std = statistics.stdev(finite) if len(finite) > 1 else 0.0
+    return {"mean": statistics.fmean(finite), "std": std, "n": len(finite)}
+
+
+def finetune(args: FinetuneArguments) -> dict:
+    """Fine-tune over ``args.seeds``; write ``results.json`` and the best seed's model folder; return the results."""
+    if args.task is None:
+        raise ValueError("--task is required: a folder with train/dev/test .csv/.tsv(.gz) files")
+    output_dir = Path(args.output_dir)
+    task = load_task(args.task, label_columns=args.label_columns[0] if len(args.label_columns) == 1
+                     else args.label_columns, missing_train=args.missing_train)
+    try:
+        gue = resolve_task(args.task)
+    except ValueError:
+        gue = None
+    config = RandomMaskConfig.from_pretrained(args.model)
+    stride = _stride(args.tokenization, config)
+    tokenizer = KmerTokenizer(k=config.kmer_size, stride=stride)
+    datasets = build_datasets(task, tokenizer, model_max_length=config.max_position_embeddings)
+    if args.max_train_samples is not None and args.max_train_samples < len(datasets["train"]):
+        datasets["train"] = datasets["train"].shuffle(seed=0).select(range(args.max_train_samples))
+    hyper = _hyper_parameters(args, gue.preset if gue else None)
+    primary = PRIMARY_METRIC[task.kind]
+    has_dev = "dev" in datasets
+
+    runs: list[SeedResult] = []
+    best_model, best_dev = None, -math.inf
+    for seed in args.seeds:
+        model = RandomMaskForSequenceClassification.from_pretrained(
+            args.model, num_labels=task.num_labels, problem_type=task.problem_type, id2label=task.id2label,
+            label2id=task.label2id, kmer_stride=stride,
+            **({"classifier_pooling": args.pooling} if args.pooling else {}),
+        )
+        training_args = TrainingArguments(
+            output_dir=str(output_dir / f"seed-{seed}"), seed=seed, data_seed=seed,
+            per_device_train_batch_size=hyper["batch_size"], per_device_eval_batch_size=args.eval_batch_size,
+            learning_rate=hyper["learning_rate"], num_train_epochs=hyper["num_train_epochs"],
+            weight_decay=hyper["weight_decay"], max_steps=args.max_steps, warmup_ratio=args.warmup_ratio,
+            eval_strategy="epoch" if has_dev else "no", save_strategy="epoch" if has_dev else "no",
+            load_best_model_at_end=has_dev, metric_for_best_model=primary, greater_is_better=True,
+            save_total_limit=1, report_to="none", logging_strategy="epoch", disable_tqdm=False,
+        )
+        trainer = Trainer(
+            model=model, args=training_args, train_dataset=datasets["train"],
+            eval_dataset=datasets["dev"] if has_dev else None, processing_class=tokenizer,
+            data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=compute_metrics(task.kind, task.label_names),
+        )
+        trainer.train()
+        dev = trainer.evaluate(datasets["dev"], metric_key_prefix="dev") if has_dev else {}
+        test = trainer.evaluate(datasets["test"], metric_key_prefix="test")
+        runs.append(SeedResult(seed, _strip(dev, "dev_"), _strip(test, "test_")))
+        score = runs[-1].dev.get(primary, -math.inf)  # without dev, the first seed's model is kept
+        if best_model is None or score > best_dev:
+            best_model, best_dev = trainer.model, score
+
+    results = {
+        "model": args.model,
+        "task": task.name,
+        "paper_column": gue.paper_column if gue else None,
+        "kind": task.kind,
+        "primary_metric": primary,
+        "tokenization": "overlapping" if stride == 1 else ("non_overlapping" if stride == config.kmer_size else f"stride {stride}"),
+        "hyper_parameters": hyper | {"max_steps": args.max_steps, "max_train_samples": args.max_train_samples},
+        "train_examples": len(datasets["train"]),
+        "selection": "best epoch on dev" if has_dev else "last epoch (no dev split)",
+        "seeds": [asdict(run) for run in runs],
+        "test": {name: summarise([run.test[name] for run in runs]) for name in runs[0].test},
+        "notes": task.notes,
+    }
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "results.json").write_text(json.dumps(results, indent=2))
+    model_dir = save_checkpoint(best_model, tokenizer, output_dir / "model")
+    render_finetuned_card(_card_info(results, task, args)).save(model_dir / "README.md")
+    logger.info("%s: test %s = %.4f ± %.4f over %d seed(s)", task.name, primary,
+                results["test"][primary]["mean"], results["test"][primary]["std"], len(runs))
+    return results
+
+
+def _strip(metrics: dict, prefix: str) -> dict[str, float]:
+    """Trainer's metric dict without the split prefix and bookkeeping (runtime, samples/s, epoch)."""
+    skip = ("runtime", "samples_per_second", "steps_per_second", "epoch")
+    return {k.removeprefix(prefix): float(v) for k, v in metrics.items() if not k.endswith(skip)}
+
+
+def _card_info(results: dict, task, args: FinetuneArguments) -> dict:
+    return {
+        "base_model": args.model,
+        "task": results["task"],
+        "paper_column": results["paper_column"],
+        "kind": results["kind"],
+        "label_names": task.label_names,
+        "tokenization": results["tokenization"],
+        "hyper_parameters": results["hyper_parameters"],
+        "train_examples": results["train_examples"],
+        "seeds": [run["seed"] for run in results["seeds"]],
+        "test": {name: value["mean"] for name, value in results["test"].items()},
+        "primary_metric": results["primary_metric"],
+    }
+
+
+def benchmark_table(all_results: list[dict]) -> str:
+    """The paper's layout: one row per task, primary metric x 100 as mean ± std over seeds."""
+    lines = ["| task | paper column | tokenization | metric | test (x100) | seeds |", "|---|---|---|---|---|---|"]
+    for r in all_results:
+        m = r["test"][r["primary_metric"]]
+        lines.append(f"| {r['task']} | {r['paper_column'] or '-'} | {r['tokenization']} | {r['primary_metric']} | "
+                     f"{100 * m['mean']:.2f} ± {100 * m['std']:.2f} | {m['n']} |")
+    return "\n".join(lines)
+
+
+def task_folders(root: str | Path) -> list[Path]:
+    """Every task folder under ``root`` (a folder holding a test split), sorted; ``root`` itself if it is one."""
+    root = Path(root)
+    found = sorted({p.parent for p in root.rglob("test.*") if p.name.startswith("test.")})
+    if not found:
+        raise FileNotFoundError(f"no task folder (with a test.csv/.tsv[.gz]) under {root}")
+    return found
+
+
+def run_benchmark(args: FinetuneArguments, task_roots: list[str]) -> str:
+    """Fine-tune ``args.model`` on every task under ``task_roots``; save benchmark.json/.md in ``args.output_dir``,
+    write the results into the model's card when the model is a local folder with one; return the table."""
+    output_dir = Path(args.output_dir)
+    folders = [folder for root in task_roots for folder in task_folders(root)]
+    results = []
+    for folder in folders:
+        name = "-".join(folder.resolve().parts[-2:])
+        results.append(finetune(replace(args, task=str(folder), output_dir=str(output_dir / name))))
+    table = benchmark_table(results)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "benchmark.json").write_text(json.dumps(results, indent=2))
+    (output_dir / "benchmark.md").write_text(table + "\n")
+    card = Path(args.model) / "README.md"
+    if card.is_file():
+        add_benchmark_results(card, results)
+    return table

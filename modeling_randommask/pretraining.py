@@ -1,0 +1,409 @@
+"""RandomMask pretraining with accelerate: genome FASTA in, resumable checkpoints and a Hub-ready folder out.
+
+The loop is deliberately plain (the ``run_mlm_no_trainer`` shape): windows are padded in DataLoader workers and
+masked here, in the training step, from (seed, optimizer step, rank, micro-step), so masks never depend on worker
+scheduling and a resumed run masks exactly as an uninterrupted one. The data position is (epoch, batch), saved with
+every checkpoint next to ``accelerator.save_state``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import is_tensorboard_available, set_seed
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import get_linear_schedule_with_warmup
+
+from tokenization import KmerTokenizer
+
+from .checkpoint_io import save_checkpoint
+from .configuration_randommask import RandomMaskConfig
+from .data_collator_randommask import DataCollatorForRandomMask
+from .genome_data import GenomeDataConfig, build_genome_datasets, default_corpus
+from .masking_schedule import RandomMaskSchedule
+from .model_card import render_pretrained_card
+from .modeling_randommask import RandomMaskForMaskedLM
+from .sharded_sampler import ShardedBatchSampler
+
+logger = logging.getLogger(__name__)
+
+TRAINING_STATE = "training_state.json"
+TRAINING_LOG = "training_log.jsonl"
+
+
+@dataclass
+class PretrainArguments:
+    """Every option of ``examples/pretrain.py``; the defaults are the few-minutes CPU run on the embedded genome."""
+
+    genome: list[str] = field(default_factory=list, metadata={"help": "FASTA(.gz) files or folders (default: embedded E. coli)"})
+    output_dir: str = field(default="outputs/randommask-tiny", metadata={"help": "model folder; checkpoints/ inside"})
+    recipe: str | None = field(default=None, metadata={"help": "named preset overriding the defaults: paper | paper-dnabert | paper-nt"})
+    model_preset: str = field(default="tiny", metadata={"help": "tiny | mini | small | base"})
+    masking: str = field(default="randommask", metadata={"help": "randommask | dnabert | nt"})
+    num_phases: int | None = field(default=None, metadata={"help": "curriculum phases (default: the masking preset's)"})
+    tokenization: str = field(default="overlapping", metadata={"help": "overlapping (stride 1) | non_overlapping (stride k)"})
+    kmer_size: int = 6
+    max_length: int = field(default=128, metadata={"help": "tokens per window including [CLS] and [SEP]"})
+    per_device_batch_size: int = 32
+    global_batch_size: int | None = field(default=None, metadata={"help": "reached by gradient accumulation when set"})
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 30
+    max_steps: int = 300
+    max_grad_norm: float = 1.0
+    seed: int = 42
+    reverse_complement: bool = True
+    val_fraction: float = 0.01
+    max_n_fraction: float = 0.1
+    num_workers: int = 0
+    log_every: int = 10
+    eval_every: int = 100
+    eval_batches: int = 8
+    save_every: int = 100
+    keep_checkpoints: int = 2
+    resume_from_checkpoint: str | None = field(default=None, metadata={"help": "'latest' or a checkpoint folder"})
+    overwrite_output_dir: bool = False
+    max_consecutive_faults: int = field(default=3, metadata={"help": "non-finite steps in a row before stopping"})
+    mixed_precision: str | None = field(default=None, metadata={"help": "no | fp16 | bf16 (default: accelerate config)"})
+    torch_compile: bool = False
+    push_to_hub: bool = False
+    hub_model_id: str | None = None
+
+
+# The paper's recipe (BERT-base, 512 tokens, batch 512, AdamW 1e-4, 480k steps, 5 phases) and its two baselines.
+# Warmup, weight decay and betas are DNABERT's, which the paper keeps.
+_PAPER = {"model_preset": "base", "max_length": 512, "global_batch_size": 512, "learning_rate": 1e-4,
+          "warmup_steps": 10_000, "max_steps": 480_000, "eval_every": 10_000, "save_every": 10_000,
+          "eval_batches": 64, "log_every": 100}
+RECIPES: dict[str, dict] = {
+    "paper": _PAPER | {"masking": "randommask"},
+    "paper-dnabert": _PAPER | {"masking": "dnabert"},
+    "paper-nt": _PAPER | {"masking": "nt", "tokenization": "non_overlapping"},
+}
+
+
+def apply_recipe(args: PretrainArguments, explicit: set[str]) -> PretrainArguments:
+    """Fill the recipe's values into every option the user did not set explicitly on the command line."""
+    if args.recipe is None:
+        return args
+    if args.recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {args.recipe!r}; choose from {sorted(RECIPES)}")
+    for name, value in RECIPES[args.recipe].items():
+        if name not in explicit:
+            setattr(args, name, value)
+    return args
+
+
+@dataclass
+class TrainingState:
+    """Everything besides ``accelerator.save_state`` that a resumed run needs to continue exactly."""
+
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    consecutive_faults: int = 0
+    skipped_steps: int = 0
+
+
+def _accumulation_steps(args: PretrainArguments, world_size: int) -> int:
+    if args.global_batch_size is None:
+        return 1
+    per_step = args.per_device_batch_size * world_size
+    if args.global_batch_size % per_step:
+        raise ValueError(
+            f"global_batch_size {args.global_batch_size} is not a multiple of per_device_batch_size "
+            f"{args.per_device_batch_size} x {world_size} processes"
+        )
+    return args.global_batch_size // per_step
+
+
+def _resolve_checkpoint(output_dir: Path, resume: str) -> Path:
+    if resume != "latest":
+        return Path(resume)
+    pointer = output_dir / "checkpoints" / "latest"
+    if not pointer.exists():
+        raise FileNotFoundError(f"--resume_from_checkpoint latest: no {pointer} (no checkpoint was completed)")
+    return output_dir / "checkpoints" / pointer.read_text().strip()
+
+
+def _check_output_dir(output_dir: Path, args: PretrainArguments) -> None:
+    """Refuse to overwrite a finished model or other files unless asked; resuming needs the folder."""
+    if args.resume_from_checkpoint or not output_dir.exists():
+        return
+    if args.overwrite_output_dir:
+        shutil.rmtree(output_dir / "checkpoints", ignore_errors=True)
+        return
+    if any(output_dir.iterdir()):
+        raise FileExistsError(
+            f"{output_dir} is not empty: pass --resume_from_checkpoint latest to continue it, "
+            "--overwrite_output_dir to replace it, or another --output_dir"
+        )
+
+
+class _TrainingLog:
+    """Appends JSON lines on the main process; on resume drops records past the restored step."""
+
+    def __init__(self, path: Path, enabled: bool, resume_step: int | None):
+        self.path, self.enabled = path, enabled
+        if enabled and resume_step is not None and path.exists():
+            kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= resume_step]
+            path.write_text("".join(line + "\n" for line in kept))
+        elif enabled:
+            path.write_text("")
+
+    def write(self, record: dict) -> None:
+        if self.enabled:
+            with self.path.open("a") as handle:
+                handle.write(json.dumps(record) + "\n")
+
+
+def _save_training_checkpoint(accelerator: Accelerator, output_dir: Path, state: TrainingState, keep: int) -> None:
+    """Write into a temporary folder, then rename and move the ``latest`` pointer: a crash mid-save leaves the
+    previous checkpoint complete and ``latest`` pointing at it."""
+    root = output_dir / "checkpoints"
+    name = f"step-{state.step:08d}"
+    staging = root / f".staging-{name}"
+    if accelerator.is_main_process and staging.exists():
+        shutil.rmtree(staging)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(staging))
+    if accelerator.is_main_process:
+        (staging / TRAINING_STATE).write_text(json.dumps(asdict(state), indent=2))
+        final = root / name
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(staging, final)
+        pointer = root / ".latest.tmp"
+        pointer.write_text(name)
+        os.replace(pointer, root / "latest")
+        for old in sorted(p for p in root.glob("step-*") if p.is_dir())[:-keep]:
+            shutil.rmtree(old)
+    accelerator.wait_for_everyone()
+
+
+def _batches(loader: DataLoader, sampler: ShardedBatchSampler, state: TrainingState):
+    """Endless stream of batches from the saved position; keeps ``state``'s data position current."""
+    while True:
+        sampler.set_position(state.epoch, state.batch_in_epoch)
+        loader.dataset.set_epoch(state.epoch)
+        for batch in loader:
+            state.batch_in_epoch += 1
+            yield batch
+        state.epoch += 1
+        state.batch_in_epoch = 0
+
+
+@torch.no_grad()
+def evaluate(model, loader: DataLoader, collator: DataCollatorForRandomMask, step: int, accelerator: Accelerator,
+             max_batches: int) -> float:
+    """Masked-LM loss on held-out windows, masked as at the start of ``step``'s phase so that every evaluation
+    within a phase sees the same masks."""
+    model.eval()
+    phase_start = collator.schedule.phase_start(collator.schedule.phase(step))
+    total, count = torch.zeros((), device=accelerator.device), torch.zeros((), device=accelerator.device)
+    for index, batch in enumerate(loader):
+        if index == max_batches:
+            break
+        batch = collator.mask(batch, step=phase_start, rank=accelerator.process_index, micro_step=index)
+        batch = {key: value.to(accelerator.device) for key, value in batch.items()}
+        loss = model(**batch).loss
+        total += loss.float()
+        count += 1
+    model.train()
+    total, count = accelerator.reduce(total, "sum"), accelerator.reduce(count, "sum")
+    return (total / count).item() if count.item() else float("nan")
+
+
+def pretrain(args: PretrainArguments) -> Path:
+    """Run pretraining as configured and return the model folder (``args.output_dir``)."""
+    output_dir = Path(args.output_dir)
+    _check_output_dir(output_dir, args)
+    accelerator = Accelerator(mixed_precision=args.mixed_precision, project_dir=str(output_dir),
+                              log_with="tensorboard" if is_tensorboard_available() else None)
+    accumulation = _accumulation_steps(args, accelerator.num_processes)
+    set_seed(args.seed)
+
+    stride = 1 if args.tokenization == "overlapping" else args.kmer_size
+    tokenizer = KmerTokenizer(k=args.kmer_size, stride=stride)
+    genome_paths = args.genome or [str(path) for path in default_corpus()]
+    data_config = GenomeDataConfig(
+        paths=genome_paths, max_length=args.max_length, seed=args.seed, val_fraction=args.val_fraction,
+        max_n_fraction=args.max_n_fraction, reverse_complement=args.reverse_complement,
+    )
+    with accelerator.main_process_first():
+        train_data, val_data, data_stats = build_genome_datasets(data_config, tokenizer)
+
+    schedule = RandomMaskSchedule.from_preset(args.masking, total_steps=args.max_steps,
+                                              **({"num_phases": args.num_phases} if args.num_phases else {}))
+    collator = DataCollatorForRandomMask(tokenizer, schedule, seed=args.seed)
+    val_collator = DataCollatorForRandomMask(tokenizer, schedule, seed=args.seed + 1)
+
+    config = RandomMaskConfig.from_preset(
+        args.model_preset, vocab_size=len(tokenizer), max_position_embeddings=max(args.max_length, 512),
+        kmer_size=args.kmer_size, kmer_stride=stride,
+    )
+    model = RandomMaskForMaskedLM(config)
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
+    groups = [
+        {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)], "weight_decay": args.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=args.learning_rate, betas=(0.9, 0.98), eps=1e-6,
+                                  fused=accelerator.device.type == "cuda")
+    scheduler = get_linear_schedule_with_warmup(optimizer, args.warmup_steps, args.max_steps)
+    if args.torch_compile:
+        model = torch.compile(model)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    accelerator.register_for_checkpointing(scheduler)
+
+    sampler = ShardedBatchSampler(len(train_data), args.per_device_batch_size, seed=args.seed,
+                                  rank=accelerator.process_index, world_size=accelerator.num_processes)
+    train_loader = DataLoader(train_data, batch_sampler=sampler, collate_fn=collator.pad,
+                              num_workers=args.num_workers, pin_memory=accelerator.device.type == "cuda")
+    val_indices = list(range(accelerator.process_index, len(val_data), accelerator.num_processes))
+    val_loader = DataLoader(torch.utils.data.Subset(val_data, val_indices), batch_size=args.per_device_batch_size,
+                            collate_fn=collator.pad)
+
+    state = TrainingState()
+    if args.resume_from_checkpoint:
+        checkpoint = _resolve_checkpoint(output_dir, args.resume_from_checkpoint)
+        accelerator.load_state(str(checkpoint))
+        state = TrainingState(**json.loads((checkpoint / TRAINING_STATE).read_text()))
+        logger.info("resumed from %s at step %d (epoch %d, batch %d)", checkpoint, state.step, state.epoch,
+                    state.batch_in_epoch)
+    run_log = _TrainingLog(output_dir / TRAINING_LOG, accelerator.is_main_process,
+                           state.step if args.resume_from_checkpoint else None)
+    tracked = {k: v for k, v in asdict(args).items() if isinstance(v, (int, float, str, bool))}
+    accelerator.init_trackers("randommask", config=tracked)
+    if accelerator.is_main_process:
+        run_log.write({"step": state.step, "event": "start", "world_size": accelerator.num_processes,
+                       "accumulation": accumulation, "data": data_stats, "schedule": schedule.to_dict()})
+
+    batches = _batches(train_loader, sampler, state)
+    progress = tqdm(total=args.max_steps, initial=state.step, disable=not accelerator.is_main_process,
+                    desc="pretraining", unit="step")
+    model.train()
+    tokens_seen, clock = 0, time.perf_counter()
+    last_val = None
+    while state.step < args.max_steps:
+        step_loss = torch.zeros((), device=accelerator.device)
+        for micro in range(accumulation):
+            batch = collator.mask(next(batches), step=state.step, rank=accelerator.process_index, micro_step=micro)
+            if micro == 0 and state.step % args.log_every == 0:
+                mask_stats = collator.mask_statistics(batch)
+            tokens_seen += int(batch["attention_mask"].sum()) * accelerator.num_processes
+            batch = {key: value.to(accelerator.device, non_blocking=True) for key, value in batch.items()}
+            sync = accelerator.no_sync(model) if micro < accumulation - 1 else nullcontext()
+            with sync:
+                loss = model(**batch).loss
+                accelerator.backward(loss / accumulation)
+            step_loss += loss.detach().float() / accumulation
+        step_loss = accelerator.reduce(step_loss, "mean").item()
+        grad_norm = accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+        if math.isfinite(step_loss) and torch.isfinite(grad_norm):
+            optimizer.step()
+            state.consecutive_faults = 0
+        else:
+            state.consecutive_faults += 1
+            state.skipped_steps += 1
+            logger.warning("step %d: non-finite loss %.4g or gradient norm; update skipped", state.step, step_loss)
+            run_log.write({"step": state.step, "event": "skipped_non_finite", "loss": step_loss})
+            if state.consecutive_faults >= args.max_consecutive_faults:
+                raise FloatingPointError(
+                    f"{state.consecutive_faults} non-finite steps in a row at step {state.step}: stopping before "
+                    "the weights are poisoned; lower the learning rate or check the data and mixed precision"
+                )
+        optimizer.zero_grad(set_to_none=True)
+        scheduler.step()
+        phase_before = schedule.phase(state.step)
+        state.step += 1
+        progress.update(1)
+
+        if (state.step - 1) % args.log_every == 0 or state.step == args.max_steps:
+            elapsed = time.perf_counter() - clock
+            record = {"step": state.step, "loss": step_loss, "lr": scheduler.get_last_lr()[0],
+                      "phase": phase_before, "epoch": state.epoch, "tokens_per_s": tokens_seen / max(elapsed, 1e-9),
+                      **{f"mask/{k}": v for k, v in mask_stats.items()}}
+            run_log.write(record)
+            accelerator.log({k: v for k, v in record.items() if k != "step"}, step=state.step)
+            progress.set_postfix(loss=f"{step_loss:.3f}", phase=phase_before,
+                                 tok_s=f"{record['tokens_per_s']:.3g}")
+            tokens_seen, clock = 0, time.perf_counter()
+        phase_ends = state.step == args.max_steps or schedule.phase(state.step) != phase_before
+        if phase_ends or state.step % args.eval_every == 0:
+            last_val = evaluate(model, val_loader, val_collator, state.step - 1, accelerator, args.eval_batches)
+            record = {"step": state.step, "val_loss": last_val, "phase": phase_before, "phase_end": phase_ends}
+            run_log.write(record)
+            accelerator.log({"val_loss": last_val}, step=state.step)
+        if state.step % args.save_every == 0 or state.step == args.max_steps:
+            _save_training_checkpoint(accelerator, output_dir, state, args.keep_checkpoints)
+    progress.close()
+
+    if accelerator.is_main_process:
+        unwrapped = accelerator.unwrap_model(model)
+        save_checkpoint(unwrapped, tokenizer, output_dir)
+        card = render_pretrained_card(_card_info(args, state, data_stats, schedule, unwrapped, last_val,
+                                                 output_dir, accelerator.num_processes, accumulation))
+        card.save(output_dir / "README.md")
+        if args.push_to_hub:
+            push_model_folder(output_dir, args.hub_model_id or output_dir.name)
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return output_dir
+
+
+def _card_info(args, state, data_stats, schedule, model, last_val, output_dir, world_size, accumulation) -> dict:
+    config = model.config
+    train_losses = [json.loads(line) for line in (output_dir / TRAINING_LOG).read_text().splitlines()]
+    train_losses = [r["loss"] for r in train_losses if "loss" in r and "event" not in r]
+    return {
+        "model_id": args.hub_model_id or output_dir.name,
+        "genomes": [Path(p).name for p in (args.genome or [str(p) for p in default_corpus()])],
+        "data": data_stats,
+        "schedule": schedule.to_dict(),
+        "steps": state.step,
+        "skipped_steps": state.skipped_steps,
+        "batch_size": args.per_device_batch_size * world_size * accumulation,
+        "max_length": args.max_length,
+        "learning_rate": args.learning_rate,
+        "model_preset": args.model_preset,
+        "num_parameters": sum(p.numel() for p in model.parameters()),
+        "final_train_loss": train_losses[-1] if train_losses else None,
+        "final_val_loss": last_val,
+        "hidden_size": config.hidden_size,
+        "num_hidden_layers": config.num_hidden_layers,
+    }
+
+
+def push_model_folder(folder: Path, repo_id: str) -> str:
+    """Upload the model folder (not checkpoints/ or tracker logs) to the Hub; returns the commit URL."""
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    api.create_repo(repo_id, exist_ok=True)
+    return api.upload_folder(repo_id=repo_id, folder_path=str(folder), ignore_patterns=UPLOAD_IGNORE).commit_url
+
+
+UPLOAD_IGNORE = ["checkpoints/*", "checkpoints/**", "randommask/**", "*.tfevents.*"]
+
+
+def parse_args(argv: list[str] | None = None) -> PretrainArguments:
+    """Parse command-line options; a ``--recipe`` fills every option that was not given explicitly."""
+    from transformers import HfArgumentParser
+
+    argv = sys.argv[1:] if argv is None else argv
+    (args,) = HfArgumentParser(PretrainArguments).parse_args_into_dataclasses(args=argv)
+    given = {token[2:].split("=")[0].replace("-", "_") for token in argv if token.startswith("--")}
+    return apply_recipe(args, given & {f.name for f in fields(PretrainArguments)})
