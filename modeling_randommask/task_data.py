@@ -18,8 +18,8 @@ that name the file and line:
   overlaps the next by k-1 bases; anything else with inner spaces is an error. Joining is lossless, so a
   DNABERT file and its plain-base twin load to the same task.
 
-Sequences longer than the model (``too_long``): ``"truncate"`` (default, as DNABERT and the paper's fine-tuning
-do) keeps the first tokens and logs a warning with the count per split; ``"error"`` refuses.
+Sequences longer than the model (``too_long``): ``"truncate"`` (default, as DNABERT's fine-tuning scripts do)
+keeps the first tokens and logs a warning with the count per split; ``"error"`` refuses.
 """
 
 from __future__ import annotations
