@@ -1,0 +1,249 @@
+"""Saved checkpoints are self-contained Hub folders.
+
+A fresh Python in which this package is not importable (`python -I -S`: no PYTHONPATH, no user site, no
+.pth files, hence no editable-install finder; only the site-packages directories are put on sys.path) loads
+the folders offline with every Auto class and `trust_remote_code=True`, reproduces the outputs computed here
+exactly, and runs the feature-extraction, text-classification and fill-mask pipelines.
+"""
+
+import gzip
+import json
+import os
+import site
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from modeling_randommask.checkpoint_io import save_checkpoint
+from modeling_randommask.configuration_randommask import DEFAULT_AUTO_MAP, RandomMaskConfig
+from modeling_randommask.modeling_randommask import (
+    RandomMaskForMaskedLM,
+    RandomMaskForSequenceClassification,
+    RandomMaskForTokenClassification,
+)
+from tokenization.tokenization_kmer import KmerTokenizer
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+CODE_FILES = {"configuration_randommask.py", "modeling_randommask.py", "tokenization_kmer.py", "kmer_vocab.py"}
+LABELS = {0: "no_binding", 1: "binding"}
+
+# Runs in the isolated interpreter. argv: site-packages dirs (JSON), repo root, work dir. Writes results.json.
+CHILD = r'''
+import json, sys
+sys.path.extend(json.loads(sys.argv[1]))
+from pathlib import Path
+repo, work = Path(sys.argv[2]).resolve(), Path(sys.argv[3])
+import importlib.util
+results = {
+    "isolation": {
+        "modeling_randommask": importlib.util.find_spec("modeling_randommask") is not None,
+        "tokenization": importlib.util.find_spec("tokenization") is not None,
+        "repo_on_path": any(Path(p or ".").resolve() == repo for p in sys.path),
+    }
+}
+import torch
+from transformers import (AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification,
+                          AutoModelForTokenClassification, AutoTokenizer, pipeline)
+
+expected = torch.load(work / "expected.pt")
+folders = {name: str(work / name) for name in ("mlm", "seqcls", "tokcls")}
+
+config = AutoConfig.from_pretrained(folders["mlm"], trust_remote_code=True)
+results["config"] = {"module": type(config).__module__, "class": type(config).__name__,
+                     "kmer_size": config.kmer_size, "kmer_stride": config.kmer_stride}
+tokenizer = AutoTokenizer.from_pretrained(folders["mlm"], trust_remote_code=True)
+encoded = tokenizer(expected["sequences"], padding=True, return_tensors="pt")
+results["tokenizer"] = {"module": type(tokenizer).__module__, "class": type(tokenizer).__name__,
+                        "same_ids": torch.equal(encoded["input_ids"], expected["input_ids"]),
+                        "same_mask": torch.equal(encoded["attention_mask"], expected["attention_mask"])}
+inputs = {"input_ids": expected["input_ids"], "attention_mask": expected["attention_mask"]}
+
+def compare(got, want):
+    return {"equal": torch.equal(got, want), "max_abs_diff": (got - want).abs().max().item()}
+
+results["models"] = {}
+for auto, folder, fields in [
+    (AutoModelForMaskedLM, "mlm", ["logits"]),
+    (AutoModel, "seqcls", ["last_hidden_state", "pooler_output"]),
+    (AutoModelForSequenceClassification, "seqcls", ["logits"]),
+    (AutoModelForTokenClassification, "tokcls", ["logits"]),
+]:
+    model = auto.from_pretrained(folders[folder], trust_remote_code=True).eval()
+    with torch.no_grad():
+        output = model(**inputs)
+    entry = {"module": type(model).__module__, "class": type(model).__name__}
+    entry.update({field: compare(output[field], expected[f"{folder}.{field}"]) for field in fields})
+    if folder == "mlm":
+        with torch.no_grad():
+            entry["loss"] = compare(model(**inputs, labels=expected["mlm_labels"]).loss, expected["mlm.loss"])
+    results["models"][auto.__name__] = entry
+
+def attempt(run):
+    try:
+        return {"ok": True, "value": run()}
+    except Exception as error:  # the report says precisely what fails and why
+        return {"ok": False, "error": f"{type(error).__name__}: {error}"}
+
+one = expected["sequences"][0]
+extract = pipeline("feature-extraction", model=folders["mlm"], trust_remote_code=True)
+results["feature-extraction"] = attempt(
+    lambda: compare(torch.tensor(extract(one)), expected["features"])["max_abs_diff"])
+classify = pipeline("text-classification", model=folders["seqcls"], trust_remote_code=True)
+results["text-classification"] = attempt(lambda: classify(one))
+fill = pipeline("fill-mask", model=folders["mlm"], trust_remote_code=True)
+results["fill-mask"] = attempt(lambda: fill(expected["fill_mask_text"], top_k=3))
+results["fill-mask-tokens"] = fill.tokenizer.convert_ids_to_tokens(fill.tokenizer(expected["fill_mask_text"])["input_ids"])
+# What to use instead: mask token ids (the k k-mers covering a base) and read AutoModelForMaskedLM's logits.
+mlm = AutoModelForMaskedLM.from_pretrained(folders["mlm"], trust_remote_code=True).eval()
+masked = tokenizer(one, return_tensors="pt")
+first = expected["masked_base"] - tokenizer.k + 2  # token position of the first k-mer holding the base ([CLS] = 0)
+masked["input_ids"][0, first : first + tokenizer.k] = tokenizer.mask_token_id
+with torch.no_grad():
+    results["masked-ids"] = compare(mlm(**masked).logits[0, first : first + tokenizer.k], expected["masked_logits"])
+(work / "results.json").write_text(json.dumps(results, indent=1))
+'''
+
+
+def lambda_windows() -> list[str]:
+    with gzip.open(SHARED / "genomes" / "lambda_NC_001416.fa.gz", "rt") as handle:
+        genome = "".join(line.strip() for line in handle if not line.startswith(">"))
+    return [genome[start : start + length] for start, length in [(1_000, 90), (15_000, 70), (40_000, 50)]]
+
+
+def site_packages_dirs() -> list[str]:
+    """Where the installed dependencies live; never the repo (an editable install hooks in through a .pth)."""
+    dirs = [*site.getsitepackages(), site.getusersitepackages()]
+    return [d for d in dict.fromkeys(dirs) if Path(d).is_dir() and Path(d).resolve() != REPO]
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory) -> tuple[Path, dict]:
+    """Three saved folders, the outputs they must reproduce, and what the isolated child process found."""
+    work = tmp_path_factory.mktemp("hub")
+    tokenizer = KmerTokenizer()
+    config = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+    torch.manual_seed(0)
+    models = {
+        "mlm": RandomMaskForMaskedLM(RandomMaskConfig.from_preset("tiny", **config)),
+        "seqcls": RandomMaskForSequenceClassification(
+            RandomMaskConfig.from_preset("tiny", id2label=LABELS, label2id={v: k for k, v in LABELS.items()}, **config)
+        ),
+        "tokcls": RandomMaskForTokenClassification(RandomMaskConfig.from_preset("tiny", num_labels=3, **config)),
+    }
+    for name, model in models.items():
+        save_checkpoint(model.eval(), tokenizer, work / name)
+
+    sequences = lambda_windows()
+    encoded = tokenizer(sequences, padding=True, return_tensors="pt")
+    inputs = {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+    labels = torch.full_like(inputs["input_ids"], -100)
+    labels[:, 5:11] = inputs["input_ids"][:, 5:11]
+    single = tokenizer(sequences[0], return_tensors="pt")
+    masked_base = 40  # hide this base: mask the 6 overlapping k-mers holding it (token positions 36..41)
+    masked_ids = single["input_ids"].clone()
+    masked_ids[0, masked_base - 4 : masked_base + 2] = tokenizer.mask_token_id
+    with torch.no_grad():
+        expected = {
+            "sequences": sequences,
+            **inputs,
+            "mlm_labels": labels,
+            "mlm.logits": models["mlm"](**inputs).logits,
+            "mlm.loss": models["mlm"](**inputs, labels=labels).loss,
+            "seqcls.last_hidden_state": models["seqcls"].bert(**inputs).last_hidden_state,
+            "seqcls.pooler_output": models["seqcls"].bert(**inputs).pooler_output,
+            "seqcls.logits": models["seqcls"](**inputs).logits,
+            "tokcls.logits": models["tokcls"](**inputs).logits,
+            "features": models["mlm"].bert(**single).last_hidden_state,
+            "single_probabilities": models["seqcls"](**single).logits.softmax(-1)[0],
+            "fill_mask_text": sequences[0][:masked_base] + tokenizer.mask_token + sequences[0][masked_base + 1 :],
+            "masked_base": masked_base,
+            "masked_logits": models["mlm"](input_ids=masked_ids).logits[0, masked_base - 4 : masked_base + 2],
+        }
+    torch.save(expected, work / "expected.pt")
+
+    (work / "child.py").write_text(CHILD)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    env.update(HF_HUB_OFFLINE="1", HF_HOME=str(work / "hf_home"), TRANSFORMERS_VERBOSITY="error")
+    run = subprocess.run(
+        [sys.executable, "-I", "-S", str(work / "child.py"), json.dumps(site_packages_dirs()), str(REPO), str(work)],
+        check=False,
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-4000:]
+    return work, json.loads((work / "results.json").read_text()) | {"expected": expected}
+
+
+def test_folder_holds_weights_code_and_full_auto_maps(checkpoints):
+    work, _ = checkpoints
+    for name in ("mlm", "seqcls", "tokcls"):
+        folder = work / name
+        files = {path.name for path in folder.iterdir()}
+        assert CODE_FILES | {"model.safetensors", "config.json", "tokenizer_config.json"} <= files, files
+        assert not any(file.endswith((".bin", ".pt")) for file in files)
+        assert json.loads((folder / "config.json").read_text())["auto_map"] == DEFAULT_AUTO_MAP
+        tokenizer_map = json.loads((folder / "tokenizer_config.json").read_text())["auto_map"]
+        assert tokenizer_map["AutoTokenizer"][0] == "tokenization_kmer.KmerTokenizer"
+
+
+def test_child_process_cannot_import_this_package(checkpoints):
+    _, results = checkpoints
+    assert results["isolation"] == {"modeling_randommask": False, "tokenization": False, "repo_on_path": False}
+
+
+def test_auto_classes_load_remote_code_and_reproduce_outputs_exactly(checkpoints):
+    _, results = checkpoints
+    assert results["config"]["class"] == "RandomMaskConfig"
+    assert results["config"]["module"].startswith("transformers_modules.")
+    assert (results["config"]["kmer_size"], results["config"]["kmer_stride"]) == (6, 1)
+    assert results["tokenizer"]["class"] == "KmerTokenizer"
+    assert results["tokenizer"]["module"].startswith("transformers_modules.")
+    assert results["tokenizer"]["same_ids"] and results["tokenizer"]["same_mask"]
+    assert set(results["models"]) == {
+        "AutoModelForMaskedLM",
+        "AutoModel",
+        "AutoModelForSequenceClassification",
+        "AutoModelForTokenClassification",
+    }
+    for auto, entry in results["models"].items():
+        assert entry["module"].startswith("transformers_modules."), (auto, entry)
+        for field, comparison in entry.items():
+            if isinstance(comparison, dict):
+                assert comparison["equal"], (auto, field, comparison)
+
+
+def test_feature_extraction_and_text_classification_pipelines(checkpoints):
+    _, results = checkpoints
+    expected = results["expected"]
+    assert results["feature-extraction"]["ok"], results["feature-extraction"]
+    assert results["feature-extraction"]["value"] < 1e-5
+    assert results["text-classification"]["ok"], results["text-classification"]
+    (prediction,) = results["text-classification"]["value"]
+    best = int(expected["single_probabilities"].argmax())
+    assert prediction["label"] == LABELS[best]
+    assert prediction["score"] == pytest.approx(float(expected["single_probabilities"][best]), abs=1e-5)
+
+
+def test_fill_mask_pipeline_finds_no_mask_in_dna_text_and_masked_ids_work_instead(checkpoints):
+    """FillMaskPipeline tokenizes text and looks for mask ids. KmerTokenizer reads DNA text only: a literal
+    "[MASK]" is six non-ACGT characters, so the k-mers overlapping it become [UNK] and the pipeline raises.
+    The working route is the model itself on token ids with the k-mers holding a base set to [MASK]."""
+    _, results = checkpoints
+    assert not results["fill-mask"]["ok"]
+    assert results["fill-mask"]["error"] == "PipelineException: No mask_token ([MASK]) found on the input"
+    tokens = results["fill-mask-tokens"]
+    assert "[MASK]" not in tokens and tokens.count("[UNK]") == 6 + 5  # every k-mer touching the 6 characters
+    assert results["masked-ids"]["equal"], results["masked-ids"]
+
+
+def test_save_checkpoint_refuses_a_tokenizer_of_another_tokenization(tmp_path):
+    model = RandomMaskForMaskedLM(RandomMaskConfig.from_preset("tiny"))
+    with pytest.raises(ValueError, match=r"tokenizer \(k, stride\) = \(3, 1\)"):
+        save_checkpoint(model, KmerTokenizer(k=3), tmp_path)

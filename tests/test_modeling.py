@@ -1,0 +1,309 @@
+"""RandomMask config and models: BERT-base defaults, DNABERT weight names, masked-only MLM logits, attention
+maps under SDPA, task heads, DNABERT import. Tiny models on real lambda-phage DNA."""
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch.nn import functional as F
+from transformers import BertConfig, BertForMaskedLM
+
+from modeling_randommask.configuration_randommask import DEFAULT_AUTO_MAP, RandomMaskConfig
+from modeling_randommask.dnabert_import import from_dnabert, kmer_size_of_vocab
+from modeling_randommask.modeling_randommask import (
+    RandomMaskForMaskedLM,
+    RandomMaskForSequenceClassification,
+    RandomMaskForTokenClassification,
+    RandomMaskModel,
+)
+from tokenization.tokenization_kmer import KmerTokenizer
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+TINY = {"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 2, "intermediate_size": 256}
+
+
+def lambda_genome() -> str:
+    with gzip.open(SHARED / "genomes" / "lambda_NC_001416.fa.gz", "rt") as handle:
+        return "".join(line.strip() for line in handle if not line.startswith(">"))
+
+
+@pytest.fixture(scope="module")
+def batch() -> dict[str, torch.Tensor]:
+    """Four lambda windows of different lengths (so two rows are padded), with [CLS]/[SEP]."""
+    genome = lambda_genome()
+    windows = [genome[start : start + length] for start, length in [(0, 80), (10_000, 80), (20_000, 60), (30_000, 45)]]
+    encoded = KmerTokenizer()(windows, padding=True, return_tensors="pt")
+    assert (encoded["attention_mask"] == 0).any(), "fixture should contain padding"
+    return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+
+
+def tiny_config(**overrides) -> RandomMaskConfig:
+    return RandomMaskConfig.from_preset("tiny", hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, **overrides)
+
+
+def mlm_labels(input_ids: torch.Tensor, attention_mask: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """~15% of real (non-special, non-pad) tokens labelled, the rest -100."""
+    chosen = torch.rand(input_ids.shape, generator=torch.Generator().manual_seed(seed)) < 0.15
+    chosen &= (input_ids > 4) & attention_mask.bool()
+    assert chosen.sum() > 3
+    return torch.where(chosen, input_ids, -100)
+
+
+# --- config -------------------------------------------------------------------------------------------------------
+
+
+def test_config_defaults_are_the_papers_bert_base_over_6mers():
+    config = RandomMaskConfig()
+    assert (config.num_hidden_layers, config.hidden_size, config.num_attention_heads) == (12, 768, 12)
+    assert (config.intermediate_size, config.max_position_embeddings) == (3072, 512)
+    assert (config.vocab_size, config.pad_token_id, config.kmer_size, config.kmer_stride) == (4101, 0, 6, 1)
+    assert config.model_type == "randommask"
+    assert config.auto_map == DEFAULT_AUTO_MAP and len(DEFAULT_AUTO_MAP) == 5
+
+
+def test_presets_sizes_and_overrides():
+    assert RandomMaskConfig.from_preset("base").to_dict() == RandomMaskConfig().to_dict()
+    tiny = RandomMaskConfig.from_preset("tiny")
+    assert {name: getattr(tiny, name) for name in TINY} == TINY
+    mini, small = RandomMaskConfig.from_preset("mini"), RandomMaskConfig.from_preset("small")
+    assert (mini.num_hidden_layers, mini.hidden_size, small.num_hidden_layers, small.hidden_size) == (4, 256, 6, 512)
+    overridden = RandomMaskConfig.from_preset("tiny", num_hidden_layers=3, kmer_size=3, kmer_stride=3)
+    assert (overridden.num_hidden_layers, overridden.vocab_size, overridden.kmer_stride) == (3, 69, 3)
+    with pytest.raises(ValueError, match="unknown preset 'huge'"):
+        RandomMaskConfig.from_preset("huge")
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"vocab_size": 30522}, "does not match kmer_size=6"),
+        ({"kmer_size": 6, "kmer_stride": 7}, "kmer_stride"),
+        ({"hidden_size": 100, "num_attention_heads": 12}, "not a multiple"),
+        ({"classifier_pooling": "max"}, "classifier_pooling"),
+    ],
+)
+def test_config_rejects_inconsistent_fields(fields, message):
+    with pytest.raises(ValueError, match=message):
+        RandomMaskConfig(**fields)
+
+
+def test_loading_another_model_type_names_folder_and_type(tmp_path):
+    BertForMaskedLM(BertConfig(vocab_size=4101, **TINY)).save_pretrained(tmp_path / "bert_ckpt")
+    for cls in (RandomMaskConfig, RandomMaskForMaskedLM, RandomMaskForSequenceClassification):
+        with pytest.raises(ValueError, match=r"bert_ckpt holds a checkpoint of model_type 'bert'.*from_dnabert"):
+            cls.from_pretrained(tmp_path / "bert_ckpt")
+
+
+# --- weight names, saving ---------------------------------------------------------------------------------------
+
+
+def test_weight_names_are_dnaberts_and_decoder_is_tied():
+    ours = RandomMaskForMaskedLM(tiny_config())
+    bert = BertForMaskedLM(BertConfig(vocab_size=4101, **TINY))
+    assert set(ours.state_dict()) == set(bert.state_dict())
+    assert {"cls.predictions.transform.dense.weight", "cls.predictions.decoder.weight", "cls.predictions.bias"} <= set(
+        ours.state_dict()
+    )
+    assert ours.cls.predictions.decoder.weight is ours.bert.embeddings.word_embeddings.weight
+
+
+def test_save_pretrained_writes_full_auto_map_code_and_safetensors(tmp_path, batch):
+    torch.manual_seed(0)
+    model = RandomMaskForMaskedLM(tiny_config()).eval()
+    model.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["auto_map"] == DEFAULT_AUTO_MAP and saved["architectures"] == ["RandomMaskForMaskedLM"]
+    assert {"model.safetensors", "configuration_randommask.py", "modeling_randommask.py"} <= {
+        p.name for p in tmp_path.iterdir()
+    }
+    loaded = RandomMaskForMaskedLM.from_pretrained(tmp_path).eval()
+    assert loaded.cls.predictions.decoder.weight is loaded.bert.embeddings.word_embeddings.weight
+    with torch.no_grad():
+        assert torch.equal(model(**batch).logits, loaded(**batch).logits)
+
+
+# --- masked-LM head -----------------------------------------------------------------------------------------------
+
+
+def test_labelled_only_logits_give_the_full_logits_loss_and_gradients(batch):
+    torch.manual_seed(0)
+    model = RandomMaskForMaskedLM(tiny_config())
+    labels = mlm_labels(batch["input_ids"], batch["attention_mask"])
+    results = {}
+    for labelled_only in (True, False):
+        model.config.mlm_logits_at_labels_only = labelled_only
+        model.zero_grad()
+        out = model(**batch, labels=labels)
+        out.loss.backward()
+        grads = {name: p.grad.clone() for name, p in model.named_parameters()}
+        results[labelled_only] = (out, grads)
+    (sparse, sparse_grads), (full, full_grads) = results[True], results[False]
+    labelled = labels != -100
+    assert sparse.logits.shape == (int(labelled.sum()), 4101)
+    assert full.logits.shape == (*labels.shape, 4101)
+    torch.testing.assert_close(sparse.logits, full.logits[labelled], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(sparse.loss, full.loss, rtol=1e-6, atol=1e-6)
+    for name, grad in full_grads.items():
+        torch.testing.assert_close(sparse_grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+
+    model.config.mlm_logits_at_labels_only = True
+    with torch.no_grad():
+        assert model(**batch).logits.shape == (*labels.shape, 4101)  # no labels: full logits for inference
+        summed = F.cross_entropy(sparse.logits, labels[labelled], reduction="sum")
+        accumulated = model(**batch, labels=labels, num_items_in_batch=torch.tensor(3 * int(labelled.sum())))
+    torch.testing.assert_close(accumulated.loss, summed / (3 * int(labelled.sum())))
+
+
+# --- attention maps -----------------------------------------------------------------------------------------------
+
+
+def test_output_attentions_returns_probability_maps_under_sdpa(batch):
+    torch.manual_seed(0)
+    model = RandomMaskForMaskedLM(tiny_config()).eval()
+    assert model.config._attn_implementation == "sdpa"
+    with torch.no_grad():
+        plain = model(**batch)
+        with_maps = model(**batch, output_attentions=True)
+    assert model.config._attn_implementation == "sdpa", "eager must only be used for that call"
+    batch_size, length = batch["input_ids"].shape
+    assert len(with_maps.attentions) == 2
+    for maps in with_maps.attentions:
+        assert maps.shape == (batch_size, 2, length, length)
+        torch.testing.assert_close(maps.sum(-1), torch.ones(batch_size, 2, length))
+        padded_keys = batch["attention_mask"][:, None, None, :].expand_as(maps) == 0
+        assert maps[padded_keys].abs().max() < 1e-6
+    torch.testing.assert_close(with_maps.logits, plain.logits, rtol=1e-5, atol=1e-5)
+
+    eager = RandomMaskForMaskedLM(tiny_config(attn_implementation="eager")).eval()
+    assert eager.config._attn_implementation == "eager"
+    eager.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        reference = eager(**batch, output_attentions=True).attentions
+    for ours, theirs in zip(with_maps.attentions, reference):
+        torch.testing.assert_close(ours, theirs)
+
+
+# --- task heads -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "num_labels, labels, given, problem_type",
+    [  # given=None: inferred from num_labels and the labels' dtype, as BERT does
+        (3, torch.tensor([0, 2, 1, 2]), None, "single_label_classification"),
+        (2, torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0], [0.0, 1.0]]), None, "multi_label_classification"),
+        (1, torch.tensor([0.5, -1.0, 2.0, 0.1]), None, "regression"),
+        # DeepSTARR: two enhancer activities (developmental, housekeeping); float [B, 2] labels need the explicit type
+        (2, torch.tensor([[0.5, 1.5], [-1.0, 0.2], [2.0, 2.5], [0.1, -0.3]]), "regression", "regression"),
+    ],
+)
+def test_sequence_classification_losses(batch, num_labels, labels, given, problem_type):
+    torch.manual_seed(0)
+    config = tiny_config(num_labels=num_labels, problem_type=given)
+    model = RandomMaskForSequenceClassification(config).eval()
+    out = model(**batch, labels=labels)
+    assert model.config.problem_type == problem_type
+    assert out.logits.shape == (4, num_labels)
+    expected = {
+        "single_label_classification": lambda: F.cross_entropy(out.logits, labels),
+        "multi_label_classification": lambda: F.binary_cross_entropy_with_logits(out.logits, labels),
+        "regression": lambda: F.mse_loss(out.logits, labels.reshape(4, num_labels)),
+    }[problem_type]()
+    torch.testing.assert_close(out.loss, expected)
+
+
+def test_mean_pooling_ignores_padding_and_cls_pooling_uses_the_pooler(batch):
+    torch.manual_seed(0)
+    mean_model = RandomMaskForSequenceClassification(tiny_config(classifier_pooling="mean")).eval()
+    assert mean_model.bert.pooler is None
+    extra = 7  # more padding on every row must not move a mean-pooled prediction
+    longer = {
+        "input_ids": F.pad(batch["input_ids"], (0, extra), value=0),
+        "attention_mask": F.pad(batch["attention_mask"], (0, extra), value=0),
+    }
+    with torch.no_grad():
+        torch.testing.assert_close(mean_model(**batch).logits, mean_model(**longer).logits, rtol=1e-5, atol=1e-5)
+        hidden = mean_model.bert(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        manual = mean_model.classifier((hidden * mask).sum(1) / mask.sum(1))
+        torch.testing.assert_close(mean_model(**batch).logits, manual)
+
+    cls_model = RandomMaskForSequenceClassification(tiny_config()).eval()
+    with torch.no_grad():
+        hidden = cls_model.bert(**batch).last_hidden_state
+        manual = cls_model.classifier(torch.tanh(cls_model.bert.pooler.dense(hidden[:, 0])))
+        torch.testing.assert_close(cls_model(**batch).logits, manual)
+
+
+def test_token_classification_ignores_unlabelled_tokens(batch):
+    torch.manual_seed(0)
+    model = RandomMaskForTokenClassification(tiny_config(num_labels=3)).eval()
+    labels = torch.where(batch["attention_mask"].bool(), batch["input_ids"] % 3, -100)
+    out = model(**batch, labels=labels)
+    assert out.logits.shape == (*batch["input_ids"].shape, 3)
+    kept = labels != -100
+    torch.testing.assert_close(out.loss, F.cross_entropy(out.logits[kept], labels[kept]))
+
+
+def test_activation_checkpointing_gives_the_same_gradients(batch):
+    torch.manual_seed(0)
+    model = RandomMaskForMaskedLM(tiny_config())
+    labels = mlm_labels(batch["input_ids"], batch["attention_mask"], seed=1)
+    grads = []
+    for checkpointing in (False, True):
+        if checkpointing:
+            model.activation_checkpointing_enable()
+        model.train().zero_grad()
+        model(**batch, labels=labels).loss.backward()
+        grads.append(model.bert.encoder.layer[0].attention.self.query.weight.grad.clone())
+    assert model.bert.encoder.layer[0].gradient_checkpointing
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_bare_model_returns_hidden_states_and_pooler(batch):
+    model = RandomMaskModel(tiny_config()).eval()
+    with torch.no_grad():
+        out = model(**batch, output_hidden_states=True)
+    assert out.last_hidden_state.shape == (*batch["input_ids"].shape, 64)
+    assert out.pooler_output.shape == (4, 64) and len(out.hidden_states) == 3
+
+
+# --- DNABERT import -----------------------------------------------------------------------------------------------
+
+
+def test_kmer_size_of_vocab():
+    assert [kmer_size_of_vocab(v) for v in (69, 261, 1029, 4101)] == [3, 4, 5, 6]
+    with pytest.raises(ValueError, match="not a k-mer vocabulary"):
+        kmer_size_of_vocab(30522)
+
+
+def test_from_dnabert_gives_identical_logits(tmp_path, batch):
+    torch.manual_seed(0)
+    dnabert = BertForMaskedLM(BertConfig(vocab_size=4101, hidden_act="gelu", **TINY)).eval()
+    folder = tmp_path / "dnabert6"
+    dnabert.save_pretrained(folder)
+    (folder / "vocab.txt").write_bytes((SHARED / "dnabert_vocab" / "vocab_k6.txt").read_bytes())
+    with torch.no_grad():
+        expected = dnabert(**batch).logits
+        for source in (folder, dnabert):
+            converted = from_dnabert(source)
+            assert isinstance(converted, RandomMaskForMaskedLM) and not converted.training
+            assert (converted.config.kmer_size, converted.config.num_hidden_layers) == (6, 2)
+            torch.testing.assert_close(converted(**batch).logits, expected, rtol=0, atol=1e-5)
+    assert converted.cls.predictions.decoder.weight is converted.bert.embeddings.word_embeddings.weight
+
+    lines = (folder / "vocab.txt").read_text().splitlines()
+    lines[5], lines[6] = lines[6], lines[5]
+    (folder / "vocab.txt").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=r"vocab.txt: line 6 holds 'AAAAAT' but id 5 is 'AAAAAA'"):
+        from_dnabert(folder)
+
+
+def test_from_dnabert_refuses_other_checkpoints(tmp_path):
+    RandomMaskForMaskedLM(tiny_config()).save_pretrained(tmp_path / "rm")
+    with pytest.raises(ValueError, match=r"rm holds a checkpoint of model_type 'randommask'"):
+        from_dnabert(tmp_path / "rm")
+    BertForMaskedLM(BertConfig(vocab_size=30522, **TINY)).save_pretrained(tmp_path / "english")
+    with pytest.raises(ValueError, match="not a k-mer vocabulary"):
+        from_dnabert(tmp_path / "english")
