@@ -62,7 +62,7 @@ def _rows(section: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def _require(info: Mapping[str, Any], keys: tuple[str, ...], what: str) -> None:
-    missing = [k for k in keys if k not in info]
+    missing = [k for k in keys if info.get(k) is None]
     if missing:
         raise ValueError(f"{what} lacks {missing}: every figure in a card must come from the run's info dict")
 

@@ -86,11 +86,14 @@ def test_pretrained_text_numbers_all_come_from_info(pretrained_card):
     assert _numbers(text) <= _info_numbers(PRETRAINED) | derived | {"2310.07644"}
 
 
-@pytest.mark.parametrize("drop", ["training", "masking_schedule", "training.final_train_loss", "genomes"])
+@pytest.mark.parametrize("drop", ["training", "masking_schedule", "training.final_train_loss", "training.steps",
+                                  "genomes"])
 def test_pretrained_missing_figures_are_errors(drop):
     info = copy.deepcopy(PRETRAINED)
     if drop == "training.final_train_loss":
         del info["training"]["final_train_loss"]
+    elif drop == "training.steps":
+        info["training"]["steps"] = None  # a run that never measured it
     elif drop == "genomes":
         del info["training_data"]["genomes"]
     else:
