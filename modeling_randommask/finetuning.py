@@ -22,7 +22,7 @@ from .checkpoint_io import save_checkpoint
 from .configuration_randommask import RandomMaskConfig
 from .finetune_presets import FinetunePreset, resolve_task
 from .metrics import PRIMARY_METRIC, compute_metrics
-from .model_card import add_benchmark_results, render_finetuned_card
+from .model_card import add_benchmark_results, render_finetuned_card, task_info
 from .modeling_randommask import RandomMaskForSequenceClassification
 from .task_data import build_datasets, load_task
 
@@ -166,18 +166,16 @@ def _strip(metrics: dict, prefix: str) -> dict[str, float]:
 
 
 def _card_info(results: dict, task, args: FinetuneArguments) -> dict:
+    seeds = [run["seed"] for run in results["seeds"]]
     return {
+        "model_name": Path(args.output_dir).name,
         "base_model": args.model,
-        "task": results["task"],
-        "paper_column": results["paper_column"],
-        "kind": results["kind"],
-        "label_names": task.label_names,
-        "tokenization": results["tokenization"],
-        "hyper_parameters": results["hyper_parameters"],
-        "train_examples": results["train_examples"],
-        "seeds": [run["seed"] for run in results["seeds"]],
-        "test": {name: value["mean"] for name, value in results["test"].items()},
-        "primary_metric": results["primary_metric"],
+        "task": task_info(task) | ({"paper_column": results["paper_column"]} if results["paper_column"] else {}),
+        "hyperparameters": results["hyper_parameters"] | {
+            "tokenization": results["tokenization"], "seeds": seeds, "selection": results["selection"]},
+        "results": {"test": {name: value["mean"] for name, value in results["test"].items()}},
+        "limitations": [(f"Test figures are means over {len(seeds)} seed(s); the weights are those of the seed "
+                         "with the best dev score.")],
     }
 
 
@@ -215,5 +213,6 @@ def run_benchmark(args: FinetuneArguments, task_roots: list[str]) -> str:
     (output_dir / "benchmark.md").write_text(table + "\n")
     card = Path(args.model) / "README.md"
     if card.is_file():
-        add_benchmark_results(card, results)
+        mcc = {r["task"]: 100 * r["test"]["mcc"]["mean"] for r in results if r["primary_metric"] == "mcc"}
+        add_benchmark_results(card, mcc, note=f"Test MCC x 100, mean over {len(args.seeds)} seed(s) per task.")
     return table
