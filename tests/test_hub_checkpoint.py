@@ -37,11 +37,19 @@ import json, sys
 sys.path.extend(json.loads(sys.argv[1]))
 from pathlib import Path
 repo, work = Path(sys.argv[2]).resolve(), Path(sys.argv[3])
-import importlib.util
+import importlib
+
+def importable(name):
+    try:
+        importlib.import_module(name)
+        return True
+    except ModuleNotFoundError:
+        return False
+
 results = {
     "isolation": {
-        "modeling_randommask": importlib.util.find_spec("modeling_randommask") is not None,
-        "tokenization": importlib.util.find_spec("tokenization") is not None,
+        "modeling_randommask": importable("modeling_randommask"),
+        "tokenization": importable("tokenization"),
         "repo_on_path": any(Path(p or ".").resolve() == repo for p in sys.path),
     }
 }
