@@ -178,8 +178,8 @@ class KmerTokenizer(PreTrainedTokenizer):
         if not isinstance(text, str):
             raise TypeError(f"KmerTokenizer expects DNA as str, got {type(text).__name__}: {text!r:.60}")
         pieces = text.split()
-        if len(pieces) == 1:
-            sequence = pieces[0]
+        if len(pieces) <= 1:
+            sequence = pieces[0] if pieces else ""
         else:
             sequence = _join_overlapping_kmers(pieces)
             if sequence is None:
@@ -207,23 +207,23 @@ class KmerTokenizer(PreTrainedTokenizer):
 
     # ---- vectorised ids ---------------------------------------------------------------------------------
 
-    def _window_ids(self, flat: torch.Tensor) -> torch.Tensor:
-        """Id (int64) of the k-mer starting at each byte of `flat` (uint8 [N]); windows past the end are UNK."""
-        n, k = flat.numel(), self.k
-        ids = torch.full((n,), UNK_ID, dtype=torch.int64)
-        if n < k:
-            return ids
-        codes = _base_codes()[flat.int()]
+    def _strided_kmer_ids(self, seqs: torch.Tensor, step: int) -> torch.Tensor:
+        """Ids (int64 [B, T]) of the k-mers starting at bases 0, step, 2 * step, ... that fit in each row of
+        `seqs` (uint8 [B, L]): a byte -> base-code table, then k shifted adds; no Python work per token."""
+        batch, length = seqs.shape
+        count = 0 if length < self.k else (length - self.k) // step + 1
+        if count == 0:
+            return torch.empty((batch, 0), dtype=torch.int64)
+        codes = _base_codes()[seqs.int()]
         invalid = codes == _INVALID_CODE
         codes = (codes & 3).to(torch.int32)
-        width = n - k + 1
-        value = codes[:width].clone()
-        bad = invalid[:width].clone()
-        for j in range(1, k):  # k shifted adds (Horner in base 4), not a loop over tokens
-            value.mul_(4).add_(codes[j : j + width])
-            bad |= invalid[j : j + width]
-        ids[:width] = torch.where(bad, UNK_ID, value + NUM_SPECIAL)
-        return ids
+        span = (count - 1) * step + 1
+        value = codes[:, :span:step].clone()
+        bad = invalid[:, :span:step].clone()
+        for j in range(1, self.k):  # Horner in base 4 over the k bases of every k-mer at once
+            value.mul_(4).add_(codes[:, j : j + span : step])
+            bad |= invalid[:, j : j + span : step]
+        return value.add_(NUM_SPECIAL).masked_fill_(bad, UNK_ID).long()
 
     def ids_from_ascii(self, seqs: torch.Tensor) -> torch.Tensor:
         """K-mer ids (int64 [B, T], no specials, T = tokens_for_bases(L)) of ASCII bases (uint8 [B, L]).
@@ -235,20 +235,15 @@ class KmerTokenizer(PreTrainedTokenizer):
             raise TypeError(f"ids_from_ascii expects a torch.uint8 tensor, got {getattr(seqs, 'dtype', type(seqs))}")
         if seqs.dim() != 2:
             raise ValueError(f"ids_from_ascii expects shape [batch, length], got {tuple(seqs.shape)}")
-        batch, length = seqs.shape
-        num_tokens = self.tokens_for_bases(length)
-        if num_tokens == 0:
-            return torch.empty((batch, 0), dtype=torch.int64)
-        ids = self._window_ids(seqs.contiguous().view(-1)).view(batch, length)
-        return ids[:, : (num_tokens - 1) * self.stride + 1 : self.stride].contiguous()
+        return self._strided_kmer_ids(seqs, self.stride)
 
-    def _flat_window_ids(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Window ids over the concatenated normalised texts, with each text's start and number of bases."""
+    def _ascii_batch(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Normalised texts concatenated as uint8 [N], with each text's start and number of bases."""
         sequences = [self._normalize(text) for text in texts]
         lengths = torch.tensor([len(s) for s in sequences], dtype=torch.int64)
         data = "".join(sequences).encode("ascii")
         flat = torch.frombuffer(bytearray(data), dtype=torch.uint8) if data else torch.empty(0, dtype=torch.uint8)
-        return self._window_ids(flat), lengths.cumsum(0) - lengths, lengths
+        return flat, lengths.cumsum(0) - lengths, lengths
 
     def _num_tokens(self, lengths: torch.Tensor) -> torch.Tensor:
         num_tokens = torch.where(lengths >= self.k, torch.div(lengths - self.k, self.stride, rounding_mode="floor") + 1, 0)
@@ -257,8 +252,9 @@ class KmerTokenizer(PreTrainedTokenizer):
         return num_tokens
 
     def _id_lists(self, texts: list[str]) -> list[list[int]]:
-        window_ids, starts, lengths = self._flat_window_ids(texts)
+        flat, starts, lengths = self._ascii_batch(texts)
         num_tokens = self._num_tokens(lengths)
+        window_ids = self._strided_kmer_ids(flat.view(1, -1), 1)[0]  # k-mer at every base of the concatenation
         return [
             window_ids[start : start + n * self.stride : self.stride].tolist()
             for start, n in zip(starts.tolist(), num_tokens.tolist())
@@ -354,11 +350,11 @@ class KmerTokenizer(PreTrainedTokenizer):
             return_token_type_ids = "token_type_ids" in self.model_input_names
         if return_attention_mask is None:
             return_attention_mask = "attention_mask" in self.model_input_names
-        window_ids, starts, lengths = self._flat_window_ids(texts)
+        flat, starts, lengths = self._ascii_batch(texts)
         num_tokens = self._num_tokens(lengths)
         num_special = 2 if add_special_tokens else 0
         kept = num_tokens
-        if truncation_strategy != TruncationStrategy.DO_NOT_TRUNCATE and max_length is not None:
+        if truncation_strategy != TruncationStrategy.DO_NOT_TRUNCATE and max_length:  # as transformers: 0 = off
             kept = num_tokens.clamp(max=max(max_length - num_special, 0))
         first_kept = num_tokens - kept if self.truncation_side == "left" else torch.zeros_like(kept)
         row_len = kept + num_special
@@ -371,37 +367,64 @@ class KmerTokenizer(PreTrainedTokenizer):
             if pad_to_multiple_of is not None and target % pad_to_multiple_of:
                 target = (target // pad_to_multiple_of + 1) * pad_to_multiple_of
             widths = row_len.clamp(min=target)
+            if not batched and int(row_len[0]) == 0:
+                widths = row_len  # transformers' pad() leaves an empty single sequence unpadded
         width = int(widths.max()) if len(texts) else 0
         pad_left = padding_strategy != PaddingStrategy.DO_NOT_PAD and (padding_side or self.padding_side) == "left"
         offset = widths - row_len if pad_left else torch.zeros_like(row_len)
+        first_col = offset + (1 if add_special_tokens else 0)  # column of each row's first k-mer
 
-        rel = torch.arange(width)[None, :] - offset[:, None]  # position within each row's content
-        token = rel - (1 if add_special_tokens else 0)  # index among each row's kept k-mers
-        is_token = (token >= 0) & (token < kept[:, None])
-        input_ids = torch.full(rel.shape, PAD_ID, dtype=torch.int64)
-        if window_ids.numel():
-            position = (starts[:, None] + (first_kept[:, None] + token) * self.stride).clamp_(0, window_ids.numel() - 1)
-            input_ids = torch.where(is_token, window_ids[position], input_ids)
-        if add_special_tokens:
-            input_ids = torch.where(rel == 0, CLS_ID, input_ids)
-            input_ids = torch.where(rel == row_len[:, None] - 1, SEP_ID, input_ids)
+        if len(texts) and bool((lengths == lengths[0]).all()):
+            # Equal lengths (genome windows, benchmark tasks): one layout for every row, built with slices.
+            batch, f, n, c, r = len(texts), int(first_kept[0]), int(kept[0]), int(first_col[0]), int(row_len[0])
+            kmers = self._strided_kmer_ids(flat.view(batch, int(lengths[0])), self.stride)[:, f : f + n]
+            input_ids = torch.full((batch, width), PAD_ID, dtype=torch.int64)
+            input_ids[:, c : c + n] = kmers
+            if add_special_tokens:
+                input_ids[:, c - 1] = CLS_ID
+                input_ids[:, c + n] = SEP_ID
+            columns = torch.arange(width)
+            is_token = ((columns >= c) & (columns < c + n)).expand(batch, width)
+            in_row = ((columns >= int(offset[0])) & (columns < int(offset[0]) + r)).expand(batch, width)
+        else:
+            # Ragged: every cell finds its k-mer in the ids of all windows of the concatenation.
+            rel = torch.arange(width)[None, :] - first_col[:, None]  # index among each row's kept k-mers
+            is_token = (rel >= 0) & (rel < kept[:, None])
+            in_row = (rel >= -num_special // 2) & (rel < kept[:, None] + num_special // 2)
+            input_ids = torch.full(rel.shape, PAD_ID, dtype=torch.int64)
+            window_ids = self._strided_kmer_ids(flat.view(1, -1), 1)[0]
+            if window_ids.numel():
+                position = starts[:, None] + (first_kept[:, None] + rel) * self.stride
+                input_ids = torch.where(is_token, window_ids[position.clamp_(0, window_ids.numel() - 1)], input_ids)
+            if add_special_tokens:
+                input_ids = torch.where(rel == -1, CLS_ID, input_ids)
+                input_ids = torch.where(rel == kept[:, None], SEP_ID, input_ids)
         outputs = {"input_ids": input_ids}
         if return_token_type_ids:
             outputs["token_type_ids"] = torch.zeros_like(input_ids)
         if return_special_tokens_mask:
-            outputs["special_tokens_mask"] = (~is_token).long()
+            outputs["special_tokens_mask"] = (~is_token).long().contiguous()
         if return_attention_mask:
-            outputs["attention_mask"] = ((rel >= 0) & (rel < row_len[:, None])).long()
+            outputs["attention_mask"] = in_row.long().contiguous()
 
         tensor_type = TensorType(return_tensors).value if return_tensors is not None else None
-        if tensor_type in ("pt", "np") and len(texts) and bool((widths == width).all()):
+        uniform = bool((widths == width).all())
+        if tensor_type == "pt" and not uniform:  # refuse here: torch.tensor([[], [5]]) silently gives shape (2, 0)
+            raise ValueError(
+                f"Unable to create tensors from rows of {int(widths.min())} to {width} tokens: pass padding=True "
+                "(and truncation=True) to have batched tensors with the same length."
+            )
+        if tensor_type in ("pt", "np") and len(texts) and uniform:
             if return_length:
                 outputs["length"] = row_len if batched else widths[:1]
             if tensor_type == "np":
                 outputs = {key: value.numpy() for key, value in outputs.items()}
             return BatchEncoding(outputs, tensor_type=return_tensors)
         row_widths = widths.tolist()
-        lists = {key: [row[:w] for row, w in zip(value.tolist(), row_widths)] for key, value in outputs.items()}
+        if len(texts) and uniform:
+            lists = {key: value.tolist() for key, value in outputs.items()}
+        else:
+            lists = {key: [row[:w] for row, w in zip(value.tolist(), row_widths)] for key, value in outputs.items()}
         if return_length:
             lists["length"] = row_len.tolist()
         if batched:
