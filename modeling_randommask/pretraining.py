@@ -193,6 +193,12 @@ def _save_training_checkpoint(accelerator: Accelerator, output_dir: Path, state:
     accelerator.wait_for_everyone()
 
 
+def _fingerprint(input_ids: torch.Tensor) -> torch.Tensor:
+    """An order-sensitive checksum of a batch's tokens: tells in the log whether ranks read different windows."""
+    weights = torch.arange(1, input_ids.numel() + 1, dtype=torch.int64).view_as(input_ids)
+    return (input_ids.long() * weights).sum() % 1_000_000_007
+
+
 def _batches(loader: DataLoader, sampler: ShardedBatchSampler, state: TrainingState):
     """Endless stream of batches from the saved position; keeps ``state``'s data position current."""
     while True:
@@ -303,6 +309,7 @@ def pretrain(args: PretrainArguments) -> Path:
             batch = collator.mask(next(batches), step=state.step, rank=accelerator.process_index, micro_step=micro)
             if micro == 0 and state.step % args.log_every == 0:
                 mask_stats = collator.mask_statistics(batch)
+                identity = torch.stack([_fingerprint(batch["input_ids"]), torch.tensor(schedule.phase(state.step))])
             tokens_seen += int(batch["attention_mask"].sum()) * accelerator.num_processes
             batch = {key: value.to(accelerator.device, non_blocking=True) for key, value in batch.items()}
             sync = accelerator.no_sync(model) if micro < accumulation - 1 else nullcontext()
@@ -331,10 +338,12 @@ def pretrain(args: PretrainArguments) -> Path:
         state.step += 1
         progress.update(1)
 
-        if (state.step - 1) % args.log_every == 0 or state.step == args.max_steps:
+        if (state.step - 1) % args.log_every == 0:
             elapsed = time.perf_counter() - clock
+            by_rank = accelerator.gather(identity.to(accelerator.device)[None]).tolist()
             record = {"step": state.step, "loss": step_loss, "lr": scheduler.get_last_lr()[0],
                       "phase": phase_before, "epoch": state.epoch, "tokens_per_s": tokens_seen / max(elapsed, 1e-9),
+                      "batch_fingerprints": [r[0] for r in by_rank], "phases_by_rank": [r[1] for r in by_rank],
                       **{f"mask/{k}": v for k, v in mask_stats.items()}}
             run_log.write(record)
             accelerator.log({k: v for k, v in record.items() if k != "step"}, step=state.step)
@@ -365,25 +374,29 @@ def pretrain(args: PretrainArguments) -> Path:
 
 
 def _card_info(args, state, data_stats, schedule, model, last_val, output_dir, world_size, accumulation) -> dict:
+    """The model card's figures, every one taken from this run."""
     config = model.config
-    train_losses = [json.loads(line) for line in (output_dir / TRAINING_LOG).read_text().splitlines()]
-    train_losses = [r["loss"] for r in train_losses if "loss" in r and "event" not in r]
+    losses = [r["loss"] for r in map(json.loads, (output_dir / TRAINING_LOG).read_text().splitlines())
+              if "loss" in r and "event" not in r]
     return {
-        "model_id": args.hub_model_id or output_dir.name,
-        "genomes": [Path(p).name for p in (args.genome or [str(p) for p in default_corpus()])],
-        "data": data_stats,
-        "schedule": schedule.to_dict(),
-        "steps": state.step,
-        "skipped_steps": state.skipped_steps,
-        "batch_size": args.per_device_batch_size * world_size * accumulation,
-        "max_length": args.max_length,
-        "learning_rate": args.learning_rate,
-        "model_preset": args.model_preset,
-        "num_parameters": sum(p.numel() for p in model.parameters()),
-        "final_train_loss": train_losses[-1] if train_losses else None,
-        "final_val_loss": last_val,
-        "hidden_size": config.hidden_size,
-        "num_hidden_layers": config.num_hidden_layers,
+        "model_name": output_dir.name,
+        "repo_id": args.hub_model_id or output_dir.name,
+        "architecture": {
+            "preset": args.model_preset, "layers": config.num_hidden_layers, "hidden_size": config.hidden_size,
+            "attention_heads": config.num_attention_heads, "intermediate_size": config.intermediate_size,
+            "kmer_size": config.kmer_size, "kmer_stride": config.kmer_stride,
+            "max_position_embeddings": config.max_position_embeddings,
+            "parameters": sum(p.numel() for p in model.parameters()),
+        },
+        "training_data": data_stats,
+        "masking_schedule": schedule.to_dict(),
+        "training": {
+            "steps": state.step, "skipped_non_finite_steps": state.skipped_steps,
+            "global_batch_size": args.per_device_batch_size * world_size * accumulation,
+            "tokens_per_window": args.max_length, "learning_rate": args.learning_rate,
+            "processes": world_size, "final_train_loss": losses[-1] if losses else None,
+            "final_val_loss": last_val,
+        },
     }
 
 
