@@ -66,7 +66,7 @@ class PretrainArguments:
     seed: int = 42
     reverse_complement: bool = True
     val_fraction: float = 0.01
-    max_n_fraction: float = 0.1
+    min_gap: int = field(default=50, metadata={"help": "runs of this many non-ACGT bases are cut out of windows"})
     num_workers: int = 0
     log_every: int = 10
     eval_every: int = 100
@@ -157,6 +157,8 @@ class _TrainingLog:
 
     def __init__(self, path: Path, enabled: bool, resume_step: int | None):
         self.path, self.enabled = path, enabled
+        if enabled:
+            path.parent.mkdir(parents=True, exist_ok=True)
         if enabled and resume_step is not None and path.exists():
             kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= resume_step]
             path.write_text("".join(line + "\n" for line in kept))
@@ -246,7 +248,7 @@ def pretrain(args: PretrainArguments) -> Path:
     genome_paths = args.genome or [str(path) for path in default_corpus()]
     data_config = GenomeDataConfig(
         paths=genome_paths, max_length=args.max_length, seed=args.seed, val_fraction=args.val_fraction,
-        max_n_fraction=args.max_n_fraction, reverse_complement=args.reverse_complement,
+        min_gap=args.min_gap, reverse_complement=args.reverse_complement,
     )
     with accelerator.main_process_first():
         train_data, val_data, data_stats = build_genome_datasets(data_config, tokenizer)
@@ -276,11 +278,14 @@ def pretrain(args: PretrainArguments) -> Path:
 
     sampler = ShardedBatchSampler(len(train_data), args.per_device_batch_size, seed=args.seed,
                                   rank=accelerator.process_index, world_size=accelerator.num_processes)
+    # Own generators: creating an iterator would otherwise draw from the global RNG that dropout uses, and a
+    # resumed run (which creates one more iterator) would drift from an uninterrupted one.
     train_loader = DataLoader(train_data, batch_sampler=sampler, collate_fn=collator.pad,
-                              num_workers=args.num_workers, pin_memory=accelerator.device.type == "cuda")
+                              num_workers=args.num_workers, pin_memory=accelerator.device.type == "cuda",
+                              generator=torch.Generator().manual_seed(args.seed))
     val_indices = list(range(accelerator.process_index, len(val_data), accelerator.num_processes))
     val_loader = DataLoader(torch.utils.data.Subset(val_data, val_indices), batch_size=args.per_device_batch_size,
-                            collate_fn=collator.pad)
+                            collate_fn=collator.pad, generator=torch.Generator().manual_seed(args.seed))
 
     state = TrainingState()
     if args.resume_from_checkpoint:
@@ -308,7 +313,7 @@ def pretrain(args: PretrainArguments) -> Path:
         for micro in range(accumulation):
             batch = collator.mask(next(batches), step=state.step, rank=accelerator.process_index, micro_step=micro)
             if micro == 0 and state.step % args.log_every == 0:
-                mask_stats = collator.mask_statistics(batch)
+                mask_stats = collator.mask_statistics(batch, state.step)
                 identity = torch.stack([_fingerprint(batch["input_ids"]), torch.tensor(schedule.phase(state.step))])
             tokens_seen += int(batch["attention_mask"].sum()) * accelerator.num_processes
             batch = {key: value.to(accelerator.device, non_blocking=True) for key, value in batch.items()}
