@@ -60,8 +60,8 @@ class PretrainArguments:
     global_batch_size: int | None = field(default=None, metadata={"help": "reached by gradient accumulation when set"})
     learning_rate: float = 1e-3
     weight_decay: float = 0.01
-    warmup_steps: int = 30
-    max_steps: int = 300
+    warmup_steps: int = 100
+    max_steps: int = 2000
     max_grad_norm: float = 1.0
     seed: int = 42
     reverse_complement: bool = True
@@ -69,9 +69,9 @@ class PretrainArguments:
     min_gap: int = field(default=50, metadata={"help": "runs of this many non-ACGT bases are cut out of windows"})
     num_workers: int = 0
     log_every: int = 10
-    eval_every: int = 100
+    eval_every: int = 200
     eval_batches: int = 8
-    save_every: int = 100
+    save_every: int = 500
     keep_checkpoints: int = 2
     resume_from_checkpoint: str | None = field(default=None, metadata={"help": "'latest' or a checkpoint folder"})
     overwrite_output_dir: bool = False
