@@ -44,12 +44,13 @@ class FinetuneArguments:
     learning_rate: float | None = None
     num_train_epochs: float | None = None
     max_steps: int = field(default=-1, metadata={"help": "cap on optimizer steps (quick runs); -1: epochs decide"})
-    warmup_ratio: float = 0.1
+    warmup_steps: float = field(default=0.1, metadata={"help": "steps, or a fraction of training when < 1"})
     pooling: str | None = field(default=None, metadata={"help": "cls | mean (default: the checkpoint's)"})
     label_columns: list[str] = field(default_factory=lambda: ["label"])
     missing_train: str = field(default="error", metadata={"help": "error | use_dev (train on dev, select on last)"})
     max_train_samples: int | None = field(default=None, metadata={"help": "subsample train (quick runs)"})
     eval_batch_size: int = 128
+    overwrite_output_dir: bool = field(default=False, metadata={"help": "replace an earlier run's results"})
 
 
 @dataclass
@@ -90,6 +91,9 @@ def finetune(args: FinetuneArguments) -> dict:
     if args.task is None:
         raise ValueError("--task is required: a folder with train/dev/test .csv/.tsv(.gz) files")
     output_dir = Path(args.output_dir)
+    if (output_dir / "results.json").exists() and not args.overwrite_output_dir:
+        raise FileExistsError(f"{output_dir} holds an earlier run's results.json: pass --overwrite_output_dir to "
+                              "replace it, or another --output_dir")
     task = load_task(args.task, label_columns=args.label_columns[0] if len(args.label_columns) == 1
                      else args.label_columns, missing_train=args.missing_train)
     try:
@@ -118,7 +122,7 @@ def finetune(args: FinetuneArguments) -> dict:
             output_dir=str(output_dir / f"seed-{seed}"), seed=seed, data_seed=seed,
             per_device_train_batch_size=hyper["batch_size"], per_device_eval_batch_size=args.eval_batch_size,
             learning_rate=hyper["learning_rate"], num_train_epochs=hyper["num_train_epochs"],
-            weight_decay=hyper["weight_decay"], max_steps=args.max_steps, warmup_ratio=args.warmup_ratio,
+            weight_decay=hyper["weight_decay"], max_steps=args.max_steps, warmup_steps=args.warmup_steps,
             eval_strategy="epoch" if has_dev else "no", save_strategy="epoch" if has_dev else "no",
             load_best_model_at_end=has_dev, metric_for_best_model=primary, greater_is_better=True,
             save_total_limit=1, report_to="none", logging_strategy="epoch", disable_tqdm=False,

@@ -1,0 +1,84 @@
+"""Fine-tuning on real GUE data: a briefly pretrained tiny model beats the majority class; folders, cards, table."""
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+from huggingface_hub import ModelCard
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from modeling_randommask.finetuning import FinetuneArguments, finetune, run_benchmark, summarise, task_folders
+from modeling_randommask.pretraining import parse_args, pretrain
+
+REPO = Path(__file__).resolve().parents[1]
+GUE = REPO.parent / "shared" / "data" / "gue"
+TATA = GUE / "prom" / "prom_core_tata"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("pretrained") / "tiny"
+    pretrain(parse_args([
+        "--genome", str(REPO / "modeling_randommask" / "genomes" / "lambda_NC_001416.fa.gz"), "--output_dir", str(out),
+        "--max_length", "72", "--per_device_batch_size", "16", "--max_steps", "30", "--warmup_steps", "3",
+        "--log_every", "10", "--eval_every", "30", "--save_every", "30", "--eval_batches", "2",
+        "--val_fraction", "0.05",
+    ]))
+    return out
+
+
+def _quick(model: Path, out: Path, **overrides) -> FinetuneArguments:
+    settings = {"task": str(TATA), "num_train_epochs": 2, "learning_rate": 1e-3} | overrides
+    return FinetuneArguments(model=str(model), output_dir=str(out), **settings)
+
+
+def test_briefly_trained_model_beats_the_majority_class_on_core_promoters(pretrained, tmp_path):
+    results = finetune(_quick(pretrained, tmp_path / "ft", seeds=[1, 2]))
+
+    assert results["paper_column"] == "CPD tata" and results["kind"] == "binary"
+    assert results["test"]["mcc"]["n"] == 2 and results["test"]["mcc"]["mean"] > 0.0
+    assert json.loads((tmp_path / "ft" / "results.json").read_text())["test"] == results["test"]
+
+    folder = tmp_path / "ft" / "model"
+    model = AutoModelForSequenceClassification.from_pretrained(folder, trust_remote_code=True)
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)
+    assert model.config.num_labels == 2 and tokenizer.stride == 1
+    card = ModelCard.load(folder / "README.md")
+    assert card.data.base_model == str(pretrained)
+    metrics = {m["type"]: m["value"] for m in card.data.to_dict()["model-index"][0]["results"][0]["metrics"]}
+    assert metrics["matthews_correlation"] == pytest.approx(results["test"]["mcc"]["mean"])
+
+
+def test_non_overlapping_retokenization_is_one_flag(pretrained, tmp_path):
+    results = finetune(_quick(pretrained, tmp_path / "nt", tokenization="non_overlapping", max_steps=20))
+    with pytest.raises(FileExistsError, match="overwrite_output_dir"):
+        finetune(_quick(pretrained, tmp_path / "nt", max_steps=20))
+    assert results["tokenization"] == "non_overlapping"
+    saved = json.loads((tmp_path / "nt" / "model" / "config.json").read_text())
+    assert (saved["kmer_size"], saved["kmer_stride"]) == (6, 6)
+
+
+def test_benchmark_runner_prints_the_table_and_writes_the_pretrained_card(pretrained, tmp_path):
+    args = _quick(pretrained, tmp_path / "bench", max_steps=10, task=None)
+    table = run_benchmark(args, [str(TATA)])
+    assert "| prom/prom_core_tata | CPD tata | overlapping | mcc |" in table
+    assert (tmp_path / "bench" / "benchmark.md").read_text().strip() == table
+    metadata = yaml.safe_load((pretrained / "README.md").read_text().split("---")[1])
+    (recorded,) = metadata["model-index"][0]["results"]
+    assert recorded["dataset"]["config"] == "prom/prom_core_tata" and recorded["dataset"]["split"] == "test"
+    mcc = json.loads((tmp_path / "bench" / "benchmark.json").read_text())[0]["test"]["mcc"]["mean"]
+    assert recorded["metrics"][0]["value"] == pytest.approx(100 * mcc)
+
+
+def test_task_discovery_and_seed_summary():
+    assert TATA in task_folders(GUE) and len(task_folders(GUE)) == 5
+    with pytest.raises(FileNotFoundError, match="no task folder"):
+        task_folders(REPO / "examples")
+    assert summarise([0.5, 0.7]) == pytest.approx({"mean": 0.6, "std": 0.1414213562, "n": 2})
+    assert summarise([float("nan")])["n"] == 0
+    with pytest.raises(ValueError, match="--task is required"):
+        finetune(replace(FinetuneArguments(model="x"), task=None))
