@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import is_tensorboard_available, set_seed
+from accelerate.utils import ProjectConfiguration, is_tensorboard_available, set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
@@ -238,8 +238,10 @@ def pretrain(args: PretrainArguments) -> Path:
     """Run pretraining as configured and return the model folder (``args.output_dir``)."""
     output_dir = Path(args.output_dir)
     _check_output_dir(output_dir, args)
-    accelerator = Accelerator(mixed_precision=args.mixed_precision, project_dir=str(output_dir),
-                              log_with="tensorboard" if is_tensorboard_available() else None)
+    accelerator = Accelerator(
+        mixed_precision=args.mixed_precision, log_with="tensorboard" if is_tensorboard_available() else None,
+        project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
+    )
     accumulation = _accumulation_steps(args, accelerator.num_processes)
     set_seed(args.seed)
 
@@ -405,16 +407,25 @@ def _card_info(args, state, data_stats, schedule, model, last_val, output_dir, w
     }
 
 
+# Training state and tracker logs stay local; the model folder, its card and training_log.jsonl are published.
+UPLOAD_IGNORE = ["checkpoints/*", "logs/*"]
+
+
+def files_to_upload(folder: Path) -> list[str]:
+    """The files ``--push_to_hub`` uploads from ``folder`` (relative paths, sorted)."""
+    from huggingface_hub.utils import filter_repo_objects
+
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    return list(filter_repo_objects(files, ignore_patterns=UPLOAD_IGNORE))
+
+
 def push_model_folder(folder: Path, repo_id: str) -> str:
-    """Upload the model folder (not checkpoints/ or tracker logs) to the Hub; returns the commit URL."""
+    """Create the Hub repository if needed and upload ``files_to_upload(folder)``; return the commit URL."""
     from huggingface_hub import HfApi
 
     api = HfApi()
     api.create_repo(repo_id, exist_ok=True)
     return api.upload_folder(repo_id=repo_id, folder_path=str(folder), ignore_patterns=UPLOAD_IGNORE).commit_url
-
-
-UPLOAD_IGNORE = ["checkpoints/*", "checkpoints/**", "randommask/**", "*.tfevents.*"]
 
 
 def parse_args(argv: list[str] | None = None) -> PretrainArguments:

@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForMaskedLM
 
-from modeling_randommask.pretraining import RECIPES, parse_args, pretrain
+from modeling_randommask.pretraining import RECIPES, files_to_upload, parse_args, pretrain
 
 REPO = Path(__file__).resolve().parents[1]
 LAMBDA = REPO / "modeling_randommask" / "genomes" / "lambda_NC_001416.fa.gz"
@@ -65,6 +65,12 @@ def test_pretrain_writes_a_loadable_model_folder_with_card_and_log(tmp_path):
     assert phase_ends == [4, 8, 12]  # 12 steps, 3 phases: validation at every phase boundary
     assert {r["phase"] for r in log if "loss" in r and "event" not in r} == {0, 1, 2}
     assert (out / "checkpoints" / "latest").read_text() == "step-00000012"
+
+    uploaded = files_to_upload(out)
+    assert {"config.json", "model.safetensors", "README.md", "tokenizer_config.json", "vocab.txt",
+            "modeling_randommask.py", "configuration_randommask.py", "tokenization_kmer.py", "kmer_vocab.py",
+            "training_log.jsonl"} <= set(uploaded)
+    assert any((out / "logs").rglob("*tfevents*")) and not any(f.startswith(("checkpoints/", "logs/")) for f in uploaded)
 
     with pytest.raises(FileExistsError, match="not empty"):
         pretrain(parse_args([*QUICK, "--output_dir", str(out)]))
