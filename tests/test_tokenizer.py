@@ -406,10 +406,11 @@ def test_large_batch_of_real_windows_matches_per_token_path(human_n_edge):
 
 CHILD = textwrap.dedent(
     """
-    import json, sys
-    folder, repo = sys.argv[1], sys.argv[2]
+    import json, os, sys
+    folder, repo = sys.argv[1], os.path.realpath(sys.argv[2])
     sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, "__module__", "").startswith("__editable__")]
-    sys.path[:] = [p for p in sys.path if repo not in p and "__editable__" not in p]
+    # Drop the repo itself, not paths below it: CI's virtualenv lives inside the checkout.
+    sys.path[:] = [p for p in sys.path if os.path.realpath(p or ".") != repo and "__editable__" not in p]
     sys.path_importer_cache.clear()
     for name in ("tokenization", "modeling_randommask"):
         try:
