@@ -82,3 +82,29 @@ def test_task_discovery_and_seed_summary():
     assert summarise([float("nan")])["n"] == 0
     with pytest.raises(ValueError, match="--task is required"):
         finetune(replace(FinetuneArguments(model="x"), task=None))
+
+
+def test_two_target_regression_runs_end_to_end(pretrained, tmp_path):
+    """A DeepSTARR-shaped task (two activity columns) built from lambda DNA: GC and A content plus noise."""
+    import gzip
+    import random
+
+    with gzip.open(REPO / "modeling_randommask" / "genomes" / "lambda_NC_001416.fa.gz", "rt") as handle:
+        dna = "".join(line.strip() for line in handle if not line.startswith(">"))
+    rng = random.Random(0)
+    folder = tmp_path / "EAP" / "toy"
+    folder.mkdir(parents=True)
+    for split, (count, offset) in {"train": (300, 0), "dev": (60, 25_000), "test": (60, 32_000)}.items():
+        lines = ["sequence,Dev_log2_enrichment,Hk_log2_enrichment"]
+        for i in range(count):
+            seq = dna[offset + 60 * i : offset + 60 * i + 60]
+            lines.append(f"{seq},{(seq.count('G') + seq.count('C')) / 20 + rng.gauss(0, 0.1):.4f},"
+                         f"{seq.count('A') / 20 + rng.gauss(0, 0.1):.4f}")
+        (folder / f"{split}.csv").write_text("\n".join(lines) + "\n")
+
+    results = finetune(_quick(pretrained, tmp_path / "reg", task=str(folder), max_steps=20,
+                              label_columns=["Dev_log2_enrichment", "Hk_log2_enrichment"]))
+    assert results["kind"] == "regression" and results["primary_metric"] == "pearson"
+    assert {"pearson_Dev_log2_enrichment", "pearson_Hk_log2_enrichment", "pearson"} <= set(results["test"])
+    config = json.loads((tmp_path / "reg" / "model" / "config.json").read_text())
+    assert config["problem_type"] == "regression" and len(config["id2label"]) == 2
