@@ -1,21 +1,29 @@
 """Masking for RandomMask pretraining, keyed on the optimizer step.
 
 Masks are a pure function of (seed, optimizer step, process rank, micro-step, batch content): a torch generator is
-seeded from those integers, so a resumed run masks exactly as an uninterrupted one and the number of DataLoader
-workers never matters. Two ways to use it:
+seeded from a hash of those integers, so a resumed run masks exactly as an uninterrupted one and the number of
+DataLoader workers never matters. Two ways to use it:
 
-* custom loops (``examples/pretrain.py``): ``collator.pad`` in the DataLoader, ``collator.mask(batch, step, rank,
-  micro_step)`` in the training step;
-* ``Trainer``: ``data_collator=collator`` plus ``callbacks=[RandomMaskCallback(collator)]``. Each collate call
-  then works out its own step from its position in the epoch: a DataLoader sends batch ``i`` of an iterator to
-  worker ``i % num_workers`` in order, so a worker's ``n``-th call is batch ``worker + n * num_workers``, and the
-  step is the epoch's first step + ``i // gradient_accumulation_steps``. The callback sets the epoch's first step
-  before Trainer creates the epoch's iterator (which copies the collator into fresh workers).
+* custom loops (``examples/pretrain.py``): ``collator.pad`` in the DataLoader workers, ``collator.mask(batch, step,
+  rank, micro_step)`` in the training step. Exact by construction.
+* ``Trainer``: ``data_collator=collator`` plus ``callbacks=[RandomMaskCallback(collator)]``; masking then happens
+  inside ``collator(features)``, in the DataLoader workers, before Trainer's step callbacks run
+  (``on_step_begin`` fires after the step's micro-batches were collated) and in processes that never see an
+  attribute set later. So each collate call works out its own batch index instead: with ``in_order=True`` a
+  DataLoader sends batch ``i`` of an iterator to worker ``i % num_workers``, so a worker's ``n``-th call is batch
+  ``worker + n * num_workers`` (in the main process, with no workers, the ``n``-th call is batch ``n``). The
+  callback tells the collator, before Trainer creates each epoch's iterator (``on_epoch_begin``, which is also
+  before the copy into fresh workers), the optimizer step of that iterator's first batch and the accumulation;
+  batch ``i`` then belongs to step ``first_step + i // accumulation``, micro-step ``i % accumulation``. A resumed
+  epoch skips its trained batches with a batch sampler (they are never collated), so the count starts at the
+  resumed step. Evaluation switches the collator to a separate evaluation count.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 from typing import Any
 
 import torch
@@ -25,141 +33,275 @@ from transformers import TrainerCallback
 from .masking_schedule import RandomMaskSchedule
 
 IGNORE_INDEX = -100
+MASKING_FILE = "randommask_masking.json"  # written into every Trainer checkpoint by RandomMaskCallback
 
 
 def _generator(*keys: int) -> torch.Generator:
+    """A CPU generator seeded from a hash of ``keys`` (CPU, so masks do not depend on the device)."""
     digest = hashlib.blake2b(":".join(map(str, keys)).encode(), digest_size=8).digest()
     return torch.Generator().manual_seed(int.from_bytes(digest, "little") & (2**63 - 1))
+
+
+def span_coverage(centres: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Tokens covered by spans: a centre ``c`` with length ``L`` covers ``c - (L-1)//2 .. c - (L-1)//2 + L - 1``
+    (for L = 6: c-2 .. c+3, DNABERT's window), cut at the row ends.
+
+    Args:
+        centres: bool ``[batch, length]``.
+        lengths: int ``[batch, length]`` (read at the centres only) or ``[num_centres]`` in ``nonzero`` order.
+    """
+    batch_size, length = centres.shape
+    rows, positions = centres.nonzero(as_tuple=True)
+    if lengths.dim() == 2:
+        lengths = lengths[rows, positions]
+    first = positions - (lengths - 1) // 2
+    # Difference array per row (length + 1 slots so a span may end at the row end): +1 at a span's first token,
+    # -1 after its last; a running sum > 0 means covered.
+    row_offset = rows * (length + 1)
+    size = batch_size * (length + 1)
+    delta = (torch.bincount(row_offset + first.clamp(min=0), minlength=size)
+             - torch.bincount(row_offset + (first + lengths).clamp(max=length), minlength=size))
+    return delta.view(batch_size, length + 1).cumsum(dim=1)[:, :length] > 0
 
 
 class DataCollatorForRandomMask:
     """Pads k-mer windows and selects RandomMask spans; BERT's 80/10/10 on every selected token.
 
     Args:
-        tokenizer: a ``KmerTokenizer`` (its special ids, ``k`` and ``stride`` are read once).
+        tokenizer: a ``KmerTokenizer``; read once: ``pad_token_id``, ``mask_token_id``, ``all_special_ids``,
+            ``len(tokenizer)``, ``k`` and ``stride``.
         schedule: the span curriculum (``RandomMaskSchedule``).
         seed: masks differ between seeds and are identical for the same seed.
-        mask_replace_prob, random_replace_prob: BERT's 0.8 and 0.1; the rest is left unchanged.
-        rank: the process index used by ``__call__`` (``mask`` takes it explicitly).
+        mask_replace_prob, random_replace_prob: BERT's 0.8 and 0.1 (``[MASK]``, random k-mer); the rest is left
+            unchanged.
+        rank: the process index used by ``__call__`` (``RandomMaskCallback`` sets it; ``mask`` takes it
+            explicitly).
     """
 
     def __init__(self, tokenizer: Any, schedule: RandomMaskSchedule, seed: int = 0, mask_replace_prob: float = 0.8,
                  random_replace_prob: float = 0.1, rank: int = 0):
-        if mask_replace_prob + random_replace_prob > 1:
-            raise ValueError("mask_replace_prob + random_replace_prob must not exceed 1")
+        if not (0 <= mask_replace_prob and 0 <= random_replace_prob and mask_replace_prob + random_replace_prob <= 1):
+            raise ValueError("need mask_replace_prob, random_replace_prob >= 0 with a sum <= 1, got "
+                             f"{mask_replace_prob} and {random_replace_prob}")
         self.schedule, self.seed, self.rank = schedule, seed, rank
         self.mask_replace_prob, self.random_replace_prob = mask_replace_prob, random_replace_prob
         self.pad_token_id, self.mask_token_id = tokenizer.pad_token_id, tokenizer.mask_token_id
+        self.vocab_size = len(tokenizer)
         self.special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)), dtype=torch.long)
-        ordinary = torch.ones(len(tokenizer), dtype=torch.bool)
+        ordinary = torch.ones(self.vocab_size, dtype=torch.bool)
         ordinary[self.special_ids] = False
         self.kmer_ids = ordinary.nonzero().squeeze(1)  # random replacements are drawn from these only
         self.k, self.stride = tokenizer.k, tokenizer.stride
-        # Trainer path: set by RandomMaskCallback before each epoch's iterator is created.
-        self.epoch_first_step, self.gradient_accumulation_steps, self.calls = 0, 1, 0
+        # Trainer path (see the module docstring): the step of the current iterator's first batch, the
+        # accumulation, and how many batches this copy of the collator has collated; evaluation counts apart.
+        self.first_step, self.gradient_accumulation_steps, self.calls = 0, 1, 0
+        self.evaluation_step: int | None = None
+        self.evaluation_calls = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything the masks depend on besides (step, rank, micro-step, batch): JSON for checkpoints."""
+        return {"schedule": self.schedule.to_dict(), "seed": self.seed, "mask_replace_prob": self.mask_replace_prob,
+                "random_replace_prob": self.random_replace_prob, "k": self.k, "stride": self.stride,
+                "vocab_size": self.vocab_size}
 
     def pad(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        """Stack ``input_ids`` (lists or tensors) padded to the longest, with the attention mask."""
-        ids = [torch.as_tensor(f["input_ids"], dtype=torch.long) for f in features]
+        """Stack ``input_ids`` (lists or 1-d tensors) right-padded to the longest; attention on non-pad tokens.
+        Pure and cheap: fine in DataLoader workers."""
+        if not features:
+            raise ValueError("DataCollatorForRandomMask.pad: got an empty list of features")
+        ids = []
+        for index, feature in enumerate(features):
+            row = torch.as_tensor(feature["input_ids"], dtype=torch.long)
+            if row.dim() != 1:
+                raise ValueError(f"DataCollatorForRandomMask.pad: feature {index} has input_ids of shape "
+                                 f"{tuple(row.shape)}; expected one sequence (1-d)")
+            ids.append(row)
         input_ids = pad_sequence(ids, batch_first=True, padding_value=self.pad_token_id)
-        lengths = torch.tensor([len(x) for x in ids])
-        attention_mask = (torch.arange(input_ids.shape[1]) < lengths[:, None]).long()
-        return {"input_ids": input_ids, "attention_mask": attention_mask}
+        return {"input_ids": input_ids, "attention_mask": (input_ids != self.pad_token_id).long()}
 
-    def set_step(self, step: int, gradient_accumulation_steps: int = 1) -> None:
-        """Trainer path: the next collate call of a fresh iterator is the first micro-batch of ``step``."""
-        self.epoch_first_step, self.gradient_accumulation_steps, self.calls = step, gradient_accumulation_steps, 0
-
-    def selectable(self, input_ids: torch.Tensor) -> torch.Tensor:
-        """Tokens that may be masked: every k-mer, [UNK] excluded like the other specials."""
+    def maskable(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Tokens that may be selected: k-mers only ([CLS], [SEP], [PAD], [UNK], [MASK] never are)."""
         return ~torch.isin(input_ids, self.special_ids)
 
     def mask(self, batch: dict[str, torch.Tensor], step: int, rank: int = 0, micro_step: int = 0
              ) -> dict[str, torch.Tensor]:
-        """A copy of ``batch`` with RandomMask applied at ``step`` and ``labels`` (-100 where not selected)."""
+        """``batch`` with RandomMask applied as at optimizer ``step``: ``input_ids`` masked, ``labels`` the original
+        ids at selected tokens and -100 elsewhere. A pure function of (seed, step, rank, micro_step, batch)."""
         input_ids = batch["input_ids"]
-        if "labels" in batch:  # already masked: start again from the original tokens
-            input_ids = torch.where(batch["labels"] != IGNORE_INDEX, batch["labels"], input_ids)
+        if input_ids.dim() != 2 or input_ids.dtype != torch.long:
+            raise ValueError(f"mask: input_ids must be a 2-d int64 tensor, got {tuple(input_ids.shape)} "
+                             f"{input_ids.dtype}")
+        ids = input_ids.cpu()
+        if ids.numel() and not 0 <= int(ids.min()) <= int(ids.max()) < self.vocab_size:
+            raise ValueError(f"mask: input_ids outside the vocabulary [0, {self.vocab_size})")
         generator = _generator(self.seed, step, rank, micro_step)
-        selected = self._select_spans(input_ids, step, generator)
-        draw = torch.rand(input_ids.shape, generator=generator)
-        random_ids = self.kmer_ids[torch.randint(len(self.kmer_ids), input_ids.shape, generator=generator)]
-        masked = torch.where(selected & (draw < self.mask_replace_prob), self.mask_token_id, input_ids)
-        replace_random = selected & (draw >= self.mask_replace_prob) & (
-            draw < self.mask_replace_prob + self.random_replace_prob)
-        masked = torch.where(replace_random, random_ids, masked)
-        labels = torch.where(selected, input_ids, IGNORE_INDEX)
-        return {**batch, "input_ids": masked, "labels": labels}
+        centres, lengths = self._draw_spans(ids, step, generator)
+        selected = span_coverage(centres, lengths) & self.maskable(ids)
+        action = torch.rand(ids.shape, generator=generator)
+        to_mask = selected & (action < self.mask_replace_prob)
+        to_random = selected & ~to_mask & (action < self.mask_replace_prob + self.random_replace_prob)
+        masked = ids.masked_fill(to_mask, self.mask_token_id)
+        random_ids = self.kmer_ids[torch.randint(len(self.kmer_ids), (int(to_random.sum()),), generator=generator)]
+        masked[to_random] = random_ids
+        labels = ids.masked_fill(~selected, IGNORE_INDEX)
+        return {**batch, "input_ids": masked.to(input_ids.device), "labels": labels.to(input_ids.device)}
 
-    def _select_spans(self, input_ids: torch.Tensor, step: int, generator: torch.Generator) -> torch.Tensor:
-        """Span centres by Bernoulli draws, lengths uniform in the phase's bounds, coverage by a difference array;
-        spans are clipped to the maskable tokens (never [CLS], [SEP], [PAD])."""
-        maskable = self.selectable(input_ids)
-        batch_size, length = input_ids.shape
+    def spans(self, input_ids: torch.Tensor, step: int, rank: int = 0, micro_step: int = 0
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The spans ``mask`` draws for this batch, before clipping and merging: centres (bool, like
+        ``input_ids``) and their lengths (in ``centres.nonzero()`` order)."""
+        return self._draw_spans(input_ids.cpu(), step, _generator(self.seed, step, rank, micro_step))
+
+    def _draw_spans(self, ids: torch.Tensor, step: int, generator: torch.Generator
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Centres: one Bernoulli draw per token, kept on maskable tokens; lengths uniform in the phase's bounds."""
         low, high = self.schedule.span_bounds(step)
-        centres = maskable & (torch.rand(input_ids.shape, generator=generator)
-                              < self.schedule.centre_probability_at(step))
-        span = torch.randint(low, high + 1, input_ids.shape, generator=generator)
-        rows, positions = centres.nonzero(as_tuple=True)
-        span = span[rows, positions]
-        first = positions - (span - 1) // 2  # for span 6: c-2 .. c+3, DNABERT's window
-        starts, ends = first.clamp(min=0), (first + span).clamp(max=length)
-        coverage = torch.zeros(batch_size, length + 1, dtype=torch.int32)
-        coverage.index_put_((rows, starts), torch.ones_like(starts, dtype=torch.int32), accumulate=True)
-        coverage.index_put_((rows, ends), -torch.ones_like(ends, dtype=torch.int32), accumulate=True)
-        return (coverage.cumsum(dim=1)[:, :length] > 0) & maskable
+        centres = self.maskable(ids) & (torch.rand(ids.shape, generator=generator)
+                                        < self.schedule.centre_probability_at(step))
+        return centres, torch.randint(low, high + 1, (int(centres.sum()),), generator=generator)
+
+    # ---- Trainer path ------------------------------------------------------------------------------------------
+
+    def set_step(self, step: int, gradient_accumulation_steps: int = 1) -> None:
+        """The next iterator's first collated batch is micro-batch 0 of optimizer ``step``. Call it before the
+        DataLoader iterator is created: worker processes copy the collator then and never see later changes."""
+        if step < 0 or gradient_accumulation_steps < 1:
+            raise ValueError(f"need step >= 0 and gradient_accumulation_steps >= 1, got {step}, "
+                             f"{gradient_accumulation_steps}")
+        self.first_step, self.gradient_accumulation_steps, self.calls = step, gradient_accumulation_steps, 0
+        self.evaluation_step = None
+
+    def begin_evaluation(self, step: int) -> None:
+        """Until ``end_evaluation``, collate calls mask evaluation batches: batch ``j`` as ``mask(batch,
+        phase_start(phase(step)), rank, micro_step=-1 - j)``, the same masks at every evaluation of a phase
+        (negative micro-steps never occur in training). The training count is left untouched."""
+        self.evaluation_step = self.schedule.phase_start(self.schedule.phase(step))
+        self.evaluation_calls = 0
+
+    def end_evaluation(self) -> None:
+        self.evaluation_step = None
+
+    def _batch_index(self, calls: int) -> int:
+        worker = torch.utils.data.get_worker_info()
+        return calls if worker is None else worker.id + calls * worker.num_workers
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        """Trainer path: pad, then mask at the step this call's batch belongs to (see the module docstring)."""
-        worker = torch.utils.data.get_worker_info()
-        index = self.calls if worker is None else worker.id + self.calls * worker.num_workers
+        """Trainer path: pad, then mask at the step this batch belongs to (see the module docstring)."""
+        batch = self.pad(features)
+        if self.evaluation_step is not None:
+            index = self._batch_index(self.evaluation_calls)
+            self.evaluation_calls += 1
+            return self.mask(batch, self.evaluation_step, self.rank, micro_step=-1 - index)
+        index = self._batch_index(self.calls)
         self.calls += 1
         step, micro_step = divmod(index, self.gradient_accumulation_steps)
-        return self.mask(self.pad(features), self.epoch_first_step + step, self.rank, micro_step)
+        return self.mask(batch, self.first_step + step, self.rank, micro_step)
+
+    # ---- Logging -----------------------------------------------------------------------------------------------
 
     def mask_statistics(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, float]:
-        """Realised masking of a masked batch: selected fraction of maskable tokens, mean length of the selected
-        runs, mean bases hidden per run (a run of L tokens between visible neighbours hides (L + 1) * stride - k
-        bases: L - k + 1 for overlapping k-mers, L * k for non-overlapping ones), and the phase."""
-        labels = batch["labels"]
+        """Realised masking of a masked batch, over the runs of consecutive selected tokens (overlapping spans
+        merge into one run):
+
+        * ``masked_ratio``: selected tokens / maskable tokens;
+        * ``mean_span``: mean run length, in tokens;
+        * ``hidden_bases``: mean bases per run that no visible k-mer shows. Between visible neighbours a run of
+          ``L`` tokens hides ``(L + 1) * stride - k`` bases (``L - k + 1`` for overlapping k-mers, ``L * k`` for
+          non-overlapping ones); next to [CLS]/[SEP]/[UNK] the run's outer bases count as hidden too;
+        * ``phase``: the curriculum phase of ``step``.
+        """
+        labels = batch["labels"].cpu()
         selected = labels != IGNORE_INDEX
-        original = torch.where(selected, labels, batch["input_ids"])
-        maskable = self.selectable(original).sum().item()
-        run_starts = selected & ~torch.nn.functional.pad(selected, (1, 0))[:, :-1]
-        run_ids = run_starts.flatten().cumsum(0).view_as(selected)[selected]
-        run_lengths = torch.bincount(run_ids)[1:].float()
-        hidden = ((run_lengths + 1) * self.stride - self.k).clamp(min=0)
-        runs = max(len(run_lengths), 1)
-        return {"masked_ratio": selected.sum().item() / max(maskable, 1), "mean_span": run_lengths.sum().item() / runs,
-                "hidden_bases": hidden.sum().item() / runs, "phase": self.schedule.phase(step)}
+        original = torch.where(selected, labels, batch["input_ids"].cpu())
+        visible_kmer = self.maskable(original) & ~selected
+        no = torch.zeros_like(selected[:, :1])
+        before = torch.cat([no, selected[:, :-1]], dim=1)
+        after = torch.cat([selected[:, 1:], no], dim=1)
+        rows, run_first = (selected & ~before).nonzero(as_tuple=True)
+        run_last = (selected & ~after).nonzero(as_tuple=True)[1]  # same row-major order: one end per start
+        length = selected.shape[1]
+        left_visible = visible_kmer[rows, (run_first - 1).clamp(min=0)] & (run_first > 0)
+        right_visible = visible_kmer[rows, (run_last + 1).clamp(max=length - 1)] & (run_last < length - 1)
+        # Base coordinates: token i covers bases i*stride .. i*stride + k - 1.
+        hidden_from = torch.where(left_visible, (run_first - 1) * self.stride + self.k, run_first * self.stride)
+        hidden_to = torch.where(right_visible, (run_last + 1) * self.stride, run_last * self.stride + self.k)
+        hidden = (hidden_to - hidden_from).clamp(min=0).double()
+        runs = max(len(run_first), 1)
+        return {"masked_ratio": selected.sum().item() / max(self.maskable(original).sum().item(), 1),
+                "mean_span": (run_last - run_first + 1).sum().item() / runs,
+                "hidden_bases": hidden.sum().item() / runs,
+                "phase": self.schedule.phase(step)}
 
 
 class RandomMaskCallback(TrainerCallback):
     """Keeps a ``DataCollatorForRandomMask`` on ``Trainer``'s optimizer step, exactly, with any worker count.
 
-    Before each epoch's iterator is created (``on_epoch_begin``), the collator learns the epoch's first optimizer
-    step and the accumulation; each collate call derives its own step from there. Evaluation batches go through the
-    same collator, so in the main process (``dataloader_num_workers=0``) counting pauses while Trainer evaluates.
-    Persistent workers would keep stale collator copies across epochs and are refused.
+    * ``on_epoch_begin`` (before Trainer creates the epoch's iterator): ``set_step(global_step, accumulation)``.
+    * Evaluations during training (``should_evaluate`` at a step or epoch end, ``eval_on_start``) and after it
+      (``on_train_end``) use the collator's evaluation count, so the training count survives evaluations that
+      run in the main process.
+    * ``on_save``: the masking parameters go into every checkpoint (``randommask_masking.json``); resuming from
+      ``output_dir/checkpoint-<step>`` with different ones is refused, since the masks would differ.
+
+    Refused setups, each of which breaks the batch-index count: persistent workers (they keep the first epoch's
+    collator copy), ``dataloader_in_order=False`` with workers (batches no longer go round-robin), and an
+    ``IterableDataset`` (a resume replays its skipped batches through the collator, and workers that run out at
+    different times break the round-robin): use the custom-loop path (``pad`` + ``mask``) for those.
     """
 
     def __init__(self, collator: DataCollatorForRandomMask):
         self.collator = collator
-        self._paused_calls: int | None = None
+        self._training = False
 
-    def on_train_begin(self, args, state, control, **kwargs):
-        if args.dataloader_persistent_workers and args.dataloader_num_workers > 0:
+    def on_train_begin(self, args, state, control, train_dataloader=None, **kwargs):
+        workers = args.dataloader_num_workers > 0
+        if workers and args.dataloader_persistent_workers:
             raise ValueError("RandomMaskCallback needs dataloader_persistent_workers=False: persistent workers keep "
                              "a copy of the collator from the first epoch and would mask at stale steps")
+        if workers and not getattr(args, "dataloader_in_order", True):
+            raise ValueError("RandomMaskCallback needs dataloader_in_order=True with DataLoader workers: the "
+                             "collator derives each batch's step from the round-robin order of the workers")
+        if train_dataloader is not None and isinstance(train_dataloader.dataset, torch.utils.data.IterableDataset):
+            raise ValueError("RandomMaskCallback supports map-style datasets only (a resume replays an "
+                             "IterableDataset's skipped batches through the collator); for streaming data, pad in "
+                             "the DataLoader and call collator.mask(batch, step, rank, micro_step) in your loop")
         self.collator.rank = args.process_index
+        self._training = True
+        if state.global_step > 0:
+            self._check_resumed_masking(os.path.join(args.output_dir, f"checkpoint-{state.global_step}"))
+        if args.eval_on_start:
+            self.collator.begin_evaluation(state.global_step)
+
+    def _check_resumed_masking(self, checkpoint: str) -> None:
+        path = os.path.join(checkpoint, MASKING_FILE)
+        if os.path.isfile(path):
+            with open(path) as handle:
+                saved = json.load(handle)
+            if saved != self.collator.to_dict():
+                raise ValueError(f"{path}: the checkpoint was trained with masking {saved}, but this collator has "
+                                 f"{self.collator.to_dict()}; a resumed run must mask like the original")
 
     def on_epoch_begin(self, args, state, control, **kwargs):
         self.collator.set_step(state.global_step, args.gradient_accumulation_steps)
 
     def on_step_end(self, args, state, control, **kwargs):
-        if control.should_evaluate:
-            self._paused_calls = self.collator.calls
+        if control.should_evaluate:  # set by DefaultFlowCallback, which runs first
+            self.collator.begin_evaluation(state.global_step)
+
+    on_epoch_end = on_step_end
 
     def on_evaluate(self, args, state, control, **kwargs):
-        if self._paused_calls is not None:
-            self.collator.calls, self._paused_calls = self._paused_calls, None
+        if self._training:
+            self.collator.end_evaluation()
+        else:  # trainer.evaluate() outside train(): every call sees the same masks
+            self.collator.begin_evaluation(state.global_step)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self._training = False
+        self.collator.begin_evaluation(state.global_step)
+
+    def on_save(self, args, state, control, **kwargs):
+        checkpoint = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+        if state.is_world_process_zero and os.path.isdir(checkpoint):
+            with open(os.path.join(checkpoint, MASKING_FILE), "w") as handle:
+                json.dump(self.collator.to_dict(), handle, indent=2)
