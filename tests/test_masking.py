@@ -279,6 +279,7 @@ def test_masks_are_a_function_of_seed_step_rank_micro_step_and_batch():
 
 # ---- worker safety ---------------------------------------------------------------------------------------------
 
+@pytest.mark.filterwarnings("ignore:This DataLoader will create 3 worker processes")
 @pytest.mark.parametrize("workers", [0, 2, 3])
 def test_collate_calls_in_workers_know_their_step(workers):
     """collator(features) in DataLoader workers masks batch i at first_step + i // accumulation, exactly."""
@@ -326,6 +327,7 @@ def _assert_trained_on_pure_masks(collator, records, expected_steps):
         assert not torch.equal(collator.mask(plain, step + 1, 0, micro)["labels"], batch["labels"])
 
 
+@pytest.mark.slow
 def test_custom_accelerate_loop_with_workers_masks_exactly():
     from accelerate import Accelerator
 
@@ -394,6 +396,7 @@ def trainer_runs(tmp_path_factory):
     return runs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [0, 2])
 def test_trainer_trains_on_the_masks_of_its_optimizer_step(trainer_runs, workers):
     _, collator, records, evaluations = trainer_runs[workers]
@@ -408,6 +411,7 @@ def test_trainer_trains_on_the_masks_of_its_optimizer_step(trainer_runs, workers
         assert torch.equal(input_ids, reference["input_ids"]) and torch.equal(labels, reference["labels"])
 
 
+@pytest.mark.slow
 def test_trainer_masks_do_not_depend_on_the_worker_count(trainer_runs):
     no_workers, two_workers = trainer_runs[0][2], trainer_runs[2][2]
     assert len(no_workers) == len(two_workers) == 10
@@ -415,14 +419,18 @@ def test_trainer_masks_do_not_depend_on_the_worker_count(trainer_runs):
         assert step_a == step_b and all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_trainer_resume_masks_like_the_uninterrupted_run(trainer_runs):
     output_dir, _, full, _ = trainer_runs[2]
-    checkpoint = output_dir / "checkpoint-2"  # mid-epoch: micro-batch 4 of epoch 0 comes next
-    assert json.loads((checkpoint / MASKING_FILE).read_text())["seed"] == 7
-    collator, resumed, _ = _train(output_dir, 2, resume=str(checkpoint))
-    _assert_trained_on_pure_masks(collator, resumed, [2, 3, 3, 4, 4, 5])
-    for (step_a, a), (step_b, b) in zip(full[4:], resumed, strict=True):
-        assert step_a == step_b and all(torch.equal(a[k], b[k]) for k in a)
+    # checkpoint-2: micro-batch 4 of epoch 0 comes next; checkpoint-4: micro-batch 2 of epoch 1
+    for checkpoint, expected_steps in [(output_dir / "checkpoint-2", [2, 3, 3, 4, 4, 5]),
+                                       (output_dir / "checkpoint-4", [4, 4, 5])]:
+        assert json.loads((checkpoint / MASKING_FILE).read_text())["seed"] == 7
+        collator, resumed, _ = _train(output_dir, 2, resume=str(checkpoint))
+        _assert_trained_on_pure_masks(collator, resumed, expected_steps)
+        for (step_a, a), (step_b, b) in zip(full[-len(expected_steps):], resumed, strict=True):
+            assert step_a == step_b and all(torch.equal(a[k], b[k]) for k in a)
+    checkpoint = output_dir / "checkpoint-2"
     other = DataCollatorForRandomMask(TOKENIZER, TRAINER_SCHEDULE, seed=8)
     with pytest.raises(ValueError, match="a resumed run must mask like the original"):
         _train(output_dir, 2, resume=str(checkpoint), collator=other)
