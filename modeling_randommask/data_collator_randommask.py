@@ -126,12 +126,20 @@ class DataCollatorForRandomMask:
     def mask(self, batch: dict[str, torch.Tensor], step: int, rank: int = 0, micro_step: int = 0
              ) -> dict[str, torch.Tensor]:
         """``batch`` with RandomMask applied as at optimizer ``step``: ``input_ids`` masked, ``labels`` the original
-        ids at selected tokens and -100 elsewhere. A pure function of (seed, step, rank, micro_step, batch)."""
+        ids at selected tokens and -100 elsewhere. A pure function of (seed, step, rank, micro_step, batch). A batch
+        that already holds masked-LM ``labels`` is re-masked from its original tokens (``labels`` where set,
+        ``input_ids`` elsewhere)."""
         input_ids = batch["input_ids"]
         if input_ids.dim() != 2 or input_ids.dtype != torch.long:
             raise ValueError(f"mask: input_ids must be a 2-d int64 tensor, got {tuple(input_ids.shape)} "
                              f"{input_ids.dtype}")
         ids = input_ids.cpu()
+        if "labels" in batch:  # already masked: its [MASK]s and random k-mers must not be taken for the data
+            previous = batch["labels"].cpu()
+            if previous.shape != ids.shape:
+                raise ValueError(f"mask: labels of shape {tuple(previous.shape)} are not masked-LM labels for "
+                                 f"input_ids of shape {tuple(ids.shape)}")
+            ids = torch.where(previous != IGNORE_INDEX, previous, ids)
         if ids.numel() and not 0 <= int(ids.min()) <= int(ids.max()) < self.vocab_size:
             raise ValueError(f"mask: input_ids outside the vocabulary [0, {self.vocab_size})")
         generator = _generator(self.seed, step, rank, micro_step)

@@ -24,18 +24,22 @@ from modeling_randommask.data_collator_randommask import (
 from modeling_randommask.masking_schedule import RandomMaskSchedule, coverage_by_offset
 from tokenization import KmerTokenizer
 
-GENOMES = Path(__file__).resolve().parents[2] / "shared" / "data" / "genomes"
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE_GENOMES = REPO / "modeling_randommask" / "genomes"  # the shipped E. coli copy
+SHARED_GENOMES = REPO.parent / "shared" / "data" / "genomes"  # test-only human slice (CI has shared/ beside us)
 TOKENIZER = KmerTokenizer()  # 6-mers, stride 1: [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4, k-mers from 5
 SPECIALS = set(TOKENIZER.all_special_ids)
 
 
-def _genome(name: str) -> str:
-    with gzip.open(GENOMES / name, "rt") as handle:
+def _genome(path: Path) -> str:
+    with gzip.open(path, "rt") as handle:
         return "".join(line.strip() for line in handle if not line.startswith(">"))
 
 
-ECOLI = _genome("ecoli_k12_mg1655.fa.gz")
-HUMAN = _genome("human_chr22_20-21M.fa.gz")  # holds an N run: [UNK] tokens
+ECOLI = _genome(PACKAGE_GENOMES / "ecoli_k12_mg1655.fa.gz")
+HUMAN = _genome(SHARED_GENOMES / "human_chr22_20-21M.fa.gz")  # holds an N run: [UNK] tokens
+# one long run of overlapping 6-mers (a slice of it is what tokenizing the slice's bases gives)
+ECOLI_KMERS = torch.tensor(TOKENIZER(ECOLI[:400_000], verbose=False)["input_ids"][1:-1])
 
 
 def _windows(count: int, bases: int, tokenizer=TOKENIZER, genome: str = ECOLI, ragged: bool = False) -> list[dict]:
@@ -61,6 +65,14 @@ def _runs(selected_row: torch.Tensor) -> list[tuple[int, int]]:
     return runs
 
 
+def _run_table(selected: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(row, first, last) of every run of selected tokens in a 2-d bool tensor, row-major."""
+    no = torch.zeros_like(selected[:, :1])
+    rows, first = (selected & ~torch.cat([no, selected[:, :-1]], dim=1)).nonzero(as_tuple=True)
+    last = (selected & ~torch.cat([selected[:, 1:], no], dim=1)).nonzero(as_tuple=True)[1]
+    return rows, first, last
+
+
 # ---- schedule --------------------------------------------------------------------------------------------------
 
 def test_presets_and_paper_defaults():
@@ -84,6 +96,10 @@ def test_phase_changes_exactly_at_the_boundaries(total, data):
     schedule = RandomMaskSchedule(total_steps=total, num_phases=phases)
     starts = [schedule.phase_start(p) for p in range(phases)]
     assert starts[0] == 0
+    step = data.draw(st.integers(0, 2 * total))  # phase_start inverts phase: every step lies in its phase's range
+    phase = schedule.phase(step)
+    assert schedule.phase_start(phase) <= step and (phase == phases - 1 or step < schedule.phase_start(phase + 1))
+    assert schedule.span_bounds(step) == (6, 6 + 2 * phase)
     for p, start in enumerate(starts):
         assert schedule.phase(start) == p
         if p:
@@ -98,10 +114,51 @@ def test_schedule_round_trips_through_json():
     schedule = RandomMaskSchedule(total_steps=1234, num_phases=4, min_span=3, max_span_start=5, span_increment=3,
                                   centre_probability=0.04, target_masked_ratio=0.2)
     assert RandomMaskSchedule.from_dict(json.loads(json.dumps(schedule.to_dict()))) == schedule
+    assert RandomMaskSchedule.from_dict(json.loads(json.dumps(RandomMaskSchedule().to_dict()))) == \
+        RandomMaskSchedule()  # target_masked_ratio None survives JSON too
     with pytest.raises(ValueError, match="unknown RandomMaskSchedule fields"):
         RandomMaskSchedule.from_dict({**schedule.to_dict(), "mask_prob": 0.15})
-    with pytest.raises(ValueError, match="num_phases"):
-        RandomMaskSchedule(total_steps=3, num_phases=4)
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"total_steps": 0}, "num_phases"), ({"num_phases": 0}, "num_phases"),
+    ({"total_steps": 3, "num_phases": 4}, "num_phases"), ({"min_span": 0}, "min_span"),
+    ({"min_span": 7}, "min_span"), ({"span_increment": -1}, "span_increment"),
+    ({"centre_probability": 0.0}, "centre_probability"), ({"centre_probability": 1.5}, "centre_probability"),
+    ({"target_masked_ratio": 0.0}, "target_masked_ratio"), ({"target_masked_ratio": 1.0}, "target_masked_ratio"),
+])
+def test_schedule_rejects_bad_parameters(fields, message):
+    with pytest.raises(ValueError, match=message):
+        RandomMaskSchedule(**fields)
+
+
+def test_bad_calls_get_clear_errors():
+    schedule = RandomMaskSchedule(total_steps=10)
+    collator = DataCollatorForRandomMask(TOKENIZER, schedule)
+    ids = collator.pad(_windows(2, 40))["input_ids"]
+    for call, message in [
+        (lambda: schedule.phase(-1), "step must be >= 0"),
+        (lambda: schedule.expected_masked_ratio(0, 0), "num_tokens"),
+        (lambda: DataCollatorForRandomMask(TOKENIZER, schedule, mask_replace_prob=0.95), "sum <= 1"),
+        (lambda: DataCollatorForRandomMask(TOKENIZER, schedule, random_replace_prob=-0.1), "sum <= 1"),
+        (lambda: collator.pad([]), "empty list"),
+        (lambda: collator.pad([{"input_ids": [[2, 5, 3]]}]), "1-d"),
+        (lambda: collator.mask({"input_ids": ids[0]}, 0), "2-d int64"),
+        (lambda: collator.mask({"input_ids": ids.int()}, 0), "2-d int64"),
+        (lambda: collator.mask({"input_ids": ids.masked_fill(ids == 3, len(TOKENIZER))}, 0), "outside the vocab"),
+        (lambda: collator.mask({"input_ids": ids, "labels": ids[:, :5]}, 0), "not masked-LM labels"),
+        (lambda: collator.set_step(-1), "step >= 0"),
+        (lambda: collator.set_step(0, gradient_accumulation_steps=0), "gradient_accumulation_steps >= 1"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
+def test_paper_phase_0_ratio_is_dnabert_closed_form():
+    """Phase 0 is DNABERT: a token is selected unless none of the 6 centres whose window covers it is drawn."""
+    paper = RandomMaskSchedule.from_preset("randommask")
+    assert paper.expected_masked_ratio(0) == pytest.approx(1 - (1 - 0.025) ** 6, rel=1e-12)  # 14.09%
+    assert 0.140 < paper.expected_masked_ratio(0, 510) < paper.expected_masked_ratio(0)  # a little less at the ends
 
 
 def test_target_ratio_mode_solves_the_centre_probability():
@@ -121,7 +178,8 @@ def test_target_ratio_mode_solves_the_centre_probability():
 def test_span_window_follows_dnabert():
     centres = torch.zeros(1, 30, dtype=torch.bool)
     centres[0, 15] = True
-    expected = {1: [15], 2: [15, 16], 6: [13, 14, 15, 16, 17, 18], 7: list(range(12, 19)), 8: list(range(12, 20))}
+    expected = {1: [15], 2: [15, 16], 5: [13, 14, 15, 16, 17], 6: [13, 14, 15, 16, 17, 18], 7: list(range(12, 19)),
+                8: list(range(12, 20))}
     for length, positions in expected.items():
         assert span_coverage(centres, torch.tensor([length])).nonzero()[:, 1].tolist() == positions
     edge = torch.zeros(1, 10, dtype=torch.bool)
@@ -131,15 +189,19 @@ def test_span_window_follows_dnabert():
 
 
 def _random_batch(draw) -> torch.Tensor:
-    """Rows of [CLS] k-mers/[UNK] [SEP] then [PAD]s, as the tokenizer and pad() produce them."""
-    rows, width = draw(st.integers(1, 6)), draw(st.integers(2, 80))
-    batch = torch.full((rows, width), TOKENIZER.pad_token_id)
-    for r in range(rows):
-        n = draw(st.integers(0, width - 2))
-        body = draw(st.lists(st.one_of(st.integers(5, len(TOKENIZER) - 1), st.just(TOKENIZER.unk_token_id)),
-                             min_size=n, max_size=n))
-        batch[r, : n + 2] = torch.tensor([TOKENIZER.cls_token_id, *body, TOKENIZER.sep_token_id])
-    return batch
+    """A padded batch of real E. coli slices of varied lengths (0..120 bases, some soft-masked lowercase, some
+    with an N run: [UNK] tokens), tokenized by the real KmerTokenizer and padded by ``pad``."""
+    features = []
+    for _ in range(draw(st.integers(1, 6))):
+        start, size = draw(st.integers(0, len(ECOLI) - 200)), draw(st.integers(0, 120))
+        dna = ECOLI[start: start + size]
+        if draw(st.booleans()):
+            dna = dna.lower()
+        if dna and draw(st.booleans()):
+            at, run = draw(st.integers(0, len(dna))), draw(st.integers(1, 20))
+            dna = dna[:at] + "N" * run + dna[at:]
+        features.append({"input_ids": TOKENIZER(dna)["input_ids"]})
+    return DataCollatorForRandomMask(TOKENIZER, RandomMaskSchedule(total_steps=10)).pad(features)["input_ids"]
 
 
 @settings(max_examples=150, deadline=None)
@@ -153,7 +215,8 @@ def test_masks_never_touch_special_tokens(data, seed, step, rank, micro, p, min_
     out = collator.mask({"input_ids": ids, "attention_mask": (ids != 0).long()}, step, rank, micro)
     selected = out["labels"] != IGNORE_INDEX
     is_special = torch.isin(ids, torch.tensor(sorted(SPECIALS)))
-    assert not (selected & is_special).any()  # never [CLS]/[SEP]/[PAD]/[UNK]
+    assert torch.equal(is_special, ids < 5)  # the specials are ids 0..4, k-mers start at 5
+    assert not (selected & is_special).any()  # never [CLS]/[SEP]/[PAD]/[UNK]: labels only at k-mers
     assert torch.equal(out["labels"][selected], ids[selected])
     assert torch.equal(out["input_ids"][~selected], ids[~selected])
     replaced = selected & (out["input_ids"] != ids) & (out["input_ids"] != TOKENIZER.mask_token_id)
@@ -195,18 +258,87 @@ def test_isolated_spans_have_the_phase_lengths_and_window():
         assert set(seen) == set(range(6, 7 + 2 * phase))
 
 
+def _ragged_rows(count: int, shortest: int, longest: int) -> dict[str, torch.Tensor]:
+    """``count`` padded rows ``[CLS] k-mers [SEP] [PAD]...`` with shortest..longest k-mers each: consecutive
+    slices of the tokenized E. coli run (the same ids as tokenizing each slice's bases)."""
+    sizes = [shortest + (7 * i) % (longest - shortest + 1) for i in range(count)]
+    offsets = torch.tensor([0, *sizes]).cumsum(0).tolist()
+    assert offsets[-1] <= len(ECOLI_KMERS)
+    features = [{"input_ids": [TOKENIZER.cls_token_id, *ECOLI_KMERS[a: a + n].tolist(), TOKENIZER.sep_token_id]}
+                for a, n in zip(offsets, sizes)]
+    return DataCollatorForRandomMask(TOKENIZER, RandomMaskSchedule(total_steps=10)).pad(features)
+
+
+def _runs_with_neighbours(ids: torch.Tensor, selected: torch.Tensor):
+    """Every run of selected tokens: its length, and whether [CLS] precedes it / [SEP] follows it."""
+    rows, first, last = _run_table(selected)
+    assert not selected[:, 0].any() and not selected[:, -1].any()
+    after_cls = ids[rows, first - 1] == TOKENIZER.cls_token_id
+    before_sep = ids[rows, last + 1] == TOKENIZER.sep_token_id
+    return last - first + 1, after_cls, before_sep
+
+
+@pytest.mark.parametrize("length", [1, 2, 5, 6, 7, 8])
+def test_span_window_seen_from_the_masks_alone(length):
+    """Black box (only ``mask`` output): with every span ``length`` tokens, a centre on the first k-mer leaves a
+    run of ``length - (length-1)//2`` tokens after [CLS] (the window's right half, clipped), one on the last
+    k-mer a run of ``(length-1)//2 + 1`` before [SEP]: for 6 that is 4 and 3, i.e. the window c-2..c+3 (c-3..c+2
+    would give 3 and 4); for 5, c-2..c+2: 3 and 3; for 1, just c. Runs away from the ends are ``length`` long
+    (longer only where spans merge). Padded rows of 10..20 k-mers."""
+    overrides = {"total_steps": 10, "centre_probability": 0.01}
+    schedule = (RandomMaskSchedule.from_preset("dnabert", **overrides) if length == 6 else
+                RandomMaskSchedule(num_phases=1, min_span=length, max_span_start=length, span_increment=0,
+                                   **overrides))
+    collator = DataCollatorForRandomMask(TOKENIZER, schedule, seed=length)
+    batch = _ragged_rows(4000, 10, 20)
+    out = collator.mask(batch, 3)
+    selected = out["labels"] != IGNORE_INDEX
+    assert not (selected & ~collator.maskable(batch["input_ids"])).any()  # clipped: never [CLS]/[SEP]/[PAD]
+    lengths, after_cls, before_sep = _runs_with_neighbours(batch["input_ids"], selected)
+    assert int(lengths[after_cls].min()) == length - (length - 1) // 2
+    assert int(lengths[before_sep].min()) == (length - 1) // 2 + 1
+    interior = lengths[~after_cls & ~before_sep]
+    assert int(interior.min()) == length and torch.mode(interior).values.item() == length
+    assert (interior == length).float().mean() > 0.9  # 230-500 runs; merging needs a centre within ~length
+
+
+def test_run_lengths_per_phase_seen_from_the_masks_alone():
+    """Black box: with a tiny centre probability on long rows, runs away from [CLS]/[SEP] are single spans (a
+    few merged ones aside): every length of [6, max_span(phase)] shows up, the phase maximum included, none is
+    shorter than 6, and the few longer ones are merges."""
+    schedule = RandomMaskSchedule.from_preset("randommask", total_steps=500, centre_probability=0.001)
+    collator = DataCollatorForRandomMask(TOKENIZER, schedule, seed=21)
+    batch = _ragged_rows(96, 4000, 4094)  # about 390k k-mers: ~390 spans per phase
+    for phase in range(5):
+        step = schedule.phase_start(phase) + phase  # anywhere in the phase
+        out = collator.mask(batch, step)
+        lengths, after_cls, before_sep = _runs_with_neighbours(batch["input_ids"], out["labels"] != IGNORE_INDEX)
+        interior = lengths[~after_cls & ~before_sep]
+        high = schedule.max_span(phase)
+        assert high == 6 + 2 * phase
+        assert int(interior.min()) >= 6
+        assert set(range(6, high + 1)) <= set(interior.tolist())
+        assert (interior > high).float().mean() < 0.05  # merges: another centre within ~high tokens, p = 0.001
+        if phase == 0:
+            assert (interior == 6).float().mean() > 0.95  # DNABERT: runs of exactly 6
+
+
 @pytest.mark.parametrize("schedule", [RandomMaskSchedule.from_preset("randommask", total_steps=500),
                                       RandomMaskSchedule(total_steps=500, target_masked_ratio=0.15)],
                          ids=["fixed-p", "target-15%"])
 def test_realised_ratio_and_80_10_10_near_their_expectation(schedule):
     collator = DataCollatorForRandomMask(TOKENIZER, schedule, seed=3)
-    batch = collator.pad(_windows(256, 515))  # 256 x (510 k-mers + [CLS] + [SEP])
-    for phase in (0, 2, 4):
+    batch = collator.pad(_windows(1024, 515))  # 1024 x (510 k-mers + [CLS] + [SEP])
+    for phase in range(5):
         step = schedule.phase_start(phase)
         out = collator.mask(batch, step)
         stats = collator.mask_statistics(out, step)
-        # about 16k spans: the standard deviation of the ratio is ~0.002
+        # 522k tokens: the ratio's standard deviation is ~0.0015 (measured over seeds), so the bound is ~5 sigma
         assert stats["masked_ratio"] == pytest.approx(schedule.expected_masked_ratio(step, 510), abs=0.008)
+        if schedule.target_masked_ratio is not None:  # near the target in every phase
+            assert stats["masked_ratio"] == pytest.approx(0.15, abs=0.01)
+        elif phase == 0:  # DNABERT's 1 - (1 - 0.025)^6 = 14.1%
+            assert stats["masked_ratio"] == pytest.approx(1 - 0.975 ** 6, abs=0.01)
         assert stats["phase"] == phase
         selected = out["labels"] != IGNORE_INDEX
         chosen = out["input_ids"][selected]
@@ -252,6 +384,18 @@ def test_statistics_hidden_bases_on_known_runs():
     assert 1 <= collator.mask_statistics(real, 0)["hidden_bases"] < 2  # one base per span, more where spans merge
 
 
+def test_statistics_hidden_bases_for_non_overlapping_tokens_on_known_runs():
+    tokenizer = KmerTokenizer(k=6, stride=6)
+    collator = DataCollatorForRandomMask(tokenizer, RandomMaskSchedule.from_preset("nt", total_steps=10))
+    ids = torch.tensor([[2] + list(range(200, 212)) + [3]])
+    labels = torch.full_like(ids, IGNORE_INDEX)
+    for first, last in [(1, 1), (3, 5), (8, 12)]:  # after [CLS], inside, before [SEP]: L * k bases each
+        labels[0, first: last + 1] = ids[0, first: last + 1]
+    stats = collator.mask_statistics({"input_ids": ids.masked_fill(labels != IGNORE_INDEX, 4), "labels": labels}, 0)
+    assert stats["mean_span"] == pytest.approx((1 + 3 + 5) / 3)
+    assert stats["hidden_bases"] == pytest.approx(6 * (1 + 3 + 5) / 3)
+
+
 def test_unknown_tokens_are_never_selected_on_a_real_n_run():
     # chr22:20-21M holds N at 509,431..609,430: windows across both edges of the run and inside it
     windows = [{"input_ids": TOKENIZER(HUMAN[s: s + 515])["input_ids"]} for s in range(509_000, 610_000, 1650)]
@@ -277,23 +421,40 @@ def test_masks_are_a_function_of_seed_step_rank_micro_step_and_batch():
     assert torch.equal(batch["input_ids"], _original(base))  # mask() does not modify its input
 
 
+def test_masking_a_masked_batch_starts_from_its_original_tokens():
+    """An already-masked batch (labels present) is re-masked from its original ids, not from its [MASK]s and
+    random k-mers: mask(mask(b, s), t) == mask(b, t)."""
+    collator = DataCollatorForRandomMask(TOKENIZER, RandomMaskSchedule(total_steps=10, centre_probability=0.1),
+                                         seed=9)
+    batch = collator.pad(_windows(8, 300, ragged=True))
+    once = collator.mask(batch, 2)
+    assert (once["input_ids"] == TOKENIZER.mask_token_id).any()
+    for step, micro in [(7, 0), (2, 0), (2, 1)]:
+        again, reference = collator.mask(once, step, 0, micro), collator.mask(batch, step, 0, micro)
+        assert all(torch.equal(again[k], reference[k]) for k in reference)
+
+
 # ---- worker safety ---------------------------------------------------------------------------------------------
 
 @pytest.mark.filterwarnings("ignore:This DataLoader will create 3 worker processes")
-@pytest.mark.parametrize("workers", [0, 2, 3])
-def test_collate_calls_in_workers_know_their_step(workers):
-    """collator(features) in DataLoader workers masks batch i at first_step + i // accumulation, exactly."""
+@pytest.mark.parametrize("workers, accumulation", [(0, 2), (2, 2), (0, 3), (2, 3), (3, 3)])
+def test_collate_calls_in_workers_know_their_step(workers, accumulation):
+    """collator(features) in DataLoader workers masks batch i at first_step + i // accumulation, micro-step
+    i % accumulation, exactly, and the same with or without workers."""
     features = _windows(14, 120, ragged=True)
     collator = DataCollatorForRandomMask(TOKENIZER, RandomMaskSchedule(total_steps=20, num_phases=4), seed=1)
-    collator.set_step(7, gradient_accumulation_steps=3)
+    collator.set_step(7, gradient_accumulation_steps=accumulation)
     iterator = iter(DataLoader(features, batch_size=2, collate_fn=collator, num_workers=workers))
     if workers:  # the workers copied the collator when the iterator was created: later changes never reach them
         collator.set_step(0)
     batches = list(iterator)
     assert len(batches) == 7
     for i, batch in enumerate(batches):
-        reference = collator.mask(collator.pad(features[2 * i: 2 * i + 2]), 7 + i // 3, 0, i % 3)
-        assert all(torch.equal(batch[k], reference[k]) for k in reference)
+        step, micro = 7 + i // accumulation, i % accumulation
+        reference = collator.mask(collator.pad(features[2 * i: 2 * i + 2]), step, rank=0, micro_step=micro)
+        assert all(torch.equal(batch[k], reference[k]) for k in reference), (i, step, micro)
+    # the check has teeth: at a neighbouring step the same batch would have been masked differently
+    assert not torch.equal(batches[0]["labels"], collator.mask(collator.pad(features[:2]), 8)["labels"])
 
 
 # ---- custom loop (pad in workers, mask in the step) ------------------------------------------------------------
@@ -358,6 +519,56 @@ def test_custom_accelerate_loop_with_workers_masks_exactly():
 
 
 # ---- Trainer with workers, gradient accumulation, evaluation and resume ----------------------------------------
+
+@pytest.mark.slow
+def test_trainer_micro_batch_j_is_masked_at_optimizer_step_j_over_2(tmp_path):
+    """A real Trainer as the README sets it up: tiny model, 32 E. coli windows of 28..34 tokens, batch 4,
+    accumulation 2 (4 optimizer steps per epoch, so the second epoch forks fresh workers), max_steps 6, 2 workers,
+    evaluation every 2 steps (the eval pause), no checkpoints. The model must see, for micro-batch j, exactly
+    mask(pad(its features), step j // 2, micro-step j % 2); evaluation batches use the phase-start masks."""
+    from transformers import Trainer, TrainingArguments
+
+    schedule = RandomMaskSchedule.from_preset("randommask", total_steps=6, num_phases=3, centre_probability=0.05)
+    collator = DataCollatorForRandomMask(TOKENIZER, schedule, seed=13)
+    train = [{"input_ids": TOKENIZER(ECOLI[s: s + 37 - i % 7])["input_ids"]}
+             for i, s in enumerate(range(1_000_000, 1_320_000, 10_000))]
+    evaluation = [{"input_ids": TOKENIZER(ECOLI[s: s + 37])["input_ids"]} for s in range(3_000_000, 3_080_000, 10_000)]
+    assert len(train) == 32 and {len(f["input_ids"]) for f in train} == set(range(28, 35))
+    args = TrainingArguments(str(tmp_path), max_steps=6, per_device_train_batch_size=4, gradient_accumulation_steps=2,
+                             dataloader_num_workers=2, report_to="none", use_cpu=True, save_strategy="no",
+                             eval_strategy="steps", eval_steps=2, per_device_eval_batch_size=4, logging_steps=100,
+                             seed=5, disable_tqdm=True)
+    model = _tiny_model()
+    trainer = Trainer(model=model, args=args, train_dataset=train, eval_dataset=evaluation, data_collator=collator,
+                      callbacks=[RandomMaskCallback(collator)])
+    seen, evaluated = [], []
+
+    def record(module, _args, kwargs):
+        batch = {k: kwargs[k].detach().clone() for k in ("input_ids", "attention_mask", "labels")}
+        (seen if module.training else evaluated).append((trainer.state.global_step, batch))
+    model.register_forward_pre_hook(record, with_kwargs=True)
+    trainer.train()
+
+    assert len(seen) == 12 and [step for step, _ in seen] == [j // 2 for j in range(12)]
+    known = {tuple(f["input_ids"]) for f in train}
+    used = []
+    for j, (_, batch) in enumerate(seen):
+        original = _original(batch)
+        features = [{"input_ids": row[row != TOKENIZER.pad_token_id].tolist()} for row in original]
+        assert all(tuple(f["input_ids"]) in known for f in features)  # the unmasked content is real windows
+        used += [tuple(f["input_ids"]) for f in features]
+        reference = collator.mask(collator.pad(features), step=j // 2, rank=0, micro_step=j % 2)
+        assert all(torch.equal(batch[k], reference[k]) for k in reference), j
+        other = collator.mask(collator.pad(features), step=j // 2 + 1, rank=0, micro_step=j % 2)
+        assert not torch.equal(other["labels"], batch["labels"])  # another step masks differently: the check bites
+    assert set(used[:32]) == known and len(set(used[32:])) == 16  # epoch 1 saw every window once
+    assert [step for step, _ in evaluated] == [2, 2, 4, 4, 6, 6]
+    for index, (step, batch) in enumerate(evaluated):
+        b = index % 2
+        reference = collator.mask(collator.pad(evaluation[4 * b: 4 * b + 4]),
+                                  schedule.phase_start(schedule.phase(step)), 0, -1 - b)
+        assert all(torch.equal(batch[k], reference[k]) for k in reference), (step, b)
+
 
 TRAINER_SCHEDULE = RandomMaskSchedule(total_steps=6, num_phases=3, min_span=2, max_span_start=3, span_increment=2,
                                       centre_probability=0.1)
