@@ -30,6 +30,7 @@ import io
 import logging
 import os
 import re
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,6 +141,28 @@ def _join_kmers(text: str, where: str) -> str:
     return bases
 
 
+def _unreadable(path: Path, error: Exception) -> ValueError:
+    """Error path: re-read the raw lines to name the first that is not UTF-8 or where a gzip stream breaks."""
+    line = 0
+    try:
+        with (gzip.open if path.name.endswith(".gz") else open)(path, "rb") as raw:
+            for line, data in enumerate(raw, 1):
+                data.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return ValueError(f"{path}: line {line}: not UTF-8 text ({bad})")
+    except (EOFError, OSError, zlib.error):
+        pass
+    return ValueError(f"{path}: line {line + 1}: unreadable data: truncated or corrupt gzip? ({error})")
+
+
+def _rows(reader, path: Path):
+    """``reader``'s rows; undecodable text or a broken gzip stream becomes an error naming the file and line."""
+    try:
+        yield from reader
+    except (UnicodeDecodeError, EOFError, OSError, zlib.error) as error:
+        raise _unreadable(path, error) from error
+
+
 def _read_split(path: Path, sequence_column: str, label_columns: str | Sequence[str]) -> _RawSplit:
     delimiter = _delimiter(path)
     sequences: list[str] = []
@@ -148,7 +171,7 @@ def _read_split(path: Path, sequence_column: str, label_columns: str | Sequence[
     joined_kmers = blank = 0
     with _open_text(path) as handle:
         reader = csv.reader(handle, delimiter=delimiter)
-        header = next(reader, None)
+        header = next(_rows(reader, path), None)
         if header is None:
             raise ValueError(f"{path}: file is empty (expected a header row naming {sequence_column!r})")
         header = [h.strip() for h in header]
@@ -167,7 +190,7 @@ def _read_split(path: Path, sequence_column: str, label_columns: str | Sequence[
             raise ValueError(f"{path}: line 1: label column(s) {missing or targets} not in header {header}")
         seq_at = header.index(sequence_column)
         label_at = [header.index(c) for c in targets]
-        for row in reader:
+        for row in _rows(reader, path):
             line = reader.line_num
             if not row:
                 blank += 1
