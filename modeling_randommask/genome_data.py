@@ -114,6 +114,13 @@ class Genome:
     def num_bases(self) -> int:
         return int(self.sequence.size)
 
+    def tensor(self) -> torch.Tensor:
+        """The bases as one torch uint8 tensor over the same memory, shared by all datasets of this genome (so
+        that moving it to shared memory for spawned workers happens once)."""
+        if getattr(self, "_tensor", None) is None:
+            self._tensor = torch.from_numpy(self.sequence)
+        return self._tensor
+
     def record(self, name: str) -> str:
         """One record's bases as text (for inspection and tests; windows never build strings)."""
         index = self.names.index(name)
@@ -406,8 +413,13 @@ class GenomeWindowDataset(Dataset):
     and index); ``len()`` never changes. Being map-style, its indices are sharded by the sampler
     (``DistributedSampler``, accelerate's ``prepare``, ``ShardedBatchSampler``): ranks and DataLoader workers get
     distinct indices, hence distinct windows. ``__getitems__`` (used by DataLoader's batched fetch) and
-    ``input_ids`` cut and tokenize a whole batch at once. The sequence is a torch uint8 tensor: forked workers
-    share it copy-on-write; with the spawn start method torch moves it to shared memory once, not once per worker.
+    ``input_ids`` cut and tokenize a whole batch at once.
+
+    Workers: call ``set_epoch`` before creating the epoch's iterator; workers copy the dataset when they start, so
+    with ``persistent_workers=True`` they would keep their first epoch. The bases are one torch uint8 tensor
+    (``Genome.tensor()``, shared by the train and validation sets): forked workers read it copy-on-write (no page
+    is copied); with spawn/forkserver torch moves it into shared memory once when workers start (the ``Genome``'s
+    own buffer stays while referenced) and every worker maps that same memory.
     """
 
     def __init__(self, genome: Genome, slots: np.ndarray, window: int, tokenizer, *, seed: int = 0,
@@ -415,7 +427,7 @@ class GenomeWindowDataset(Dataset):
                  segments: tuple[np.ndarray, np.ndarray] | None = None, skipped_windows: int = 0):
         if tokenizer.tokens_for_bases(window) < 1:
             raise ValueError(f"windows of {window} bases hold no {tokenizer.k}-mer")
-        self.sequence = torch.from_numpy(genome.sequence)
+        self.sequence = genome.tensor()
         self.record_names, self.record_starts = list(genome.names), genome.starts.copy()
         self.slots = torch.from_numpy(np.asarray(slots, dtype=np.int64))
         self.window, self.tokenizer, self.seed = window, tokenizer, seed

@@ -450,6 +450,19 @@ def test_rank_shards_are_disjoint_with_workers(small):
     assert not {i for b in shards[0] for i in b} & {i for b in shards[1] for i in b}  # accelerate's sharding
 
 
+def _stack(features):
+    return torch.stack([feature["input_ids"] for feature in features])
+
+
+def test_spawned_worker_reads_shared_memory_and_the_epoch(small):
+    train, val, _ = build_genome_datasets(_config("unused"), TOKENIZER, genome=small)
+    train.set_epoch(3)
+    loader = DataLoader(train, batch_size=16, num_workers=1, multiprocessing_context="spawn", collate_fn=_stack)
+    batches = [batch for _, batch in zip(range(2), loader)]
+    assert torch.equal(torch.cat(batches), train.input_ids(range(32)))
+    assert train.sequence.is_shared() and val.sequence.is_shared()  # moved once, for both datasets
+
+
 # ---- configuration ------------------------------------------------------------------------------------------------
 
 def test_config_and_stats(ecoli, tmp_path):
