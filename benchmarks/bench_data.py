@@ -19,6 +19,7 @@ are printed. ``--threads`` sets torch's intra-op threads of the main process (wo
 
     python benchmarks/bench_data.py                      # embedded E. coli, everything
     python benchmarks/bench_data.py --threads 1 --skip_datasets --genome g.fa.gz
+    python benchmarks/bench_data.py --memory_mbp 300       # also: RSS of reading a synthetic 300 Mbp FASTA (Linux)
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
@@ -55,6 +57,41 @@ def _machine() -> str:
     return (f"{platform.platform()} | {platform.machine()} | {cores} usable cores (os.cpu_count {os.cpu_count()}) "
             f"| load avg 1/5/15 min {load} | Python {platform.python_version()}, torch {torch.__version__}, "
             f"{torch.get_num_threads()} torch threads in the main process")
+
+
+def _rss_mb() -> dict[str, float]:
+    """Resident and peak resident memory of this process, MB (Linux /proc)."""
+    with open("/proc/self/status") as status:
+        return {line.split(":")[0]: int(line.split()[1]) / 1024 for line in status
+                if line.startswith(("VmRSS", "VmHWM"))}
+
+
+def _memory(mbp: int, workdir: Path) -> None:
+    """Read a synthetic FASTA of ``mbp`` Mbp (multiple of 10; 80-column lines, mixed case, a 100 kb N gap per record) and
+    report speed and resident memory per base: final and peak, over the process before reading."""
+    path = workdir / "synthetic.fa"
+    rng = np.random.default_rng(0)
+    with open(path, "wb") as handle:
+        for record in range(-(-mbp // 100)):
+            handle.write(b">synthetic%d\n" % record)
+            for piece in range(min(100, mbp - 100 * record) // 10):  # 10 Mbp at a time: little memory
+                lines = np.full((125_000, 81), ord("\n"), dtype=np.uint8)
+                lines[:, :80] = np.frombuffer(b"ACGTacgt", np.uint8)[rng.integers(0, 8, (125_000, 80), dtype=np.uint8)]
+                if piece == 5:
+                    lines[:1250, :80] = ord("N")  # a 100 kb assembly gap
+                handle.write(lines.tobytes())
+    before = _rss_mb()
+    start = time.perf_counter()
+    genome = read_genome(path)
+    seconds = time.perf_counter() - start
+    after = _rss_mb()
+    mb = genome.num_bases / 1e6
+    print(f"\nmemory: read {genome.num_bases:,} bases ({path.stat().st_size / 1e6:.0f} MB file) in {seconds:.2f} s "
+          f"({mb / seconds:.0f} Mbp/s); resident +{(after['VmRSS'] - before['VmRSS']) * 1.048576 / mb:.2f} "
+          f"bytes/base after, peak +{(after['VmHWM'] - before['VmRSS']) * 1.048576 / mb:.2f} bytes/base "
+          f"(process peak before reading: {before['VmHWM']:.0f} MB, resident {before['VmRSS']:.0f} MB)")
+    del genome
+    path.unlink()
 
 
 def _naive_read(path: Path) -> dict[str, str]:
@@ -150,6 +187,8 @@ def main() -> None:
                         help="batches per run of the slow cases (baselines, datasets)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads of the main process")
     parser.add_argument("--skip_datasets", action="store_true")
+    parser.add_argument("--memory_mbp", type=int, default=0,
+                        help="first read a synthetic FASTA of this many Mbp and report resident memory per base")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -160,6 +199,8 @@ def main() -> None:
     collator = DataCollatorForRandomMask(tokenizer, RandomMaskSchedule.from_preset("randommask", total_steps=1000))
     workdir = Path(tempfile.mkdtemp(prefix="bench_data_"))
     try:
+        if args.memory_mbp:
+            _memory(args.memory_mbp, workdir)
         plain = workdir / "genome.fa"
         with open(args.genome, "rb") as source:
             data = source.read()
