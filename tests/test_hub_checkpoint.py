@@ -57,7 +57,7 @@ import torch
 from transformers import (AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification,
                           AutoModelForTokenClassification, AutoTokenizer, pipeline)
 
-expected = torch.load(work / "expected.pt")
+expected = torch.load(work / "expected.pt", weights_only=True)
 folders = {name: str(work / name) for name in ("mlm", "seqcls", "tokcls")}
 
 config = AutoConfig.from_pretrained(folders["mlm"], trust_remote_code=True)
