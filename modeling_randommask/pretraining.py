@@ -67,6 +67,7 @@ class PretrainArguments:
     reverse_complement: bool = True
     val_fraction: float = 0.01
     min_gap: int = field(default=50, metadata={"help": "runs of this many non-ACGT bases are cut out of windows"})
+    max_n_fraction: float = field(default=0.1, metadata={"help": "skip windows with more non-ACGT bases than this"})
     num_workers: int = 0
     log_every: int = 10
     eval_every: int = 200
@@ -250,7 +251,7 @@ def pretrain(args: PretrainArguments) -> Path:
     genome_paths = args.genome or [str(path) for path in default_corpus()]
     data_config = GenomeDataConfig(
         paths=genome_paths, max_length=args.max_length, seed=args.seed, val_fraction=args.val_fraction,
-        min_gap=args.min_gap, reverse_complement=args.reverse_complement,
+        min_gap=args.min_gap, max_n_fraction=args.max_n_fraction, reverse_complement=args.reverse_complement,
     )
     with accelerator.main_process_first():
         train_data, val_data, data_stats = build_genome_datasets(data_config, tokenizer)
