@@ -40,6 +40,7 @@ from .sharded_sampler import ShardedBatchSampler
 logger = logging.getLogger(__name__)
 
 TRAINING_STATE = "training_state.json"
+SCHEDULE_FILE = "masking_schedule.json"
 TRAINING_LOG = "training_log.jsonl"
 
 
@@ -172,18 +173,22 @@ class _TrainingLog:
                 handle.write(json.dumps(record) + "\n")
 
 
-def _save_training_checkpoint(accelerator: Accelerator, output_dir: Path, state: TrainingState, keep: int) -> None:
+def _save_training_checkpoint(accelerator: Accelerator, output_dir: Path, state: TrainingState,
+                              schedule: RandomMaskSchedule, keep: int) -> None:
     """Write into a temporary folder, then rename and move the ``latest`` pointer: a crash mid-save leaves the
-    previous checkpoint complete and ``latest`` pointing at it."""
+    previous checkpoint complete and ``latest`` pointing at it. Checkpoints past this step (from a run that was
+    resumed from an earlier one) are dropped, then all but the ``keep`` newest."""
     root = output_dir / "checkpoints"
     name = f"step-{state.step:08d}"
     staging = root / f".staging-{name}"
-    if accelerator.is_main_process and staging.exists():
-        shutil.rmtree(staging)
+    if accelerator.is_main_process:
+        for stale in root.glob(".staging-*"):
+            shutil.rmtree(stale)
     accelerator.wait_for_everyone()
     accelerator.save_state(str(staging))
     if accelerator.is_main_process:
         (staging / TRAINING_STATE).write_text(json.dumps(asdict(state), indent=2))
+        (staging / SCHEDULE_FILE).write_text(json.dumps(schedule.to_dict(), indent=2))
         final = root / name
         if final.exists():
             shutil.rmtree(final)
@@ -191,7 +196,8 @@ def _save_training_checkpoint(accelerator: Accelerator, output_dir: Path, state:
         pointer = root / ".latest.tmp"
         pointer.write_text(name)
         os.replace(pointer, root / "latest")
-        for old in sorted(p for p in root.glob("step-*") if p.is_dir())[:-keep]:
+        kept = sorted(p for p in root.glob("step-*") if p.is_dir() and p.name <= name)
+        for old in [p for p in root.glob("step-*") if p.is_dir() and p.name > name] + kept[:-keep]:
             shutil.rmtree(old)
     accelerator.wait_for_everyone()
 
@@ -295,6 +301,10 @@ def pretrain(args: PretrainArguments) -> Path:
         checkpoint = _resolve_checkpoint(output_dir, args.resume_from_checkpoint)
         accelerator.load_state(str(checkpoint))
         state = TrainingState(**json.loads((checkpoint / TRAINING_STATE).read_text()))
+        saved = json.loads((checkpoint / SCHEDULE_FILE).read_text())
+        if saved != schedule.to_dict():
+            raise ValueError(f"{checkpoint / SCHEDULE_FILE}: the checkpoint was trained with masking schedule {saved}, "
+                             f"this run asks for {schedule.to_dict()}: resume with the same masking options")
         logger.info("resumed from %s at step %d (epoch %d, batch %d)", checkpoint, state.step, state.epoch,
                     state.batch_in_epoch)
     run_log = _TrainingLog(output_dir / TRAINING_LOG, accelerator.is_main_process,
@@ -365,7 +375,7 @@ def pretrain(args: PretrainArguments) -> Path:
             run_log.write(record)
             accelerator.log({"val_loss": last_val}, step=state.step)
         if state.step % args.save_every == 0 or state.step == args.max_steps:
-            _save_training_checkpoint(accelerator, output_dir, state, args.keep_checkpoints)
+            _save_training_checkpoint(accelerator, output_dir, state, schedule, args.keep_checkpoints)
     progress.close()
 
     if accelerator.is_main_process:

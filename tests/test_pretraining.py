@@ -72,6 +72,11 @@ def test_pretrain_writes_a_loadable_model_folder_with_card_and_log(tmp_path):
             "training_log.jsonl"} <= set(uploaded)
     assert any((out / "logs").rglob("*tfevents*")) and not any(f.startswith(("checkpoints/", "logs/")) for f in uploaded)
 
+    saved = json.loads((out / "checkpoints" / "step-00000012" / "masking_schedule.json").read_text())
+    assert (saved["total_steps"], saved["num_phases"]) == (12, 3)
+    with pytest.raises(ValueError, match="masking_schedule.json"):
+        pretrain(parse_args([*QUICK, "--output_dir", str(out), "--resume_from_checkpoint", "latest",
+                             "--num_phases", "2"]))
     with pytest.raises(FileExistsError, match="not empty"):
         pretrain(parse_args([*QUICK, "--output_dir", str(out)]))
 
