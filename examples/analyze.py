@@ -1,0 +1,19 @@
+"""Diagnose pretrained checkpoints (the paper's Figs. 2-5): loss by phase, attention on [CLS], k-mer embeddings.
+
+    python examples/analyze.py --models outputs/randommask-tiny --out_dir outputs/analysis
+    python examples/analyze.py --models outputs/a outputs/b --labels randommask dnabert \
+        --genome ../shared/data/genomes/human_chr22_20-21M.fa.gz --out_dir outputs/analysis
+
+Writes loss_by_phase.png, attention.png, kmer_tsne.png, diagnostics.json and diagnostics.md into --out_dir and
+prints the markdown table. The logic lives in ``modeling_randommask.diagnostics``.
+"""
+
+from transformers import HfArgumentParser
+
+from modeling_randommask.diagnostics import AnalyzeArguments, analyze
+
+if __name__ == "__main__":
+    (args,) = HfArgumentParser(AnalyzeArguments).parse_args_into_dataclasses()
+    report = analyze(args)
+    print(report["table"])
+    print("\nfigures: " + ", ".join(report["figures"].values()))

@@ -1,0 +1,612 @@
+"""The paper's three observations, measured on any checkpoint as numbers and PNG figures.
+
+- Loss by phase (paper Fig. 5): the training loss curve from a run's ``training_log.jsonl`` with the curriculum's
+  phase boundaries, and per-phase figures. With overlapping 6-mers and DNABERT's masking the loss collapses once
+  the model finds that a masked run of 6 tokens hides a single base.
+- Attention (Fig. 4): per layer and head, the mean attention mass on [CLS] and the mean attention entropy over
+  real sequences (padding excluded as query and as key). Under-trained layers park their attention on [CLS].
+- K-mer embeddings (Figs. 2-3): t-SNE of the input embeddings of the 4**k k-mers coloured by their central
+  dinucleotide, and two numbers for how strongly the raw embeddings cluster by it: cosine silhouette and kNN purity.
+
+``analyze`` runs all three on one or more checkpoints (compare mode) and writes the figures, ``diagnostics.json``
+and a markdown table. Figures use matplotlib's object API (``Figure``, rendered by Agg), never pyplot: no global
+backend switch, no display. matplotlib and scikit-learn are imported where used, to keep the package import light.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import logging
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import PreTrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
+
+from tokenization import KmerTokenizer
+from tokenization.kmer_vocab import BASES
+
+from .configuration_randommask import NUM_SPECIAL_TOKENS
+from .masking_schedule import RandomMaskSchedule
+from .modeling_randommask import RandomMaskForMaskedLM
+from .pretraining import TRAINING_LOG
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_GENOME = Path(__file__).resolve().parent / "genomes" / "ecoli_k12_mg1655.fa.gz"
+DINUCLEOTIDES: list[str] = ["".join(pair) for pair in itertools.product(BASES, repeat=2)]
+"""The 16 dinucleotides in vocabulary order: label ``i`` of ``central_dinucleotide_labels`` is ``DINUCLEOTIDES[i]``."""
+
+PathLike = str | os.PathLike
+
+
+# ---- loss by phase -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainingCurve:
+    """What a ``training_log.jsonl`` says about the loss. ``steps`` count optimizer updates done when a record was
+    written (a record at step ``s`` holds update ``s - 1``, whose phase is its ``phase``)."""
+
+    path: Path
+    steps: np.ndarray
+    loss: np.ndarray
+    phase: np.ndarray
+    val_steps: np.ndarray
+    val_loss: np.ndarray
+    val_phase: np.ndarray
+    phase_starts: list[int] | None
+    """First update of each phase, from the run's schedule (None when the log has no start record)."""
+    start: dict[str, Any] | None
+    """The last ``start`` record (schedule, data statistics such as ``window_bases``), if any."""
+
+    @property
+    def num_phases(self) -> int:
+        if self.phase_starts is not None:
+            return len(self.phase_starts)
+        return int(max(self.phase.max(initial=0), self.val_phase.max(initial=0))) + 1
+
+
+def _log_file(path: PathLike) -> Path:
+    path = Path(path)
+    return path / TRAINING_LOG if path.is_dir() else path
+
+
+def read_training_log(path: PathLike) -> TrainingCurve:
+    """Parse a run's training log (the file, or the checkpoint folder holding ``training_log.jsonl``).
+
+    Records without the key a curve needs are skipped: a training point is a record with ``loss`` and no
+    ``event``, a validation point one with ``val_loss``; the phase boundaries come from the last ``start`` record's
+    schedule. Records that are not JSON objects, or a resumed run whose schedule changed, raise ``ValueError``
+    naming the file and line.
+    """
+    path = _log_file(path)
+    train: list[tuple[int, float, int | None]] = []
+    val: list[tuple[int, float, int | None]] = []
+    schedule: RandomMaskSchedule | None = None
+    start: dict[str, Any] | None = None
+    with path.open(encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            record = _json_object(line, path, line_number)
+            if not isinstance(record.get("step"), int):
+                continue
+            step, phase = record["step"], record.get("phase")
+            phase = phase if isinstance(phase, int) else None
+            if record.get("event") == "start" and isinstance(record.get("schedule"), dict):
+                found = _schedule_of(record["schedule"], path, line_number)
+                if schedule is not None and found != schedule:
+                    raise ValueError(
+                        f"{path}, line {line_number}: the run was resumed with another schedule ({found} after "
+                        f"{schedule}); its phases are not one curve"
+                    )
+                schedule, start = found, record
+            elif "event" not in record and isinstance(record.get("loss"), (int, float)):
+                train.append((step, float(record["loss"]), phase))
+            if isinstance(record.get("val_loss"), (int, float)):
+                val.append((step, float(record["val_loss"]), phase))
+
+    def columns(points):
+        steps = np.array([p[0] for p in points], dtype=np.int64)
+        values = np.array([p[1] for p in points], dtype=np.float64)
+        phases = np.array([_phase_of(s, p, schedule) for s, _, p in points], dtype=np.int64)
+        return steps, values, phases
+
+    steps, loss, phase = columns(train)
+    val_steps, val_loss, val_phase = columns(val)
+    starts = None if schedule is None else [schedule.phase_start(p) for p in range(schedule.num_phases)]
+    return TrainingCurve(path, steps, loss, phase, val_steps, val_loss, val_phase, starts, start)
+
+
+def _json_object(line: str, path: Path, line_number: int) -> dict:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}, line {line_number}: not a JSON record ({error})") from None
+    if isinstance(record, dict):
+        return record
+    raise ValueError(f"{path}, line {line_number}: expected a JSON object, got {type(record).__name__}")
+
+
+def _schedule_of(values: dict, path: Path, line_number: int) -> RandomMaskSchedule:
+    try:
+        return RandomMaskSchedule(total_steps=int(values["total_steps"]), num_phases=int(values["num_phases"]))
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{path}, line {line_number}: start record's schedule is unusable ({error!r})") from None
+
+
+def _phase_of(step: int, logged: int | None, schedule: RandomMaskSchedule | None) -> int:
+    """The logged phase; else the phase of update ``step - 1`` under the schedule; else 0 (a single phase)."""
+    if logged is not None:
+        return logged
+    return schedule.phase(max(step - 1, 0)) if schedule is not None else 0
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def loss_by_phase(log: PathLike | TrainingCurve) -> list[dict[str, Any]]:
+    """One row per curriculum phase: the training loss's mean, first and last value in the phase, the last
+    validation loss, and counts. Non-finite losses (skipped updates) are counted, not averaged; a phase the run
+    never reached has ``None`` figures."""
+    curve = log if isinstance(log, TrainingCurve) else read_training_log(log)
+    rows = []
+    for p in range(curve.num_phases):
+        losses = curve.loss[curve.phase == p]
+        finite = losses[np.isfinite(losses)]
+        vals = curve.val_loss[curve.val_phase == p]
+        rows.append({
+            "phase": p,
+            "start_step": None if curve.phase_starts is None else curve.phase_starts[p],
+            "train_records": int(losses.size),
+            "non_finite": int(losses.size - finite.size),
+            "mean_loss": _finite(finite.mean()) if finite.size else None,
+            "first_loss": _finite(finite[0]) if finite.size else None,
+            "last_loss": _finite(finite[-1]) if finite.size else None,
+            "last_val_loss": _finite(vals[-1]) if vals.size else None,
+        })
+    return rows
+
+
+def plot_loss_by_phase(
+    logs: PathLike | TrainingCurve | Sequence[PathLike | TrainingCurve],
+    png: PathLike,
+    labels: Sequence[str] | None = None,
+) -> Path:
+    """Training loss (lines) and validation loss (points) against step, one colour per run, phase boundaries as
+    dotted lines in the run's colour; several runs are overlaid (compare mode). Returns the PNG path."""
+    from matplotlib.figure import Figure
+
+    if isinstance(logs, (str, os.PathLike, TrainingCurve)):
+        logs = [logs]
+    curves = [log if isinstance(log, TrainingCurve) else read_training_log(log) for log in logs]
+    labels = _labels(labels, [c.path.parent.name for c in curves])
+    fig = Figure(figsize=(9, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    for index, (curve, label) in enumerate(zip(curves, labels)):
+        colour = f"C{index}"
+        ax.plot(curve.steps, curve.loss, color=colour, linewidth=1, alpha=0.85, label=f"{label}: train")
+        if curve.val_steps.size:
+            ax.plot(curve.val_steps, curve.val_loss, "o", color=colour, markersize=4, label=f"{label}: val")
+        for p, start in list(enumerate(curve.phase_starts or []))[1:]:
+            ax.axvline(start, color=colour, linestyle=":", linewidth=1)
+            ax.annotate(f"p{p}", (start, 1), xycoords=("data", "axes fraction"), xytext=(2, -2 - 10 * index),
+                        textcoords="offset points", va="top", fontsize=8, color=colour)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("masked-LM loss (nats)")
+    ax.set_title("Training loss by curriculum phase (dotted: phase starts)")
+    ax.legend(fontsize=8)
+    return _save(fig, png)
+
+
+# ---- genome windows ------------------------------------------------------------------------------------------
+
+
+def read_fasta_windows(
+    path: PathLike, num_windows: int, window_bases: int, seed: int = 0, max_bases: int | None = 50_000_000
+) -> list[str]:
+    """``num_windows`` non-overlapping windows of ``window_bases`` bases, all A/C/G/T (soft-masked lowercase is
+    uppercased; windows touching N, IUPAC codes or a record boundary are not used), drawn at random (``seed``)
+    from a FASTA file, gzipped or not, and returned in genome order. Only the first ``max_bases`` bases are read:
+    a diagnostic needs a few hundred windows, not a whole human genome in memory."""
+    path = Path(path)
+    if num_windows < 1 or window_bases < 1:
+        raise ValueError(f"num_windows and window_bases must be >= 1, got {num_windows} and {window_bases}")
+    genome = _read_fasta_bases(path, max_bases)
+    slots = len(genome) // window_bases
+    grid = np.frombuffer(genome, dtype=np.uint8)[: slots * window_bases].reshape(slots, window_bases)
+    usable = np.flatnonzero(np.isin(grid, np.frombuffer(b"ACGT", dtype=np.uint8)).all(axis=1))
+    if usable.size < num_windows:
+        raise ValueError(
+            f"{path}: only {usable.size} windows of {window_bases} bases hold nothing but A/C/G/T in the "
+            f"{len(genome):,} bases read; asked for {num_windows}"
+        )
+    chosen = np.sort(np.random.default_rng(seed).choice(usable, size=num_windows, replace=False))
+    return [grid[i].tobytes().decode("ascii") for i in chosen]
+
+
+def _read_fasta_bases(path: Path, max_bases: int | None) -> bytes:
+    """Sequence of every record, uppercased, records joined by one N (so no clean window spans two)."""
+    records: list[bytes] = []
+    total, header_seen = 0, False
+    try:
+        with path.open("rb") as handle:
+            gzipped = handle.read(2) == b"\x1f\x8b"
+        with (gzip.open if gzipped else open)(path, "rb") as handle:
+            for line_number, line in enumerate(handle, start=1):
+                line = line.strip()
+                if line.startswith(b">"):
+                    header_seen = True
+                    if records and records[-1] != b"N":
+                        records.append(b"N")
+                elif line:
+                    if not header_seen:
+                        raise ValueError(f"{path}, line {line_number}: sequence before any '>' header line")
+                    records.append(line.upper())
+                    total += len(line)
+                    if max_bases is not None and total >= max_bases:
+                        break
+    except (OSError, EOFError) as error:
+        raise ValueError(f"{path}: cannot read ({error})") from None
+    if total == 0:
+        raise ValueError(f"{path}: no sequence found")
+    return b"".join(records)
+
+
+# ---- attention -----------------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def attention_statistics(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, sequences: Sequence[str], batch_size: int = 4
+) -> dict[str, Any]:
+    """Per layer and head: mean attention probability on [CLS] and mean attention entropy (nats) over the real
+    (non-padding) keys, averaged over every real query token (specials included) of every sequence.
+
+    Runs the encoder in eval mode with ``output_attentions=True`` (eager attention maps). The uniform-attention
+    references say what an attention spread evenly over the real keys would give: ``uniform_cls_mass`` (mean of
+    1/n) and ``uniform_entropy`` (mean of log n, also the entropy's upper bound).
+    """
+    if not sequences:
+        raise ValueError("attention_statistics needs at least one sequence")
+    encoder = model.base_model
+    device = next(encoder.parameters()).device
+    max_tokens = encoder.config.max_position_embeddings
+    was_training = encoder.training
+    encoder.eval()
+    cls_sum = entropy_sum = None
+    queries = uniform_mass = uniform_entropy = 0.0
+    try:
+        for start in range(0, len(sequences), batch_size):
+            batch = tokenizer(list(sequences[start : start + batch_size]), return_tensors="pt", padding=True)
+            if batch["input_ids"].shape[1] > max_tokens:
+                raise ValueError(
+                    f"sequences {start}..{start + batch_size - 1} give {batch['input_ids'].shape[1]} tokens, more than "
+                    f"the model's {max_tokens} positions: use shorter windows"
+                )
+            input_ids, mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
+            attentions = encoder(input_ids=input_ids, attention_mask=mask, output_attentions=True).attentions
+            real = mask.double()
+            is_cls = (input_ids == tokenizer.cls_token_id).double()
+            layer_mass, layer_entropy = [], []
+            for probs in attentions:  # [batch, heads, query, key]
+                probs = probs.double()
+                mass = torch.einsum("bhqk,bk->bhq", probs, is_cls)
+                entropy = -torch.einsum("bhqk,bk->bhq", torch.xlogy(probs, probs), real)
+                layer_mass.append(torch.einsum("bhq,bq->h", mass, real))
+                layer_entropy.append(torch.einsum("bhq,bq->h", entropy, real))
+            batch_mass, batch_entropy = torch.stack(layer_mass).cpu(), torch.stack(layer_entropy).cpu()
+            cls_sum = batch_mass if cls_sum is None else cls_sum + batch_mass
+            entropy_sum = batch_entropy if entropy_sum is None else entropy_sum + batch_entropy
+            keys = real.sum(dim=1)  # every real query of a sequence sees that sequence's real keys
+            queries += float(keys.sum())
+            uniform_mass += float(is_cls.mul(real).sum(dim=1).sum())  # n queries x (cls count / n)
+            uniform_entropy += float((keys * keys.log()).sum())
+    finally:
+        encoder.train(was_training)
+    cls_per_head, entropy_per_head = cls_sum / queries, entropy_sum / queries
+    return {
+        "num_sequences": len(sequences),
+        "num_query_tokens": int(queries),
+        "cls_mass_per_layer": cls_per_head.mean(dim=1).tolist(),
+        "entropy_per_layer": entropy_per_head.mean(dim=1).tolist(),
+        "cls_mass_per_head": cls_per_head.tolist(),
+        "entropy_per_head": entropy_per_head.tolist(),
+        "uniform_cls_mass": uniform_mass / queries,
+        "uniform_entropy": uniform_entropy / queries,
+    }
+
+
+def plot_attention(statistics: dict[str, dict[str, Any]], png: PathLike) -> Path:
+    """Heatmaps (layers x heads) of [CLS] mass and entropy, one row per model, on shared colour scales ([CLS] mass
+    0..1, a probability; entropy 0..the largest uniform entropy) so models and runs compare at a glance; cell values
+    are printed when the grid is small enough to read them."""
+    from matplotlib.figure import Figure
+
+    entropy_max = max(max(s["uniform_entropy"], max(map(max, s["entropy_per_head"]))) for s in statistics.values())
+    fig = Figure(figsize=(10, 1.2 + 2.6 * len(statistics)), layout="constrained")
+    axes = fig.subplots(len(statistics), 2, squeeze=False)
+    for row, (label, stats) in enumerate(statistics.items()):
+        for col, (key, title, vmax) in enumerate([
+            ("cls_mass_per_head", "attention on [CLS]", 1.0),
+            ("entropy_per_head", f"attention entropy (nats; uniform {stats['uniform_entropy']:.2f})", entropy_max),
+        ]):
+            ax, grid = axes[row, col], np.asarray(stats[key])
+            image = ax.imshow(grid, aspect="auto", cmap="viridis", vmin=0.0, vmax=vmax)
+            layers, heads = grid.shape
+            ax.set_yticks(range(layers), [str(i + 1) for i in range(layers)])
+            ax.set_xticks(range(heads), [str(i + 1) for i in range(heads)])
+            ax.set_ylabel("layer")
+            ax.set_xlabel("head")
+            ax.set_title(f"{label}: {title}", fontsize=9)
+            if grid.size <= 160:
+                for (i, j), value in np.ndenumerate(grid):
+                    ax.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=7,
+                            color="white" if value < 0.6 * vmax else "black")
+            fig.colorbar(image, ax=ax)
+    return _save(fig, png)
+
+
+# ---- k-mer embeddings ----------------------------------------------------------------------------------------
+
+
+def central_dinucleotide_labels(k: int) -> np.ndarray:
+    """Label 0..15 (index into ``DINUCLEOTIDES``) of every k-mer in vocabulary order: the bases at 0-based
+    positions ``(k - 2) // 2`` and the next (2-3 for k = 6; for odd k the pair left of the middle base's right)."""
+    if k < 2:
+        raise ValueError(f"a k-mer holds a central dinucleotide only for k >= 2, got k={k}")
+    first = (k - 2) // 2
+    ids = np.arange(4**k)
+    return ids // 4 ** (k - 1 - first) % 4 * 4 + ids // 4 ** (k - 2 - first) % 4
+
+
+def kmer_embeddings(model: PreTrainedModel) -> np.ndarray:
+    """The ``4**k`` k-mer rows of the input embedding matrix (specials dropped), in vocabulary order."""
+    weight = model.get_input_embeddings().weight.detach().float().cpu().numpy()
+    k = model.config.kmer_size
+    if weight.shape[0] != NUM_SPECIAL_TOKENS + 4**k:
+        raise ValueError(f"embedding matrix has {weight.shape[0]} rows, expected {NUM_SPECIAL_TOKENS} + 4**{k}")
+    return weight[NUM_SPECIAL_TOKENS:]
+
+
+def _kmer_size(num_kmers: int) -> int:
+    k = round(math.log(num_kmers, 4)) if num_kmers > 1 else 0
+    if k < 2 or 4**k != num_kmers:
+        raise ValueError(f"{num_kmers} embedding rows are not the 4**k k-mers of some k >= 2")
+    return k
+
+
+def knn_purity(embeddings: np.ndarray, labels: np.ndarray, n_neighbors: int = 10, chunk: int = 1024) -> float:
+    """Fraction of each point's ``n_neighbors`` nearest neighbours (cosine, itself excluded) sharing its label."""
+    x = torch.nn.functional.normalize(torch.as_tensor(embeddings, dtype=torch.float32), dim=1)
+    labels = torch.as_tensor(labels)
+    if not 1 <= n_neighbors < len(x):
+        raise ValueError(f"n_neighbors must be in 1..{len(x) - 1}, got {n_neighbors}")
+    hits = 0
+    for start in range(0, len(x), chunk):
+        similarity = x[start : start + chunk] @ x.T
+        rows = torch.arange(similarity.shape[0])
+        similarity[rows, rows + start] = -math.inf
+        neighbours = similarity.topk(n_neighbors, dim=1).indices
+        hits += int((labels[neighbours] == labels[start : start + chunk, None]).sum())
+    return hits / (len(x) * n_neighbors)
+
+
+def embedding_clustering(embeddings: np.ndarray, n_neighbors: int = 10) -> dict[str, Any]:
+    """How strongly raw k-mer embeddings (``[4**k, dim]``, vocabulary order) cluster by central dinucleotide.
+
+    ``knn_purity``: fraction of the ``n_neighbors`` cosine nearest neighbours sharing the k-mer's central
+    dinucleotide; ``chance_purity`` is its value for neighbours drawn at random (about 1/16). ``silhouette_cosine``:
+    scikit-learn's silhouette with cosine distance and the 16 dinucleotides as clusters (about 0 when unrelated,
+    towards 1 when clustered).
+    """
+    from sklearn.metrics import silhouette_score
+
+    labels = central_dinucleotide_labels(_kmer_size(len(embeddings)))
+    counts = np.bincount(labels, minlength=len(DINUCLEOTIDES))
+    n = len(labels)
+    return {
+        "num_kmers": n,
+        "n_neighbors": n_neighbors,
+        "knn_purity": knn_purity(embeddings, labels, n_neighbors),
+        "chance_purity": float((counts * (counts - 1)).sum() / (n * (n - 1))),
+        "silhouette_cosine": float(silhouette_score(embeddings, labels, metric="cosine")),
+    }
+
+
+def kmer_embedding_statistics(model: PreTrainedModel, n_neighbors: int = 10) -> dict[str, Any]:
+    """``embedding_clustering`` of a model's k-mer input embeddings."""
+    return embedding_clustering(kmer_embeddings(model), n_neighbors)
+
+
+def plot_kmer_tsne(
+    embeddings: np.ndarray | dict[str, np.ndarray],
+    png: PathLike,
+    perplexity: float = 30.0,
+    max_iter: int = 1000,
+    seed: int = 0,
+) -> Path:
+    """t-SNE (cosine, PCA init) of k-mer embeddings coloured by central dinucleotide, one panel per model, its
+    title giving the raw embeddings' 10-nearest-neighbour purity."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from sklearn.manifold import TSNE
+
+    if not isinstance(embeddings, dict):
+        embeddings = {"model": embeddings}
+    colours = ListedColormap([f"tab:{c}" for c in ("blue", "orange", "green", "red", "purple", "brown", "pink",
+                                                    "gray", "olive", "cyan")] + ["black", "gold", "navy", "lime",
+                                                                                 "magenta", "teal"])
+    fig = Figure(figsize=(1.5 + 5 * len(embeddings), 5), layout="constrained")
+    axes = fig.subplots(1, len(embeddings), squeeze=False)[0]
+    for ax, (label, points) in zip(axes, embeddings.items()):
+        labels = central_dinucleotide_labels(_kmer_size(len(points)))
+        purity = knn_purity(points, labels)
+        tsne = TSNE(n_components=2, metric="cosine", init="pca", perplexity=min(perplexity, (len(points) - 1) / 3),
+                    max_iter=max_iter, random_state=seed)
+        xy = tsne.fit_transform(np.asarray(points, dtype=np.float32))
+        ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap=colours, vmin=-0.5, vmax=15.5, s=3, linewidths=0)
+        ax.set_title(f"{label}: t-SNE of {len(points)} k-mer embeddings\n10-NN purity {purity:.3f} (chance ~1/16)",
+                     fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    handles = [Line2D([], [], marker="o", linestyle="", color=colours(i), label=name)
+               for i, name in enumerate(DINUCLEOTIDES)]
+    fig.legend(handles=handles, title="central\ndinucleotide", loc="outside right center", fontsize=8)
+    return _save(fig, png)
+
+
+# ---- checkpoints, compare mode, report -----------------------------------------------------------------------
+
+
+def load_checkpoint(path: PathLike) -> tuple[RandomMaskForMaskedLM, KmerTokenizer]:
+    """A saved RandomMask folder (or a DNABERT ``BertForMaskedLM`` folder, converted) and the k-mer tokenizer its
+    config names (``kmer_size``, ``kmer_stride``), the model in eval mode."""
+    if PreTrainedConfig.get_config_dict(str(path))[0].get("model_type") == "bert":
+        from .dnabert_import import from_dnabert
+
+        model = from_dnabert(path)
+    else:
+        model = RandomMaskForMaskedLM.from_pretrained(path)
+    return model.eval(), KmerTokenizer(k=model.config.kmer_size, stride=model.config.kmer_stride)
+
+
+def diagnose(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    sequences: Sequence[str],
+    log: PathLike | TrainingCurve | None = None,
+    batch_size: int = 4,
+    n_neighbors: int = 10,
+) -> dict[str, Any]:
+    """All three diagnostics of one model: ``loss_by_phase`` (None without a training log), ``attention``,
+    ``embeddings``."""
+    return {
+        "loss_by_phase": loss_by_phase(log) if log is not None else None,
+        "attention": attention_statistics(model, tokenizer, sequences, batch_size),
+        "embeddings": kmer_embedding_statistics(model, n_neighbors),
+    }
+
+
+def diagnostics_table(results: dict[str, dict[str, Any]]) -> str:
+    """One markdown table: a row per diagnostic, a column per model (blank where a model has no such figure)."""
+    rows: dict[str, dict[str, str]] = {}
+
+    def put(name: str, label: str, value: float | str | None, fmt: str = ".3f") -> None:
+        rows.setdefault(name, {})[label] = value if isinstance(value, str) else "" if value is None else f"{value:{fmt}}"
+
+    for label, result in results.items():
+        for row in result.get("loss_by_phase") or []:
+            p = row["phase"]
+            if row["mean_loss"] is not None:
+                put(f"phase {p} train loss: mean (first -> last)", label,
+                    f"{row['mean_loss']:.3f} ({row['first_loss']:.3f} -> {row['last_loss']:.3f})")
+            put(f"phase {p} val loss (last)", label, row["last_val_loss"])
+        attention = result["attention"]
+        for layer, value in enumerate(attention["cls_mass_per_layer"], start=1):
+            put(f"attention on [CLS], layer {layer}", label, value, ".4f")
+        put("attention on [CLS], uniform reference", label, attention["uniform_cls_mass"], ".4f")
+        for layer, value in enumerate(attention["entropy_per_layer"], start=1):
+            put(f"attention entropy (nats), layer {layer}", label, value)
+        put("attention entropy, uniform reference", label, attention["uniform_entropy"])
+        embeddings = result["embeddings"]
+        put(f"k-mer kNN purity by central dinucleotide ({embeddings['n_neighbors']} neighbours)", label,
+            embeddings["knn_purity"])
+        put("k-mer kNN purity, chance", label, embeddings["chance_purity"])
+        put("k-mer silhouette by central dinucleotide (cosine)", label, embeddings["silhouette_cosine"])
+    labels = list(results)
+    lines = ["| diagnostic | " + " | ".join(labels) + " |", "|---|" + "---:|" * len(labels)]
+    lines += [f"| {name} | " + " | ".join(cells.get(label, "") for label in labels) + " |"
+              for name, cells in rows.items()]
+    return "\n".join(lines)
+
+
+@dataclass
+class AnalyzeArguments:
+    """Options of ``examples/analyze.py``."""
+
+    models: list[str] = field(metadata={"help": "checkpoint folders (RandomMask, or DNABERT to convert)"})
+    labels: list[str] | None = field(default=None, metadata={"help": "a name per model (default: folder names)"})
+    genome: str = field(default=str(DEFAULT_GENOME), metadata={"help": "FASTA(.gz) the attention windows come from"})
+    num_windows: int = field(default=32, metadata={"help": "windows for the attention statistics"})
+    window_bases: int | None = field(default=None, metadata={
+        "help": "bases per window (default: the shortest training window in the models' logs, else 515 = 512 "
+                "tokens with overlapping 6-mers)"})
+    batch_size: int = 4
+    n_neighbors: int = field(default=10, metadata={"help": "neighbours for the k-mer kNN purity"})
+    tsne: bool = field(default=True, metadata={"help": "draw the t-SNE figure (the slow part: ~30 s per model)"})
+    tsne_max_iter: int = 1000
+    seed: int = 0
+    out_dir: str = "outputs/analysis"
+
+
+def analyze(args: AnalyzeArguments) -> dict[str, Any]:
+    """Diagnose every model on the same genome windows, write ``loss_by_phase.png`` (models with a training log),
+    ``attention.png``, ``kmer_tsne.png``, ``diagnostics.json`` and ``diagnostics.md`` into ``args.out_dir``;
+    return what ``diagnostics.json`` holds."""
+    labels = _labels(args.labels, [Path(m).name for m in args.models])
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    logs = {label: read_training_log(path) for path, label in zip(args.models, labels) if _log_file(path).is_file()}
+    window_bases = args.window_bases or _trained_window_bases(logs.values()) or 515
+    sequences = read_fasta_windows(args.genome, args.num_windows, window_bases, seed=args.seed)
+    results, embeddings = {}, {}
+    for path, label in zip(args.models, labels):
+        logger.info("diagnosing %s (%s)", label, path)
+        model, tokenizer = load_checkpoint(path)
+        results[label] = {"checkpoint": str(path),
+                          **diagnose(model, tokenizer, sequences, logs.get(label), args.batch_size, args.n_neighbors)}
+        embeddings[label] = kmer_embeddings(model)
+    figures = {"attention": str(plot_attention({k: r["attention"] for k, r in results.items()},
+                                               out_dir / "attention.png"))}
+    if logs:
+        figures["loss_by_phase"] = str(plot_loss_by_phase(list(logs.values()), out_dir / "loss_by_phase.png",
+                                                          labels=list(logs)))
+    if args.tsne:
+        figures["kmer_tsne"] = str(plot_kmer_tsne(embeddings, out_dir / "kmer_tsne.png",
+                                                  max_iter=args.tsne_max_iter, seed=args.seed))
+    table = diagnostics_table(results)
+    (out_dir / "diagnostics.md").write_text(table + "\n", encoding="utf-8")
+    report = {
+        "windows": {"genome": str(args.genome), "num_windows": args.num_windows, "window_bases": window_bases,
+                    "seed": args.seed},
+        "figures": figures,
+        "models": results,
+        "table": table,
+    }
+    (out_dir / "diagnostics.json").write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    return report
+
+
+def _trained_window_bases(curves) -> int | None:
+    """Shortest window the runs trained on (start record's ``data.window_bases``): longer windows would meet
+    position embeddings a model never trained."""
+    found = [c.start["data"]["window_bases"] for c in curves
+             if c.start and isinstance(c.start.get("data"), dict) and isinstance(c.start["data"].get("window_bases"), int)]
+    return min(found, default=None)
+
+
+def _labels(labels: Sequence[str] | None, defaults: list[str]) -> list[str]:
+    labels = list(labels) if labels is not None else defaults
+    if len(labels) != len(defaults):
+        raise ValueError(f"got {len(labels)} labels for {len(defaults)} models/runs")
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"labels must be distinct, got {labels} (pass --labels)")
+    return labels
+
+
+def _save(fig, png: PathLike) -> Path:
+    png = Path(png)
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=120)
+    return png
