@@ -499,35 +499,38 @@ def diagnose(
 
 
 def diagnostics_table(results: dict[str, dict[str, Any]]) -> str:
-    """One markdown table: a row per diagnostic, a column per model (blank where a model has no such figure)."""
-    rows: dict[str, dict[str, str]] = {}
+    """One markdown table: a row per diagnostic (loss by phase, then attention by layer, then embeddings), a column
+    per model (blank where a model has no such figure, e.g. no training log, fewer phases or layers)."""
+    rows: dict[str, tuple[tuple[int, int, int], dict[str, str]]] = {}
 
-    def put(name: str, label: str, value: float | str | None, fmt: str = ".3f") -> None:
-        rows.setdefault(name, {})[label] = value if isinstance(value, str) else "" if value is None else f"{value:{fmt}}"
+    def put(order: tuple[int, int, int], name: str, label: str, value: float | str | None, fmt: str = ".3f") -> None:
+        cell = value if isinstance(value, str) else "" if value is None else f"{value:{fmt}}"
+        rows.setdefault(name, (order, {}))[1][label] = cell
 
+    last = 1 << 30  # sorts the uniform references after every layer
     for label, result in results.items():
         for row in result.get("loss_by_phase") or []:
             p = row["phase"]
             if row["mean_loss"] is not None:
-                put(f"phase {p} train loss: mean (first -> last)", label,
+                put((0, p, 0), f"phase {p} train loss: mean (first -> last)", label,
                     f"{row['mean_loss']:.3f} ({row['first_loss']:.3f} -> {row['last_loss']:.3f})")
-            put(f"phase {p} val loss (last)", label, row["last_val_loss"])
+            put((0, p, 1), f"phase {p} val loss (last)", label, row["last_val_loss"])
         attention = result["attention"]
         for layer, value in enumerate(attention["cls_mass_per_layer"], start=1):
-            put(f"attention on [CLS], layer {layer}", label, value, ".4f")
-        put("attention on [CLS], uniform reference", label, attention["uniform_cls_mass"], ".4f")
+            put((1, 0, layer), f"attention on [CLS], layer {layer}", label, value, ".4f")
+        put((1, 0, last), "attention on [CLS], uniform reference", label, attention["uniform_cls_mass"], ".4f")
         for layer, value in enumerate(attention["entropy_per_layer"], start=1):
-            put(f"attention entropy (nats), layer {layer}", label, value)
-        put("attention entropy, uniform reference", label, attention["uniform_entropy"])
+            put((1, 1, layer), f"attention entropy (nats), layer {layer}", label, value)
+        put((1, 1, last), "attention entropy, uniform reference", label, attention["uniform_entropy"])
         embeddings = result["embeddings"]
-        put(f"k-mer kNN purity by central dinucleotide ({embeddings['n_neighbors']} neighbours)", label,
+        put((2, 0, 0), f"k-mer kNN purity by central dinucleotide ({embeddings['n_neighbors']} neighbours)", label,
             embeddings["knn_purity"])
-        put("k-mer kNN purity, chance", label, embeddings["chance_purity"])
-        put("k-mer silhouette by central dinucleotide (cosine)", label, embeddings["silhouette_cosine"])
+        put((2, 1, 0), "k-mer kNN purity, chance", label, embeddings["chance_purity"])
+        put((2, 2, 0), "k-mer silhouette by central dinucleotide (cosine)", label, embeddings["silhouette_cosine"])
     labels = list(results)
     lines = ["| diagnostic | " + " | ".join(labels) + " |", "|---|" + "---:|" * len(labels)]
     lines += [f"| {name} | " + " | ".join(cells.get(label, "") for label in labels) + " |"
-              for name, cells in rows.items()]
+              for name, (_, cells) in sorted(rows.items(), key=lambda item: item[1][0])]
     return "\n".join(lines)
 
 

@@ -316,3 +316,21 @@ def test_compare_mode_through_the_script(tmp_path):
     phase_row = next(line for line in table if line.startswith("| phase 1 train loss"))
     assert phase_row.rstrip().endswith("|  |")  # blank for the model without a log
     assert diagnostics_table(report["models"]) == report["table"]
+
+
+def test_table_orders_rows_by_diagnostic_whatever_the_models():
+    def result(layers, phases):
+        attention = {"cls_mass_per_layer": [0.5] * layers, "entropy_per_layer": [1.0] * layers,
+                     "uniform_cls_mass": 0.1, "uniform_entropy": 2.0}
+        embeddings = {"n_neighbors": 10, "knn_purity": 0.9, "chance_purity": 0.0623, "silhouette_cosine": 0.4}
+        loss = [{"phase": p, "mean_loss": 2.0, "first_loss": 3.0, "last_loss": 1.0, "last_val_loss": None}
+                for p in range(phases)]
+        return {"loss_by_phase": loss or None, "attention": attention, "embeddings": embeddings}
+
+    lines = diagnostics_table({"no-log": result(2, 0), "deeper": result(3, 2)}).splitlines()
+    names = [line.split("|")[1].strip() for line in lines[2:]]
+    assert names[:4] == ["phase 0 train loss: mean (first -> last)", "phase 0 val loss (last)",
+                         "phase 1 train loss: mean (first -> last)", "phase 1 val loss (last)"]
+    assert names[4:8] == [f"attention on [CLS], layer {i}" for i in (1, 2, 3)] + ["attention on [CLS], uniform reference"]
+    assert lines[2] == "| phase 0 train loss: mean (first -> last) |  | 2.000 (3.000 -> 1.000) |"
+    assert lines[2 + names.index("attention entropy (nats), layer 3")].endswith("|  | 1.000 |")
