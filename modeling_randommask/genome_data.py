@@ -135,13 +135,19 @@ def _open(path: Path) -> IO[bytes]:
 
 
 def _last_decodable_line(path: Path) -> int:
-    """Line count of the part of a broken gzip file that does decompress (error path only: re-reads in small steps)."""
-    lines = 0
-    with _open(path) as handle:
+    """Line count of the part of a broken gzip file that does decompress (error path only). Fed to zlib in small
+    compressed steps, so a truncated file loses nothing (``gzip``'s reader drops the whole last read) and a corrupt
+    one at most the output of one step."""
+    lines, decoder = 0, zlib.decompressobj(wbits=31)
+    with open(path, "rb") as handle:
         try:
-            while piece := handle.read(1 << 16):
-                lines += piece.count(b"\n")
-        except (EOFError, OSError, zlib.error):
+            while piece := handle.read(1 << 12):
+                while piece:
+                    lines += decoder.decompress(piece).count(b"\n")
+                    if not decoder.eof:
+                        break
+                    piece, decoder = decoder.unused_data, zlib.decompressobj(wbits=31)  # next gzip member
+        except zlib.error:
             pass
     return lines
 

@@ -164,8 +164,12 @@ MALFORMED = {  # name: (content, line of the error, words in the message)
     "star": (b">r1\nACGT\n>r2\nAC\nGT*\n", 5, "invalid character '*' in record 'r2'"),
     "alignment gap": (b">r1\nAC-GT\n", 2, "invalid character '-'"),
     "binary garbage": (b">r1\nACGT\nAC\x00\xff\x89T\n", 3, "invalid character byte 0x00"),
+    "high bytes": (b">r1\nACGT\n\nAC\xff\xfe\x89T\n", 4, "invalid character byte 0xff"),
+    "nul byte": (b">r1\nACGT\nACGT\r\nACGT\nAC\x00GT\n", 5, "invalid character byte 0x00 in record 'r1'"),
     "'>' inside a line": (b">r1\nAC>GT\n", 2, "invalid character '>'"),
     "header without name": (b">r1\nACGT\n>  \nACGT\n", 3, "without a record name"),
+    "bare '>' as the first line": (b">\r\nACGT\r\n", 1, "without a record name"),
+    "bare '>' at the end, no newline": (b">r1\nACGT\n>", 3, "without a record name"),
     "binary file": (b"\x89PNG\r\n\x1a\n\x00\x00", 1, "before the first '>' header"),
     "duplicate name in a file": (b">r1\nACGT\n>r2\nAC\n>r1 again\nGG\n", 5, "'r1' already used at"),
 }
