@@ -1,7 +1,8 @@
 """RandomMask models: transformers' BERT encoder with DNABERT's weight names, plus DNA task heads.
 
 The encoder, attention backends (SDPA by default) and gradient checkpointing are transformers' BERT; what is
-ours: the config class, masked-LM logits computed only where there are labels, "cls"/"mean" pooling for
+ours: the config class, a masked-LM step that spends no work on unlabelled positions past the point where they
+can still matter (last encoder layer and head run only at labelled positions), "cls"/"mean" pooling for
 sequence-level heads, and per-layer attention maps that work whatever the attention backend.
 
 This file travels with every saved checkpoint (`trust_remote_code`), so it imports only torch, transformers
@@ -14,13 +15,21 @@ from typing import ClassVar
 import torch
 from torch import nn
 from torch.nn import functional as F
+from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_outputs import (
     BaseModelOutputWithPoolingAndCrossAttentions,
     MaskedLMOutput,
     SequenceClassifierOutput,
     TokenClassifierOutput,
 )
-from transformers.models.bert.modeling_bert import BertModel, BertOnlyMLMHead, BertPreTrainedModel
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers.models.bert.modeling_bert import (
+    BertLayer,
+    BertModel,
+    BertOnlyMLMHead,
+    BertPreTrainedModel,
+    eager_attention_forward,
+)
 from transformers.utils import logging
 from transformers.utils.generic import can_return_tuple
 
@@ -89,7 +98,13 @@ class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
     With `labels` and `config.mlm_logits_at_labels_only` (the default), only the labelled positions
     (`labels != -100`, ~15% of tokens) go through the head: `logits` then has shape `[num_labelled, vocab]`,
     row `i` belonging to position `(labels != -100).nonzero()[i]` (row-major order), and the loss equals
-    the full-logits loss. Without `labels` (inference, pipelines) `logits` is `[batch, seq, vocab]`.
+    the full-logits loss. The last encoder layer then also runs only at labelled positions (its keys and
+    values still come from every position): nothing after the last layer's key/value projections reads an
+    unlabelled position, so this is the same computation with ~85% of one layer left out. That path is taken
+    unless hidden states or attention maps are requested (they need every position; the full encoder runs).
+    Attention dropout in that layer then draws its mask over `[labelled, keys]` instead of `[seq, keys]`:
+    same distribution, other random numbers. Without `labels` (inference, pipelines) `logits` is
+    `[batch, seq, vocab]`.
     Under the Trainer, `num_items_in_batch` (labelled tokens over all gradient-accumulation micro-batches)
     turns the loss into a sum over this batch divided by that count, so accumulation is exact.
     """
@@ -124,25 +139,24 @@ class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
         num_items_in_batch: torch.Tensor | int | None = None,
         **kwargs,
     ) -> MaskedLMOutput:
-        outputs = self.bert(
-            input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            inputs_embeds=inputs_embeds,
-            return_dict=True,
-            **kwargs,
-        )
-        hidden = outputs.last_hidden_state
-        loss = None
-        if labels is None:
-            logits = self.cls(hidden)
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids,
+                  "position_ids": position_ids, "inputs_embeds": inputs_embeds}
+        if labels is not None and self.config.mlm_logits_at_labels_only and self._labelled_path_applies(kwargs):
+            labels = labels.to(self.device)
+            labelled = labels != -100
+            hidden, labels = self._labelled_hidden_states(labelled, **inputs), labels[labelled]
+            outputs = MaskedLMOutput()
         else:
-            labels = labels.to(hidden.device)
-            if self.config.mlm_logits_at_labels_only:
-                labelled = labels != -100
-                hidden, labels = hidden[labelled], labels[labelled]
-            logits = self.cls(hidden)
+            outputs = self.bert(**inputs, return_dict=True, **kwargs)
+            hidden = outputs.last_hidden_state
+            if labels is not None:
+                labels = labels.to(hidden.device)
+                if self.config.mlm_logits_at_labels_only:
+                    labelled = labels != -100
+                    hidden, labels = hidden[labelled], labels[labelled]
+        loss = None
+        logits = self.cls(hidden)
+        if labels is not None:
             flat_logits, flat_labels = logits.reshape(-1, self.config.vocab_size).float(), labels.reshape(-1)
             if num_items_in_batch is None:
                 loss = F.cross_entropy(flat_logits, flat_labels, ignore_index=-100)
@@ -150,6 +164,37 @@ class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
                 total = F.cross_entropy(flat_logits, flat_labels, ignore_index=-100, reduction="sum")
                 loss = total / torch.as_tensor(num_items_in_batch, device=total.device)
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+
+    def _labelled_path_applies(self, kwargs: dict) -> bool:
+        """The labelled-only encoder path returns no per-layer outputs, takes no other encoder arguments, and
+        knows the 4D masks of the eager and SDPA backends (flash/flex kernels take other mask forms)."""
+        wants_layers = kwargs.get("output_hidden_states", self.config.output_hidden_states) or kwargs.get(
+            "output_attentions", self.config.output_attentions
+        )
+        other_arguments = set(kwargs) - {"return_dict", "output_hidden_states", "output_attentions"}
+        return (
+            not wants_layers
+            and not other_arguments
+            and not self.config.chunk_size_feed_forward
+            and self.config._attn_implementation in ("eager", "sdpa")
+        )
+
+    def _labelled_hidden_states(self, labelled: torch.Tensor, attention_mask: torch.Tensor | None, **inputs) -> torch.Tensor:
+        """Final hidden states `[num_labelled, hidden]` (row-major order) at the positions where `labelled`.
+
+        Embeddings and every layer but the last run as in BERT (gradient checkpointing included); the last
+        layer computes keys and values at every position and everything else only at the labelled ones.
+        """
+        bert = self.bert
+        hidden = bert.embeddings(
+            input_ids=inputs["input_ids"], token_type_ids=inputs["token_type_ids"],
+            position_ids=inputs["position_ids"], inputs_embeds=inputs["inputs_embeds"],
+        )
+        mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
+        *layers, last = bert.encoder.layer
+        for layer in layers:
+            hidden = layer(hidden, mask)
+        return _layer_at_queries(last, hidden, mask, labelled.to(hidden.device))
 
 
 class RandomMaskForSequenceClassification(RandomMaskPreTrainedModel):
@@ -218,6 +263,44 @@ class RandomMaskForSequenceClassification(RandomMaskPreTrainedModel):
         if self.config.problem_type == "single_label_classification":
             return F.cross_entropy(logits, labels.reshape(-1).long())
         return F.binary_cross_entropy_with_logits(logits, labels.float().reshape(logits.shape))
+
+
+def _layer_at_queries(
+    layer: BertLayer, hidden: torch.Tensor, mask: torch.Tensor | None, queries: torch.Tensor
+) -> torch.Tensor:
+    """Output `[num_queries, hidden]` of a BERT `layer` at the positions where `queries` (`[batch, seq]` bool)
+    holds, in row-major order; keys and values are every position of `hidden` `[batch, seq, hidden]`.
+
+    Each row's queries are packed to the left of a `[batch, width]` slot grid (width = the most queries in a
+    row; spare slots repeat position 0 and are dropped at the end), so the attention stays batched.
+    """
+    batch, length, _ = hidden.shape
+    rows, positions = queries.nonzero(as_tuple=True)
+    if rows.numel() == 0:
+        return hidden[queries]
+    counts = queries.sum(dim=1)
+    slots = torch.arange(rows.numel(), device=hidden.device) - (counts.cumsum(0) - counts)[rows]
+    width = int(counts.max())
+    index = torch.zeros(batch, width, dtype=torch.long, device=hidden.device)
+    index[rows, slots] = positions
+    query_hidden = hidden.gather(1, index.unsqueeze(-1).expand(-1, -1, hidden.shape[-1]))
+    if mask is not None:  # [batch, 1, seq, seq] (or broadcastable): keep the query rows
+        mask = mask.expand(batch, -1, length, -1)
+        mask = mask.gather(2, index[:, None, :, None].expand(-1, mask.shape[1], -1, mask.shape[-1]))
+
+    attention = layer.attention.self
+    head_size = attention.attention_head_size
+    query = attention.query(query_hidden).view(batch, width, -1, head_size).transpose(1, 2)
+    key = attention.key(hidden).view(batch, length, -1, head_size).transpose(1, 2)
+    value = attention.value(hidden).view(batch, length, -1, head_size).transpose(1, 2)
+    interface = ALL_ATTENTION_FUNCTIONS.get_interface(attention.config._attn_implementation, eager_attention_forward)
+    context, _ = interface(
+        attention, query, key, value, mask,
+        dropout=attention.dropout.p if attention.training else 0.0, scaling=attention.scaling,
+    )
+    attended = layer.attention.output(context.reshape(batch, width, -1), query_hidden)
+    output = layer.output(layer.intermediate(attended), attended)
+    return output[rows, slots]
 
 
 def masked_mean(hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:

@@ -156,6 +156,55 @@ def test_labelled_only_logits_give_the_full_logits_loss_and_gradients(batch):
     torch.testing.assert_close(accumulated.loss, summed / (3 * int(labelled.sum())))
 
 
+@pytest.mark.parametrize("attn_implementation", ["sdpa", "eager"])
+@pytest.mark.parametrize("padded", [True, False])
+def test_last_layer_at_labelled_positions_equals_the_full_encoder(batch, attn_implementation, padded):
+    """With labels the last layer runs only at labelled positions: same logits and gradients as the full
+    encoder (padded and unpadded batches, both mask-taking backends, a row without any label)."""
+    torch.manual_seed(0)
+    model = RandomMaskForMaskedLM(tiny_config(attn_implementation=attn_implementation)).eval()
+    inputs = batch if padded else {"input_ids": batch["input_ids"][:2], "attention_mask": batch["attention_mask"][:2]}
+    assert bool((inputs["attention_mask"] == 0).any()) == padded
+    labels = mlm_labels(inputs["input_ids"], inputs["attention_mask"], seed=2)
+    labels[-1] = -100  # a row without labels gets no query slot
+    labelled = labels != -100
+    results = {}
+    for labelled_only in (True, False):
+        model.config.mlm_logits_at_labels_only = labelled_only
+        model.zero_grad()
+        out = model(**inputs, labels=labels)
+        out.loss.backward()
+        logits = out.logits if labelled_only else out.logits[labelled]
+        results[labelled_only] = (logits, out.loss, {n: p.grad.clone() for n, p in model.named_parameters()})
+    (sparse, sparse_loss, sparse_grads), (full, full_loss, full_grads) = results[True], results[False]
+    torch.testing.assert_close(sparse, full, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(sparse_loss, full_loss, rtol=1e-6, atol=1e-6)
+    for name, grad in full_grads.items():
+        torch.testing.assert_close(sparse_grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+    # The full encoder's hidden states are still there when asked for (that call runs every position).
+    model.config.mlm_logits_at_labels_only = True
+    with torch.no_grad():
+        out = model(**inputs, labels=labels, output_hidden_states=True)
+    assert len(out.hidden_states) == 3
+    torch.testing.assert_close(out.logits, sparse.detach(), rtol=1e-5, atol=1e-5)
+    with torch.no_grad():  # no label at all: empty logits, no error
+        empty = model(**inputs, labels=torch.full_like(labels, -100))
+    assert empty.logits.shape == (0, 4101)
+
+
+def test_labelled_path_trains_with_dropout(batch):
+    """Training mode with dropout: the labelled-only path runs, its loss is finite and differs from eval."""
+    torch.manual_seed(0)
+    model = RandomMaskForMaskedLM(RandomMaskConfig.from_preset("tiny"))
+    labels = mlm_labels(batch["input_ids"], batch["attention_mask"], seed=3)
+    train_loss = model.train()(**batch, labels=labels).loss
+    train_loss.backward()
+    assert torch.isfinite(train_loss)
+    assert model.bert.encoder.layer[-1].attention.self.query.weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        assert not torch.equal(model.eval()(**batch, labels=labels).loss, train_loss.detach())
+
+
 # --- attention maps -----------------------------------------------------------------------------------------------
 
 
