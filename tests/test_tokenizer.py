@@ -183,6 +183,29 @@ def test_case_whitespace_and_unknown_bases(lambda_dna):
     assert tok.tokenize("ACGTAC[MASK]") == ["ACGTAC"] + ["[UNK]"] * 6
 
 
+@pytest.mark.parametrize("k", [8, 9, 10])
+def test_largest_k_ids_including_all_unknown_kmers(lambda_dna, k):
+    """The vectorised sum stays in range at the largest k of each integer width (k = 8 is the last in int32;
+    a k-mer of k unknown bytes is the largest sum) and equals the per-token path."""
+    tok = tokenizer(k)
+    texts = [lambda_dna[:40], "N" * k + lambda_dna[:30] + "n" * (k + 3), "#" * (2 * k), lambda_dna[-k:].lower()]
+    per_token = [tok.convert_tokens_to_ids(tok.tokenize(text)) for text in texts]
+    assert [tok(text, add_special_tokens=False)["input_ids"] for text in texts] == per_token
+    width = len(texts[2])
+    grid = torch.tensor([list(text[:width].ljust(width, "A").encode()) for text in texts], dtype=torch.uint8)
+    assert tok.ids_from_ascii(grid)[2].tolist() == [tok.unk_token_id] * (k + 1)
+    assert int(tok.ids_from_ascii(grid).max()) < tok.vocab_size
+
+
+def test_batch_with_split_separators_takes_the_normalising_path(lambda_dna):
+    """str.split() whitespace beyond space/tab/newline (\\x0b, \\x1c-\\x1f) is removed in a batch as in one text."""
+    tok = tokenizer()
+    seq = lambda_dna[:50]
+    texts = [seq, seq[:20] + "\x1c" + seq[20:], seq[:10] + "\x0b\x1f" + seq[10:]]
+    assert tok(texts)["input_ids"] == [tok(seq)["input_ids"]] * 3
+    assert tok(texts, padding=True, return_tensors="pt")["input_ids"].tolist() == [tok(seq)["input_ids"]] * 3
+
+
 def test_dnabert_space_separated_kmers_read_as_the_sequence_they_spell(lambda_dna):
     tok = tokenizer()
     seq = lambda_dna[1000:1101]

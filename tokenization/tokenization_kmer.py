@@ -21,13 +21,14 @@ logger = logging.get_logger(__name__)
 
 PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(len(SPECIAL_TOKENS))
 NUM_SPECIAL = len(SPECIAL_TOKENS)
-_INVALID_CODE = 4
+# Whitespace that str.split() removes, within ASCII (it includes the \x1c-\x1f separators).
+_ASCII_WHITESPACE = bytes(code for code in range(128) if chr(code).isspace())
 
 
-@functools.lru_cache(maxsize=1)
-def _base_codes() -> torch.Tensor:
-    """Byte -> base code (A=0, T=1, C=2, G=3 in either case; 4 for anything else), as a uint8 table."""
-    table = torch.full((256,), _INVALID_CODE, dtype=torch.uint8)
+@functools.lru_cache(maxsize=4)
+def _base_codes(invalid: int, dtype: torch.dtype) -> torch.Tensor:
+    """Byte -> base code table: A=0, T=1, C=2, G=3 in either case, `invalid` for any other byte."""
+    table = torch.full((256,), invalid, dtype=dtype)
     for code, base in enumerate(BASES):
         table[ord(base)] = code
         table[ord(base.lower())] = code
@@ -208,22 +209,31 @@ class KmerTokenizer(PreTrainedTokenizer):
     # ---- vectorised ids ---------------------------------------------------------------------------------
 
     def _strided_kmer_ids(self, seqs: torch.Tensor, step: int) -> torch.Tensor:
-        """Ids (int64 [B, T]) of the k-mers starting at bases 0, step, 2 * step, ... that fit in each row of
-        `seqs` (uint8 [B, L]): a byte -> base-code table, then k shifted adds; no Python work per token."""
+        """Ids (int32, or int64 for k > 8; [B, T]) of the k-mers starting at bases 0, step, 2 * step, ... that fit
+        in each row of `seqs` (uint8 [B, L]); no Python work per token.
+
+        A byte -> code table gives every base its code and any other byte the code `4**k`; then k - 1 fused
+        multiply-adds (Horner in base 4) over all k-mers at once. A k-mer holding a non-ACGT byte sums to at
+        least `4**k` (every Horner weight is >= 1), any other to less, so one comparison finds the [UNK]s.
+        """
         batch, length = seqs.shape
         count = 0 if length < self.k else (length - self.k) // step + 1
         if count == 0:
             return torch.empty((batch, 0), dtype=torch.int64)
-        codes = _base_codes()[seqs.int()]
-        invalid = codes == _INVALID_CODE
-        codes = (codes & 3).to(torch.int32)
+        num_kmers = 4**self.k
+        # Largest sum, every base invalid: 4**k * (4**k - 1) / 3, within int32 up to k = 8.
+        dtype = torch.int32 if self.k <= 8 else torch.int64
+        # index_select with an int32 index is ~10x faster than advanced indexing here.
+        codes = _base_codes(num_kmers, dtype).index_select(0, seqs.reshape(-1).int()).view(batch, length)
         span = (count - 1) * step + 1
-        value = codes[:, :span:step].clone()
-        bad = invalid[:, :span:step].clone()
-        for j in range(1, self.k):  # Horner in base 4 over the k bases of every k-mer at once
-            value.mul_(4).add_(codes[:, j : j + span : step])
-            bad |= invalid[:, j : j + span : step]
-        return value.add_(NUM_SPECIAL).masked_fill_(bad, UNK_ID).long()
+        if self.k == 1:
+            value = codes[:, :span:step].clone()
+        else:
+            value = torch.add(codes[:, 1 : 1 + span : step], codes[:, :span:step], alpha=4)
+        for j in range(2, self.k):
+            torch.add(codes[:, j : j + span : step], value, alpha=4, out=value)
+        value.add_(NUM_SPECIAL)
+        return value.masked_fill_(value >= num_kmers + NUM_SPECIAL, UNK_ID)
 
     def ids_from_ascii(self, seqs: torch.Tensor) -> torch.Tensor:
         """K-mer ids (int64 [B, T], no specials, T = tokens_for_bases(L)) of ASCII bases (uint8 [B, L]).
@@ -235,13 +245,18 @@ class KmerTokenizer(PreTrainedTokenizer):
             raise TypeError(f"ids_from_ascii expects a torch.uint8 tensor, got {getattr(seqs, 'dtype', type(seqs))}")
         if seqs.dim() != 2:
             raise ValueError(f"ids_from_ascii expects shape [batch, length], got {tuple(seqs.shape)}")
-        return self._strided_kmer_ids(seqs, self.stride)
+        return self._strided_kmer_ids(seqs, self.stride).long()
 
     def _ascii_batch(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Normalised texts concatenated as uint8 [N], with each text's start and number of bases."""
-        sequences = [self._normalize(text) for text in texts]
-        lengths = torch.tensor([len(s) for s in sequences], dtype=torch.int64)
-        data = "".join(sequences).encode("ascii")
+        joined = "".join(texts)
+        data = joined.encode("ascii") if joined.isascii() else b""
+        if len(data) == len(joined) and (data.isalpha() or len(data.translate(None, _ASCII_WHITESPACE)) == len(data)):
+            sequences = texts  # ASCII without whitespace (the usual DNA batch): every text normalises to itself
+        else:
+            sequences = [self._normalize(text) for text in texts]
+            data = "".join(sequences).encode("ascii")
+        lengths = torch.tensor(list(map(len, sequences)), dtype=torch.int64)
         flat = torch.frombuffer(bytearray(data), dtype=torch.uint8) if data else torch.empty(0, dtype=torch.uint8)
         return flat, lengths.cumsum(0) - lengths, lengths
 
@@ -378,8 +393,10 @@ class KmerTokenizer(PreTrainedTokenizer):
             # Equal lengths (genome windows, benchmark tasks): one layout for every row, built with slices.
             batch, f, n, c, r = len(texts), int(first_kept[0]), int(kept[0]), int(first_col[0]), int(row_len[0])
             kmers = self._strided_kmer_ids(flat.view(batch, int(lengths[0])), self.stride)[:, f : f + n]
-            input_ids = torch.full((batch, width), PAD_ID, dtype=torch.int64)
-            input_ids[:, c : c + n] = kmers
+            input_ids = torch.empty((batch, width), dtype=torch.int64)
+            input_ids[:, c : c + n] = kmers  # every other column is written below
+            input_ids[:, : c - num_special // 2] = PAD_ID
+            input_ids[:, c + n + num_special // 2 :] = PAD_ID
             if add_special_tokens:
                 input_ids[:, c - 1] = CLS_ID
                 input_ids[:, c + n] = SEP_ID
