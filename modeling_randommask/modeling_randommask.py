@@ -101,7 +101,8 @@ class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
     the full-logits loss. The last encoder layer then also runs only at labelled positions (its keys and
     values still come from every position): nothing after the last layer's key/value projections reads an
     unlabelled position, so this is the same computation with ~85% of one layer left out. That path is taken
-    unless hidden states or attention maps are requested (they need every position; the full encoder runs).
+    with the eager and SDPA backends unless hidden states or attention maps are requested (they need every
+    position; the full encoder runs then).
     Attention dropout in that layer then draws its mask over `[labelled, keys]` instead of `[seq, keys]`:
     same distribution, other random numbers. Without `labels` (inference, pipelines) `logits` is
     `[batch, seq, vocab]`.
@@ -142,9 +143,9 @@ class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
         inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids,
                   "position_ids": position_ids, "inputs_embeds": inputs_embeds}
         if labels is not None and self.config.mlm_logits_at_labels_only and self._labelled_path_applies(kwargs):
-            labels = labels.to(self.device)
-            labelled = labels != -100
-            hidden, labels = self._labelled_hidden_states(labelled, **inputs), labels[labelled]
+            hidden = self._labelled_hidden_states(labels != -100, **inputs)
+            labels = labels.to(hidden.device)
+            labels = labels[labels != -100]
             outputs = MaskedLMOutput()
         else:
             outputs = self.bert(**inputs, return_dict=True, **kwargs)
@@ -175,6 +176,7 @@ class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
         return (
             not wants_layers
             and not other_arguments
+            and len(self.bert.encoder.layer) > 0
             and not self.config.chunk_size_feed_forward
             and self.config._attn_implementation in ("eager", "sdpa")
         )
