@@ -75,8 +75,8 @@ class KmerTokenizer(PreTrainedTokenizer):
     dropped. Where overlapping k-mers disagree (e.g. model predictions) the later one wins. `[CLS]`, `[SEP]`,
     `[PAD]` separate sequences (kept as text unless `skip_special_tokens`).
 
-    Speed: calls on strings (single or batch) take a vectorised torch path (byte lookup table, then `k`
-    shifted adds over all bases; no Python work per token) that gives the same ids as the per-token
+    Speed: calls on strings (single or batch) take a vectorised torch path (byte lookup table, then `k - 1`
+    fused shifted multiply-adds over all bases; no Python work per token) that gives the same ids as the per-token
     reference path `tokenize` + `convert_tokens_to_ids` (set `use_vectorized = False` to force the latter).
     Note that `tokenizer(..., stride=n)` is transformers' overflow stride, not the k-mer stride.
 
