@@ -1,0 +1,214 @@
+"""A mini reproduction of the paper on one CPU: its Tables 2 and 3 and the three diagnostics, in about an hour.
+
+Three models are pretrained with one budget (steps, batch, windows, learning rate): (a) DNABERT's fixed masking of
+6 consecutive overlapping 6-mers, (b) RandomMask with the paper's 5 phases scaled to the budget, (c) non-overlapping
+6-mers with single-token masking (Nucleotide Transformer style). Each is fine-tuned on every task folder with
+overlapping and with non-overlapping tokenization (Table 2) and the two overlapping models are set side by side
+with the paper's numbers (Table 3); ``diagnostics.analyze`` measures all three (loss by phase, attention on
+[CLS], k-mer embedding clustering).
+
+Every stage writes its results under ``output_dir`` and is skipped when they are already there, so an interrupted
+run continues where it stopped (pretraining resumes from its last checkpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .diagnostics import AnalyzeArguments, analyze
+from .finetune_presets import PAPER_TABLE3_MCC
+from .finetuning import FinetuneArguments, finetune, task_folders
+from .genome_data import fasta_files
+from .pretraining import PretrainArguments, pretrain
+
+logger = logging.getLogger(__name__)
+
+# label -> pretraining options; the labels are the rows and columns of the report.
+VARIANTS: dict[str, dict[str, str]] = {
+    "DNABERT": {"masking": "dnabert", "tokenization": "overlapping"},
+    "RandomMask": {"masking": "randommask", "tokenization": "overlapping"},
+    "non-overlapping": {"masking": "nt", "tokenization": "non_overlapping"},
+}
+FINETUNE_TOKENIZATIONS = ("overlapping", "non_overlapping")
+
+
+@dataclass
+class ReproduceArguments:
+    """Options of ``examples/reproduce.py``. Defaults: the budget measured to fit about an hour on 2 CPU cores."""
+
+    genome: list[str] = field(default_factory=lambda: ["../shared/data/genomes"],
+                              metadata={"help": "FASTA(.gz) files or folders to pretrain on"})
+    tasks: list[str] = field(default_factory=lambda: ["../shared/data/gue"],
+                             metadata={"help": "GUE-layout task folders (or folders holding them) to fine-tune on"})
+    output_dir: str = "outputs/reproduce"
+    variants: list[str] = field(default_factory=lambda: list(VARIANTS),
+                                metadata={"help": f"pretraining variants, from {list(VARIANTS)}"})
+    model_preset: str = "tiny"
+    max_length: int = field(default=128, metadata={"help": "pretraining tokens per window"})
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    max_steps: int = field(default=3000, metadata={"help": "pretraining steps per model (the shared budget)"})
+    warmup_steps: int = 200
+    position_embedding_init: str = field(default="sinusoidal", metadata={
+        "help": "sinusoidal (so a small model learns neighbour attention within the budget) | normal (BERT's)"})
+    seed: int = 42
+    finetune_tokenizations: list[str] = field(default_factory=lambda: list(FINETUNE_TOKENIZATIONS))
+    finetune_learning_rate: float = 1e-3
+    finetune_epochs: float = 3.0
+    finetune_batch_size: int = 32
+    finetune_max_train_samples: int | None = field(default=5000, metadata={
+        "help": "cap on training examples per task (the larger GUE tasks would dominate the hour)"})
+    finetune_seeds: list[int] = field(default_factory=lambda: [42])
+    diagnostics_genome: str | None = field(default=None, metadata={
+        "help": "FASTA for the attention windows (default: the first pretraining FASTA, sorted)"})
+    tsne: bool = True
+
+
+def _pretrain_variant(args: ReproduceArguments, label: str) -> Path:
+    """Pretrain one variant into ``output_dir/pretrain/<label>``; reuse a finished folder, resume a partial one."""
+    folder = Path(args.output_dir) / "pretrain" / label
+    if (folder / "README.md").is_file() and (folder / "model.safetensors").is_file():
+        logger.info("pretrained %s: already in %s", label, folder)
+        return folder
+    resume = "latest" if (folder / "checkpoints" / "latest").is_file() else None
+    options = PretrainArguments(
+        genome=args.genome, output_dir=str(folder), model_preset=args.model_preset, **VARIANTS[label],
+        max_length=args.max_length, per_device_batch_size=args.batch_size, learning_rate=args.learning_rate,
+        max_steps=args.max_steps, warmup_steps=args.warmup_steps, seed=args.seed,
+        position_embedding_init=args.position_embedding_init, eval_every=max(args.max_steps // 15, 1),
+        save_every=max(args.max_steps // 5, 1), resume_from_checkpoint=resume,
+        overwrite_output_dir=resume is None,  # an unfinished folder without a checkpoint holds nothing to keep
+    )
+    return pretrain(options)
+
+
+def _finetune_variant(args: ReproduceArguments, label: str, model: Path, tokenization: str, task: Path) -> dict:
+    """Fine-tune one (model, tokenization, task); reuse an earlier ``results.json``."""
+    output_dir = Path(args.output_dir) / "finetune" / label / tokenization / "-".join(task.resolve().parts[-2:])
+    if (output_dir / "results.json").is_file():
+        return json.loads((output_dir / "results.json").read_text())
+    return finetune(FinetuneArguments(
+        model=str(model), task=str(task), output_dir=str(output_dir), tokenization=tokenization,
+        seeds=args.finetune_seeds, batch_size=args.finetune_batch_size, learning_rate=args.finetune_learning_rate,
+        num_train_epochs=args.finetune_epochs, max_train_samples=args.finetune_max_train_samples,
+        missing_train="use_dev", overwrite_output_dir=True,
+    ))
+
+
+def _score(result: dict) -> tuple[float, float]:
+    """Primary test metric x 100: mean and std over seeds."""
+    metric = result["test"][result["primary_metric"]]
+    return 100 * metric["mean"], 100 * metric["std"]
+
+
+def _column(result: dict) -> str:
+    return result["paper_column"] or result["task"]
+
+
+def table2(results: dict[str, dict[str, list[dict]]]) -> str:
+    """The paper's Table 2 layout: a row per (pretraining, fine-tuning tokenization), a column per task, then the
+    mean; cells are the primary test metric x 100 (mean ± std over seeds)."""
+    first = next(iter(next(iter(results.values())).values()))
+    columns = [_column(r) for r in first]
+    lines = ["| pretrained | fine-tuned | " + " | ".join(columns) + " | mean |",
+             "|---|---|" + "---:|" * (len(columns) + 1)]
+    for label, by_tokenization in results.items():
+        for tokenization, rows in by_tokenization.items():
+            scores = [_score(r) for r in rows]
+            cells = [f"{mean:.2f} ± {std:.2f}" if len(r["seeds"]) > 1 else f"{mean:.2f}"
+                     for (mean, std), r in zip(scores, rows)]
+            average = sum(mean for mean, _ in scores) / len(scores)
+            pretrained = f"{label} ({VARIANTS[label]['tokenization'].replace('_', '-')})"
+            lines.append(f"| {pretrained} | {tokenization.replace('_', '-')} | " + " | ".join(cells)
+                         + f" | {average:.2f} |")
+    return "\n".join(lines)
+
+
+def table3(results: dict[str, dict[str, list[dict]]]) -> str:
+    """The paper's Table 3 layout: a row per task, DNABERT against DNABERT + RandomMask (overlapping fine-tuning),
+    this run's difference beside the paper's published one (reference only: BERT-base, 480k steps, human
+    genome)."""
+    ours = {label: {_column(r): _score(r)[0] for r in results[label]["overlapping"]}
+            for label in ("DNABERT", "RandomMask") if "overlapping" in results.get(label, {})}
+    if len(ours) < 2:
+        return "(Table 3 needs the DNABERT and RandomMask variants fine-tuned with overlapping tokens)"
+    lines = ["| task | DNABERT | + RandomMask | difference | paper: DNABERT | paper: + RandomMask | paper: difference |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for column, dnabert in ours["DNABERT"].items():
+        randommask = ours["RandomMask"][column]
+        paper = PAPER_TABLE3_MCC.get(column)
+        published = (f"{paper['DNABERT']:.2f} | {paper['DNABERT + RandomMask']:.2f} | "
+                     f"{paper['DNABERT + RandomMask'] - paper['DNABERT']:+.2f}") if paper else "- | - | -"
+        lines.append(f"| {column} | {dnabert:.2f} | {randommask:.2f} | {randommask - dnabert:+.2f} | {published} |")
+    return "\n".join(lines)
+
+
+def reproduce(args: ReproduceArguments) -> dict[str, Any]:
+    """Run every stage (skipping finished ones), write ``report.md`` and ``report.json`` into ``args.output_dir``
+    and return the report."""
+    unknown = sorted(set(args.variants) - set(VARIANTS)) + sorted(set(args.finetune_tokenizations)
+                                                                 - set(FINETUNE_TOKENIZATIONS))
+    if unknown:
+        raise ValueError(f"unknown variant or tokenization {unknown}: variants are {list(VARIANTS)}, "
+                         f"tokenizations {list(FINETUNE_TOKENIZATIONS)}")
+    output_dir = Path(args.output_dir)
+    tasks = [folder for root in args.tasks for folder in task_folders(root)]
+    seconds: dict[str, float] = {}
+
+    models = {}
+    for label in args.variants:
+        start = time.perf_counter()
+        models[label] = _pretrain_variant(args, label)
+        seconds[f"pretrain {label}"] = time.perf_counter() - start
+
+    results: dict[str, dict[str, list[dict]]] = {}
+    for label, model in models.items():
+        for tokenization in args.finetune_tokenizations:
+            start = time.perf_counter()
+            results.setdefault(label, {})[tokenization] = [
+                _finetune_variant(args, label, model, tokenization, task) for task in tasks]
+            seconds[f"fine-tune {label} {tokenization}"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    genome = args.diagnostics_genome or str(fasta_files(args.genome)[0])
+    diagnostics = analyze(AnalyzeArguments(models=[str(m) for m in models.values()], labels=list(models),
+                                           genome=genome, out_dir=str(output_dir / "diagnostics"), tsne=args.tsne,
+                                           seed=args.seed))
+    seconds["diagnostics"] = time.perf_counter() - start
+
+    report = {
+        "settings": asdict(args),
+        "table2": table2(results),
+        "table3": table3(results),
+        "diagnostics": diagnostics["table"],
+        "figures": diagnostics["figures"],
+        "seconds": seconds,
+        "results": results,
+    }
+    (output_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (output_dir / "report.md").write_text(render_report(report), encoding="utf-8")
+    return report
+
+
+def render_report(report: dict[str, Any]) -> str:
+    """The report as markdown: settings, Table 2, Table 3, diagnostics, figures and time per stage."""
+    settings = report["settings"]
+    budget = (f"{settings['model_preset']} model, {settings['max_steps']:,} steps x {settings['batch_size']} windows "
+              f"x {settings['max_length']} tokens, lr {settings['learning_rate']:g}, position embeddings "
+              f"{settings['position_embedding_init']}; fine-tuning lr {settings['finetune_learning_rate']:g}, "
+              f"{settings['finetune_epochs']:g} epochs, at most {settings['finetune_max_train_samples']} training "
+              f"examples, seeds {settings['finetune_seeds']}")
+    timing = ", ".join(f"{stage} {value / 60:.1f} min" for stage, value in report["seconds"].items())
+    return "\n\n".join([
+        "# Mini reproduction", f"Budget: {budget}.",
+        "## Table 2: overlapping vs non-overlapping tokenization (test MCC x 100)", report["table2"],
+        "## Table 3: DNABERT vs DNABERT + RandomMask (test MCC x 100)", report["table3"],
+        "## Diagnostics", report["diagnostics"],
+        "Figures: " + ", ".join(report["figures"].values()),
+        f"Time: {timing}.",
+    ]) + "\n"
