@@ -51,7 +51,7 @@ class ReproduceArguments:
     model_preset: str = "tiny"
     max_length: int = field(default=128, metadata={"help": "pretraining tokens per window"})
     batch_size: int = 64
-    learning_rate: float = 2e-3
+    learning_rate: float = 1e-3
     max_steps: int = field(default=3000, metadata={"help": "pretraining steps per model (the shared budget)"})
     warmup_steps: int = 200
     position_embedding_init: str = field(default="sinusoidal", metadata={
