@@ -15,7 +15,6 @@ backend switch, no display. matplotlib and scikit-learn are imported where used,
 
 from __future__ import annotations
 
-import gzip
 import itertools
 import json
 import logging
@@ -34,6 +33,7 @@ from tokenization import KmerTokenizer
 from tokenization.kmer_vocab import BASES
 
 from .configuration_randommask import NUM_SPECIAL_TOKENS
+from .genome_data import read_genome
 from .masking_schedule import RandomMaskSchedule
 from .modeling_randommask import RandomMaskForMaskedLM
 from .pretraining import TRAINING_LOG
@@ -215,51 +215,24 @@ def read_fasta_windows(
     path: PathLike, num_windows: int, window_bases: int, seed: int = 0, max_bases: int | None = 50_000_000
 ) -> list[str]:
     """``num_windows`` non-overlapping windows of ``window_bases`` bases, all A/C/G/T (soft-masked lowercase is
-    uppercased; windows touching N, IUPAC codes or a record boundary are not used), drawn at random (``seed``)
-    from a FASTA file, gzipped or not, and returned in genome order. Only the first ``max_bases`` bases are read:
-    a diagnostic needs a few hundred windows, not a whole human genome in memory."""
-    path = Path(path)
+    uppercased; windows touching N or IUPAC codes are not used; each record is tiled on its own), drawn at random
+    (``seed``) from FASTA file(s) and returned in genome order. Only the first ``max_bases`` bases are read: a
+    diagnostic needs a few hundred windows, not a whole human genome in memory."""
     if num_windows < 1 or window_bases < 1:
         raise ValueError(f"num_windows and window_bases must be >= 1, got {num_windows} and {window_bases}")
-    genome = _read_fasta_bases(path, max_bases)
-    slots = len(genome) // window_bases
-    grid = np.frombuffer(genome, dtype=np.uint8)[: slots * window_bases].reshape(slots, window_bases)
-    usable = np.flatnonzero(np.isin(grid, np.frombuffer(b"ACGT", dtype=np.uint8)).all(axis=1))
+    genome = read_genome(path, max_bases=max_bases)
+    acgt = np.frombuffer(b"ACGT", dtype=np.uint8)
+    tiles = [genome.sequence[start : start + length // window_bases * window_bases].reshape(-1, window_bases)
+             for start, length in zip(genome.starts, genome.lengths)]  # views: one tiling per record
+    grid = np.concatenate(tiles)
+    usable = np.flatnonzero(np.isin(grid, acgt).all(axis=1))
     if usable.size < num_windows:
         raise ValueError(
             f"{path}: only {usable.size} windows of {window_bases} bases hold nothing but A/C/G/T in the "
-            f"{len(genome):,} bases read; asked for {num_windows}"
+            f"{genome.num_bases:,} bases read; asked for {num_windows}"
         )
     chosen = np.sort(np.random.default_rng(seed).choice(usable, size=num_windows, replace=False))
     return [grid[i].tobytes().decode("ascii") for i in chosen]
-
-
-def _read_fasta_bases(path: Path, max_bases: int | None) -> bytes:
-    """Sequence of every record, uppercased, records joined by one N (so no clean window spans two)."""
-    records: list[bytes] = []
-    total, header_seen = 0, False
-    try:
-        with path.open("rb") as handle:
-            gzipped = handle.read(2) == b"\x1f\x8b"
-        with (gzip.open if gzipped else open)(path, "rb") as handle:
-            for line_number, line in enumerate(handle, start=1):
-                line = line.strip()
-                if line.startswith(b">"):
-                    header_seen = True
-                    if records and records[-1] != b"N":
-                        records.append(b"N")
-                elif line:
-                    if not header_seen:
-                        raise ValueError(f"{path}, line {line_number}: sequence before any '>' header line")
-                    records.append(line.upper())
-                    total += len(line)
-                    if max_bases is not None and total >= max_bases:
-                        break
-    except (OSError, EOFError) as error:
-        raise ValueError(f"{path}: cannot read ({error})") from None
-    if total == 0:
-        raise ValueError(f"{path}: no sequence found")
-    return b"".join(records)
 
 
 # ---- attention -----------------------------------------------------------------------------------------------

@@ -165,10 +165,11 @@ class _FastaReader:
         self.header: bytearray | None = None
         self.header_line = 0
 
-    def read(self) -> list[tuple[str, int, int, int]]:
-        """(name, header line, start in ``out``, length) per record, empty records included."""
+    def read(self, max_bases: int | None = None) -> list[tuple[str, int, int, int]]:
+        """(name, header line, start in ``out``, length) per record, empty records included. Stops reading once
+        ``out`` holds ``max_bases`` bases (the caller trims the excess of the last chunk)."""
         with _open(self.path) as handle:
-            while True:
+            while max_bases is None or len(self.out) < max_bases:
                 try:
                     chunk = handle.read(_CHUNK_BYTES)
                 except (EOFError, OSError, zlib.error) as error:
@@ -243,13 +244,22 @@ class _FastaReader:
         self.header = None
 
 
-def read_genome(paths: str | Path | list[str | Path]) -> Genome:
-    """Read FASTA(.gz) files and folders of them into one ``Genome``; record names must be unique across all."""
+def read_genome(paths: str | Path | list[str | Path], max_bases: int | None = None) -> Genome:
+    """Read FASTA(.gz) files and folders of them into one ``Genome``; record names must be unique across all.
+
+    ``max_bases`` keeps only the first bases (files in order, the last record cut): for tools that need a sample
+    of a genome, not all of it in memory; what lies beyond is not read, so not checked either."""
     files = fasta_files(paths)
     out = bytearray()
     names, starts, lengths, record_files, skipped, seen = [], [], [], [], [], {}
     for file_index, path in enumerate(files):
-        for name, line, start, length in _FastaReader(path, out).read():
+        if max_bases is not None and len(out) >= max_bases:
+            break
+        for name, line, start, length in _FastaReader(path, out).read(max_bases):
+            if max_bases is not None:
+                if start >= max_bases:  # read with the last chunk, beyond the sample
+                    break
+                length = min(length, max_bases - start)
             if name in seen:
                 raise FastaFormatError(path, line, f"record name {name!r} already used at {seen[name]}")
             seen[name] = f"{path}: line {line}"
@@ -263,6 +273,8 @@ def read_genome(paths: str | Path | list[str | Path]) -> Genome:
             record_files.append(file_index)
     if not names:
         raise FastaFormatError(files[-1], 1, "no record with sequence in the input files")
+    if max_bases is not None:
+        del out[max_bases:]
     sequence = np.frombuffer(out, dtype=np.uint8)  # no copy: the bytearray is the storage
     return Genome(sequence, names, np.array(starts, dtype=np.int64), np.array(lengths, dtype=np.int64), files,
                   record_files, skipped)

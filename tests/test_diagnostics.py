@@ -124,13 +124,15 @@ def test_fasta_windows_are_clean_disjoint_and_seeded(tmp_path):
     # Soft-masked lowercase is read; N, IUPAC codes and record boundaries never enter a window.
     fasta = tmp_path / "messy.fa"
     fasta.write_bytes(b">r1 first\r\nacgtACGTAC\r\nGTNACGTACG\r\n>r2\nTTTTTTRAAAAAA\n>r3\n\nGGGGG\n")
-    # Records joined by one N: 5-base slots ACGTA CGTAC GTNAC GTACG NTTTT TTRAA AAAAN GGGGG; 4 are clean.
-    assert read_fasta_windows(fasta, 4, 5) == ["ACGTA", "CGTAC", "GTACG", "GGGGG"]
-    with pytest.raises(ValueError, match="only 4 windows of 5 bases"):
-        read_fasta_windows(fasta, 5, 5)
+    # Each record tiled on its own: r1 ACGTA CGTAC GTNAC GTACG, r2 TTTTT TRAAA (AAA left over), r3 GGGGG.
+    assert read_fasta_windows(fasta, 5, 5) == ["ACGTA", "CGTAC", "GTACG", "TTTTT", "GGGGG"]
+    with pytest.raises(ValueError, match="only 5 windows of 5 bases"):
+        read_fasta_windows(fasta, 6, 5)
+    # Only the first max_bases are read: r1 and r2's first 2 bases (the rest of the file is not even parsed).
+    assert read_fasta_windows(fasta, 3, 5, max_bases=22) == ["ACGTA", "CGTAC", "GTACG"]
     headless = tmp_path / "headless.fa"
     headless.write_text("\nACGT\n")
-    with pytest.raises(ValueError, match=rf"{headless}, line 2: sequence before any '>' header"):
+    with pytest.raises(ValueError, match=rf"{headless}: line 2: sequence before the first '>' header"):
         read_fasta_windows(headless, 1, 2)
 
 

@@ -482,3 +482,15 @@ def test_config_and_stats(ecoli, tmp_path):
     assert short["window_bases"] == 133 and short["train_windows_per_epoch"] > 3.8 * len(train)
     with pytest.raises(ValueError, match="too little usable sequence"):
         build_genome_datasets(_config(write(tmp_path / "tiny.fa", b">t\n" + b"ACGT" * 300)), TOKENIZER)
+
+
+def test_max_bases_reads_only_the_first_bases(tmp_path):
+    first, second = tmp_path / "a.fa", tmp_path / "b.fa"
+    first.write_bytes(b">r1\nACGTACGT\n>r2\nGGGGCCCC\n")
+    second.write_bytes(b">r3\nTTTT\n>r4\nAC*GT\n")  # malformed, but beyond the sample
+    genome = read_genome([first, second], max_bases=11)
+    assert genome.names == ["r1", "r2"] and genome.lengths.tolist() == [8, 3] and genome.num_bases == 11
+    assert genome.record("r2") == "GGG"
+    assert read_genome([first, second], max_bases=16).names == ["r1", "r2"]
+    with pytest.raises(FastaFormatError, match="invalid character"):
+        read_genome([first, second])
