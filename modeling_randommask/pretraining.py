@@ -141,6 +141,17 @@ def sinusoidal_init_(weight: torch.Tensor, scale: float = SINUSOID_SCALE) -> tor
     return weight
 
 
+def masking_schedule(args: PretrainArguments) -> RandomMaskSchedule:
+    """The masking preset for this run: phases scaled to ``max_steps``; for ``dnabert`` and ``randommask`` the
+    shortest span is ``kmer_size`` tokens (6 in the paper), the span of overlapping k-mers that hides one base."""
+    overrides: dict = {"total_steps": args.max_steps}
+    if args.num_phases:
+        overrides["num_phases"] = args.num_phases
+    if args.masking in ("dnabert", "randommask"):
+        overrides |= {"min_span": args.kmer_size, "max_span_start": args.kmer_size}
+    return RandomMaskSchedule.from_preset(args.masking, **overrides)
+
+
 def _accumulation_steps(args: PretrainArguments, world_size: int) -> int:
     if args.global_batch_size is None:
         return 1
@@ -286,8 +297,7 @@ def pretrain(args: PretrainArguments) -> Path:
     with accelerator.main_process_first():
         train_data, val_data, data_stats = build_genome_datasets(data_config, tokenizer)
 
-    schedule = RandomMaskSchedule.from_preset(args.masking, total_steps=args.max_steps,
-                                              **({"num_phases": args.num_phases} if args.num_phases else {}))
+    schedule = masking_schedule(args)
     collator = DataCollatorForRandomMask(tokenizer, schedule, seed=args.seed)
     val_collator = DataCollatorForRandomMask(tokenizer, schedule, seed=args.seed + 1)
 

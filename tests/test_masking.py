@@ -658,3 +658,16 @@ class _Stream(torch.utils.data.IterableDataset):
 def test_callback_refuses_setups_that_break_the_count(tmp_path, overrides, message):
     with pytest.raises(ValueError, match=message):
         _train(tmp_path, 2, **overrides)
+
+
+@pytest.mark.parametrize("k", [3, 6, 8])
+def test_pretraining_span_presets_follow_k(k):
+    """k masked overlapping k-mers hide one base whatever k is: the DNABERT and RandomMask presets start there."""
+    from modeling_randommask.pretraining import PretrainArguments, masking_schedule
+
+    dnabert = masking_schedule(PretrainArguments(masking="dnabert", kmer_size=k, max_steps=100))
+    randommask = masking_schedule(PretrainArguments(masking="randommask", kmer_size=k, max_steps=100))
+    nt = masking_schedule(PretrainArguments(masking="nt", kmer_size=k, max_steps=100))
+    assert dnabert.span_bounds(99) == (k, k) and randommask.span_bounds(0) == (k, k)
+    assert randommask.span_bounds(99) == (k, k + 8) and nt.span_bounds(99) == (1, 1)
+    assert randommask.phase_start(1) == 20
