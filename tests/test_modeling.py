@@ -127,19 +127,23 @@ def test_save_pretrained_writes_full_auto_map_code_and_safetensors(tmp_path, bat
 # --- masked-LM head -----------------------------------------------------------------------------------------------
 
 
+def _labelled_and_full(model, inputs, labels):
+    """``(output, gradients)`` of one forward + backward with ``mlm_logits_at_labels_only`` on, then off."""
+    results = []
+    for labelled_only in (True, False):
+        model.config.mlm_logits_at_labels_only = labelled_only
+        model.zero_grad()
+        out = model(**inputs, labels=labels)
+        out.loss.backward()
+        results.append((out, {name: p.grad.clone() for name, p in model.named_parameters()}))
+    return results
+
+
 def test_labelled_only_logits_give_the_full_logits_loss_and_gradients(batch):
     torch.manual_seed(0)
     model = RandomMaskForMaskedLM(tiny_config())
     labels = mlm_labels(batch["input_ids"], batch["attention_mask"])
-    results = {}
-    for labelled_only in (True, False):
-        model.config.mlm_logits_at_labels_only = labelled_only
-        model.zero_grad()
-        out = model(**batch, labels=labels)
-        out.loss.backward()
-        grads = {name: p.grad.clone() for name, p in model.named_parameters()}
-        results[labelled_only] = (out, grads)
-    (sparse, sparse_grads), (full, full_grads) = results[True], results[False]
+    (sparse, sparse_grads), (full, full_grads) = _labelled_and_full(model, batch, labels)
     labelled = labels != -100
     assert sparse.logits.shape == (int(labelled.sum()), 4101)
     assert full.logits.shape == (*labels.shape, 4101)
@@ -168,17 +172,10 @@ def test_last_layer_at_labelled_positions_equals_the_full_encoder(batch, attn_im
     labels = mlm_labels(inputs["input_ids"], inputs["attention_mask"], seed=2)
     labels[-1] = -100  # a row without labels gets no query slot
     labelled = labels != -100
-    results = {}
-    for labelled_only in (True, False):
-        model.config.mlm_logits_at_labels_only = labelled_only
-        model.zero_grad()
-        out = model(**inputs, labels=labels)
-        out.loss.backward()
-        logits = out.logits if labelled_only else out.logits[labelled]
-        results[labelled_only] = (logits, out.loss, {n: p.grad.clone() for n, p in model.named_parameters()})
-    (sparse, sparse_loss, sparse_grads), (full, full_loss, full_grads) = results[True], results[False]
+    (sparse_out, sparse_grads), (full_out, full_grads) = _labelled_and_full(model, inputs, labels)
+    sparse, full = sparse_out.logits, full_out.logits[labelled]
     torch.testing.assert_close(sparse, full, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(sparse_loss, full_loss, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(sparse_out.loss, full_out.loss, rtol=1e-6, atol=1e-6)
     for name, grad in full_grads.items():
         torch.testing.assert_close(sparse_grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
     # The full encoder's hidden states are still there when asked for (that call runs every position).
