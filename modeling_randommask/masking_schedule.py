@@ -30,6 +30,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Nucleotide Transformer / plain BERT for non-overlapping (stride k) tokens: single tokens, 15% of them.
     "nt": {"num_phases": 1, "min_span": 1, "max_span_start": 1, "span_increment": 0, "centre_probability": 0.15},
 }
+# Presets whose spans start at k tokens: k masked overlapping k-mers hide one base (6 for the paper's 6-mers).
+SPANS_FROM_K = ("randommask", "dnabert")
 
 
 def coverage_by_offset(min_span: int, max_span: int) -> dict[int, float]:
@@ -95,12 +97,14 @@ class RandomMaskSchedule:
             raise ValueError(f"target_masked_ratio must be in (0, 1), got {self.target_masked_ratio}")
 
     @classmethod
-    def from_preset(cls, name: str, **overrides: Any) -> RandomMaskSchedule:
+    def from_preset(cls, name: str, kmer_size: int = 6, **overrides: Any) -> RandomMaskSchedule:
         """``"randommask"`` (the paper), ``"dnabert"`` (fixed 6-token spans) or ``"nt"`` (single tokens, 15%);
-        ``overrides`` win, e.g. the ``total_steps`` of a shorter run (the phases scale with it)."""
+        for other ``kmer_size`` the first two start at spans of ``kmer_size`` tokens instead of 6. ``overrides``
+        win, e.g. the ``total_steps`` of a shorter run (the phases scale with it)."""
         if name not in PRESETS:
             raise ValueError(f"unknown masking preset {name!r}; choose from {sorted(PRESETS)}")
-        return cls(**{**PRESETS[name], **overrides})
+        spans = {"min_span": kmer_size, "max_span_start": kmer_size} if name in SPANS_FROM_K else {}
+        return cls(**{**PRESETS[name], **spans, **overrides})
 
     def phase(self, step: int) -> int:
         """Phase of an optimizer step (0-based)."""

@@ -144,12 +144,8 @@ def sinusoidal_init_(weight: torch.Tensor, scale: float = SINUSOID_SCALE) -> tor
 def masking_schedule(args: PretrainArguments) -> RandomMaskSchedule:
     """The masking preset for this run: phases scaled to ``max_steps``; for ``dnabert`` and ``randommask`` the
     shortest span is ``kmer_size`` tokens (6 in the paper), the span of overlapping k-mers that hides one base."""
-    overrides: dict = {"total_steps": args.max_steps}
-    if args.num_phases:
-        overrides["num_phases"] = args.num_phases
-    if args.masking in ("dnabert", "randommask"):
-        overrides |= {"min_span": args.kmer_size, "max_span_start": args.kmer_size}
-    return RandomMaskSchedule.from_preset(args.masking, **overrides)
+    return RandomMaskSchedule.from_preset(args.masking, kmer_size=args.kmer_size, total_steps=args.max_steps,
+                                          **({"num_phases": args.num_phases} if args.num_phases else {}))
 
 
 def _accumulation_steps(args: PretrainArguments, world_size: int) -> int:
