@@ -202,6 +202,11 @@ def task_folders(root: str | Path) -> list[Path]:
     return found
 
 
+def task_output_name(folder: Path) -> str:
+    """Folder name for one task's results: its family and task folders, e.g. ``prom-prom_core_tata``."""
+    return "-".join(folder.resolve().parts[-2:])
+
+
 def run_benchmark(args: FinetuneArguments, task_roots: list[str]) -> str:
     """Fine-tune ``args.model`` on every task under ``task_roots``; save benchmark.json/.md in ``args.output_dir``,
     write the results into the model's card when the model is a local folder with one; return the table."""
@@ -209,8 +214,7 @@ def run_benchmark(args: FinetuneArguments, task_roots: list[str]) -> str:
     folders = [folder for root in task_roots for folder in task_folders(root)]
     results = []
     for folder in folders:
-        name = "-".join(folder.resolve().parts[-2:])
-        results.append(finetune(replace(args, task=str(folder), output_dir=str(output_dir / name))))
+        results.append(finetune(replace(args, task=str(folder), output_dir=str(output_dir / task_output_name(folder)))))
     table = benchmark_table(results)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "benchmark.json").write_text(json.dumps(results, indent=2))

@@ -22,7 +22,7 @@ from typing import Any
 
 from .diagnostics import AnalyzeArguments, analyze
 from .finetune_presets import PAPER_TABLE3_MCC
-from .finetuning import FinetuneArguments, finetune, task_folders
+from .finetuning import FinetuneArguments, finetune, task_folders, task_output_name
 from .genome_data import fasta_files
 from .pretraining import PretrainArguments, pretrain
 
@@ -89,7 +89,7 @@ def _pretrain_variant(args: ReproduceArguments, label: str) -> Path:
 
 def _finetune_variant(args: ReproduceArguments, label: str, model: Path, tokenization: str, task: Path) -> dict:
     """Fine-tune one (model, tokenization, task); reuse an earlier ``results.json``."""
-    output_dir = Path(args.output_dir) / "finetune" / label / tokenization / "-".join(task.resolve().parts[-2:])
+    output_dir = Path(args.output_dir) / "finetune" / label / tokenization / task_output_name(task)
     if (output_dir / "results.json").is_file():
         return json.loads((output_dir / "results.json").read_text())
     return finetune(FinetuneArguments(
