@@ -114,6 +114,9 @@ class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
         "cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
         "cls.predictions.decoder.bias": "cls.predictions.bias",
     }
+    # Tied copies are not written to checkpoints; naming them here lets the Trainer re-tie them on resume
+    # instead of warning that they are missing.
+    _keys_to_ignore_on_save: ClassVar[set[str]] = set(_tied_weights_keys)
 
     def __init__(self, config: RandomMaskConfig):
         super().__init__(config)

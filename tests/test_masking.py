@@ -12,6 +12,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils.data import DataLoader
+from transformers import trainer as trainer_logging
+from transformers.testing_utils import CaptureLogger
 
 from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM
 from modeling_randommask.data_collator_randommask import (
@@ -593,13 +595,15 @@ def _train(output_dir, workers: int, resume: str | None = None, collator=None, d
     model.register_forward_pre_hook(
         lambda m, a, kw: None if m.training else evaluations.append((trainer.state.global_step, kw["input_ids"],
                                                                      kw["labels"])), with_kwargs=True)
-    trainer.train(resume_from_checkpoint=resume)
-    return collator, records, evaluations
+    with CaptureLogger(trainer_logging.logger) as log:
+        trainer.train(resume_from_checkpoint=resume)
+    assert "missing keys" not in log.out, log.out  # the tied decoder is not in the checkpoint, by design
+    return collator, records, evaluations, model
 
 
 @pytest.fixture(scope="module")
 def trainer_runs(tmp_path_factory):
-    """{workers: (output_dir, collator, training records, evaluation records)} for 0 and 2 workers."""
+    """{workers: (output_dir, collator, training records, evaluation records, model)} for 0 and 2 workers."""
     runs = {}
     for workers in (0, 2):
         output_dir = tmp_path_factory.mktemp(f"workers{workers}")
@@ -610,7 +614,7 @@ def trainer_runs(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", [0, 2])
 def test_trainer_trains_on_the_masks_of_its_optimizer_step(trainer_runs, workers):
-    _, collator, records, evaluations = trainer_runs[workers]
+    _, collator, records, evaluations, _ = trainer_runs[workers]
     _assert_trained_on_pure_masks(collator, records, [0, 0, 1, 1, 2, 3, 3, 4, 4, 5])
     # evaluations (main process with 0 workers, between training batches) mask as at their phase's start,
     # the same at every evaluation within a phase, and leave the training count alone (checked above)
@@ -632,15 +636,18 @@ def test_trainer_masks_do_not_depend_on_the_worker_count(trainer_runs):
 
 @pytest.mark.slow
 def test_trainer_resume_masks_like_the_uninterrupted_run(trainer_runs):
-    output_dir, _, full, _ = trainer_runs[2]
+    output_dir, _, full, _, model = trainer_runs[2]
     # checkpoint-2: micro-batch 4 of epoch 0 comes next; checkpoint-4: micro-batch 2 of epoch 1
     for checkpoint, expected_steps in [(output_dir / "checkpoint-2", [2, 3, 3, 4, 4, 5]),
                                        (output_dir / "checkpoint-4", [4, 4, 5])]:
         assert json.loads((checkpoint / MASKING_FILE).read_text())["seed"] == 7
-        collator, resumed, _ = _train(output_dir, 2, resume=str(checkpoint))
+        collator, resumed, _, resumed_model = _train(output_dir, 2, resume=str(checkpoint))
         _assert_trained_on_pure_masks(collator, resumed, expected_steps)
         for (step_a, a), (step_b, b) in zip(full[-len(expected_steps):], resumed, strict=True):
             assert step_a == step_b and all(torch.equal(a[k], b[k]) for k in a)
+        for name, weight in model.state_dict().items():  # and ends with the same weights
+            torch.testing.assert_close(resumed_model.state_dict()[name], weight, rtol=0, atol=0, msg=name)
+        assert resumed_model.cls.predictions.decoder.weight is resumed_model.bert.embeddings.word_embeddings.weight
     checkpoint = output_dir / "checkpoint-2"
     other = DataCollatorForRandomMask(TOKENIZER, TRAINER_SCHEDULE, seed=8)
     with pytest.raises(ValueError, match="a resumed run must mask like the original"):
