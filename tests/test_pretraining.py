@@ -39,6 +39,33 @@ def _run_script(args: list[str], **popen) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
 
 
+def test_bf16_autocast_and_torch_compile_also_run_on_cpu(tmp_path):
+    """The GPU options work here too: `--mixed_precision bf16` runs the linear layers in bfloat16 (weights and the
+    saved model stay float32); `--torch_compile` trains and saves a folder with plain parameter names."""
+    linear_output_dtypes = set()
+
+    def record(module, inputs, output):
+        if isinstance(module, torch.nn.Linear) and module.training:
+            linear_output_dtypes.add(output.dtype)
+
+    hook = torch.nn.modules.module.register_module_forward_hook(record)
+    try:
+        pretrain(parse_args([*QUICK, "--max_steps", "6", "--mixed_precision", "bf16", "--output_dir", str(tmp_path / "bf16")]))
+    finally:
+        hook.remove()
+    assert linear_output_dtypes == {torch.bfloat16}
+    assert all(math.isfinite(loss) for loss in _losses(tmp_path / "bf16").values())
+    assert {t.dtype for t in load_file(tmp_path / "bf16" / "model.safetensors").values()} == {torch.float32}
+
+    out = tmp_path / "compiled"
+    run = _run_script([*QUICK, "--max_steps", "3", "--num_phases", "1", "--eval_every", "3", "--save_every", "3",
+                       "--torch_compile", "--output_dir", str(out)])
+    output, _ = run.communicate(timeout=1200)
+    assert run.returncode == 0, output[-3000:]
+    assert not [name for name in load_file(out / "model.safetensors") if name.startswith("_orig_mod")]
+    assert AutoModelForMaskedLM.from_pretrained(out, trust_remote_code=True).config.model_type == "randommask"
+
+
 def test_recipe_fills_only_unset_options():
     args = parse_args(["--recipe", "paper", "--learning_rate", "5e-4"])
     assert args.model_preset == "base" and args.max_length == 512 and args.global_batch_size == 512
