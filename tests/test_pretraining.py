@@ -39,23 +39,32 @@ def _run_script(args: list[str], **popen) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
 
 
+# Runs pretrain() in a fresh process (accelerate's state is per process) and prints the dtypes that nn.Linear
+# layers produced in training.
+_LINEAR_DTYPES = """
+import sys, torch
+from modeling_randommask.pretraining import parse_args, pretrain
+seen = set()
+def record(module, inputs, output):
+    if isinstance(module, torch.nn.Linear) and module.training:
+        seen.add(str(output.dtype))
+torch.nn.modules.module.register_module_forward_hook(record)
+pretrain(parse_args(sys.argv[1:]))
+print("linear output dtypes:", sorted(seen))
+"""
+
+
 def test_bf16_autocast_and_torch_compile_also_run_on_cpu(tmp_path):
     """The GPU options work here too: `--mixed_precision bf16` runs the linear layers in bfloat16 (weights and the
     saved model stay float32); `--torch_compile` trains and saves a folder with plain parameter names."""
-    linear_output_dtypes = set()
-
-    def record(module, inputs, output):
-        if isinstance(module, torch.nn.Linear) and module.training:
-            linear_output_dtypes.add(output.dtype)
-
-    hook = torch.nn.modules.module.register_module_forward_hook(record)
-    try:
-        pretrain(parse_args([*QUICK, "--max_steps", "6", "--mixed_precision", "bf16", "--output_dir", str(tmp_path / "bf16")]))
-    finally:
-        hook.remove()
-    assert linear_output_dtypes == {torch.bfloat16}
-    assert all(math.isfinite(loss) for loss in _losses(tmp_path / "bf16").values())
-    assert {t.dtype for t in load_file(tmp_path / "bf16" / "model.safetensors").values()} == {torch.float32}
+    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    bf16 = tmp_path / "bf16"
+    done = subprocess.run([sys.executable, "-c", _LINEAR_DTYPES, *QUICK, "--max_steps", "6", "--mixed_precision", "bf16",
+                           "--output_dir", str(bf16)], env=env, cwd=REPO, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "linear output dtypes: ['torch.bfloat16']" in done.stdout
+    assert all(math.isfinite(loss) for loss in _losses(bf16).values())
+    assert {t.dtype for t in load_file(bf16 / "model.safetensors").values()} == {torch.float32}
 
     out = tmp_path / "compiled"
     run = _run_script([*QUICK, "--max_steps", "3", "--num_phases", "1", "--eval_every", "3", "--save_every", "3",
