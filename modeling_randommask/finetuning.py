@@ -127,7 +127,7 @@ def finetune(args: FinetuneArguments) -> dict:
             eval_strategy="epoch" if has_dev else "no", save_strategy="epoch" if has_dev else "no",
             load_best_model_at_end=has_dev, metric_for_best_model=primary, greater_is_better=True,
             save_total_limit=1, report_to="none", logging_strategy="epoch", disable_tqdm=False,
-            dataloader_pin_memory=torch.accelerator.is_available(),  # pinned pages only help copies to a GPU
+            dataloader_pin_memory=torch.cuda.is_available(),  # pinned pages only help copies to a GPU
         )
         trainer = Trainer(
             model=model, args=training_args, train_dataset=datasets["train"],
