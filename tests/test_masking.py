@@ -645,8 +645,9 @@ def test_trainer_resume_masks_like_the_uninterrupted_run(trainer_runs):
         _assert_trained_on_pure_masks(collator, resumed, expected_steps)
         for (step_a, a), (step_b, b) in zip(full[-len(expected_steps):], resumed, strict=True):
             assert step_a == step_b and all(torch.equal(a[k], b[k]) for k in a)
+        resumed_weights = resumed_model.state_dict()
         for name, weight in model.state_dict().items():  # and ends with the same weights
-            torch.testing.assert_close(resumed_model.state_dict()[name], weight, rtol=0, atol=0, msg=name)
+            torch.testing.assert_close(resumed_weights[name], weight, rtol=0, atol=0, msg=name)
         assert resumed_model.cls.predictions.decoder.weight is resumed_model.bert.embeddings.word_embeddings.weight
     checkpoint = output_dir / "checkpoint-2"
     other = DataCollatorForRandomMask(TOKENIZER, TRAINER_SCHEDULE, seed=8)

@@ -33,9 +33,11 @@ def _losses(folder: Path) -> dict[int, float]:
     return {r["step"]: r["loss"] for r in _log(folder) if "loss" in r and "event" not in r}
 
 
-def _run_script(args: list[str], **popen) -> subprocess.Popen:
+def _run_script(args: list[str], program: tuple[str, ...] = (str(REPO / "examples" / "pretrain.py"),),
+                **popen) -> subprocess.Popen:
+    """`program` (pretrain.py, or "-c" and code) with `args` in a fresh offline process, output merged."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
-    return subprocess.Popen([sys.executable, str(REPO / "examples" / "pretrain.py"), *args], env=env, cwd=REPO,
+    return subprocess.Popen([sys.executable, *program, *args], env=env, cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
 
 
@@ -57,12 +59,12 @@ print("linear output dtypes:", sorted(seen))
 def test_bf16_autocast_and_torch_compile_also_run_on_cpu(tmp_path):
     """The GPU options work here too: `--mixed_precision bf16` runs the linear layers in bfloat16 (weights and the
     saved model stay float32); `--torch_compile` trains and saves a folder with plain parameter names."""
-    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
     bf16 = tmp_path / "bf16"
-    done = subprocess.run([sys.executable, "-c", _LINEAR_DTYPES, *QUICK, "--max_steps", "6", "--mixed_precision", "bf16",
-                           "--output_dir", str(bf16)], env=env, cwd=REPO, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "linear output dtypes: ['torch.bfloat16']" in done.stdout
+    run = _run_script([*QUICK, "--max_steps", "6", "--mixed_precision", "bf16", "--output_dir", str(bf16)],
+                      program=("-c", _LINEAR_DTYPES))
+    output, _ = run.communicate(timeout=600)
+    assert run.returncode == 0, output[-3000:]
+    assert "linear output dtypes: ['torch.bfloat16']" in output
     assert all(math.isfinite(loss) for loss in _losses(bf16).values())
     assert {t.dtype for t in load_file(bf16 / "model.safetensors").values()} == {torch.float32}
 
