@@ -20,7 +20,6 @@ import os
 import platform
 import statistics
 import time
-from pathlib import Path
 
 import torch
 
@@ -30,9 +29,10 @@ from modeling_randommask import (
     RandomMaskForMaskedLM,
     RandomMaskSchedule,
 )
+from modeling_randommask.data import default_corpus
 from tokenization import KmerTokenizer
 
-GENOME = Path(__file__).resolve().parents[1] / "modeling_randommask" / "genomes" / "ecoli_k12_mg1655.fa.gz"
+GENOME = default_corpus()[0]
 
 
 def _features(tokenizer: KmerTokenizer, batch_size: int, length: int) -> list[dict]:

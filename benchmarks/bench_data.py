@@ -38,14 +38,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from modeling_randommask.data_collator_randommask import DataCollatorForRandomMask
-from modeling_randommask.genome_data import (
-    GenomeDataConfig,
-    build_genome_datasets,
-    default_corpus,
-    read_genome,
-)
-from modeling_randommask.masking_schedule import RandomMaskSchedule
+from modeling_randommask.data import GenomeDataConfig, build_genome_datasets, default_corpus, read_genome
+from modeling_randommask.masking import DataCollatorForRandomMask, RandomMaskSchedule
 from tokenization import KmerTokenizer
 
 REVCOMP = str.maketrans("ACGTRYKMBVDHNSWU", "TGCAYRMKVBHDNSWA")

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-GENOME = REPO / "modeling_randommask" / "genomes" / "ecoli_k12_mg1655.fa.gz"
+GENOME = REPO / "modeling_randommask" / "data" / "genomes" / "ecoli_k12_mg1655.fa.gz"
 NAMES = ("bert", "randommask")
 
 

@@ -28,7 +28,7 @@ from transformers.models.bert.tokenization_bert_legacy import BertTokenizerLegac
 from tokenization import KmerTokenizer
 
 REPO = Path(__file__).resolve().parents[1]
-GENOME = REPO / "modeling_randommask" / "genomes" / "ecoli_k12_mg1655.fa.gz"
+GENOME = REPO / "modeling_randommask" / "data" / "genomes" / "ecoli_k12_mg1655.fa.gz"
 DNABERT_VOCAB = REPO.parent / "shared" / "data" / "dnabert_vocab" / "vocab_k6.txt"
 
 

@@ -5,12 +5,12 @@
         --genome ../shared/data/genomes/human_chr22_20-21M.fa.gz --out_dir outputs/analysis
 
 Writes loss_by_phase.png, attention.png, kmer_tsne.png, diagnostics.json and diagnostics.md into --out_dir and
-prints the markdown table. The logic lives in ``modeling_randommask.diagnostics``.
+prints the markdown table. The logic lives in ``modeling_randommask.analysis.diagnostics``.
 """
 
 from transformers import HfArgumentParser
 
-from modeling_randommask.diagnostics import AnalyzeArguments, analyze
+from modeling_randommask.analysis.diagnostics import AnalyzeArguments, analyze
 
 if __name__ == "__main__":
     (args,) = HfArgumentParser(AnalyzeArguments).parse_args_into_dataclasses()

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from transformers import HfArgumentParser
 
-from modeling_randommask.finetuning import FinetuneArguments, run_benchmark
+from modeling_randommask.analysis.benchmark import run_benchmark
+from modeling_randommask.training.finetuning import FinetuneArguments
 
 
 @dataclass

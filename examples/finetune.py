@@ -11,7 +11,7 @@ import json
 
 from transformers import HfArgumentParser
 
-from modeling_randommask.finetuning import FinetuneArguments, finetune
+from modeling_randommask.training.finetuning import FinetuneArguments, finetune
 
 if __name__ == "__main__":
     (args,) = HfArgumentParser(FinetuneArguments).parse_args_into_dataclasses()

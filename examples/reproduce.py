@@ -6,12 +6,12 @@ non-overlapping models with one budget, fine-tune each on the GUE tasks with bot
 
 Prints Tables 2 and 3 and the diagnostics; writes report.md, report.json, the models, the fine-tuning results and
 the figures into --output_dir. Rerunning continues an interrupted run. The logic lives in
-``modeling_randommask.reproduction``.
+``modeling_randommask.analysis.reproduction``.
 """
 
 from transformers import HfArgumentParser
 
-from modeling_randommask.reproduction import ReproduceArguments, render_report, reproduce
+from modeling_randommask.analysis.reproduction import ReproduceArguments, render_report, reproduce
 
 if __name__ == "__main__":
     (args,) = HfArgumentParser(ReproduceArguments).parse_args_into_dataclasses()

@@ -1,17 +1,14 @@
-"""RandomMask: pretrain BERT-like DNA language models with a widening-span masking curriculum."""
+"""RandomMask: pretrain BERT-like DNA language models with a widening-span masking curriculum.
 
-from .checkpoint_io import check_self_contained, save_checkpoint
-from .configuration_randommask import PRESETS, RandomMaskConfig
-from .data_collator_randommask import DataCollatorForRandomMask, RandomMaskCallback
-from .dnabert_import import from_dnabert
-from .genome_data import (
-    FastaFormatError,
-    GenomeDataConfig,
-    GenomeWindowDataset,
-    build_genome_datasets,
-    read_genome,
-)
-from .masking_schedule import RandomMaskSchedule
+Only ``configuration_randommask.py`` and ``modeling_randommask.py`` at this level travel inside checkpoints; the
+sub-packages are the tooling, by stage: ``data`` -> ``masking`` -> ``hub`` / ``evaluation`` -> ``training`` ->
+``analysis`` (each imports only the ones before it).
+"""
+
+from .configuration_randommask import MODEL_SIZES, RandomMaskConfig
+from .data import FastaFormatError, GenomeDataConfig, GenomeWindowDataset, build_genome_datasets, read_genome
+from .hub import check_self_contained, from_dnabert, load_masked_lm, save_checkpoint
+from .masking import DataCollatorForRandomMask, RandomMaskCallback, RandomMaskSchedule
 from .modeling_randommask import (
     RandomMaskForMaskedLM,
     RandomMaskForSequenceClassification,
@@ -21,7 +18,7 @@ from .modeling_randommask import (
 )
 
 __all__ = [
-    "PRESETS",
+    "MODEL_SIZES",
     "DataCollatorForRandomMask",
     "FastaFormatError",
     "GenomeDataConfig",
@@ -37,6 +34,7 @@ __all__ = [
     "build_genome_datasets",
     "check_self_contained",
     "from_dnabert",
+    "load_masked_lm",
     "read_genome",
     "save_checkpoint",
 ]

@@ -4,7 +4,7 @@ This file travels with every saved checkpoint (`trust_remote_code`), so it impor
 library and transformers.
 """
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
 from transformers import PreTrainedConfig
 
@@ -22,14 +22,16 @@ DEFAULT_AUTO_MAP = {
 }
 
 # Model sizes by name. "base" is the paper's (DNABERT's) BERT-base; the others are for CPU runs and tests.
-PRESETS: dict[str, dict[str, int]] = {
+MODEL_SIZES: dict[str, dict[str, int]] = {
     "tiny": {"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 2, "intermediate_size": 256},
     "mini": {"num_hidden_layers": 4, "hidden_size": 256, "num_attention_heads": 4, "intermediate_size": 1024},
     "small": {"num_hidden_layers": 6, "hidden_size": 512, "num_attention_heads": 8, "intermediate_size": 2048},
     "base": {"num_hidden_layers": 12, "hidden_size": 768, "num_attention_heads": 12, "intermediate_size": 3072},
 }
 
-CLASSIFIER_POOLINGS = ("cls", "mean")
+ModelSize = Literal["tiny", "mini", "small", "base"]
+Pooling = Literal["cls", "mean"]
+CLASSIFIER_POOLINGS = get_args(Pooling)
 
 
 class RandomMaskConfig(PreTrainedConfig):
@@ -99,11 +101,11 @@ class RandomMaskConfig(PreTrainedConfig):
         super().__post_init__(**kwargs)
 
     @classmethod
-    def from_preset(cls, name: str, **overrides: Any) -> "RandomMaskConfig":
+    def from_preset(cls, name: ModelSize, **overrides: Any) -> "RandomMaskConfig":
         """Config of a named size ("tiny", "mini", "small", "base"); `overrides` win over the preset."""
-        if name not in PRESETS:
-            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-        return cls(**{**PRESETS[name], **overrides})
+        if name not in MODEL_SIZES:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(MODEL_SIZES)}")
+        return cls(**{**MODEL_SIZES[name], **overrides})
 
     @classmethod
     def get_config_dict(cls, pretrained_model_name_or_path, **kwargs) -> tuple[dict[str, Any], dict[str, Any]]:

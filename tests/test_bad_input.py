@@ -12,24 +12,19 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import LAMBDA
 from transformers import BertConfig
 
-from modeling_randommask import genome_data, task_data
-from modeling_randommask.checkpoint_io import save_checkpoint
 from modeling_randommask.configuration_randommask import RandomMaskConfig
-from modeling_randommask.finetuning import FinetuneArguments, finetune
-from modeling_randommask.genome_data import (
-    FastaFormatError,
-    GenomeDataConfig,
-    build_genome_datasets,
-    read_genome,
-)
+from modeling_randommask.data import fasta, tasks
+from modeling_randommask.data.fasta import FastaFormatError, read_genome
+from modeling_randommask.data.genome_windows import GenomeDataConfig, build_genome_datasets
+from modeling_randommask.data.tasks import build_datasets, load_task
+from modeling_randommask.hub.checkpoint import save_checkpoint
 from modeling_randommask.modeling_randommask import RandomMaskForMaskedLM
-from modeling_randommask.task_data import build_datasets, load_task
+from modeling_randommask.training.finetuning import FinetuneArguments, finetune
 from tokenization import KmerTokenizer
 
-REPO = Path(__file__).resolve().parents[1]
-LAMBDA = REPO / "modeling_randommask" / "genomes" / "lambda_NC_001416.fa.gz"
 UNK = 1
 
 
@@ -118,7 +113,7 @@ def test_empty_record_is_skipped_with_a_warning_and_counted(tmp_path, caplog):
     extra = tmp_path / "extra.fa"
     extra.write_bytes(b">plasmid\n>tiny\nACGTACGTAC\n")
     config = GenomeDataConfig(paths=[LAMBDA, extra], max_length=40, val_fraction=0.05)
-    with caplog.at_level(logging.WARNING, logger=genome_data.__name__):
+    with caplog.at_level(logging.WARNING, logger=fasta.__name__):
         _, _, stats = build_genome_datasets(config, KmerTokenizer(k=6))
     assert f"{extra}: line 1: record 'plasmid' has no sequence; skipped" in caplog.text
     assert stats["skipped_empty_records"] == 1 and stats["records"] == 2
@@ -210,7 +205,7 @@ def test_sequence_longer_than_the_model_truncates_with_warning_or_refuses(tmp_pa
     long = "sequence,label\nACGTAC,0\n" + "ACGT" * 40 + ",1\nGGGCCC,0\n"
     task = load_task(write_task(tmp_path / "task", train=long))
     tokenizer = KmerTokenizer(k=6)
-    with caplog.at_level(logging.WARNING, logger=task_data.__name__):
+    with caplog.at_level(logging.WARNING, logger=tasks.__name__):
         datasets = build_datasets(task, tokenizer, model_max_length=64)
     assert "first at " + str(tmp_path / "task" / "train.csv") + ": line 3" in caplog.text and "truncating" in caplog.text
     assert max(map(len, datasets["train"]["input_ids"])) == 64
@@ -266,7 +261,7 @@ def test_another_model_type_is_refused_naming_folder_and_type(bert_folder, loade
 def test_save_checkpoint_refuses_a_tokenizer_that_does_not_match(tmp_path, k, stride, match):
     model = RandomMaskForMaskedLM(RandomMaskConfig.from_preset("tiny"))
     with pytest.raises(ValueError, match=match):
-        save_checkpoint(model, KmerTokenizer(k=k, stride=stride), tmp_path / "out")
+        save_checkpoint(model, KmerTokenizer(k=k, kmer_stride=stride), tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 

@@ -18,20 +18,19 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import QUICK_PRETRAIN, REPO
 from safetensors.torch import load_file
 
-REPO = Path(__file__).resolve().parents[1]
-LAMBDA = REPO / "modeling_randommask" / "genomes" / "lambda_NC_001416.fa.gz"
-QUICK = ["--genome", str(LAMBDA), "--max_length", "40", "--per_device_batch_size", "8", "--max_steps", "12",
-         "--warmup_steps", "2", "--log_every", "1", "--eval_every", "4", "--eval_batches", "2", "--save_every", "4",
-         "--num_phases", "3", "--val_fraction", "0.05"]
+QUICK = QUICK_PRETRAIN
+pytestmark = pytest.mark.slow  # every test kills and resumes real pretraining subprocesses
 TARGET = "step-00000008"  # the checkpoint write that gets killed; step-00000004 is complete by then
 
 DRIVER = '''
 import os, sys, time
 from pathlib import Path
 import accelerate.checkpointing as checkpointing
-from modeling_randommask.pretraining import parse_args, pretrain
+from modeling_randommask.training.pretrain_arguments import parse_args
+from modeling_randommask.training.pretraining import pretrain
 
 pause, marker, target = os.environ["RM_PAUSE"], Path(os.environ["RM_MARKER"]), os.environ["RM_TARGET"]
 
@@ -55,7 +54,7 @@ def replace(src, dst, *args, **kwargs):
     return real_replace(src, dst, *args, **kwargs)
 
 checkpointing.save, os.replace = save, replace
-pretrain(parse_args(sys.argv[1:]))
+pretrain(*parse_args(sys.argv[1:]))
 sys.stdout.flush()
 os._exit(0)
 '''

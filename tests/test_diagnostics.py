@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import ECOLI, REPO
 from transformers import BertConfig, BertForMaskedLM
 
 from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM
-from modeling_randommask.diagnostics import (
+from modeling_randommask.analysis.diagnostics import (
     DINUCLEOTIDES,
     attention_statistics,
     central_dinucleotide_labels,
@@ -25,20 +26,16 @@ from modeling_randommask.diagnostics import (
     embedding_clustering,
     kmer_embedding_statistics,
     kmer_embeddings,
-    load_checkpoint,
     loss_by_phase,
     plot_attention,
     plot_kmer_tsne,
     plot_loss_by_phase,
     read_fasta_windows,
-    read_training_log,
 )
+from modeling_randommask.hub.checkpoint import load_masked_lm
+from modeling_randommask.training.run_log import read_training_log
 from tokenization import KmerTokenizer, kmer_vocab
 
-REPO = Path(__file__).resolve().parents[1]
-GENOMES = Path(__file__).resolve().parents[2] / "shared" / "data" / "genomes"
-ECOLI = GENOMES / "ecoli_k12_mg1655.fa.gz"
-CHR22 = GENOMES / "human_chr22_20-21M.fa.gz"  # holds a 100 kb run of N
 TOKENIZER = KmerTokenizer(k=6)
 
 
@@ -116,11 +113,12 @@ def test_log_without_schedule_uses_logged_phases(tmp_path):
 # ---- genome windows ------------------------------------------------------------------------------------------
 
 
-def test_fasta_windows_are_clean_disjoint_and_seeded(tmp_path):
-    windows = read_fasta_windows(CHR22, 50, 515, seed=3)
+def test_fasta_windows_are_clean_disjoint_and_seeded(tmp_path, shared_genomes):
+    chr22 = shared_genomes / "human_chr22_20-21M.fa.gz"  # holds a 100 kb run of N
+    windows = read_fasta_windows(chr22, 50, 515, seed=3)
     assert len(windows) == 50 and all(len(w) == 515 and set(w) <= set("ACGT") for w in windows)
     assert len(set(windows)) == 50
-    assert windows == read_fasta_windows(CHR22, 50, 515, seed=3) != read_fasta_windows(CHR22, 50, 515, seed=4)
+    assert windows == read_fasta_windows(chr22, 50, 515, seed=3) != read_fasta_windows(chr22, 50, 515, seed=4)
     # Soft-masked lowercase is read; N, IUPAC codes and record boundaries never enter a window.
     fasta = tmp_path / "messy.fa"
     fasta.write_bytes(b">r1 first\r\nacgtACGTAC\r\nGTNACGTACG\r\n>r2\nTTTTTTRAAAAAA\n>r3\n\nGGGGG\n")
@@ -285,7 +283,7 @@ def test_load_checkpoint_converts_dnabert(tmp_path):
     config = BertConfig(vocab_size=5 + 4**3, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                         intermediate_size=64)
     BertForMaskedLM(config).save_pretrained(tmp_path)
-    model, tokenizer = load_checkpoint(tmp_path)
+    model, tokenizer = load_masked_lm(tmp_path)
     assert model.config.model_type == "randommask" and tokenizer.k == 3 and not model.training
 
 

@@ -13,23 +13,17 @@ import numpy as np
 import pytest
 import torch
 from accelerate.data_loader import BatchSamplerShard
+from conftest import DATA_DIR, ECOLI, require
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, RandomSampler
 
-from modeling_randommask import genome_data
-from modeling_randommask.genome_data import (
-    FastaFormatError,
-    GenomeDataConfig,
-    build_genome_datasets,
-    default_corpus,
-    fasta_files,
-    read_genome,
-)
+from modeling_randommask.data import fasta
+from modeling_randommask.data.fasta import FastaFormatError, default_corpus, fasta_files, read_genome
+from modeling_randommask.data.genome_windows import GenomeDataConfig, build_genome_datasets
 from tokenization import KmerTokenizer
 
-GENOMES = Path(__file__).resolve().parents[2] / "shared" / "data" / "genomes"
-ECOLI = GENOMES / "ecoli_k12_mg1655.fa.gz"
+GENOMES = DATA_DIR / "genomes"
 CHR22 = GENOMES / "human_chr22_20-21M.fa.gz"  # 1 Mb holding one 100 kb run of N
 SMALL = [GENOMES / "yeast_sacCer_chrI.fa.gz", GENOMES / "lambda_NC_001416.fa.gz",
          GENOMES / "human_mito_rCRS_NC_012920.fa.gz"]
@@ -63,19 +57,19 @@ def ecoli():
 
 @pytest.fixture(scope="module")
 def chr22():
-    return read_genome(CHR22)
+    return read_genome(require(CHR22))
 
 
 @pytest.fixture(scope="module")
 def small():
-    return read_genome(SMALL)
+    return read_genome([require(path) for path in SMALL])
 
 
 # ---- reading ------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("path", [ECOLI, CHR22, *SMALL], ids=lambda p: p.name)
 def test_real_genomes_read_as_a_plain_line_by_line_reading(path):
-    genome = read_genome(path)
+    genome = read_genome(require(path))
     expected = reference_records(path)
     assert genome.names == list(expected)
     assert [genome.record(name) for name in genome.names] == list(expected.values())
@@ -131,7 +125,7 @@ def _fasta_text(records: list[tuple[str, str]], width: int, newline: bytes, fina
 def test_chunk_boundaries_never_change_the_reading(tmp_path, monkeypatch, records, width, crlf, final_newline,
                                                    chunk):
     path = write(tmp_path / "h.fa", _fasta_text(records, width, b"\r\n" if crlf else b"\n", final_newline))
-    monkeypatch.setattr(genome_data, "_CHUNK_BYTES", chunk)
+    monkeypatch.setattr(fasta, "_CHUNK_BYTES", chunk)
     genome = read_genome(path)
     assert genome.names == [name for name, _ in records]
     assert [genome.record(name) for name in genome.names] == [seq.upper() for _, seq in records]
@@ -149,7 +143,7 @@ def test_error_line_is_exact_whatever_the_chunk_size(tmp_path, monkeypatch, seqs
     column = data.draw(st.integers(0, len(lines[bad_line])))
     lines[bad_line] = lines[bad_line][:column] + data.draw(st.sampled_from("7*-.@")) + lines[bad_line][column:]
     path = write(tmp_path / "bad.fa", "\n".join(lines).encode())
-    monkeypatch.setattr(genome_data, "_CHUNK_BYTES", chunk)
+    monkeypatch.setattr(fasta, "_CHUNK_BYTES", chunk)
     with pytest.raises(FastaFormatError) as error:
         read_genome(path)
     assert error.value.line == bad_line + 1 and error.value.path == path
@@ -215,7 +209,7 @@ def test_corrupt_gzip_is_an_error(tmp_path):
 
 def test_empty_records_are_skipped_with_a_warning_and_counted(tmp_path, caplog):
     path = write(tmp_path / "e.fa", b">empty1\n>r1\n" + b"ACGT" * 1000 + b"\n>empty2\n\n")
-    with caplog.at_level(logging.WARNING, logger=genome_data.__name__):
+    with caplog.at_level(logging.WARNING, logger=fasta.__name__):
         genome = read_genome(path)
     assert genome.names == ["r1"] and genome.skipped_records == ["e.fa:empty1", "e.fa:empty2"]
     assert f"{path}: line 1: record 'empty1' has no sequence; skipped" in caplog.text
@@ -227,7 +221,7 @@ def test_empty_records_are_skipped_with_a_warning_and_counted(tmp_path, caplog):
 
 
 def test_reading_holds_about_one_byte_per_base(monkeypatch):
-    monkeypatch.setattr(genome_data, "_CHUNK_BYTES", 1 << 20)
+    monkeypatch.setattr(fasta, "_CHUNK_BYTES", 1 << 20)
     tracemalloc.start()
     genome = read_genome(ECOLI)
     _, peak = tracemalloc.get_traced_memory()
@@ -246,7 +240,8 @@ def test_default_corpus_is_the_embedded_ecoli():
 # ---- windows ------------------------------------------------------------------------------------------------------
 
 def _config(path, **overrides) -> GenomeDataConfig:
-    return GenomeDataConfig(paths=[path], **overrides)
+    """The settings these tests were written for: 512-token windows, seed 0."""
+    return GenomeDataConfig(paths=[path], **({"max_length": 512, "seed": 0} | overrides))
 
 
 def _genome_slice(genome, dataset, index: int) -> str:
@@ -332,7 +327,7 @@ def test_reverse_complement(ecoli):
         assert row.numpy().tobytes().decode() == expected
         assert train[index]["input_ids"][1:-1].tolist() == TOKENIZER(expected)["input_ids"][1:-1]
     codes = np.frombuffer(b"ACGTNRYKMSWBDHV", np.uint8)  # the complement is an involution on IUPAC codes
-    assert (genome_data._COMPLEMENT[genome_data._COMPLEMENT[codes]] == codes).all()
+    assert (fasta.COMPLEMENT[fasta.COMPLEMENT[codes]] == codes).all()
     plain, _, _ = build_genome_datasets(_config("unused", reverse_complement=False), TOKENIZER, genome=ecoli)
     assert not plain.reversed(range(len(plain))).any()
 
@@ -458,6 +453,7 @@ def _stack(features):
     return torch.stack([feature["input_ids"] for feature in features])
 
 
+@pytest.mark.slow
 def test_spawned_worker_reads_shared_memory_and_the_epoch(small):
     train, val, _ = build_genome_datasets(_config("unused"), TOKENIZER, genome=small)
     train.set_epoch(3)

@@ -8,17 +8,14 @@ exactly, and runs the feature-extraction, text-classification and fill-mask pipe
 
 import gzip
 import json
-import os
-import site
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import LAMBDA, REPO, run_without_package
 
-from modeling_randommask.checkpoint_io import save_checkpoint
 from modeling_randommask.configuration_randommask import DEFAULT_AUTO_MAP, RandomMaskConfig
+from modeling_randommask.hub.checkpoint import save_checkpoint
 from modeling_randommask.modeling_randommask import (
     RandomMaskForMaskedLM,
     RandomMaskForSequenceClassification,
@@ -26,17 +23,15 @@ from modeling_randommask.modeling_randommask import (
 )
 from tokenization.tokenization_kmer import KmerTokenizer
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data"
+pytestmark = pytest.mark.slow  # loads the saved folders in a separate interpreter
 CODE_FILES = {"configuration_randommask.py", "modeling_randommask.py", "tokenization_kmer.py", "kmer_vocab.py"}
 LABELS = {0: "no_binding", 1: "binding"}
 
-# Runs in the isolated interpreter. argv: site-packages dirs (JSON), repo root, work dir. Writes results.json.
+# Runs in the isolated interpreter (conftest.run_without_package). argv: repo root, work dir. Writes results.json.
 CHILD = r'''
 import json, sys
-sys.path.extend(json.loads(sys.argv[1]))
 from pathlib import Path
-repo, work = Path(sys.argv[2]).resolve(), Path(sys.argv[3])
+repo, work = Path(sys.argv[1]).resolve(), Path(sys.argv[2])
 import importlib
 
 def importable(name):
@@ -117,15 +112,9 @@ with torch.no_grad():
 
 
 def lambda_windows() -> list[str]:
-    with gzip.open(SHARED / "genomes" / "lambda_NC_001416.fa.gz", "rt") as handle:
+    with gzip.open(LAMBDA, "rt") as handle:
         genome = "".join(line.strip() for line in handle if not line.startswith(">"))
     return [genome[start : start + length] for start, length in [(1_000, 90), (15_000, 70), (40_000, 50)]]
-
-
-def site_packages_dirs() -> list[str]:
-    """Where the installed dependencies live; never the repo (an editable install hooks in through a .pth)."""
-    dirs = [*site.getsitepackages(), site.getusersitepackages()]
-    return [d for d in dict.fromkeys(dirs) if Path(d).is_dir() and Path(d).resolve() != REPO]
 
 
 @pytest.fixture(scope="module")
@@ -173,19 +162,7 @@ def checkpoints(tmp_path_factory) -> tuple[Path, dict]:
         }
     torch.save(expected, work / "expected.pt")
 
-    (work / "child.py").write_text(CHILD)
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
-    env.update(HF_HUB_OFFLINE="1", HF_HOME=str(work / "hf_home"), TRANSFORMERS_VERBOSITY="error")
-    run = subprocess.run(
-        [sys.executable, "-I", "-S", str(work / "child.py"), json.dumps(site_packages_dirs()), str(REPO), str(work)],
-        check=False,
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stderr[-4000:]
+    run_without_package(CHILD, str(REPO), str(work), cwd=work)
     return work, json.loads((work / "results.json").read_text()) | {"expected": expected}
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import ECOLI as ECOLI_FASTA
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils.data import DataLoader
@@ -16,19 +17,17 @@ from transformers import trainer as trainer_logging
 from transformers.testing_utils import CaptureLogger
 
 from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM
-from modeling_randommask.data_collator_randommask import (
+from modeling_randommask.masking import (
     IGNORE_INDEX,
     MASKING_FILE,
     DataCollatorForRandomMask,
     RandomMaskCallback,
     span_coverage,
 )
-from modeling_randommask.masking_schedule import RandomMaskSchedule, coverage_by_offset
+from modeling_randommask.masking.schedule import RandomMaskSchedule, coverage_by_offset
+from modeling_randommask.training.pretrain_arguments import PretrainArguments
 from tokenization import KmerTokenizer
 
-REPO = Path(__file__).resolve().parents[1]
-PACKAGE_GENOMES = REPO / "modeling_randommask" / "genomes"  # the shipped E. coli copy
-SHARED_GENOMES = REPO.parent / "shared" / "data" / "genomes"  # test-only human slice (CI has shared/ beside us)
 TOKENIZER = KmerTokenizer()  # 6-mers, stride 1: [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4, k-mers from 5
 SPECIALS = set(TOKENIZER.all_special_ids)
 
@@ -38,8 +37,7 @@ def _genome(path: Path) -> str:
         return "".join(line.strip() for line in handle if not line.startswith(">"))
 
 
-ECOLI = _genome(PACKAGE_GENOMES / "ecoli_k12_mg1655.fa.gz")
-HUMAN = _genome(SHARED_GENOMES / "human_chr22_20-21M.fa.gz")  # holds an N run: [UNK] tokens
+ECOLI = _genome(ECOLI_FASTA)
 # one long run of overlapping 6-mers (a slice of it is what tokenizing the slice's bases gives)
 ECOLI_KMERS = torch.tensor(TOKENIZER(ECOLI[:400_000], verbose=False)["input_ids"][1:-1])
 
@@ -361,7 +359,7 @@ def test_random_replacements_are_kmers_drawn_across_the_vocabulary():
 
 
 def test_nt_preset_on_non_overlapping_tokens():
-    tokenizer = KmerTokenizer(k=6, stride=6)
+    tokenizer = KmerTokenizer(k=6, kmer_stride=6)
     collator = DataCollatorForRandomMask(tokenizer, RandomMaskSchedule.from_preset("nt", total_steps=10), seed=0)
     batch = collator.pad(_windows(64, 3006, tokenizer))  # 501 non-overlapping 6-mers + [CLS]/[SEP]
     out = collator.mask(batch, 3)
@@ -387,7 +385,7 @@ def test_statistics_hidden_bases_on_known_runs():
 
 
 def test_statistics_hidden_bases_for_non_overlapping_tokens_on_known_runs():
-    tokenizer = KmerTokenizer(k=6, stride=6)
+    tokenizer = KmerTokenizer(k=6, kmer_stride=6)
     collator = DataCollatorForRandomMask(tokenizer, RandomMaskSchedule.from_preset("nt", total_steps=10))
     ids = torch.tensor([[2] + list(range(200, 212)) + [3]])
     labels = torch.full_like(ids, IGNORE_INDEX)
@@ -398,9 +396,10 @@ def test_statistics_hidden_bases_for_non_overlapping_tokens_on_known_runs():
     assert stats["hidden_bases"] == pytest.approx(6 * (1 + 3 + 5) / 3)
 
 
-def test_unknown_tokens_are_never_selected_on_a_real_n_run():
+def test_unknown_tokens_are_never_selected_on_a_real_n_run(shared_genomes):
     # chr22:20-21M holds N at 509,431..609,430: windows across both edges of the run and inside it
-    windows = [{"input_ids": TOKENIZER(HUMAN[s: s + 515])["input_ids"]} for s in range(509_000, 610_000, 1650)]
+    human = _genome(shared_genomes / "human_chr22_20-21M.fa.gz")
+    windows = [{"input_ids": TOKENIZER(human[s: s + 515])["input_ids"]} for s in range(509_000, 610_000, 1650)]
     collator = DataCollatorForRandomMask(TOKENIZER, RandomMaskSchedule(total_steps=10, centre_probability=0.2))
     batch = collator.pad(windows)
     unknown = batch["input_ids"] == TOKENIZER.unk_token_id
@@ -671,11 +670,9 @@ def test_callback_refuses_setups_that_break_the_count(tmp_path, overrides, messa
 @pytest.mark.parametrize("k", [3, 6, 8])
 def test_pretraining_span_presets_follow_k(k):
     """k masked overlapping k-mers hide one base whatever k is: the DNABERT and RandomMask presets start there."""
-    from modeling_randommask.pretraining import PretrainArguments, masking_schedule
-
-    dnabert = masking_schedule(PretrainArguments(masking="dnabert", kmer_size=k, max_steps=100))
-    randommask = masking_schedule(PretrainArguments(masking="randommask", kmer_size=k, max_steps=100))
-    nt = masking_schedule(PretrainArguments(masking="nt", kmer_size=k, max_steps=100))
+    dnabert = PretrainArguments(masking="dnabert", kmer_size=k, max_steps=100).masking_schedule()
+    randommask = PretrainArguments(masking="randommask", kmer_size=k, max_steps=100).masking_schedule()
+    nt = PretrainArguments(masking="nt", kmer_size=k, max_steps=100).masking_schedule()
     assert dnabert.span_bounds(99) == (k, k) and randommask.span_bounds(0) == (k, k)
     assert randommask.span_bounds(99) == (k, k + 8) and nt.span_bounds(99) == (1, 1)
     assert randommask.phase_start(1) == 20

@@ -9,7 +9,7 @@ from scipy import stats
 from sklearn import metrics as skm
 from transformers import EvalPrediction
 
-from modeling_randommask.metrics import (
+from modeling_randommask.evaluation.metrics import (
     PRIMARY_METRIC,
     classification_metrics,
     compute_metrics,
@@ -63,7 +63,7 @@ def test_multiclass_matches_sklearn():
 def test_single_class_split_auc_is_nan_with_warning(caplog):
     labels = np.zeros(6, dtype=int)
     logits = np.random.default_rng(0).normal(size=(6, 2))
-    with caplog.at_level(logging.WARNING, logger="modeling_randommask.metrics"):
+    with caplog.at_level(logging.WARNING, logger="modeling_randommask.evaluation.metrics"):
         m = classification_metrics(labels, logits)
     assert math.isnan(m["roc_auc"])
     assert "only class [0]" in caplog.text
@@ -73,7 +73,7 @@ def test_single_class_split_auc_is_nan_with_warning(caplog):
 def test_multiclass_auc_skips_absent_class(caplog):
     labels = np.array([0, 0, 1, 1, 0, 1])  # class 2 never occurs
     logits = np.random.default_rng(2).normal(size=(6, 3))
-    with caplog.at_level(logging.WARNING, logger="modeling_randommask.metrics"):
+    with caplog.at_level(logging.WARNING, logger="modeling_randommask.evaluation.metrics"):
         m = classification_metrics(labels, logits)
     probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     expected = np.mean([skm.roc_auc_score(labels == c, probs[:, c]) for c in (0, 1)])
@@ -113,7 +113,7 @@ def test_regression_several_targets_per_target_and_mean():
 
 
 def test_constant_predictions_give_nan(caplog):
-    with caplog.at_level(logging.WARNING, logger="modeling_randommask.metrics"):
+    with caplog.at_level(logging.WARNING, logger="modeling_randommask.evaluation.metrics"):
         m = regression_metrics(np.array([1.0, 2.0, 3.0]), np.array([5.0, 5.0, 5.0]))
     assert math.isnan(m["pearson"]) and math.isnan(m["spearman"])
     assert "predictions are constant" in caplog.text

@@ -5,14 +5,15 @@ import copy
 import json
 import math
 import re
-from pathlib import Path
 
 import pytest
 import yaml
+from conftest import DATA_DIR, require
 from huggingface_hub import ModelCard, metadata_eval_result
 from huggingface_hub.repocard_data import model_index_to_eval_results
 
-from modeling_randommask.model_card import (
+from modeling_randommask.data.tasks import load_task
+from modeling_randommask.hub.model_card import (
     RESULTS_END,
     RESULTS_START,
     add_benchmark_results,
@@ -20,9 +21,8 @@ from modeling_randommask.model_card import (
     render_pretrained_card,
     task_info,
 )
-from modeling_randommask.task_data import load_task
 
-GUE = Path(__file__).resolve().parents[2] / "shared" / "data" / "gue"
+GUE = DATA_DIR / "gue"
 
 PRETRAINED = {
     "model_name": "randommask-tiny-ecoli-test",
@@ -103,7 +103,7 @@ def test_pretrained_missing_figures_are_errors(drop):
 
 
 def _finetuned_info():
-    task = load_task(GUE / "prom" / "prom_core_tata")
+    task = load_task(require(GUE / "prom" / "prom_core_tata"))
     return {
         "model_name": "randommask-tiny-cpd-tata",
         "base_model": "someone/randommask-tiny-ecoli-test",

@@ -3,29 +3,28 @@ maps under SDPA, task heads, DNABERT import. Tiny models on real lambda-phage DN
 
 import gzip
 import json
-from pathlib import Path
 
 import pytest
 import torch
+from conftest import LAMBDA
 from torch.nn import functional as F
 from transformers import BertConfig, BertForMaskedLM
 
 from modeling_randommask.configuration_randommask import DEFAULT_AUTO_MAP, RandomMaskConfig
-from modeling_randommask.dnabert_import import from_dnabert, kmer_size_of_vocab
+from modeling_randommask.hub.dnabert import from_dnabert, kmer_size_of_vocab
 from modeling_randommask.modeling_randommask import (
     RandomMaskForMaskedLM,
     RandomMaskForSequenceClassification,
     RandomMaskForTokenClassification,
     RandomMaskModel,
 )
-from tokenization.tokenization_kmer import KmerTokenizer
+from tokenization import KmerTokenizer, kmer_vocab
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 TINY = {"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 2, "intermediate_size": 256}
 
 
 def lambda_genome() -> str:
-    with gzip.open(SHARED / "genomes" / "lambda_NC_001416.fa.gz", "rt") as handle:
+    with gzip.open(LAMBDA, "rt") as handle:
         return "".join(line.strip() for line in handle if not line.startswith(">"))
 
 
@@ -329,7 +328,7 @@ def test_from_dnabert_gives_identical_logits(tmp_path, batch):
     dnabert = BertForMaskedLM(BertConfig(vocab_size=4101, hidden_act="gelu", **TINY)).eval()
     folder = tmp_path / "dnabert6"
     dnabert.save_pretrained(folder)
-    (folder / "vocab.txt").write_bytes((SHARED / "dnabert_vocab" / "vocab_k6.txt").read_bytes())
+    (folder / "vocab.txt").write_text("\n".join(kmer_vocab(6)) + "\n")  # DNABERT's vocab_k6.txt (test_tokenizer)
     with torch.no_grad():
         expected = dnabert(**batch).logits
         for source in (folder, dnabert):

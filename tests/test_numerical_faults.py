@@ -1,22 +1,20 @@
 """Non-finite losses in a real (short) pretraining run: isolated faults skip the update and are logged, the
 weights stay finite and the run finishes; ``--max_consecutive_faults`` faults in a row stop it with a message."""
 
-import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
+from conftest import QUICK_PRETRAIN, read_log
 from safetensors.torch import load_file
 
 from modeling_randommask.modeling_randommask import RandomMaskForMaskedLM
-from modeling_randommask.pretraining import parse_args, pretrain
+from modeling_randommask.training.pretrain_arguments import parse_args
+from modeling_randommask.training.pretraining import pretrain
 
-REPO = Path(__file__).resolve().parents[1]
-LAMBDA = REPO / "modeling_randommask" / "genomes" / "lambda_NC_001416.fa.gz"
-QUICK = ["--genome", str(LAMBDA), "--max_length", "40", "--per_device_batch_size", "8", "--max_steps", "12",
-         "--warmup_steps", "2", "--log_every", "1", "--eval_every", "4", "--eval_batches", "2", "--save_every", "4",
-         "--num_phases", "3", "--val_fraction", "0.05"]
+pytestmark = pytest.mark.slow  # every test runs real pretraining
+
+QUICK = QUICK_PRETRAIN
 
 
 @pytest.fixture
@@ -50,10 +48,6 @@ def poison(monkeypatch):
     return arm
 
 
-def _log(folder: Path) -> list[dict]:
-    return [json.loads(line) for line in (folder / "training_log.jsonl").read_text().splitlines()]
-
-
 def _all_finite(weights: dict[str, torch.Tensor]) -> bool:
     return all(torch.isfinite(t).all() for t in weights.values() if t.is_floating_point())
 
@@ -61,9 +55,9 @@ def _all_finite(weights: dict[str, torch.Tensor]) -> bool:
 def test_isolated_non_finite_losses_are_skipped_logged_and_training_finishes(tmp_path, poison, caplog):
     counts = poison({2: float("nan"), 6: float("inf"), 9: float("nan")})  # steps 2, 6, 9 (one micro-batch each)
     out = tmp_path / "run"
-    pretrain(parse_args([*QUICK, "--output_dir", str(out)]))
+    pretrain(*parse_args([*QUICK, "--output_dir", str(out)]))
 
-    skipped = [r for r in _log(out) if r.get("event") == "skipped_non_finite"]
+    skipped = [r for r in read_log(out) if r.get("event") == "skipped_non_finite"]
     assert [r["step"] for r in skipped] == [2, 6, 9] and not any(math.isfinite(r["loss"]) for r in skipped)
     assert "non-finite loss" in caplog.text and "update skipped" in caplog.text
     assert counts["forward"] == 12 and counts["updates"] == 12 - 3
@@ -76,9 +70,9 @@ def test_consecutive_faults_stop_the_run_with_a_message(tmp_path, poison):
     counts = poison({5: float("nan"), 6: float("nan"), 7: float("inf")})
     out = tmp_path / "run"
     with pytest.raises(FloatingPointError, match="3 non-finite steps in a row at step 7: stopping before the weights"):
-        pretrain(parse_args([*QUICK, "--output_dir", str(out), "--max_consecutive_faults", "3"]))
+        pretrain(*parse_args([*QUICK, "--output_dir", str(out), "--max_consecutive_faults", "3"]))
 
-    assert [r["step"] for r in _log(out) if r.get("event") == "skipped_non_finite"] == [5, 6, 7]
+    assert [r["step"] for r in read_log(out) if r.get("event") == "skipped_non_finite"] == [5, 6, 7]
     assert counts["updates"] == 5 and not (out / "model.safetensors").exists()
     checkpoint = out / "checkpoints" / (out / "checkpoints" / "latest").read_text()
     assert checkpoint.name == "step-00000004"

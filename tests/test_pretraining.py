@@ -11,47 +11,35 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import QUICK_PRETRAIN, REPO, read_log, run_script
 from safetensors.torch import load_file
 from transformers import AutoModelForMaskedLM
 
-from modeling_randommask.pretraining import RECIPES, files_to_upload, parse_args, pretrain
+from modeling_randommask.hub.upload import files_to_upload
+from modeling_randommask.training.pretrain_arguments import RECIPES, parse_args
+from modeling_randommask.training.pretraining import pretrain
 
-REPO = Path(__file__).resolve().parents[1]
-LAMBDA = REPO / "modeling_randommask" / "genomes" / "lambda_NC_001416.fa.gz"
-QUICK = ["--genome", str(LAMBDA), "--max_length", "40", "--per_device_batch_size", "8", "--max_steps", "12",
-         "--warmup_steps", "2", "--log_every", "1", "--eval_every", "4", "--eval_batches", "2", "--save_every", "4",
-         "--num_phases", "3", "--val_fraction", "0.05"]
+QUICK = QUICK_PRETRAIN
 
 pytestmark = pytest.mark.slow
 
 
-def _log(folder: Path) -> list[dict]:
-    return [json.loads(line) for line in (folder / "training_log.jsonl").read_text().splitlines()]
-
-
 def _losses(folder: Path) -> dict[int, float]:
-    return {r["step"]: r["loss"] for r in _log(folder) if "loss" in r and "event" not in r}
-
-
-def _run_script(args: list[str], program: tuple[str, ...] = (str(REPO / "examples" / "pretrain.py"),),
-                **popen) -> subprocess.Popen:
-    """`program` (pretrain.py, or "-c" and code) with `args` in a fresh offline process, output merged."""
-    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
-    return subprocess.Popen([sys.executable, *program, *args], env=env, cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
+    return {r["step"]: r["loss"] for r in read_log(folder) if "loss" in r and "event" not in r}
 
 
 # Runs pretrain() in a fresh process (accelerate's state is per process) and prints the dtypes that nn.Linear
 # layers produced in training.
 _LINEAR_DTYPES = """
 import sys, torch
-from modeling_randommask.pretraining import parse_args, pretrain
+from modeling_randommask.training.pretrain_arguments import parse_args
+from modeling_randommask.training.pretraining import pretrain
 seen = set()
 def record(module, inputs, output):
     if isinstance(module, torch.nn.Linear) and module.training:
         seen.add(str(output.dtype))
 torch.nn.modules.module.register_module_forward_hook(record)
-pretrain(parse_args(sys.argv[1:]))
+pretrain(*parse_args(sys.argv[1:]))
 print("linear output dtypes:", sorted(seen))
 """
 
@@ -60,7 +48,7 @@ def test_bf16_autocast_and_torch_compile_also_run_on_cpu(tmp_path):
     """The GPU options work here too: `--mixed_precision bf16` runs the linear layers in bfloat16 (weights and the
     saved model stay float32); `--torch_compile` trains and saves a folder with plain parameter names."""
     bf16 = tmp_path / "bf16"
-    run = _run_script([*QUICK, "--max_steps", "6", "--mixed_precision", "bf16", "--output_dir", str(bf16)],
+    run = run_script([*QUICK, "--max_steps", "6", "--mixed_precision", "bf16", "--output_dir", str(bf16)],
                       program=("-c", _LINEAR_DTYPES))
     output, _ = run.communicate(timeout=600)
     assert run.returncode == 0, output[-3000:]
@@ -69,7 +57,7 @@ def test_bf16_autocast_and_torch_compile_also_run_on_cpu(tmp_path):
     assert {t.dtype for t in load_file(bf16 / "model.safetensors").values()} == {torch.float32}
 
     out = tmp_path / "compiled"
-    run = _run_script([*QUICK, "--max_steps", "3", "--num_phases", "1", "--eval_every", "3", "--save_every", "3",
+    run = run_script([*QUICK, "--max_steps", "3", "--num_phases", "1", "--eval_every", "3", "--save_every", "3",
                        "--torch_compile", "--output_dir", str(out)])
     output, _ = run.communicate(timeout=1200)
     assert run.returncode == 0, output[-3000:]
@@ -77,26 +65,27 @@ def test_bf16_autocast_and_torch_compile_also_run_on_cpu(tmp_path):
     assert AutoModelForMaskedLM.from_pretrained(out, trust_remote_code=True).config.model_type == "randommask"
 
 
-def test_recipe_fills_only_unset_options():
-    args = parse_args(["--recipe", "paper", "--learning_rate", "5e-4"])
-    assert args.model_preset == "base" and args.max_length == 512 and args.global_batch_size == 512
+def test_recipe_fills_only_unset_options(capsys):
+    args, data = parse_args(["--recipe", "paper", "--learning_rate", "5e-4"])
+    assert args.model_preset == "base" and data.max_length == 512 and args.global_batch_size == 512
     assert args.max_steps == RECIPES["paper"]["max_steps"] == 480_000
     assert args.learning_rate == 5e-4  # given explicitly: the recipe does not override it
-    assert parse_args(["--recipe", "paper-nt"]).tokenization == "non_overlapping"
-    with pytest.raises(ValueError, match="unknown recipe"):
+    assert parse_args(["--recipe", "paper-nt"])[0].tokenization == "non_overlapping"
+    with pytest.raises(SystemExit):
         parse_args(["--recipe", "nope"])
+    assert "invalid choice: 'nope'" in capsys.readouterr().err
 
 
 def test_pretrain_writes_a_loadable_model_folder_with_card_and_log(tmp_path):
     out = tmp_path / "run"
-    pretrain(parse_args([*QUICK, "--output_dir", str(out)]))
+    pretrain(*parse_args([*QUICK, "--output_dir", str(out)]))
 
     model = AutoModelForMaskedLM.from_pretrained(out, trust_remote_code=True)
     assert model.config.model_type == "randommask" and (out / "model.safetensors").is_file()
     card = (out / "README.md").read_text()
     assert "fill-mask" in card and "lambda_NC_001416.fa.gz" in card
 
-    log = _log(out)
+    log = read_log(out)
     losses = _losses(out)
     assert sorted(losses) == list(range(1, 13)) and all(math.isfinite(v) for v in losses.values())
     phase_ends = [r["step"] for r in log if r.get("phase_end")]
@@ -113,17 +102,17 @@ def test_pretrain_writes_a_loadable_model_folder_with_card_and_log(tmp_path):
     saved = json.loads((out / "checkpoints" / "step-00000012" / "masking_schedule.json").read_text())
     assert (saved["total_steps"], saved["num_phases"]) == (12, 3)
     with pytest.raises(ValueError, match="masking_schedule.json"):
-        pretrain(parse_args([*QUICK, "--output_dir", str(out), "--resume_from_checkpoint", "latest",
+        pretrain(*parse_args([*QUICK, "--output_dir", str(out), "--resume_from_checkpoint", "latest",
                              "--num_phases", "2"]))
     with pytest.raises(FileExistsError, match="not empty"):
-        pretrain(parse_args([*QUICK, "--output_dir", str(out)]))
+        pretrain(*parse_args([*QUICK, "--output_dir", str(out)]))
 
 
 def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path):
     whole, broken = tmp_path / "whole", tmp_path / "broken"
-    assert _run_script([*QUICK, "--output_dir", str(whole)]).wait(timeout=600) == 0
+    assert run_script([*QUICK, "--output_dir", str(whole)]).wait(timeout=600) == 0
 
-    victim = _run_script([*QUICK, "--output_dir", str(broken)])
+    victim = run_script([*QUICK, "--output_dir", str(broken)])
     pointer = broken / "checkpoints" / "latest"
     deadline = time.monotonic() + 600
     while not (pointer.exists() and pointer.read_text() >= "step-00000004") and time.monotonic() < deadline:
@@ -132,7 +121,7 @@ def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path):
     victim.wait()
     assert not (broken / "model.safetensors").exists(), "the run finished before it could be killed"
 
-    resumed = _run_script([*QUICK, "--output_dir", str(broken), "--resume_from_checkpoint", "latest"])
+    resumed = run_script([*QUICK, "--output_dir", str(broken), "--resume_from_checkpoint", "latest"])
     output = resumed.communicate(timeout=600)[0]
     assert resumed.returncode == 0, output
 
@@ -151,7 +140,7 @@ def test_two_gloo_ranks_read_different_windows_under_one_schedule(tmp_path):
     done = subprocess.run(command, check=False, env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
 
-    log = _log(out)
+    log = read_log(out)
     assert log[0]["world_size"] == 2
     steps = [r for r in log if "batch_fingerprints" in r]
     assert steps and all(len(set(r["batch_fingerprints"])) == 2 for r in steps)

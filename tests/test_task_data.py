@@ -6,10 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DATA_DIR, ECOLI, require
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import PreTrainedTokenizerFast
 
-from modeling_randommask.task_data import (
+from modeling_randommask.data.fasta import read_genome
+from modeling_randommask.data.tasks import (
     ALL_COLUMNS,
     build_datasets,
     load_task,
@@ -17,13 +19,13 @@ from modeling_randommask.task_data import (
     token_lengths,
 )
 
-GUE = Path(__file__).resolve().parents[2] / "shared" / "data" / "gue"
+GUE = DATA_DIR / "gue"
 CORE_TATA = GUE / "prom" / "prom_core_tata"
 
 
 @pytest.fixture(scope="module")
 def core_tata():
-    return load_task(CORE_TATA)
+    return load_task(require(CORE_TATA))
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +66,10 @@ def _task(tmp_path, train, dev=None, test=None, suffix=".csv", **kw):
 
 
 @pytest.fixture(scope="module")
-def seqs(core_tata):
-    return core_tata.sequences["train"][:12]
+def seqs():
+    """Twelve 70 bp pieces of the embedded E. coli genome (the length of GUE's core promoter sequences)."""
+    genome = read_genome(ECOLI).record("K-12-MG1655")
+    return [genome[start : start + 70] for start in range(100_000, 100_000 + 12 * 7_919, 7_919)]
 
 
 # --- the real GUE files ---------------------------------------------------------------------------------------
@@ -87,8 +91,8 @@ def test_real_gue_task(core_tata):
 
 def test_emp_without_train_needs_explicit_choice(caplog):
     with pytest.raises(FileNotFoundError, match="no train split.*missing_train='use_dev'"):
-        load_task(GUE / "EMP" / "H3")
-    with caplog.at_level(logging.WARNING, logger="modeling_randommask.task_data"):
+        load_task(require(GUE / "EMP" / "H3"))
+    with caplog.at_level(logging.WARNING, logger="modeling_randommask.data.tasks"):
         t = load_task(GUE / "EMP" / "H3", missing_train="use_dev")
     assert t.splits == ("train", "test")
     assert t.files["train"].name == "dev.csv.gz" and len(t.sequences["train"]) == 1497
@@ -197,10 +201,10 @@ def test_missing_and_ambiguous_split_files(tmp_path, seqs):
 
 def test_max_length_and_too_long(core_tata, char_tokenizer, caplog):
     assert max_length_for(core_tata, char_tokenizer) == 70 + 2
-    prom300 = load_task(GUE / "prom" / "prom_300_tata")
+    prom300 = load_task(require(GUE / "prom" / "prom_300_tata"))
     with pytest.raises(ValueError, match=r"longer than 200 tokens .*train: 4904 of 4904.*first at .*train.csv.gz: line 2"):
         max_length_for(prom300, char_tokenizer, model_max_length=200, too_long="error")
-    with caplog.at_level(logging.WARNING, logger="modeling_randommask.task_data"):
+    with caplog.at_level(logging.WARNING, logger="modeling_randommask.data.tasks"):
         assert max_length_for(prom300, char_tokenizer, model_max_length=200) == 200
     assert "truncating" in caplog.text and "test: 613 of 613" in caplog.text
 
@@ -237,13 +241,14 @@ def test_kmer_tokenizer_lengths(core_tata):
     assert ds["test"][0]["input_ids"] == tok(core_tata.sequences["test"][0])["input_ids"]
 
 
-# --- the paper's fine-tuning presets per task family (modeling_randommask.finetune_presets) ------------------
+# --- the paper's fine-tuning recipes per task family (data.gue, training.finetune_recipes) -------------------
 
 
 def test_presets_for_the_real_gue_folders(tmp_path):
     from transformers import TrainingArguments
 
-    from modeling_randommask.finetune_presets import PAPER_TABLE3_MCC, PRESETS, preset_for, resolve_task
+    from modeling_randommask.data.gue import PAPER_TABLE3_MCC, resolve_task
+    from modeling_randommask.training.finetune_recipes import FINETUNE_RECIPES, recipe_for
 
     expected = {
         "tf/0": ("TF-H", "TF-H 0", 32, 1e-4, 10),
@@ -255,19 +260,20 @@ def test_presets_for_the_real_gue_folders(tmp_path):
     for key, (family, column, batch, lr, epochs) in expected.items():
         task = resolve_task(GUE / key)  # absolute folder paths resolve by their last two parts
         assert (task.path, task.family, task.paper_column) == (key, family, column)
-        assert (task.preset.batch_size, task.preset.learning_rate, task.preset.num_train_epochs) == (batch, lr, epochs)
-        assert task.preset.weight_decay == 0.0
+        recipe = recipe_for(GUE / key)
+        assert (recipe.batch_size, recipe.learning_rate, recipe.num_train_epochs) == (batch, lr, epochs)
+        assert recipe.weight_decay == 0.0
         assert task.paper_mcc == PAPER_TABLE3_MCC[column]
     assert resolve_task("prom/prom_300_notata").paper_column == "PD notata"
     assert resolve_task("splice/reconstructed").family == "SSP"
-    eap = preset_for("deepstarr/enhancers")
+    eap = recipe_for("deepstarr/enhancers")
     assert (eap.batch_size, eap.metric) == (64, "pearson")
     assert PAPER_TABLE3_MCC["PD tata"] == {"DNABERT": 61.56, "DNABERT + RandomMask": 84.03}
     with pytest.raises(ValueError, match="no paper fine-tuning preset for task 'virus/covid'"):
         resolve_task("virus/covid")
 
-    kwargs = PRESETS["EAP"].training_arguments(world_size=2)
+    kwargs = FINETUNE_RECIPES["EAP"].training_arguments(world_size=2)
     args = TrainingArguments(output_dir=str(tmp_path), report_to="none", **kwargs)
     assert args.per_device_train_batch_size == 32 and args.learning_rate == 1e-4 and args.weight_decay == 0.0
     with pytest.raises(ValueError, match="split evenly"):
-        PRESETS["EMP"].training_arguments(world_size=3)
+        FINETUNE_RECIPES["EMP"].training_arguments(world_size=3)

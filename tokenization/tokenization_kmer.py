@@ -48,19 +48,19 @@ class KmerTokenizer(PreTrainedTokenizer):
     DNA k-mer tokenizer with DNABERT's vocabulary: `[PAD] [UNK] [CLS] [SEP] [MASK]` (ids 0..4), then the
     `4**k` k-mers in `itertools.product("ATCG", repeat=k)` order, so ids equal DNABERT's for k = 3..6.
 
-    A sequence of `L` bases gives the k-mers starting at bases `0, stride, 2 * stride, ...` that fit entirely:
-    `tokens_for_bases(L) = (L - k) // stride + 1` (0 when `L < k`). `stride=1` is DNABERT's overlapping
-    tokenization, `stride=k` Nucleotide Transformer's non-overlapping one; any other stride >= 1 is allowed.
+    A sequence of `L` bases gives the k-mers starting at bases `0, s, 2 * s, ...` (`s = kmer_stride`) that fit
+    entirely: `tokens_for_bases(L) = (L - k) // s + 1` (0 when `L < k`). `kmer_stride=1` is DNABERT's overlapping
+    tokenization, `kmer_stride=k` Nucleotide Transformer's non-overlapping one; any other stride >= 1 is allowed.
     Specials come on top: `[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]` (token_type_ids 0 then 1), and
-    `max_length` counts tokens, specials included. With k=6, stride=1: 515 bp -> 510 k-mers + 2 = 512 tokens.
+    `max_length` counts tokens, specials included. With k=6, kmer_stride=1: 515 bp -> 510 k-mers + 2 = 512 tokens.
 
     Input rules:
       - Text is raw DNA in any case. Whitespace (spaces, tabs, newlines) is ignored; lowercase (soft-masked)
         bases read as uppercase.
       - A k-mer holding N, an IUPAC code, `U`, or any other character that is not A/C/G/T becomes `[UNK]`.
         Special-token strings inside the text are not parsed (`"[MASK]"` is six non-ACGT characters).
-      - Tail rule: bases after the last complete k-mer (possible when `(L - k) % stride != 0`, or `L < k`)
-        are dropped, with a one-time warning. With stride 1 only sequences shorter than k lose bases.
+      - Tail rule: bases after the last complete k-mer (possible when `(L - k) % s != 0`, or `L < k`)
+        are dropped, with a one-time warning. With kmer_stride 1 only sequences shorter than k lose bases.
       - DNABERT's space-separated k-mers (`"ATGCGT TGCGTA GCGTAC"`) are recognised and read as the sequence
         they spell (`"ATGCGTAC"`): text that splits on whitespace into two or more pieces of one length
         `m >= 2`, each piece overlapping the next by `m - 1` bases. `m` need not equal k. Whitespace-split
@@ -70,7 +70,7 @@ class KmerTokenizer(PreTrainedTokenizer):
         `TypeError`; a non-ASCII character raises `ValueError` (it is not a base: usually an encoding bug).
 
     `decode` returns bases, not k-mers: each known k-mer writes its bases at its position; bases covered only
-    by `[UNK]`/`[MASK]` tokens (or skipped by `stride > k`) decode as `N`, and the dropped tail is absent, so
+    by `[UNK]`/`[MASK]` tokens (or skipped by `kmer_stride > k`) decode as `N`, and the dropped tail is absent, so
     `decode(encode(x), skip_special_tokens=True)` is `x` uppercased, whitespace-free, non-ACGT -> `N`, tail
     dropped. Where overlapping k-mers disagree (e.g. model predictions) the later one wins. `[CLS]`, `[SEP]`,
     `[PAD]` separate sequences (kept as text unless `skip_special_tokens`).
@@ -84,7 +84,9 @@ class KmerTokenizer(PreTrainedTokenizer):
         vocab_file (`str`, *optional*): a `vocab.txt` to check (or infer `k` from); it must equal the
             generated vocabulary. `save_pretrained` writes it.
         k (`int`, *optional*): k-mer length, 1..10 (default 6, or inferred from `vocab_file`).
-        stride (`int`, defaults to 1): bases between the starts of consecutive k-mers.
+        kmer_stride (`int`, defaults to 1): bases between the starts of consecutive k-mers (the name of
+            `RandomMaskConfig.kmer_stride`; `tokenizer(..., stride=n)` stays transformers' overflow stride). Folders
+            saved before this name existed hold `"stride"` in `tokenizer_config.json`, which is read as it.
         model_max_length (`int`, defaults to 512): in tokens, specials included (DNABERT's 512).
     """
 
@@ -95,7 +97,7 @@ class KmerTokenizer(PreTrainedTokenizer):
         self,
         vocab_file: str | None = None,
         k: int | None = None,
-        stride: int = 1,
+        kmer_stride: int = 1,
         model_max_length: int = 512,
         pad_token: str = "[PAD]",
         unk_token: str = "[UNK]",
@@ -108,8 +110,9 @@ class KmerTokenizer(PreTrainedTokenizer):
         if k is None:
             k = len(file_vocab[NUM_SPECIAL]) if file_vocab is not None and len(file_vocab) > NUM_SPECIAL else 6
         vocab = kmer_vocab(k)
-        if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
-            raise ValueError(f"stride must be an int >= 1, got {stride!r}")
+        kmer_stride = kwargs.pop("stride", kmer_stride)  # tokenizer_config.json of folders saved before 0.2
+        if isinstance(kmer_stride, bool) or not isinstance(kmer_stride, int) or kmer_stride < 1:
+            raise ValueError(f"kmer_stride must be an int >= 1, got {kmer_stride!r}")
         if file_vocab is not None:
             _check_vocab(vocab_file, file_vocab, vocab, k)
         given = {"pad_token": pad_token, "unk_token": unk_token, "cls_token": cls_token,
@@ -118,13 +121,13 @@ class KmerTokenizer(PreTrainedTokenizer):
             if str(token) != expected:
                 raise ValueError(f"{name} must be {expected!r} (DNABERT's vocabulary), got {str(token)!r}")
         self.k = k
-        self.stride = stride
+        self.kmer_stride = kmer_stride
         self.use_vectorized = True
         self._id_to_token = vocab
         self._token_to_id = {token: i for i, token in enumerate(vocab)}
         kwargs.update(special_tokens_pattern="cls_sep", token_type_ids_pattern="bert_style",
                       token_type_ids_include_special_tokens=True)
-        super().__init__(k=k, stride=stride, model_max_length=model_max_length, **given, **kwargs)
+        super().__init__(k=k, kmer_stride=kmer_stride, model_max_length=model_max_length, **given, **kwargs)
 
     # ---- vocabulary -------------------------------------------------------------------------------------
 
@@ -157,18 +160,18 @@ class KmerTokenizer(PreTrainedTokenizer):
         """Number of k-mer tokens (no specials) for a sequence of `num_bases` bases (tail rule applied)."""
         if num_bases < 0:
             raise ValueError(f"num_bases must be >= 0, got {num_bases}")
-        return 0 if num_bases < self.k else (num_bases - self.k) // self.stride + 1
+        return 0 if num_bases < self.k else (num_bases - self.k) // self.kmer_stride + 1
 
     def bases_for_tokens(self, num_tokens: int) -> int:
-        """Number of bases spanned by `num_tokens` k-mer tokens (no specials): `(n - 1) * stride + k`."""
+        """Number of bases spanned by `num_tokens` k-mer tokens (no specials): `(n - 1) * kmer_stride + k`."""
         if num_tokens < 0:
             raise ValueError(f"num_tokens must be >= 0, got {num_tokens}")
-        return 0 if num_tokens == 0 else (num_tokens - 1) * self.stride + self.k
+        return 0 if num_tokens == 0 else (num_tokens - 1) * self.kmer_stride + self.k
 
     def _warn_if_bases_dropped(self, any_dropped: bool) -> None:
         if any_dropped:
             logger.warning_once(
-                f"KmerTokenizer(k={self.k}, stride={self.stride}): bases after the last complete k-mer are "
+                f"KmerTokenizer(k={self.k}, kmer_stride={self.kmer_stride}): bases after the last complete k-mer are "
                 "dropped (tail rule; see tokens_for_bases/bases_for_tokens)."
             )
 
@@ -202,7 +205,7 @@ class KmerTokenizer(PreTrainedTokenizer):
         sequence = self._normalize(text).upper()
         num_tokens = self.tokens_for_bases(len(sequence))
         self._warn_if_bases_dropped(len(sequence) > self.bases_for_tokens(num_tokens))
-        kmers = [sequence[i : i + self.k] for i in range(0, num_tokens * self.stride, self.stride)]
+        kmers = [sequence[i : i + self.k] for i in range(0, num_tokens * self.kmer_stride, self.kmer_stride)]
         unk = SPECIAL_TOKENS[UNK_ID]
         return [kmer if self._token_to_id.get(kmer, UNK_ID) >= NUM_SPECIAL else unk for kmer in kmers]
 
@@ -245,7 +248,7 @@ class KmerTokenizer(PreTrainedTokenizer):
             raise TypeError(f"ids_from_ascii expects a torch.uint8 tensor, got {getattr(seqs, 'dtype', type(seqs))}")
         if seqs.dim() != 2:
             raise ValueError(f"ids_from_ascii expects shape [batch, length], got {tuple(seqs.shape)}")
-        return self._strided_kmer_ids(seqs, self.stride).long()
+        return self._strided_kmer_ids(seqs, self.kmer_stride).long()
 
     def _ascii_batch(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Normalised texts concatenated as uint8 [N], with each text's start and number of bases."""
@@ -261,8 +264,8 @@ class KmerTokenizer(PreTrainedTokenizer):
         return flat, lengths.cumsum(0) - lengths, lengths
 
     def _num_tokens(self, lengths: torch.Tensor) -> torch.Tensor:
-        num_tokens = torch.where(lengths >= self.k, torch.div(lengths - self.k, self.stride, rounding_mode="floor") + 1, 0)
-        spanned = torch.where(num_tokens > 0, (num_tokens - 1) * self.stride + self.k, 0)
+        num_tokens = torch.where(lengths >= self.k, torch.div(lengths - self.k, self.kmer_stride, rounding_mode="floor") + 1, 0)
+        spanned = torch.where(num_tokens > 0, (num_tokens - 1) * self.kmer_stride + self.k, 0)
         self._warn_if_bases_dropped(bool((lengths > spanned).any()))
         return num_tokens
 
@@ -271,7 +274,7 @@ class KmerTokenizer(PreTrainedTokenizer):
         num_tokens = self._num_tokens(lengths)
         window_ids = self._strided_kmer_ids(flat.view(1, -1), 1)[0]  # k-mer at every base of the concatenation
         return [
-            window_ids[start : start + n * self.stride : self.stride].tolist()
+            window_ids[start : start + n * self.kmer_stride : self.kmer_stride].tolist()
             for start, n in zip(starts.tolist(), num_tokens.tolist())
         ]
 
@@ -392,7 +395,7 @@ class KmerTokenizer(PreTrainedTokenizer):
         if len(texts) and bool((lengths == lengths[0]).all()):
             # Equal lengths (genome windows, benchmark tasks): one layout for every row, built with slices.
             batch, f, n, c, r = len(texts), int(first_kept[0]), int(kept[0]), int(first_col[0]), int(row_len[0])
-            kmers = self._strided_kmer_ids(flat.view(batch, int(lengths[0])), self.stride)[:, f : f + n]
+            kmers = self._strided_kmer_ids(flat.view(batch, int(lengths[0])), self.kmer_stride)[:, f : f + n]
             input_ids = torch.empty((batch, width), dtype=torch.int64)
             input_ids[:, c : c + n] = kmers  # every other column is written below
             input_ids[:, : c - num_special // 2] = PAD_ID
@@ -411,7 +414,7 @@ class KmerTokenizer(PreTrainedTokenizer):
             input_ids = torch.full(rel.shape, PAD_ID, dtype=torch.int64)
             window_ids = self._strided_kmer_ids(flat.view(1, -1), 1)[0]
             if window_ids.numel():
-                position = starts[:, None] + (first_kept[:, None] + rel) * self.stride
+                position = starts[:, None] + (first_kept[:, None] + rel) * self.kmer_stride
                 input_ids = torch.where(is_token, window_ids[position.clamp_(0, window_ids.numel() - 1)], input_ids)
             if add_special_tokens:
                 input_ids = torch.where(rel == -1, CLS_ID, input_ids)
@@ -458,7 +461,7 @@ class KmerTokenizer(PreTrainedTokenizer):
         bases = ["N"] * self.bases_for_tokens(len(kmers))
         for i, kmer in enumerate(kmers):
             if kmer is not None:
-                bases[i * self.stride : i * self.stride + self.k] = kmer
+                bases[i * self.kmer_stride : i * self.kmer_stride + self.k] = kmer
         return "".join(bases)
 
     def _tokens_to_text(self, tokens: list[str], skip_special_tokens: bool) -> str:

@@ -1,45 +1,26 @@
 """Masking for RandomMask pretraining, keyed on the optimizer step.
 
 Masks are a pure function of (seed, optimizer step, process rank, micro-step, batch content): a torch generator is
-seeded from a hash of those integers, so a resumed run masks exactly as an uninterrupted one and the number of
-DataLoader workers never matters. Two ways to use it:
+seeded from a hash of those integers (``data.seeding``), so a resumed run masks exactly as an uninterrupted one and
+the number of DataLoader workers never matters. Two ways to use it:
 
 * custom loops (``examples/pretrain.py``): ``collator.pad`` in the DataLoader workers, ``collator.mask(batch, step,
   rank, micro_step)`` in the training step. Exact by construction.
-* ``Trainer``: ``data_collator=collator`` plus ``callbacks=[RandomMaskCallback(collator)]``; masking then happens
-  inside ``collator(features)``, in the DataLoader workers, before Trainer's step callbacks run
-  (``on_step_begin`` fires after the step's micro-batches were collated) and in processes that never see an
-  attribute set later. So each collate call works out its own batch index instead: with ``in_order=True`` a
-  DataLoader sends batch ``i`` of an iterator to worker ``i % num_workers``, so a worker's ``n``-th call is batch
-  ``worker + n * num_workers`` (in the main process, with no workers, the ``n``-th call is batch ``n``). The
-  callback tells the collator, before Trainer creates each epoch's iterator (``on_epoch_begin``, which is also
-  before the copy into fresh workers), the optimizer step of that iterator's first batch and the accumulation;
-  batch ``i`` then belongs to step ``first_step + i // accumulation``, micro-step ``i % accumulation``. A resumed
-  epoch skips its trained batches with a batch sampler (they are never collated), so the count starts at the
-  resumed step. Evaluation switches the collator to a separate evaluation count.
+* ``Trainer``: ``data_collator=collator`` plus ``callbacks=[RandomMaskCallback(collator)]``; each collate call then
+  works out the step of its own batch (``masking.trainer_callback`` explains how).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 from typing import Any
 
 import torch
 from torch.nn.utils.rnn import pad_sequence
-from transformers import TrainerCallback
 
-from .masking_schedule import RandomMaskSchedule
+from ..data.seeding import keyed_generator
+from .schedule import RandomMaskSchedule
 
 IGNORE_INDEX = -100
-MASKING_FILE = "randommask_masking.json"  # written into every Trainer checkpoint by RandomMaskCallback
-
-
-def _generator(*keys: int) -> torch.Generator:
-    """A CPU generator seeded from a hash of ``keys`` (CPU, so masks do not depend on the device)."""
-    digest = hashlib.blake2b(":".join(map(str, keys)).encode(), digest_size=8).digest()
-    return torch.Generator().manual_seed(int.from_bytes(digest, "little") & (2**63 - 1))
 
 
 def span_coverage(centres: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -69,7 +50,7 @@ class DataCollatorForRandomMask:
 
     Args:
         tokenizer: a ``KmerTokenizer``; read once: ``pad_token_id``, ``mask_token_id``, ``all_special_ids``,
-            ``len(tokenizer)``, ``k`` and ``stride``.
+            ``len(tokenizer)``, ``k`` and ``kmer_stride``.
         schedule: the span curriculum (``RandomMaskSchedule``).
         seed: masks differ between seeds and are identical for the same seed.
         mask_replace_prob, random_replace_prob: BERT's 0.8 and 0.1 (``[MASK]``, random k-mer); the rest is left
@@ -91,7 +72,7 @@ class DataCollatorForRandomMask:
         ordinary = torch.ones(self.vocab_size, dtype=torch.bool)
         ordinary[self.special_ids] = False
         self.kmer_ids = ordinary.nonzero().squeeze(1)  # random replacements are drawn from these only
-        self.k, self.stride = tokenizer.k, tokenizer.stride
+        self.k, self.kmer_stride = tokenizer.k, tokenizer.kmer_stride
         # Trainer path (see the module docstring): the step of the current iterator's first batch, the
         # accumulation, and how many batches this copy of the collator has collated; evaluation counts apart.
         self.first_step, self.gradient_accumulation_steps, self.calls = 0, 1, 0
@@ -101,7 +82,7 @@ class DataCollatorForRandomMask:
     def to_dict(self) -> dict[str, Any]:
         """Everything the masks depend on besides (step, rank, micro-step, batch): JSON for checkpoints."""
         return {"schedule": self.schedule.to_dict(), "seed": self.seed, "mask_replace_prob": self.mask_replace_prob,
-                "random_replace_prob": self.random_replace_prob, "k": self.k, "stride": self.stride,
+                "random_replace_prob": self.random_replace_prob, "k": self.k, "kmer_stride": self.kmer_stride,
                 "vocab_size": self.vocab_size}
 
     def pad(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
@@ -142,7 +123,7 @@ class DataCollatorForRandomMask:
             ids = torch.where(previous != IGNORE_INDEX, previous, ids)
         if ids.numel() and not 0 <= int(ids.min()) <= int(ids.max()) < self.vocab_size:
             raise ValueError(f"mask: input_ids outside the vocabulary [0, {self.vocab_size})")
-        generator = _generator(self.seed, step, rank, micro_step)
+        generator = keyed_generator(self.seed, step, rank, micro_step)
         centres, lengths = self._draw_spans(ids, step, generator)
         selected = span_coverage(centres, lengths) & self.maskable(ids)
         action = torch.rand(ids.shape, generator=generator)
@@ -158,7 +139,7 @@ class DataCollatorForRandomMask:
               ) -> tuple[torch.Tensor, torch.Tensor]:
         """The spans ``mask`` draws for this batch, before clipping and merging: centres (bool, like
         ``input_ids``) and their lengths (in ``centres.nonzero()`` order)."""
-        return self._draw_spans(input_ids.cpu(), step, _generator(self.seed, step, rank, micro_step))
+        return self._draw_spans(input_ids.cpu(), step, keyed_generator(self.seed, step, rank, micro_step))
 
     def _draw_spans(self, ids: torch.Tensor, step: int, generator: torch.Generator
                     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -214,7 +195,7 @@ class DataCollatorForRandomMask:
         * ``masked_ratio``: selected tokens / maskable tokens;
         * ``mean_span``: mean run length, in tokens;
         * ``hidden_bases``: mean bases per run that no visible k-mer shows. Between visible neighbours a run of
-          ``L`` tokens hides ``(L + 1) * stride - k`` bases (``L - k + 1`` for overlapping k-mers, ``L * k`` for
+          ``L`` tokens hides ``(L + 1) * kmer_stride - k`` bases (``L - k + 1`` for overlapping k-mers, ``L * k`` for
           non-overlapping ones); next to [CLS]/[SEP]/[UNK] the run's outer bases count as hidden too;
         * ``phase``: the curriculum phase of ``step``.
         """
@@ -230,86 +211,12 @@ class DataCollatorForRandomMask:
         length = selected.shape[1]
         left_visible = visible_kmer[rows, (run_first - 1).clamp(min=0)] & (run_first > 0)
         right_visible = visible_kmer[rows, (run_last + 1).clamp(max=length - 1)] & (run_last < length - 1)
-        # Base coordinates: token i covers bases i*stride .. i*stride + k - 1.
-        hidden_from = torch.where(left_visible, (run_first - 1) * self.stride + self.k, run_first * self.stride)
-        hidden_to = torch.where(right_visible, (run_last + 1) * self.stride, run_last * self.stride + self.k)
+        # Base coordinates: token i covers bases i*kmer_stride .. i*kmer_stride + k - 1.
+        hidden_from = torch.where(left_visible, (run_first - 1) * self.kmer_stride + self.k, run_first * self.kmer_stride)
+        hidden_to = torch.where(right_visible, (run_last + 1) * self.kmer_stride, run_last * self.kmer_stride + self.k)
         hidden = (hidden_to - hidden_from).clamp(min=0).double()
         runs = max(len(run_first), 1)
         return {"masked_ratio": selected.sum().item() / max(self.maskable(original).sum().item(), 1),
                 "mean_span": (run_last - run_first + 1).sum().item() / runs,
                 "hidden_bases": hidden.sum().item() / runs,
                 "phase": self.schedule.phase(step)}
-
-
-class RandomMaskCallback(TrainerCallback):
-    """Keeps a ``DataCollatorForRandomMask`` on ``Trainer``'s optimizer step, exactly, with any worker count.
-
-    * ``on_epoch_begin`` (before Trainer creates the epoch's iterator): ``set_step(global_step, accumulation)``.
-    * Evaluations during training (``should_evaluate`` at a step or epoch end, ``eval_on_start``) and after it
-      (``on_train_end``) use the collator's evaluation count, so the training count survives evaluations that
-      run in the main process.
-    * ``on_save``: the masking parameters go into every checkpoint (``randommask_masking.json``); resuming from
-      ``output_dir/checkpoint-<step>`` with different ones is refused, since the masks would differ.
-
-    Refused setups, each of which breaks the batch-index count: persistent workers (they keep the first epoch's
-    collator copy), ``dataloader_in_order=False`` with workers (batches no longer go round-robin), and an
-    ``IterableDataset`` (a resume replays its skipped batches through the collator, and workers that run out at
-    different times break the round-robin): use the custom-loop path (``pad`` + ``mask``) for those.
-    """
-
-    def __init__(self, collator: DataCollatorForRandomMask):
-        self.collator = collator
-        self._training = False
-
-    def on_train_begin(self, args, state, control, train_dataloader=None, **kwargs):
-        workers = args.dataloader_num_workers > 0
-        if workers and args.dataloader_persistent_workers:
-            raise ValueError("RandomMaskCallback needs dataloader_persistent_workers=False: persistent workers keep "
-                             "a copy of the collator from the first epoch and would mask at stale steps")
-        if workers and not getattr(args, "dataloader_in_order", True):
-            raise ValueError("RandomMaskCallback needs dataloader_in_order=True with DataLoader workers: the "
-                             "collator derives each batch's step from the round-robin order of the workers")
-        if train_dataloader is not None and isinstance(train_dataloader.dataset, torch.utils.data.IterableDataset):
-            raise ValueError("RandomMaskCallback supports map-style datasets only (a resume replays an "
-                             "IterableDataset's skipped batches through the collator); for streaming data, pad in "
-                             "the DataLoader and call collator.mask(batch, step, rank, micro_step) in your loop")
-        self.collator.rank = args.process_index
-        self._training = True
-        if state.global_step > 0:
-            self._check_resumed_masking(os.path.join(args.output_dir, f"checkpoint-{state.global_step}"))
-        if args.eval_on_start:
-            self.collator.begin_evaluation(state.global_step)
-
-    def _check_resumed_masking(self, checkpoint: str) -> None:
-        path = os.path.join(checkpoint, MASKING_FILE)
-        if os.path.isfile(path):
-            with open(path) as handle:
-                saved = json.load(handle)
-            if saved != self.collator.to_dict():
-                raise ValueError(f"{path}: the checkpoint was trained with masking {saved}, but this collator has "
-                                 f"{self.collator.to_dict()}; a resumed run must mask like the original")
-
-    def on_epoch_begin(self, args, state, control, **kwargs):
-        self.collator.set_step(state.global_step, args.gradient_accumulation_steps)
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if control.should_evaluate:  # set by DefaultFlowCallback, which runs first
-            self.collator.begin_evaluation(state.global_step)
-
-    on_epoch_end = on_step_end
-
-    def on_evaluate(self, args, state, control, **kwargs):
-        if self._training:
-            self.collator.end_evaluation()
-        else:  # trainer.evaluate() outside train(): every call sees the same masks
-            self.collator.begin_evaluation(state.global_step)
-
-    def on_train_end(self, args, state, control, **kwargs):
-        self._training = False
-        self.collator.begin_evaluation(state.global_step)
-
-    def on_save(self, args, state, control, **kwargs):
-        checkpoint = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
-        if state.is_world_process_zero and os.path.isdir(checkpoint):
-            with open(os.path.join(checkpoint, MASKING_FILE), "w") as handle:
-                json.dump(self.collator.to_dict(), handle, indent=2)

@@ -1,4 +1,4 @@
-"""Save a model and its k-mer tokenizer as one self-contained Hugging Face Hub folder.
+"""Save a model and its k-mer tokenizer as one self-contained Hugging Face Hub folder, and load one back.
 
 The model classes register themselves for the Auto classes, so `model.save_pretrained` already copies
 `configuration_randommask.py` and `modeling_randommask.py` and writes the full `auto_map`. What this adds:
@@ -11,7 +11,12 @@ import json
 import os
 from pathlib import Path
 
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
+
+from tokenization import KmerTokenizer
+
+from ..modeling_randommask import RandomMaskForMaskedLM
+from .dnabert import from_dnabert
 
 
 def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, out_dir: str | os.PathLike) -> Path:
@@ -22,7 +27,7 @@ def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, 
     config = model.config
     if config.model_type != "randommask":
         raise ValueError(f"save_checkpoint expects a RandomMask model, got model_type {config.model_type!r}")
-    tokenization = (getattr(tokenizer, "k", None), getattr(tokenizer, "stride", None))
+    tokenization = (getattr(tokenizer, "k", None), getattr(tokenizer, "kmer_stride", None))
     if tokenization != (config.kmer_size, config.kmer_stride):
         raise ValueError(
             f"tokenizer (k, stride) = {tokenization} but the model was built for "
@@ -55,3 +60,13 @@ def check_self_contained(folder: str | os.PathLike) -> None:
                 module = reference.split("--")[-1].rsplit(".", 1)[0]
                 if not (folder / f"{module}.py").is_file():
                     raise FileNotFoundError(f"{folder / name}: {auto_class} needs {module}.py, missing from the folder")
+
+
+def load_masked_lm(path: str | os.PathLike) -> tuple[RandomMaskForMaskedLM, KmerTokenizer]:
+    """A saved RandomMask folder (or a DNABERT ``BertForMaskedLM`` folder, converted) in eval mode, and the k-mer
+    tokenizer its config names (``kmer_size``, ``kmer_stride``)."""
+    if PreTrainedConfig.get_config_dict(str(path))[0].get("model_type") == "bert":
+        model = from_dnabert(path)
+    else:
+        model = RandomMaskForMaskedLM.from_pretrained(path)
+    return model.eval(), KmerTokenizer(k=model.config.kmer_size, kmer_stride=model.config.kmer_stride)

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
-PRESETS: dict[str, dict[str, Any]] = {
+MaskingPreset = Literal["randommask", "dnabert", "nt"]
+MASKING_PRESETS: dict[str, dict[str, Any]] = {
     # The paper: 480k steps, 5 phases, spans 6..6, 6..8, ..., 6..14 tokens, DNABERT's centre probability.
     "randommask": {},
     # DNABERT's fixed masking: one phase, every span 6 tokens (hides one base with overlapping 6-mers).
@@ -97,14 +98,14 @@ class RandomMaskSchedule:
             raise ValueError(f"target_masked_ratio must be in (0, 1), got {self.target_masked_ratio}")
 
     @classmethod
-    def from_preset(cls, name: str, kmer_size: int = 6, **overrides: Any) -> RandomMaskSchedule:
+    def from_preset(cls, name: MaskingPreset, kmer_size: int = 6, **overrides: Any) -> RandomMaskSchedule:
         """``"randommask"`` (the paper), ``"dnabert"`` (fixed 6-token spans) or ``"nt"`` (single tokens, 15%);
         for other ``kmer_size`` the first two start at spans of ``kmer_size`` tokens instead of 6. ``overrides``
         win, e.g. the ``total_steps`` of a shorter run (the phases scale with it)."""
-        if name not in PRESETS:
-            raise ValueError(f"unknown masking preset {name!r}; choose from {sorted(PRESETS)}")
+        if name not in MASKING_PRESETS:
+            raise ValueError(f"unknown masking preset {name!r}; choose from {sorted(MASKING_PRESETS)}")
         spans = {"min_span": kmer_size, "max_span_start": kmer_size} if name in SPANS_FROM_K else {}
-        return cls(**{**PRESETS[name], **spans, **overrides})
+        return cls(**{**MASKING_PRESETS[name], **spans, **overrides})
 
     def phase(self, step: int) -> int:
         """Phase of an optimizer step (0-based)."""

@@ -11,25 +11,27 @@ import json
 import logging
 import math
 import statistics
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
-from tokenization import KmerTokenizer
+from tokenization import KmerTokenizer, kmer_stride_of, tokenization_name
 
-from .checkpoint_io import save_checkpoint
-from .configuration_randommask import RandomMaskConfig
-from .finetune_presets import FinetunePreset, resolve_task
-from .metrics import PRIMARY_METRIC, compute_metrics
-from .model_card import add_benchmark_results, render_finetuned_card, task_info
-from .modeling_randommask import RandomMaskForSequenceClassification
-from .task_data import build_datasets, load_task
+from ..configuration_randommask import Pooling, RandomMaskConfig
+from ..data.gue import resolve_task
+from ..data.tasks import build_datasets, load_task
+from ..evaluation.metrics import PRIMARY_METRIC, compute_metrics
+from ..hub.checkpoint import save_checkpoint
+from ..hub.model_card import render_finetuned_card, task_info
+from ..modeling_randommask import RandomMaskForSequenceClassification
+from .finetune_recipes import FINETUNE_RECIPES, FinetuneRecipe
 
 logger = logging.getLogger(__name__)
 
-TOKENIZATIONS = ("pretrained", "overlapping", "non_overlapping")
+FinetuneTokenization = Literal["pretrained", "overlapping", "non_overlapping"]
 
 
 @dataclass
@@ -39,14 +41,15 @@ class FinetuneArguments:
     model: str = field(metadata={"help": "pretrained RandomMask folder or Hub id"})
     task: str | None = field(default=None, metadata={"help": "task folder with train/dev/test .csv/.tsv(.gz)"})
     output_dir: str = field(default="outputs/finetuned", metadata={"help": "results.json and model/ go here"})
-    tokenization: str = field(default="pretrained", metadata={"help": "pretrained | overlapping | non_overlapping"})
+    tokenization: FinetuneTokenization = field(default="pretrained", metadata={
+        "help": "the checkpoint's own, or re-tokenize at fine-tuning time (the paper's Table 2)"})
     seeds: list[int] = field(default_factory=lambda: [42], metadata={"help": "one fine-tuning run per seed"})
     batch_size: int | None = None
     learning_rate: float | None = None
     num_train_epochs: float | None = None
     max_steps: int = field(default=-1, metadata={"help": "cap on optimizer steps (quick runs); -1: epochs decide"})
     warmup_steps: float = field(default=0.1, metadata={"help": "steps, or a fraction of training when < 1"})
-    pooling: str | None = field(default=None, metadata={"help": "cls | mean (default: the checkpoint's)"})
+    pooling: Pooling | None = field(default=None, metadata={"help": "sequence summary (default: the checkpoint's)"})
     label_columns: list[str] = field(default_factory=lambda: ["label"])
     missing_train: str = field(default="error", metadata={"help": "error | use_dev (train on dev, select on last)"})
     max_train_samples: int | None = field(default=None, metadata={"help": "subsample train (quick runs)"})
@@ -61,21 +64,21 @@ class SeedResult:
     test: dict[str, float]
 
 
-def _stride(tokenization: str, config: RandomMaskConfig) -> int:
-    if tokenization not in TOKENIZATIONS:
-        raise ValueError(f"tokenization must be one of {TOKENIZATIONS}, got {tokenization!r}")
+def _kmer_stride(tokenization: FinetuneTokenization, config: RandomMaskConfig) -> int:
     if tokenization == "pretrained":
         return config.kmer_stride
-    return 1 if tokenization == "overlapping" else config.kmer_size
+    return kmer_stride_of(tokenization, config.kmer_size)
 
 
-def _hyper_parameters(args: FinetuneArguments, preset: FinetunePreset | None) -> dict:
-    defaults = {"batch_size": 32, "learning_rate": 1e-4, "num_train_epochs": 3, "weight_decay": 0.0}
-    if preset is not None:
-        defaults = {"batch_size": preset.batch_size, "learning_rate": preset.learning_rate,
-                    "num_train_epochs": preset.num_train_epochs, "weight_decay": preset.weight_decay}
-    chosen = {name: getattr(args, name) for name in ("batch_size", "learning_rate", "num_train_epochs")}
-    return {**defaults, **{k: v for k, v in chosen.items() if v is not None}}
+# Tasks outside the paper's families: its most common recipe, for 3 epochs.
+_OTHER_TASKS = FinetuneRecipe("other", batch_size=32, learning_rate=1e-4, num_train_epochs=3)
+
+
+def _hyper_parameters(args: FinetuneArguments, recipe: FinetuneRecipe) -> dict:
+    """The recipe's ``TrainingArguments`` values, with the ones the user gave instead."""
+    given = {"per_device_train_batch_size": args.batch_size, "learning_rate": args.learning_rate,
+             "num_train_epochs": args.num_train_epochs}
+    return recipe.training_arguments() | {name: value for name, value in given.items() if value is not None}
 
 
 def summarise(values: list[float]) -> dict[str, float]:
@@ -102,12 +105,12 @@ def finetune(args: FinetuneArguments) -> dict:
     except ValueError:
         gue = None
     config = RandomMaskConfig.from_pretrained(args.model)
-    stride = _stride(args.tokenization, config)
-    tokenizer = KmerTokenizer(k=config.kmer_size, stride=stride)
+    kmer_stride = _kmer_stride(args.tokenization, config)
+    tokenizer = KmerTokenizer(k=config.kmer_size, kmer_stride=kmer_stride)
     datasets = build_datasets(task, tokenizer, model_max_length=config.max_position_embeddings)
     if args.max_train_samples is not None and args.max_train_samples < len(datasets["train"]):
         datasets["train"] = datasets["train"].shuffle(seed=0).select(range(args.max_train_samples))
-    hyper = _hyper_parameters(args, gue.preset if gue else None)
+    hyper = _hyper_parameters(args, FINETUNE_RECIPES[gue.family] if gue else _OTHER_TASKS)
     primary = PRIMARY_METRIC[task.kind]
     has_dev = "dev" in datasets
 
@@ -116,14 +119,13 @@ def finetune(args: FinetuneArguments) -> dict:
     for seed in args.seeds:
         model = RandomMaskForSequenceClassification.from_pretrained(
             args.model, num_labels=task.num_labels, problem_type=task.problem_type, id2label=task.id2label,
-            label2id=task.label2id, kmer_stride=stride,
+            label2id=task.label2id, kmer_stride=kmer_stride,
             **({"classifier_pooling": args.pooling} if args.pooling else {}),
         )
         training_args = TrainingArguments(
             output_dir=str(output_dir / f"seed-{seed}"), seed=seed, data_seed=seed,
-            per_device_train_batch_size=hyper["batch_size"], per_device_eval_batch_size=args.eval_batch_size,
-            learning_rate=hyper["learning_rate"], num_train_epochs=hyper["num_train_epochs"],
-            weight_decay=hyper["weight_decay"], max_steps=args.max_steps, warmup_steps=args.warmup_steps,
+            **hyper, per_device_eval_batch_size=args.eval_batch_size, max_steps=args.max_steps,
+            warmup_steps=args.warmup_steps,
             eval_strategy="epoch" if has_dev else "no", save_strategy="epoch" if has_dev else "no",
             load_best_model_at_end=has_dev, metric_for_best_model=primary, greater_is_better=True,
             save_total_limit=1, report_to="none", logging_strategy="epoch", disable_tqdm=False,
@@ -148,7 +150,7 @@ def finetune(args: FinetuneArguments) -> dict:
         "paper_column": gue.paper_column if gue else None,
         "kind": task.kind,
         "primary_metric": primary,
-        "tokenization": "overlapping" if stride == 1 else ("non_overlapping" if stride == config.kmer_size else f"stride {stride}"),
+        "tokenization": tokenization_name(config.kmer_size, kmer_stride),
         "hyper_parameters": hyper | {"max_steps": args.max_steps, "max_train_samples": args.max_train_samples},
         "train_examples": len(datasets["train"]),
         "selection": "best epoch on dev" if has_dev else "last epoch (no dev split)",
@@ -183,46 +185,3 @@ def _card_info(results: dict, task, args: FinetuneArguments) -> dict:
         "limitations": [(f"Test figures are means over {len(seeds)} seed(s); the weights are those of the seed "
                          "with the best dev score.")],
     }
-
-
-def benchmark_table(all_results: list[dict]) -> str:
-    """The paper's layout: one row per task, primary metric x 100 as mean ± std over seeds."""
-    lines = ["| task | paper column | tokenization | metric | test (x100) | seeds |", "|---|---|---|---|---|---|"]
-    for r in all_results:
-        m = r["test"][r["primary_metric"]]
-        lines.append(f"| {r['task']} | {r['paper_column'] or '-'} | {r['tokenization']} | {r['primary_metric']} | "
-                     f"{100 * m['mean']:.2f} ± {100 * m['std']:.2f} | {m['n']} |")
-    return "\n".join(lines)
-
-
-def task_folders(root: str | Path) -> list[Path]:
-    """Every task folder under ``root`` (a folder holding a test split), sorted; ``root`` itself if it is one."""
-    root = Path(root)
-    found = sorted({p.parent for p in root.rglob("test.*") if p.name.startswith("test.")})
-    if not found:
-        raise FileNotFoundError(f"no task folder (with a test.csv/.tsv[.gz]) under {root}")
-    return found
-
-
-def task_output_name(folder: Path) -> str:
-    """Folder name for one task's results: its family and task folders, e.g. ``prom-prom_core_tata``."""
-    return "-".join(folder.resolve().parts[-2:])
-
-
-def run_benchmark(args: FinetuneArguments, task_roots: list[str]) -> str:
-    """Fine-tune ``args.model`` on every task under ``task_roots``; save benchmark.json/.md in ``args.output_dir``,
-    write the results into the model's card when the model is a local folder with one; return the table."""
-    output_dir = Path(args.output_dir)
-    folders = [folder for root in task_roots for folder in task_folders(root)]
-    results = []
-    for folder in folders:
-        results.append(finetune(replace(args, task=str(folder), output_dir=str(output_dir / task_output_name(folder)))))
-    table = benchmark_table(results)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "benchmark.json").write_text(json.dumps(results, indent=2))
-    (output_dir / "benchmark.md").write_text(table + "\n")
-    card = Path(args.model) / "README.md"
-    if card.is_file():
-        mcc = {r["task"]: 100 * r["test"]["mcc"]["mean"] for r in results if r["primary_metric"] == "mcc"}
-        add_benchmark_results(card, mcc, note=f"Test MCC x 100, mean over {len(args.seeds)} seed(s) per task.")
-    return table

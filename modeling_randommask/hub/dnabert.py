@@ -11,8 +11,10 @@ from pathlib import Path
 
 from transformers import BertConfig, BertForMaskedLM, PreTrainedConfig
 
-from .configuration_randommask import NUM_SPECIAL_TOKENS, RandomMaskConfig
-from .modeling_randommask import RandomMaskForMaskedLM
+from tokenization import kmer_vocab
+
+from ..configuration_randommask import NUM_SPECIAL_TOKENS, RandomMaskConfig
+from ..modeling_randommask import RandomMaskForMaskedLM
 
 # BertConfig fields that carry over unchanged (the architecture; everything else is ours or irrelevant).
 _SHARED_FIELDS = (
@@ -86,8 +88,6 @@ def _check_vocab_file(vocab_file: Path, kmer_size: int) -> None:
     """Refuse a vocabulary whose ids differ from DNABERT's (the weights would be read under wrong ids)."""
     if not vocab_file.is_file():
         return
-    from tokenization.kmer_vocab import kmer_vocab
-
     expected = kmer_vocab(kmer_size)
     found = vocab_file.read_text(encoding="utf-8").splitlines()
     for line_number, (token, want) in enumerate(zip(found, expected), start=1):

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 import torch
 from torch.utils.data import Sampler
 
+from .seeding import keyed_generator
+
 
 class ShardedBatchSampler(Sampler[list[int]]):
     """Seeded per-epoch permutation, cut into full batches, dealt round-robin to ranks."""
@@ -40,7 +42,7 @@ class ShardedBatchSampler(Sampler[list[int]]):
         self.start_batch = batch
 
     def __iter__(self) -> Iterator[list[int]]:
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        generator = keyed_generator(self.seed, self.epoch)
         order = torch.randperm(self.num_items, generator=generator)
         per_step = self.batch_size * self.world_size
         batches = order[: len(self) * per_step].view(len(self), self.world_size, self.batch_size)[:, self.rank]

@@ -11,12 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import shutil
-import sys
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -26,101 +23,28 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
-from tokenization import KmerTokenizer
+from tokenization import KmerTokenizer, kmer_stride_of
 
-from .checkpoint_io import save_checkpoint
-from .configuration_randommask import RandomMaskConfig
-from .data_collator_randommask import DataCollatorForRandomMask
-from .genome_data import GenomeDataConfig, build_genome_datasets, default_corpus
-from .masking_schedule import RandomMaskSchedule
-from .model_card import render_pretrained_card
-from .modeling_randommask import RandomMaskForMaskedLM
-from .sharded_sampler import ShardedBatchSampler
+from ..configuration_randommask import RandomMaskConfig
+from ..data.genome_windows import GenomeDataConfig, build_genome_datasets
+from ..data.sampler import ShardedBatchSampler
+from ..hub.checkpoint import save_checkpoint
+from ..hub.model_card import render_pretrained_card
+from ..hub.upload import push_model_folder
+from ..masking.collator import DataCollatorForRandomMask
+from ..modeling_randommask import RandomMaskForMaskedLM
+from .checkpoints import (
+    SCHEDULE_FILE,
+    TRAINING_STATE,
+    TrainingState,
+    check_output_dir,
+    resolve_checkpoint,
+    save_training_checkpoint,
+)
+from .pretrain_arguments import PretrainArguments
+from .run_log import TRAINING_LOG, RunLog, read_training_log
 
 logger = logging.getLogger(__name__)
-
-TRAINING_STATE = "training_state.json"
-SCHEDULE_FILE = "masking_schedule.json"
-TRAINING_LOG = "training_log.jsonl"
-
-
-@dataclass
-class PretrainArguments:
-    """Every option of ``examples/pretrain.py``; the defaults are the few-minutes CPU run on the embedded genome."""
-
-    genome: list[str] = field(default_factory=list, metadata={"help": "FASTA(.gz) files or folders (default: embedded E. coli)"})
-    output_dir: str = field(default="outputs/randommask-tiny", metadata={"help": "model folder; checkpoints/ inside"})
-    recipe: str | None = field(default=None, metadata={"help": "named preset overriding the defaults: paper | paper-dnabert | paper-nt"})
-    model_preset: str = field(default="tiny", metadata={"help": "tiny | mini | small | base"})
-    masking: str = field(default="randommask", metadata={"help": "randommask | dnabert | nt"})
-    num_phases: int | None = field(default=None, metadata={"help": "curriculum phases (default: the masking preset's)"})
-    tokenization: str = field(default="overlapping", metadata={"help": "overlapping (stride 1) | non_overlapping (stride k)"})
-    kmer_size: int = 6
-    max_length: int = field(default=128, metadata={"help": "tokens per window including [CLS] and [SEP]"})
-    position_embedding_init: str = field(default="normal", metadata={
-        "help": "normal (BERT's) | sinusoidal: learned position embeddings that start as scaled sinusoids, so a "
-                "small model finds a token's neighbours in hundreds of steps instead of thousands"})
-    per_device_batch_size: int = 32
-    global_batch_size: int | None = field(default=None, metadata={"help": "reached by gradient accumulation when set"})
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.01
-    warmup_steps: int = 100
-    max_steps: int = 2000
-    max_grad_norm: float = 1.0
-    seed: int = 42
-    reverse_complement: bool = True
-    val_fraction: float = 0.01
-    min_gap: int = field(default=50, metadata={"help": "runs of this many non-ACGT bases are cut out of windows"})
-    max_n_fraction: float = field(default=0.1, metadata={"help": "skip windows with more non-ACGT bases than this"})
-    num_workers: int = 0
-    log_every: int = 10
-    eval_every: int = 200
-    eval_batches: int = 8
-    save_every: int = 500
-    keep_checkpoints: int = 2
-    resume_from_checkpoint: str | None = field(default=None, metadata={"help": "'latest' or a checkpoint folder"})
-    overwrite_output_dir: bool = False
-    max_consecutive_faults: int = field(default=3, metadata={"help": "non-finite steps in a row before stopping"})
-    mixed_precision: str | None = field(default=None, metadata={"help": "no | fp16 | bf16 (default: accelerate config)"})
-    torch_compile: bool = False
-    push_to_hub: bool = False
-    hub_model_id: str | None = None
-
-
-# The paper's recipe (BERT-base, 512 tokens, batch 512, AdamW 1e-4, 480k steps, 5 phases) and its two baselines.
-# Warmup, weight decay and betas are DNABERT's, which the paper keeps.
-_PAPER = {"model_preset": "base", "max_length": 512, "global_batch_size": 512, "learning_rate": 1e-4,
-          "warmup_steps": 10_000, "max_steps": 480_000, "eval_every": 10_000, "save_every": 10_000,
-          "eval_batches": 64, "log_every": 100}
-RECIPES: dict[str, dict] = {
-    "paper": _PAPER | {"masking": "randommask"},
-    "paper-dnabert": _PAPER | {"masking": "dnabert"},
-    "paper-nt": _PAPER | {"masking": "nt", "tokenization": "non_overlapping"},
-}
-
-
-def apply_recipe(args: PretrainArguments, explicit: set[str]) -> PretrainArguments:
-    """Fill the recipe's values into every option the user did not set explicitly on the command line."""
-    if args.recipe is None:
-        return args
-    if args.recipe not in RECIPES:
-        raise ValueError(f"unknown recipe {args.recipe!r}; choose from {sorted(RECIPES)}")
-    for name, value in RECIPES[args.recipe].items():
-        if name not in explicit:
-            setattr(args, name, value)
-    return args
-
-
-@dataclass
-class TrainingState:
-    """Everything besides ``accelerator.save_state`` that a resumed run needs to continue exactly."""
-
-    step: int = 0
-    epoch: int = 0
-    batch_in_epoch: int = 0
-    consecutive_faults: int = 0
-    skipped_steps: int = 0
-
 
 SINUSOID_SCALE = 0.1  # measured: 0.1 lets tiny models learn neighbour attention fast; 1.0 drowns the tokens
 
@@ -141,13 +65,6 @@ def sinusoidal_init_(weight: torch.Tensor, scale: float = SINUSOID_SCALE) -> tor
     return weight
 
 
-def masking_schedule(args: PretrainArguments) -> RandomMaskSchedule:
-    """The masking preset for this run: phases scaled to ``max_steps``; for ``dnabert`` and ``randommask`` the
-    shortest span is ``kmer_size`` tokens (6 in the paper), the span of overlapping k-mers that hides one base."""
-    return RandomMaskSchedule.from_preset(args.masking, kmer_size=args.kmer_size, total_steps=args.max_steps,
-                                          **({"num_phases": args.num_phases} if args.num_phases else {}))
-
-
 def _accumulation_steps(args: PretrainArguments, world_size: int) -> int:
     if args.global_batch_size is None:
         return 1
@@ -158,77 +75,6 @@ def _accumulation_steps(args: PretrainArguments, world_size: int) -> int:
             f"{args.per_device_batch_size} x {world_size} processes"
         )
     return args.global_batch_size // per_step
-
-
-def _resolve_checkpoint(output_dir: Path, resume: str) -> Path:
-    if resume != "latest":
-        return Path(resume)
-    pointer = output_dir / "checkpoints" / "latest"
-    if not pointer.exists():
-        raise FileNotFoundError(f"--resume_from_checkpoint latest: no {pointer} (no checkpoint was completed)")
-    return output_dir / "checkpoints" / pointer.read_text().strip()
-
-
-def _check_output_dir(output_dir: Path, args: PretrainArguments) -> None:
-    """Refuse to overwrite a finished model or other files unless asked; resuming needs the folder."""
-    if args.resume_from_checkpoint or not output_dir.exists():
-        return
-    if args.overwrite_output_dir:
-        shutil.rmtree(output_dir / "checkpoints", ignore_errors=True)
-        return
-    if any(output_dir.iterdir()):
-        raise FileExistsError(
-            f"{output_dir} is not empty: pass --resume_from_checkpoint latest to continue it, "
-            "--overwrite_output_dir to replace it, or another --output_dir"
-        )
-
-
-class _TrainingLog:
-    """Appends JSON lines on the main process; on resume drops records past the restored step."""
-
-    def __init__(self, path: Path, enabled: bool, resume_step: int | None):
-        self.path, self.enabled = path, enabled
-        if enabled:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        if enabled and resume_step is not None and path.exists():
-            kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= resume_step]
-            path.write_text("".join(line + "\n" for line in kept))
-        elif enabled:
-            path.write_text("")
-
-    def write(self, record: dict) -> None:
-        if self.enabled:
-            with self.path.open("a") as handle:
-                handle.write(json.dumps(record) + "\n")
-
-
-def _save_training_checkpoint(accelerator: Accelerator, output_dir: Path, state: TrainingState,
-                              schedule: RandomMaskSchedule, keep: int) -> None:
-    """Write into a temporary folder, then rename and move the ``latest`` pointer: a crash mid-save leaves the
-    previous checkpoint complete and ``latest`` pointing at it. Checkpoints past this step (from a run that was
-    resumed from an earlier one) are dropped, then all but the ``keep`` newest."""
-    root = output_dir / "checkpoints"
-    name = f"step-{state.step:08d}"
-    staging = root / f".staging-{name}"
-    if accelerator.is_main_process:
-        for stale in root.glob(".staging-*"):
-            shutil.rmtree(stale)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(staging))
-    if accelerator.is_main_process:
-        (staging / TRAINING_STATE).write_text(json.dumps(asdict(state), indent=2))
-        (staging / SCHEDULE_FILE).write_text(json.dumps(schedule.to_dict(), indent=2))
-        final = root / name
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(staging, final)
-        pointer = root / ".latest.tmp"
-        pointer.write_text(name)
-        os.replace(pointer, root / "latest")
-        kept = sorted(p for p in root.glob("step-*") if p.is_dir() and p.name <= name)
-        for old in [p for p in root.glob("step-*") if p.is_dir() and p.name > name] + kept[:-keep]:
-            shutil.rmtree(old)
-    accelerator.wait_for_everyone()
 
 
 def _fingerprint(input_ids: torch.Tensor) -> torch.Tensor:
@@ -270,36 +116,31 @@ def evaluate(model, loader: DataLoader, collator: DataCollatorForRandomMask, ste
     return (total / count).item() if count.item() else float("nan")
 
 
-def pretrain(args: PretrainArguments) -> Path:
-    """Run pretraining as configured and return the model folder (``args.output_dir``)."""
-    if args.position_embedding_init not in ("normal", "sinusoidal"):
-        raise ValueError(f"--position_embedding_init must be normal or sinusoidal, got {args.position_embedding_init!r}")
+def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> Path:
+    """Run pretraining as configured and return the model folder (``args.output_dir``). ``data`` defaults to
+    ``GenomeDataConfig()``: the embedded E. coli genome."""
+    data = GenomeDataConfig() if data is None else data
     output_dir = Path(args.output_dir)
-    _check_output_dir(output_dir, args)
+    check_output_dir(output_dir, resume=bool(args.resume_from_checkpoint), overwrite=args.overwrite_output_dir)
     accelerator = Accelerator(
         mixed_precision=args.mixed_precision, log_with="tensorboard" if is_tensorboard_available() else None,
         project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
     )
     accumulation = _accumulation_steps(args, accelerator.num_processes)
-    set_seed(args.seed)
+    set_seed(data.seed)
 
-    stride = 1 if args.tokenization == "overlapping" else args.kmer_size
-    tokenizer = KmerTokenizer(k=args.kmer_size, stride=stride)
-    genome_paths = args.genome or [str(path) for path in default_corpus()]
-    data_config = GenomeDataConfig(
-        paths=genome_paths, max_length=args.max_length, seed=args.seed, val_fraction=args.val_fraction,
-        min_gap=args.min_gap, max_n_fraction=args.max_n_fraction, reverse_complement=args.reverse_complement,
-    )
+    kmer_stride = kmer_stride_of(args.tokenization, args.kmer_size)
+    tokenizer = KmerTokenizer(k=args.kmer_size, kmer_stride=kmer_stride)
     with accelerator.main_process_first():
-        train_data, val_data, data_stats = build_genome_datasets(data_config, tokenizer)
+        train_data, val_data, data_stats = build_genome_datasets(data, tokenizer)
 
-    schedule = masking_schedule(args)
-    collator = DataCollatorForRandomMask(tokenizer, schedule, seed=args.seed)
-    val_collator = DataCollatorForRandomMask(tokenizer, schedule, seed=args.seed + 1)
+    schedule = args.masking_schedule()
+    collator = DataCollatorForRandomMask(tokenizer, schedule, seed=data.seed)
+    val_collator = DataCollatorForRandomMask(tokenizer, schedule, seed=data.seed + 1)
 
     config = RandomMaskConfig.from_preset(
-        args.model_preset, vocab_size=len(tokenizer), max_position_embeddings=max(args.max_length, 512),
-        kmer_size=args.kmer_size, kmer_stride=stride,
+        args.model_preset, vocab_size=len(tokenizer), max_position_embeddings=max(data.max_length, 512),
+        kmer_size=args.kmer_size, kmer_stride=kmer_stride,
     )
     model = RandomMaskForMaskedLM(config)
     if args.position_embedding_init == "sinusoidal":
@@ -317,20 +158,20 @@ def pretrain(args: PretrainArguments) -> Path:
     model, optimizer = accelerator.prepare(model, optimizer)
     accelerator.register_for_checkpointing(scheduler)
 
-    sampler = ShardedBatchSampler(len(train_data), args.per_device_batch_size, seed=args.seed,
+    sampler = ShardedBatchSampler(len(train_data), args.per_device_batch_size, seed=data.seed,
                                   rank=accelerator.process_index, world_size=accelerator.num_processes)
     # Own generators: creating an iterator would otherwise draw from the global RNG that dropout uses, and a
     # resumed run (which creates one more iterator) would drift from an uninterrupted one.
     train_loader = DataLoader(train_data, batch_sampler=sampler, collate_fn=collator.pad,
                               num_workers=args.num_workers, pin_memory=accelerator.device.type == "cuda",
-                              generator=torch.Generator().manual_seed(args.seed))
+                              generator=torch.Generator().manual_seed(data.seed))
     val_indices = list(range(accelerator.process_index, len(val_data), accelerator.num_processes))
     val_loader = DataLoader(torch.utils.data.Subset(val_data, val_indices), batch_size=args.per_device_batch_size,
-                            collate_fn=collator.pad, generator=torch.Generator().manual_seed(args.seed))
+                            collate_fn=collator.pad, generator=torch.Generator().manual_seed(data.seed))
 
     state = TrainingState()
     if args.resume_from_checkpoint:
-        checkpoint = _resolve_checkpoint(output_dir, args.resume_from_checkpoint)
+        checkpoint = resolve_checkpoint(output_dir, args.resume_from_checkpoint)
         accelerator.load_state(str(checkpoint))
         state = TrainingState(**json.loads((checkpoint / TRAINING_STATE).read_text()))
         saved = json.loads((checkpoint / SCHEDULE_FILE).read_text())
@@ -339,9 +180,9 @@ def pretrain(args: PretrainArguments) -> Path:
                              f"this run asks for {schedule.to_dict()}: resume with the same masking options")
         logger.info("resumed from %s at step %d (epoch %d, batch %d)", checkpoint, state.step, state.epoch,
                     state.batch_in_epoch)
-    run_log = _TrainingLog(output_dir / TRAINING_LOG, accelerator.is_main_process,
-                           state.step if args.resume_from_checkpoint else None)
-    tracked = {k: v for k, v in asdict(args).items() if isinstance(v, (int, float, str, bool))}
+    run_log = RunLog(output_dir / TRAINING_LOG, accelerator.is_main_process,
+                     state.step if args.resume_from_checkpoint else None)
+    tracked = {k: v for k, v in (asdict(args) | asdict(data)).items() if isinstance(v, (int, float, str, bool))}
     accelerator.init_trackers("randommask", config=tracked)
     if accelerator.is_main_process:
         run_log.write({"step": state.step, "event": "start", "world_size": accelerator.num_processes,
@@ -407,13 +248,13 @@ def pretrain(args: PretrainArguments) -> Path:
             run_log.write(record)
             accelerator.log({"val_loss": last_val}, step=state.step)
         if state.step % args.save_every == 0 or state.step == args.max_steps:
-            _save_training_checkpoint(accelerator, output_dir, state, schedule, args.keep_checkpoints)
+            save_training_checkpoint(accelerator, output_dir, state, schedule, args.keep_checkpoints)
     progress.close()
 
     if accelerator.is_main_process:
         unwrapped = accelerator.unwrap_model(model)
         save_checkpoint(unwrapped, tokenizer, output_dir)
-        card = render_pretrained_card(_card_info(args, state, data_stats, schedule, unwrapped, last_val,
+        card = render_pretrained_card(_card_info(args, data, state, data_stats, schedule, unwrapped, last_val,
                                                  output_dir, accelerator.num_processes, accumulation))
         card.save(output_dir / "README.md")
         if args.push_to_hub:
@@ -423,11 +264,11 @@ def pretrain(args: PretrainArguments) -> Path:
     return output_dir
 
 
-def _card_info(args, state, data_stats, schedule, model, last_val, output_dir, world_size, accumulation) -> dict:
+def _card_info(args: PretrainArguments, data: GenomeDataConfig, state: TrainingState, data_stats: dict,
+               schedule, model, last_val, output_dir: Path, world_size: int, accumulation: int) -> dict:
     """The model card's figures, every one taken from this run."""
     config = model.config
-    losses = [r["loss"] for r in map(json.loads, (output_dir / TRAINING_LOG).read_text().splitlines())
-              if "loss" in r and "event" not in r]
+    losses = read_training_log(output_dir).loss
     return {
         "model_name": output_dir.name,
         "repo_id": args.hub_model_id or output_dir.name,
@@ -443,40 +284,9 @@ def _card_info(args, state, data_stats, schedule, model, last_val, output_dir, w
         "training": {
             "steps": state.step, "skipped_non_finite_steps": state.skipped_steps,
             "global_batch_size": args.per_device_batch_size * world_size * accumulation,
-            "tokens_per_window": args.max_length, "learning_rate": args.learning_rate,
+            "tokens_per_window": data.max_length, "learning_rate": args.learning_rate,
             "position_embedding_init": args.position_embedding_init,
-            "processes": world_size, "final_train_loss": losses[-1] if losses else None,
+            "processes": world_size, "final_train_loss": float(losses[-1]) if losses.size else None,
             "final_val_loss": last_val,
         },
     }
-
-
-# Training state and tracker logs stay local; the model folder, its card and training_log.jsonl are published.
-UPLOAD_IGNORE = ["checkpoints/*", "logs/*"]
-
-
-def files_to_upload(folder: Path) -> list[str]:
-    """The files ``--push_to_hub`` uploads from ``folder`` (relative paths, sorted)."""
-    from huggingface_hub.utils import filter_repo_objects
-
-    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
-    return list(filter_repo_objects(files, ignore_patterns=UPLOAD_IGNORE))
-
-
-def push_model_folder(folder: Path, repo_id: str) -> str:
-    """Create the Hub repository if needed and upload ``files_to_upload(folder)``; return the commit URL."""
-    from huggingface_hub import HfApi
-
-    api = HfApi()
-    api.create_repo(repo_id, exist_ok=True)
-    return api.upload_folder(repo_id=repo_id, folder_path=str(folder), ignore_patterns=UPLOAD_IGNORE).commit_url
-
-
-def parse_args(argv: list[str] | None = None) -> PretrainArguments:
-    """Parse command-line options; a ``--recipe`` fills every option that was not given explicitly."""
-    from transformers import HfArgumentParser
-
-    argv = sys.argv[1:] if argv is None else argv
-    (args,) = HfArgumentParser(PretrainArguments).parse_args_into_dataclasses(args=argv)
-    given = {token[2:].split("=")[0].replace("-", "_") for token in argv if token.startswith("--")}
-    return apply_recipe(args, given & {f.name for f in fields(PretrainArguments)})

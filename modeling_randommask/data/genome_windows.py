@@ -1,16 +1,4 @@
-"""Genome FASTA -> model-sized windows of k-mer ids, with a validation split held out by genomic region.
-
-Reading. Files are streamed in chunks through ``bytes.translate`` (one C pass per chunk; a Python step per record,
-never per base) into one growing ``bytearray`` of upper-case ASCII bases for all records: about 1 byte per base
-in memory (a 3.1 Gbp human genome needs about 3.1-3.5 GB), plus record names and offsets. Rules:
-
-* lower-case (soft-masked repeats) is read as upper-case; the soft-mask is not used;
-* IUPAC codes (``N R Y K M S W B D H V`` and ``U``) are stored as they are; the k-mers holding them become [UNK];
-* spaces, tabs and CR (CRLF files) in sequence lines are ignored; gzip is detected by its magic bytes;
-* a record with a header but no sequence is skipped with a warning (``Genome.skipped_records``, and the
-  ``skipped_empty_records`` figure); any other malformed input raises ``FastaFormatError`` naming the file and
-  line: sequence before the first header, an empty file, a header without a name, a byte that is not an IUPAC
-  letter (digits, ``*``, ``-``, binary data), a truncated or corrupt gzip stream, a record name used twice.
+"""A ``Genome`` -> model-sized windows of k-mer ids, with a validation split held out by genomic region.
 
 Windows. ``window_bases = tokenizer.bases_for_tokens(max_length - 2)`` (515 bp for 512 tokens of overlapping
 6-mers). The genome is cut into segments at record ends, validation regions and assembly gaps (runs of at least
@@ -30,285 +18,51 @@ window, whatever the epoch's offset, holds a validation base. Validation windows
 
 from __future__ import annotations
 
-import gzip
 import logging
 import math
-import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from torch.utils.data import Dataset
 
+from .fasta import COMPLEMENT, IS_ACGT, Genome, default_corpus, read_genome
+from .seeding import seed_hash
+
 logger = logging.getLogger(__name__)
 
-FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz", ".fna.gz")
-IUPAC = b"ACGTUNRYKMSWBDHV"
-_WHITESPACE = b" \t\r\n"
-_CHUNK_BYTES = 1 << 24  # bytes of (decompressed) FASTA per parsing step
 _SCAN_BASES = 1 << 24  # bases per step when scanning the genome for non-ACGT runs
-
-# bytes.translate table: an IUPAC letter (either case) -> its upper case; any other byte -> 0 (found afterwards)
-_CLEAN = bytearray(256)
-for _code in IUPAC:
-    _CLEAN[_code] = _CLEAN[_code + 32] = _code
-_CLEAN = bytes(_CLEAN)
-_ALLOWED = np.zeros(256, dtype=bool)
-_ALLOWED[np.frombuffer(IUPAC + IUPAC.lower() + _WHITESPACE, np.uint8)] = True
-_IS_ACGT = np.zeros(256, dtype=bool)
-_IS_ACGT[np.frombuffer(b"ACGT", np.uint8)] = True
-_COMPLEMENT = np.arange(256, dtype=np.uint8)
-_COMPLEMENT[np.frombuffer(b"ACGTURYKMBVDH", np.uint8)] = np.frombuffer(b"TGCAAYRMKVBHD", np.uint8)  # N S W: self
-
-
-class FastaFormatError(ValueError):
-    """Malformed FASTA input; the message names the file and line (also ``.path`` and ``.line``)."""
-
-    def __init__(self, path: Path, line: int, problem: str):
-        self.path, self.line = path, line
-        super().__init__(f"{path}: line {line}: {problem}")
-
-
-def default_corpus(include_lambda: bool = False) -> list[Path]:
-    """The embedded default pretraining corpus: E. coli K-12 MG1655 (and phage lambda if asked)."""
-    folder = Path(__file__).resolve().parent / "genomes"
-    return [folder / "ecoli_k12_mg1655.fa.gz"] + ([folder / "lambda_NC_001416.fa.gz"] if include_lambda else [])
-
-
-def fasta_files(paths: str | Path | list[str | Path]) -> list[Path]:
-    """Expand folders into their FASTA(.gz) files (sorted); refuse paths that do not exist or hold none."""
-    files: list[Path] = []
-    for path in map(Path, [paths] if isinstance(paths, (str, Path)) else paths):
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.name.lower().endswith(FASTA_SUFFIXES))
-            if not found:
-                raise FileNotFoundError(f"{path}: folder holds no FASTA files ({', '.join(FASTA_SUFFIXES)})")
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise FileNotFoundError(f"{path}: no such FASTA file or folder")
-    if not files:
-        raise ValueError("no FASTA paths given")
-    return files
-
-
-@dataclass
-class Genome:
-    """All records of some FASTA files, concatenated: record ``i`` is ``sequence[starts[i] : starts[i] + lengths[i]]``
-    (upper-case ASCII, uint8). ``record_files[i]`` indexes ``files``; empty records are listed in
-    ``skipped_records`` as ``"file:name"``."""
-
-    sequence: np.ndarray
-    names: list[str]
-    starts: np.ndarray
-    lengths: np.ndarray
-    files: list[Path]
-    record_files: list[int]
-    skipped_records: list[str] = field(default_factory=list)
-
-    @property
-    def num_bases(self) -> int:
-        return int(self.sequence.size)
-
-    def tensor(self) -> torch.Tensor:
-        """The bases as one torch uint8 tensor over the same memory, shared by all datasets of this genome (so
-        that moving it to shared memory for spawned workers happens once)."""
-        if getattr(self, "_tensor", None) is None:
-            self._tensor = torch.from_numpy(self.sequence)
-        return self._tensor
-
-    def record(self, name: str) -> str:
-        """One record's bases as text (for inspection and tests; windows never build strings)."""
-        index = self.names.index(name)
-        start = int(self.starts[index])
-        return self.sequence[start : start + int(self.lengths[index])].tobytes().decode("ascii")
-
-
-def _open(path: Path) -> IO[bytes]:
-    with open(path, "rb") as handle:
-        magic = handle.read(2)
-    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
-
-
-def _last_decodable_line(path: Path) -> int:
-    """Line count of the part of a broken gzip file that does decompress (error path only). Fed to zlib in small
-    compressed steps, so a truncated file loses nothing (``gzip``'s reader drops the whole last read) and a corrupt
-    one at most the output of one step."""
-    lines, decoder = 0, zlib.decompressobj(wbits=31)
-    with open(path, "rb") as handle:
-        try:
-            while piece := handle.read(1 << 12):
-                while piece:
-                    lines += decoder.decompress(piece).count(b"\n")
-                    if not decoder.eof:
-                        break
-                    piece, decoder = decoder.unused_data, zlib.decompressobj(wbits=31)  # next gzip member
-        except zlib.error:
-            pass
-    return lines
-
-
-class _FastaReader:
-    """Appends one file's bases to ``out`` chunk by chunk, tracking the line number for error messages.
-
-    State across chunks: whether the next byte starts a line, and a header line cut by a chunk boundary."""
-
-    def __init__(self, path: Path, out: bytearray):
-        self.path, self.out = path, out
-        self.records: list[tuple[str, int, int]] = []  # (name, header line, start in out)
-        self.line = 1
-        self.at_line_start = True
-        self.header: bytearray | None = None
-        self.header_line = 0
-
-    def read(self, max_bases: int | None = None) -> list[tuple[str, int, int, int]]:
-        """(name, header line, start in ``out``, length) per record, empty records included. Stops reading once
-        ``out`` holds ``max_bases`` bases (the caller trims the excess of the last chunk)."""
-        with _open(self.path) as handle:
-            while max_bases is None or len(self.out) < max_bases:
-                try:
-                    chunk = handle.read(_CHUNK_BYTES)
-                except (EOFError, OSError, zlib.error) as error:
-                    raise FastaFormatError(self.path, _last_decodable_line(self.path) + 1,
-                                           f"unreadable data: truncated or corrupt gzip? ({error})") from error
-                if not chunk:
-                    break
-                self._feed(chunk)
-        if self.header is not None:  # the file ends on a header line without a newline
-            self._start_record()
-        if not self.records:
-            raise FastaFormatError(self.path, 1, "empty file: no '>' header line, no sequence")
-        ends = [start for _, _, start in self.records[1:]] + [len(self.out)]
-        return [(name, line, start, end - start) for (name, line, start), end in zip(self.records, ends)]
-
-    def _feed(self, data: bytes) -> None:
-        pos, size, at_line_start = 0, len(data), self.at_line_start
-        if self.header is not None:  # a header line continued from the previous chunk
-            eol = data.find(b"\n")
-            self.header += data[: size if eol < 0 else eol]
-            if eol < 0:
-                return
-            self._start_record()
-            self.line += 1
-            pos, at_line_start = eol + 1, True
-        while pos < size:
-            if at_line_start and data[pos] == 62:  # '>' starting a line
-                header = pos
-            else:
-                header = data.find(b"\n>", pos)
-                header = -1 if header < 0 else header + 1
-            end = size if header < 0 else header
-            if end > pos:
-                self._sequence(data[pos:end])
-            if header < 0:
-                break
-            self.header_line = self.line
-            eol = data.find(b"\n", header)
-            self.header = bytearray(data[header + 1 : size if eol < 0 else eol])
-            if eol < 0:
-                break
-            self._start_record()
-            self.line += 1
-            pos, at_line_start = eol + 1, True
-        self.at_line_start = data.endswith(b"\n")
-
-    def _sequence(self, piece: bytes) -> None:
-        bases = piece.translate(_CLEAN, _WHITESPACE)
-        if bases:
-            if not self.records:
-                first = len(piece) - len(piece.lstrip(_WHITESPACE))
-                raise FastaFormatError(self.path, self.line + piece.count(b"\n", 0, first),
-                                       "sequence before the first '>' header line (or not a FASTA file)")
-            if 0 in bases:
-                self._invalid(piece)
-            self.out += bases
-        self.line += piece.count(b"\n")
-
-    def _invalid(self, piece: bytes) -> None:
-        offset = int(np.flatnonzero(~_ALLOWED[np.frombuffer(piece, np.uint8)])[0])
-        byte = piece[offset]
-        shown = repr(chr(byte)) if 32 < byte < 127 else f"byte 0x{byte:02x}"
-        raise FastaFormatError(self.path, self.line + piece.count(b"\n", 0, offset),
-                               f"invalid character {shown} in record {self.records[-1][0]!r} "
-                               f"(allowed: IUPAC nucleotide codes {IUPAC.decode()}, either case)")
-
-    def _start_record(self) -> None:
-        words = self.header.decode("utf-8", errors="replace").split(maxsplit=1)
-        if not words:
-            raise FastaFormatError(self.path, self.header_line, "header line '>' without a record name")
-        self.records.append((words[0], self.header_line, len(self.out)))
-        self.header = None
-
-
-def read_genome(paths: str | Path | list[str | Path], max_bases: int | None = None) -> Genome:
-    """Read FASTA(.gz) files and folders of them into one ``Genome``; record names must be unique across all.
-
-    ``max_bases`` keeps only the first bases (files in order, the last record cut): for tools that need a sample
-    of a genome, not all of it in memory; what lies beyond is not read, so not checked either."""
-    files = fasta_files(paths)
-    out = bytearray()
-    names, starts, lengths, record_files, skipped, seen = [], [], [], [], [], {}
-    for file_index, path in enumerate(files):
-        if max_bases is not None and len(out) >= max_bases:
-            break
-        for name, line, start, length in _FastaReader(path, out).read(max_bases):
-            if max_bases is not None:
-                if start >= max_bases:  # read with the last chunk, beyond the sample
-                    break
-                length = min(length, max_bases - start)
-            if name in seen:
-                raise FastaFormatError(path, line, f"record name {name!r} already used at {seen[name]}")
-            seen[name] = f"{path}: line {line}"
-            if not length:
-                logger.warning("%s: line %d: record %r has no sequence; skipped", path, line, name)
-                skipped.append(f"{path.name}:{name}")
-                continue
-            names.append(name)
-            starts.append(start)
-            lengths.append(length)
-            record_files.append(file_index)
-    if not names:
-        raise FastaFormatError(files[-1], 1, "no record with sequence in the input files")
-    if max_bases is not None:
-        del out[max_bases:]
-    sequence = np.frombuffer(out, dtype=np.uint8)  # no copy: the bytearray is the storage
-    return Genome(sequence, names, np.array(starts, dtype=np.int64), np.array(lengths, dtype=np.int64), files,
-                  record_files, skipped)
 
 
 @dataclass
 class GenomeDataConfig:
-    """How genome windows are made; see the module docstring for each policy.
+    """How genome windows are made: the data options of ``examples/pretrain.py`` (the module docstring explains each
+    policy). Empty ``paths`` means the embedded E. coli genome."""
 
-    Args:
-        paths: FASTA(.gz) files or folders of them (a single path is accepted).
-        max_length: tokens per window including [CLS] and [SEP]; the window's bases follow from the tokenizer.
-        seed: drives the validation blocks, the per-epoch offsets and the reverse-complement draws.
-        val_fraction: share of the genome's blocks held out for validation (at least one block; 0 disables).
-        val_block: validation block size in bases (smaller for small genomes, never below 4 windows).
-        min_gap: runs of at least this many non-ACGT bases are assembly gaps: windows never overlap them.
-        max_n_fraction: a window slot holding more than this fraction of non-ACGT bases is skipped.
-        random_offsets: shift the training grid by a per-epoch random offset (else fixed tiles).
-        reverse_complement: reverse-complement half of the training windows (drawn per seed, epoch, index).
-    """
-
-    paths: list[str | Path]
-    max_length: int = 512
-    seed: int = 0
-    val_fraction: float = 0.01
-    val_block: int = 100_000
-    min_gap: int = 50
-    max_n_fraction: float = 0.1
-    random_offsets: bool = True
-    reverse_complement: bool = True
+    paths: list[str] = field(default_factory=list, metadata={
+        "aliases": ["--genome"], "help": "FASTA(.gz) files or folders of them (default: the embedded E. coli genome)"})
+    max_length: int = field(default=128, metadata={
+        "help": "tokens per window including [CLS] and [SEP] (the paper: 512); the window's bases follow from the "
+                "tokenizer"})
+    seed: int = field(default=42, metadata={
+        "help": "the run's seed: validation blocks, window offsets, strand flips, batch order, masks, weight init"})
+    val_fraction: float = field(default=0.01, metadata={
+        "help": "share of the genome's blocks held out for validation (at least one block; 0 disables)"})
+    val_block: int = field(default=100_000, metadata={
+        "help": "validation block size in bases (smaller for small genomes, never below 4 windows)"})
+    min_gap: int = field(default=50, metadata={
+        "help": "runs of at least this many non-ACGT bases are assembly gaps: windows never overlap them"})
+    max_n_fraction: float = field(default=0.1, metadata={
+        "help": "a window slot holding more than this fraction of non-ACGT bases is skipped"})
+    random_offsets: bool = field(default=True, metadata={
+        "help": "shift the training grid by a per-epoch random offset (else fixed tiles)"})
+    reverse_complement: bool = field(default=True, metadata={
+        "help": "reverse-complement half of the training windows (drawn per seed, epoch, index)"})
 
     def __post_init__(self):
-        if isinstance(self.paths, (str, Path)):
-            self.paths = [self.paths]
+        self.paths = [self.paths] if isinstance(self.paths, (str, Path)) else list(self.paths)
         checks = {"max_length >= 3": self.max_length >= 3, "0 <= val_fraction <= 0.5": 0 <= self.val_fraction <= 0.5,
                   "val_block >= 1": self.val_block >= 1, "min_gap >= 1": self.min_gap >= 1,
                   "0 <= max_n_fraction <= 1": 0 <= self.max_n_fraction <= 1}
@@ -316,25 +70,12 @@ class GenomeDataConfig:
         if failed:
             raise ValueError(f"GenomeDataConfig: need {', '.join(failed)} (got {asdict(self)})")
 
+    def genome_paths(self) -> list[str | Path]:
+        """``paths``, or the embedded default corpus when none are given."""
+        return self.paths or default_corpus()
+
 
 # ---- intervals [start, end) over the concatenated genome: numpy arrays, never a mask per base ----------------
-
-def _mix(values) -> np.ndarray:
-    """splitmix64 finaliser: a well-spread 64-bit hash of each value (wrapping uint64 arithmetic)."""
-    x = np.asarray(values).astype(np.uint64)
-    with np.errstate(over="ignore"):
-        x = x + np.uint64(0x9E3779B97F4A7C15)
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
-
-
-def _hash(*parts) -> np.ndarray:
-    """Hash of a tuple of integers (the last may be an array): stable across numpy/torch versions and platforms."""
-    value = _mix(np.uint64(0))
-    for part in parts:
-        value = _mix(value ^ _mix(np.asarray(part).astype(np.int64).astype(np.uint64)))
-    return value
 
 
 def _split_at(starts: np.ndarray, ends: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -352,7 +93,7 @@ def _non_acgt_runs(genome: Genome) -> tuple[np.ndarray, np.ndarray]:
     """Maximal runs of non-ACGT bases within records, scanned in blocks (a few block-sized temporaries)."""
     starts, ends = [], []
     for first in range(0, genome.num_bases, _SCAN_BASES):
-        acgt = _IS_ACGT[genome.sequence[first : first + _SCAN_BASES]].view(np.int8)
+        acgt = IS_ACGT[genome.sequence[first : first + _SCAN_BASES]].view(np.int8)
         edges = np.diff(acgt, prepend=np.int8(1), append=np.int8(1))
         starts.append(np.flatnonzero(edges == -1) + first)
         ends.append(np.flatnonzero(edges == 1) + first)
@@ -408,7 +149,7 @@ def _validation_blocks(genome: Genome, runs: _RunCounter, config: GenomeDataConf
     if not usable.size:
         usable = np.arange(starts.size)
     draw = max(1, round(config.val_fraction * usable.size))
-    chosen = np.sort(usable[np.argsort(_hash(config.seed, 0x56414C, usable), kind="stable")[:draw]])
+    chosen = np.sort(usable[np.argsort(seed_hash(config.seed, 0x56414C, usable), kind="stable")[:draw]])
     return starts[chosen], ends[chosen], block
 
 
@@ -461,7 +202,7 @@ class GenomeWindowDataset(Dataset):
     def set_epoch(self, epoch: int) -> None:
         """Use epoch ``epoch``'s grid offset and reverse-complement draws."""
         self.epoch = int(epoch)
-        self._key = _hash(self.seed, 0x45504F4348, self.epoch)
+        self._key = seed_hash(self.seed, 0x45504F4348, self.epoch)
         self.offset = int(self._key % np.uint64(self.window)) if self.random_offsets else 0
 
     def _indices(self, indices) -> torch.Tensor:
@@ -479,7 +220,7 @@ class GenomeWindowDataset(Dataset):
         indices = self._indices(indices)
         if not self.reverse_complement:
             return torch.zeros(indices.numel(), dtype=torch.bool)
-        return torch.from_numpy((_hash(self._key, indices.numpy()) >> np.uint64(63)).astype(bool))
+        return torch.from_numpy((seed_hash(self._key, indices.numpy()) >> np.uint64(63)).astype(bool))
 
     def bases(self, indices) -> torch.Tensor:
         """The windows' bases, uint8 ASCII ``[B, window]`` (reverse-complemented where drawn).
@@ -491,7 +232,7 @@ class GenomeWindowDataset(Dataset):
         windows = rows[self.window_starts(indices).numpy()]
         flip = self.reversed(indices).numpy()
         if flip.any():
-            windows[flip] = _COMPLEMENT[windows[flip, ::-1]]
+            windows[flip] = COMPLEMENT[windows[flip, ::-1]]
         return torch.from_numpy(windows)
 
     def input_ids(self, indices) -> torch.Tensor:
@@ -527,9 +268,9 @@ def build_genome_datasets(config: GenomeDataConfig, tokenizer, genome: Genome | 
                           ) -> tuple[GenomeWindowDataset, GenomeWindowDataset, dict]:
     """Train and validation window datasets for ``tokenizer``'s k-mers, and the figures a model card reports.
 
-    ``genome`` (already read) overrides ``config.paths``. Raises ``ValueError`` when no training window (or no
+    ``genome`` (already read) overrides ``config.genome_paths()``. Raises ``ValueError`` when no training window (or no
     validation window while ``val_fraction > 0``) is left."""
-    genome = read_genome(config.paths) if genome is None else genome
+    genome = read_genome(config.genome_paths()) if genome is None else genome
     window = tokenizer.bases_for_tokens(config.max_length - 2)
     runs = _RunCounter(*_non_acgt_runs(genome))
     gap = (runs.ends - runs.starts) >= config.min_gap

@@ -27,20 +27,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import PreTrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from tokenization import KmerTokenizer
 from tokenization.kmer_vocab import BASES
 
-from .configuration_randommask import NUM_SPECIAL_TOKENS
-from .genome_data import read_genome
-from .masking_schedule import RandomMaskSchedule
-from .modeling_randommask import RandomMaskForMaskedLM
-from .pretraining import TRAINING_LOG
+from ..configuration_randommask import NUM_SPECIAL_TOKENS
+from ..data.fasta import default_corpus, read_genome
+from ..hub.checkpoint import load_masked_lm
+from ..training.run_log import TrainingCurve, log_file, read_training_log
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_GENOME = Path(__file__).resolve().parent / "genomes" / "ecoli_k12_mg1655.fa.gz"
 DINUCLEOTIDES: list[str] = ["".join(pair) for pair in itertools.product(BASES, repeat=2)]
 """The 16 dinucleotides in vocabulary order: label ``i`` of ``central_dinucleotide_labels`` is ``DINUCLEOTIDES[i]``."""
 
@@ -48,106 +45,6 @@ PathLike = str | os.PathLike
 
 
 # ---- loss by phase -------------------------------------------------------------------------------------------
-
-
-@dataclass
-class TrainingCurve:
-    """What a ``training_log.jsonl`` says about the loss. ``steps`` count optimizer updates done when a record was
-    written (a record at step ``s`` holds update ``s - 1``, whose phase is its ``phase``)."""
-
-    path: Path
-    steps: np.ndarray
-    loss: np.ndarray
-    phase: np.ndarray
-    val_steps: np.ndarray
-    val_loss: np.ndarray
-    val_phase: np.ndarray
-    phase_starts: list[int] | None
-    """First update of each phase, from the run's schedule (None when the log has no start record)."""
-    start: dict[str, Any] | None
-    """The last ``start`` record (schedule, data statistics such as ``window_bases``), if any."""
-
-    @property
-    def num_phases(self) -> int:
-        if self.phase_starts is not None:
-            return len(self.phase_starts)
-        return int(max(self.phase.max(initial=0), self.val_phase.max(initial=0))) + 1
-
-
-def _log_file(path: PathLike) -> Path:
-    path = Path(path)
-    return path / TRAINING_LOG if path.is_dir() else path
-
-
-def read_training_log(path: PathLike) -> TrainingCurve:
-    """Parse a run's training log (the file, or the checkpoint folder holding ``training_log.jsonl``).
-
-    Records without the key a curve needs are skipped: a training point is a record with ``loss`` and no
-    ``event``, a validation point one with ``val_loss``; the phase boundaries come from the last ``start`` record's
-    schedule. Records that are not JSON objects, or a resumed run whose schedule changed, raise ``ValueError``
-    naming the file and line.
-    """
-    path = _log_file(path)
-    train: list[tuple[int, float, int | None]] = []
-    val: list[tuple[int, float, int | None]] = []
-    schedule: RandomMaskSchedule | None = None
-    start: dict[str, Any] | None = None
-    with path.open(encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            record = _json_object(line, path, line_number)
-            if not isinstance(record.get("step"), int):
-                continue
-            step, phase = record["step"], record.get("phase")
-            phase = phase if isinstance(phase, int) else None
-            if record.get("event") == "start" and isinstance(record.get("schedule"), dict):
-                found = _schedule_of(record["schedule"], path, line_number)
-                if schedule is not None and found != schedule:
-                    raise ValueError(
-                        f"{path}, line {line_number}: the run was resumed with another schedule ({found} after "
-                        f"{schedule}); its phases are not one curve"
-                    )
-                schedule, start = found, record
-            elif "event" not in record and isinstance(record.get("loss"), (int, float)):
-                train.append((step, float(record["loss"]), phase))
-            if isinstance(record.get("val_loss"), (int, float)):
-                val.append((step, float(record["val_loss"]), phase))
-
-    def columns(points):
-        steps = np.array([p[0] for p in points], dtype=np.int64)
-        values = np.array([p[1] for p in points], dtype=np.float64)
-        phases = np.array([_phase_of(s, p, schedule) for s, _, p in points], dtype=np.int64)
-        return steps, values, phases
-
-    steps, loss, phase = columns(train)
-    val_steps, val_loss, val_phase = columns(val)
-    starts = None if schedule is None else [schedule.phase_start(p) for p in range(schedule.num_phases)]
-    return TrainingCurve(path, steps, loss, phase, val_steps, val_loss, val_phase, starts, start)
-
-
-def _json_object(line: str, path: Path, line_number: int) -> dict:
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}, line {line_number}: not a JSON record ({error})") from None
-    if isinstance(record, dict):
-        return record
-    raise ValueError(f"{path}, line {line_number}: expected a JSON object, got {type(record).__name__}")
-
-
-def _schedule_of(values: dict, path: Path, line_number: int) -> RandomMaskSchedule:
-    try:
-        return RandomMaskSchedule(total_steps=int(values["total_steps"]), num_phases=int(values["num_phases"]))
-    except (KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"{path}, line {line_number}: start record's schedule is unusable ({error!r})") from None
-
-
-def _phase_of(step: int, logged: int | None, schedule: RandomMaskSchedule | None) -> int:
-    """The logged phase; else the phase of update ``step - 1`` under the schedule; else 0 (a single phase)."""
-    if logged is not None:
-        return logged
-    return schedule.phase(max(step - 1, 0)) if schedule is not None else 0
 
 
 def _finite(value: float) -> float | None:
@@ -442,18 +339,6 @@ def plot_kmer_tsne(
 # ---- checkpoints, compare mode, report -----------------------------------------------------------------------
 
 
-def load_checkpoint(path: PathLike) -> tuple[RandomMaskForMaskedLM, KmerTokenizer]:
-    """A saved RandomMask folder (or a DNABERT ``BertForMaskedLM`` folder, converted) and the k-mer tokenizer its
-    config names (``kmer_size``, ``kmer_stride``), the model in eval mode."""
-    if PreTrainedConfig.get_config_dict(str(path))[0].get("model_type") == "bert":
-        from .dnabert_import import from_dnabert
-
-        model = from_dnabert(path)
-    else:
-        model = RandomMaskForMaskedLM.from_pretrained(path)
-    return model.eval(), KmerTokenizer(k=model.config.kmer_size, stride=model.config.kmer_stride)
-
-
 def diagnose(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -513,7 +398,7 @@ class AnalyzeArguments:
 
     models: list[str] = field(metadata={"help": "checkpoint folders (RandomMask, or DNABERT to convert)"})
     labels: list[str] | None = field(default=None, metadata={"help": "a name per model (default: folder names)"})
-    genome: str = field(default=str(DEFAULT_GENOME), metadata={"help": "FASTA(.gz) the attention windows come from"})
+    genome: str = field(default_factory=lambda: str(default_corpus()[0]), metadata={"help": "FASTA(.gz) the attention windows come from"})
     num_windows: int = field(default=32, metadata={"help": "windows for the attention statistics"})
     window_bases: int | None = field(default=None, metadata={
         "help": "bases per window (default: the shortest training window in the models' logs, else 515 = 512 "
@@ -533,13 +418,13 @@ def analyze(args: AnalyzeArguments) -> dict[str, Any]:
     labels = _labels(args.labels, [Path(m).name for m in args.models])
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    logs = {label: read_training_log(path) for path, label in zip(args.models, labels) if _log_file(path).is_file()}
+    logs = {label: read_training_log(path) for path, label in zip(args.models, labels) if log_file(path).is_file()}
     window_bases = args.window_bases or _trained_window_bases(logs.values()) or 515
     sequences = read_fasta_windows(args.genome, args.num_windows, window_bases, seed=args.seed)
     results, embeddings = {}, {}
     for path, label in zip(args.models, labels):
         logger.info("diagnosing %s (%s)", label, path)
-        model, tokenizer = load_checkpoint(path)
+        model, tokenizer = load_masked_lm(path)
         results[label] = {"checkpoint": str(path),
                           **diagnose(model, tokenizer, sequences, logs.get(label), args.batch_size, args.n_neighbors)}
         embeddings[label] = kmer_embeddings(model)

@@ -20,10 +20,11 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from .finetune_presets import resolve_task
-from .task_data import TaskData
+from ..data.gue import resolve_task
+from ..data.tasks import TaskData
+from ..masking.schedule import RandomMaskSchedule
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "model_cards"
+TEMPLATES = Path(__file__).resolve().parents[2] / "model_cards"
 RESULTS_START = "<!-- randommask:gue-results:start -->"
 RESULTS_END = "<!-- randommask:gue-results:end -->"
 BENCHMARK_METRIC_NAME = "MCC x 100"
@@ -76,21 +77,20 @@ def _template(kind: str, template_path: str | os.PathLike | None) -> str:
 
 def _phase_rows(schedule: Mapping[str, Any]) -> list[tuple[str, ...]]:
     """Phase table: ``schedule["phases"]`` as given (dicts with phase, first_step, last_step, min_span, max_span),
-    else derived from total_steps, num_phases, min_span, max_span_start, span_increment (DESIGN.md's rule:
-    phase = min(step * num_phases // total_steps, num_phases - 1)); empty when neither is there."""
+    else what ``RandomMaskSchedule`` says of a complete schedule dict (``RandomMaskSchedule.to_dict()``); empty
+    when neither is there."""
     if "phases" in schedule:
         keys = ("phase", "first_step", "last_step", "min_span", "max_span")
         return [tuple(_fmt(p[k]) for k in keys) for p in schedule["phases"]]
-    needed = ("total_steps", "num_phases", "min_span", "max_span_start", "span_increment")
-    if not all(k in schedule for k in needed):
+    try:
+        curriculum = RandomMaskSchedule.from_dict(dict(schedule))
+    except (TypeError, ValueError):
         return []
-    total, phases = int(schedule["total_steps"]), int(schedule["num_phases"])
-    firsts = [-(-p * total // phases) for p in range(phases)] + [total]
-    return [
-        (_fmt(p), _fmt(firsts[p]), _fmt(firsts[p + 1] - 1), _fmt(schedule["min_span"]),
-         _fmt(schedule["max_span_start"] + schedule["span_increment"] * p))
-        for p in range(phases)
-    ]
+    if not {"total_steps", "num_phases", "min_span", "max_span_start", "span_increment"} <= set(schedule):
+        return []  # a partial dict would fall back on the paper's defaults: show nothing rather than those
+    starts = [curriculum.phase_start(p) for p in range(curriculum.num_phases)] + [curriculum.total_steps]
+    return [(_fmt(p), _fmt(starts[p]), _fmt(starts[p + 1] - 1), _fmt(curriculum.min_span), _fmt(curriculum.max_span(p)))
+            for p in range(curriculum.num_phases)]
 
 
 def render_pretrained_card(info: Mapping[str, Any], template_path: str | os.PathLike | None = None) -> ModelCard:

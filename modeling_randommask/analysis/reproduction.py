@@ -18,13 +18,19 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
+from tokenization import Tokenization
+
+from ..data.fasta import fasta_files
+from ..data.genome_windows import GenomeDataConfig
+from ..data.gue import PAPER_TABLE3_MCC
+from ..data.tasks import task_folders
+from ..training.finetuning import FinetuneArguments, finetune
+from ..training.pretrain_arguments import PretrainArguments
+from ..training.pretraining import pretrain
+from .benchmark import task_output_name
 from .diagnostics import AnalyzeArguments, analyze
-from .finetune_presets import PAPER_TABLE3_MCC
-from .finetuning import FinetuneArguments, finetune, task_folders, task_output_name
-from .genome_data import fasta_files
-from .pretraining import PretrainArguments, pretrain
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +40,7 @@ VARIANTS: dict[str, dict[str, str]] = {
     "RandomMask": {"masking": "randommask", "tokenization": "overlapping"},
     "non-overlapping": {"masking": "nt", "tokenization": "non_overlapping"},
 }
-FINETUNE_TOKENIZATIONS = ("overlapping", "non_overlapping")
+FINETUNE_TOKENIZATIONS = get_args(Tokenization)
 
 
 @dataclass
@@ -77,14 +83,14 @@ def _pretrain_variant(args: ReproduceArguments, label: str) -> Path:
         return folder
     resume = "latest" if (folder / "checkpoints" / "latest").is_file() else None
     options = PretrainArguments(
-        genome=args.genome, output_dir=str(folder), model_preset=args.model_preset, **VARIANTS[label],
-        max_length=args.max_length, per_device_batch_size=args.batch_size, learning_rate=args.learning_rate,
-        max_steps=args.max_steps, warmup_steps=args.warmup_steps, seed=args.seed,
+        output_dir=str(folder), model_preset=args.model_preset, **VARIANTS[label],
+        per_device_batch_size=args.batch_size, learning_rate=args.learning_rate,
+        max_steps=args.max_steps, warmup_steps=args.warmup_steps,
         position_embedding_init=args.position_embedding_init, eval_every=max(args.max_steps // 15, 1),
         save_every=max(args.max_steps // 5, 1), resume_from_checkpoint=resume,
         overwrite_output_dir=resume is None,  # an unfinished folder without a checkpoint holds nothing to keep
     )
-    return pretrain(options)
+    return pretrain(options, GenomeDataConfig(paths=args.genome, max_length=args.max_length, seed=args.seed))
 
 
 def _finetune_variant(args: ReproduceArguments, label: str, model: Path, tokenization: str, task: Path) -> dict:

@@ -458,3 +458,12 @@ def build_datasets(
         columns["labels"] = task.labels[split].tolist()
         out[split] = Dataset.from_dict(columns, features=features)
     return DatasetDict(out)
+
+
+def task_folders(root: str | Path) -> list[Path]:
+    """Every task folder under ``root`` (a folder holding a test split), sorted; ``root`` itself if it is one."""
+    root = Path(root)
+    found = sorted({p.parent for p in root.rglob("test.*") if p.name.startswith("test.")})
+    if not found:
+        raise FileNotFoundError(f"no task folder (with a test.csv/.tsv[.gz]) under {root}")
+    return found

@@ -1,0 +1,1 @@
+"""Training: the accelerate pretraining loop and its checkpoints and run log, and Trainer fine-tuning."""

@@ -1,0 +1,103 @@
+"""The options of ``examples/pretrain.py``: each defined once, in the dataclass that uses it, and parsed together.
+
+``PretrainArguments`` (model, masking, optimisation, run) and ``GenomeDataConfig`` (genomes and windows) are composed
+in one ``HfArgumentParser``. Their defaults are the few-minutes CPU run on the embedded genome. A ``--recipe`` is a
+set of parser defaults, so any option given on the command line wins over it; abbreviated option names are refused
+(``--max_step`` would otherwise silently mean ``--max_steps``, or be ignored by a recipe).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Literal
+
+from tokenization import Tokenization
+
+from ..configuration_randommask import ModelSize
+from ..data.genome_windows import GenomeDataConfig
+from ..masking.schedule import MaskingPreset, RandomMaskSchedule
+
+PositionInit = Literal["normal", "sinusoidal"]
+MixedPrecision = Literal["no", "fp16", "bf16"]
+Recipe = Literal["paper", "paper-dnabert", "paper-nt"]
+
+
+@dataclass
+class PretrainArguments:
+    """Model, masking, optimisation and run options (the genome options are ``GenomeDataConfig``'s)."""
+
+    output_dir: str = field(default="outputs/randommask-tiny", metadata={"help": "model folder; checkpoints/ inside"})
+    recipe: Recipe | None = field(default=None, metadata={
+        "help": "a named set of defaults (options given explicitly still win): the paper's RandomMask run, or its "
+                "DNABERT / non-overlapping baselines"})
+    model_preset: ModelSize = field(default="tiny", metadata={"help": "model size"})
+    masking: MaskingPreset = field(default="randommask", metadata={"help": "masking curriculum"})
+    num_phases: int | None = field(default=None, metadata={"help": "curriculum phases (default: the masking preset's)"})
+    tokenization: Tokenization = field(default="overlapping", metadata={
+        "help": "overlapping (stride 1, DNABERT) or non_overlapping (stride k, Nucleotide Transformer) k-mers"})
+    kmer_size: int = field(default=6, metadata={"help": "k of the k-mer tokens"})
+    position_embedding_init: PositionInit = field(default="normal", metadata={
+        "help": "normal (BERT's) or sinusoidal: learned position embeddings that start as scaled sinusoids, so a "
+                "small model finds a token's neighbours in hundreds of steps instead of thousands"})
+    per_device_batch_size: int = field(default=32, metadata={"help": "windows per process and micro-step"})
+    global_batch_size: int | None = field(default=None, metadata={
+        "help": "windows per optimizer step over all processes, reached by gradient accumulation when set"})
+    learning_rate: float = field(default=1e-3, metadata={"help": "peak AdamW learning rate"})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay (not on biases and LayerNorm)"})
+    warmup_steps: int = field(default=100, metadata={"help": "linear warmup, then linear decay to 0"})
+    max_steps: int = field(default=2000, metadata={"help": "optimizer steps; the curriculum's phases scale with it"})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping"})
+    num_workers: int = field(default=0, metadata={"help": "DataLoader worker processes"})
+    log_every: int = field(default=10, metadata={"help": "steps between training_log.jsonl records"})
+    eval_every: int = field(default=200, metadata={"help": "steps between validation losses (also at phase ends)"})
+    eval_batches: int = field(default=8, metadata={"help": "validation batches per evaluation"})
+    save_every: int = field(default=500, metadata={"help": "steps between resumable checkpoints"})
+    keep_checkpoints: int = field(default=2, metadata={"help": "checkpoints kept (the newest)"})
+    resume_from_checkpoint: str | None = field(default=None, metadata={"help": "'latest' or a checkpoint folder"})
+    overwrite_output_dir: bool = field(default=False, metadata={"help": "replace an existing run's folder"})
+    max_consecutive_faults: int = field(default=3, metadata={"help": "non-finite steps in a row before stopping"})
+    mixed_precision: MixedPrecision | None = field(default=None, metadata={
+        "help": "default: accelerate's config (`accelerate config`), else no"})
+    torch_compile: bool = field(default=False, metadata={"help": "torch.compile the model"})
+    push_to_hub: bool = field(default=False, metadata={"help": "upload the model folder to the Hub at the end"})
+    hub_model_id: str | None = field(default=None, metadata={"help": "user/name (default: the folder's name)"})
+
+    def masking_schedule(self) -> RandomMaskSchedule:
+        """The masking preset for this run: phases scaled to ``max_steps``; for ``dnabert`` and ``randommask`` the
+        shortest span is ``kmer_size`` tokens (6 in the paper), the span of overlapping k-mers that hides one base."""
+        return RandomMaskSchedule.from_preset(self.masking, kmer_size=self.kmer_size, total_steps=self.max_steps,
+                                              **({"num_phases": self.num_phases} if self.num_phases else {}))
+
+
+# The paper's recipe (BERT-base, 512 tokens, batch 512, AdamW 1e-4, 480k steps, 5 phases) and its two baselines.
+# Warmup, weight decay and betas are DNABERT's, which the paper keeps.
+_PAPER = {"model_preset": "base", "max_length": 512, "global_batch_size": 512, "learning_rate": 1e-4,
+          "warmup_steps": 10_000, "max_steps": 480_000, "eval_every": 10_000, "save_every": 10_000,
+          "eval_batches": 64, "log_every": 100}
+RECIPES: dict[str, dict] = {
+    "paper": _PAPER | {"masking": "randommask"},
+    "paper-dnabert": _PAPER | {"masking": "dnabert"},
+    "paper-nt": _PAPER | {"masking": "nt", "tokenization": "non_overlapping"},
+}
+
+
+def pretrain_parser():
+    """The parser of ``examples/pretrain.py``: both dataclasses, abbreviations refused."""
+    from transformers import HfArgumentParser
+
+    return HfArgumentParser((PretrainArguments, GenomeDataConfig), allow_abbrev=False)
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[PretrainArguments, GenomeDataConfig]:
+    """Parse command-line options; ``--recipe`` sets defaults that explicit options override."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = pretrain_parser()
+    recipe, _ = parser.parse_known_args(argv)  # only --recipe matters here; everything is checked below
+    if recipe.recipe is not None:
+        parser.set_defaults(**RECIPES[recipe.recipe])
+    args, data, unknown = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)} (option names must be spelled in full; "
+                     "see --help)")
+    return args, data

@@ -1,0 +1,106 @@
+"""What the tests share: paths, the test data folder, quick pretraining options, and child-process runners.
+
+Data the repository does not ship (the human and yeast genomes, GUE tasks, DNABERT's vocabularies) is read from
+``RANDOMMASK_TEST_DATA`` (default ``../shared/data`` beside the checkout); a test that needs a missing file skips
+and names it. The embedded E. coli and lambda genomes are always there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import site
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from modeling_randommask.data import default_corpus
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(os.environ.get("RANDOMMASK_TEST_DATA", REPO.parent / "shared" / "data"))
+ECOLI, LAMBDA = default_corpus(include_lambda=True)
+
+# A pretraining run that takes seconds: lambda genome, 40-token windows, 12 steps, checkpoints every 4.
+QUICK_PRETRAIN = ["--genome", str(LAMBDA), "--max_length", "40", "--per_device_batch_size", "8", "--max_steps", "12",
+                  "--warmup_steps", "2", "--log_every", "1", "--eval_every", "4", "--eval_batches", "2",
+                  "--save_every", "4", "--num_phases", "3", "--val_fraction", "0.05"]
+
+
+def shared_data(*parts: str) -> Path:
+    """``DATA_DIR / parts``, or skip the calling test with a reason naming the missing file."""
+    path = DATA_DIR.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs {'/'.join(parts)} from the test data folder {DATA_DIR}, which is not part of the "
+                    "repository (set RANDOMMASK_TEST_DATA; README: Tests)")
+    return path
+
+
+def require(path: Path) -> Path:
+    """``path`` if it exists; a path inside ``DATA_DIR`` that does not skips the calling test (see shared_data)."""
+    return path if path.exists() else shared_data(*path.relative_to(DATA_DIR).parts)
+
+
+@pytest.fixture(scope="session")
+def gue() -> Path:
+    """The GUE task folders (tf/0, mouse/0, prom/prom_core_tata, prom/prom_300_tata, EMP/H3)."""
+    return shared_data("gue")
+
+
+@pytest.fixture(scope="session")
+def shared_genomes() -> Path:
+    """Folder of the test genomes: E. coli, lambda, yeast chrI, human mitochondrion, 1 Mb of human chr22."""
+    return shared_data("genomes")
+
+
+@pytest.fixture(scope="session")
+def dnabert_vocab() -> Path:
+    """Folder of DNABERT's vocab_k{3..6}.txt."""
+    return shared_data("dnabert_vocab")
+
+
+def read_log(folder: Path) -> list[dict]:
+    """A run's training_log.jsonl records."""
+    return [json.loads(line) for line in (folder / "training_log.jsonl").read_text().splitlines()]
+
+
+def run_script(args: list[str], program: tuple[str, ...] = (str(REPO / "examples" / "pretrain.py"),),
+               **popen) -> subprocess.Popen:
+    """``program`` (a script, or "-c" and code) with ``args`` in a fresh offline process, output merged."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    return subprocess.Popen([sys.executable, *program, *args], env=env, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
+
+
+def _site_packages_dirs() -> list[str]:
+    """Where the installed dependencies live; never the repo (an editable install hooks in through a .pth)."""
+    dirs = [*site.getsitepackages(), site.getusersitepackages()]
+    return [d for d in dict.fromkeys(dirs) if Path(d).is_dir() and Path(d).resolve() != REPO]
+
+
+# Prepended to the child's code: the dependencies on sys.path, and proof that this package is not importable.
+_ISOLATION = '''
+import importlib.util, json, sys
+from pathlib import Path
+sys.path.extend({dirs})
+_repo = Path({repo!r}).resolve()
+assert not any(Path(p or ".").resolve() == _repo for p in sys.path), "the repository is on sys.path"
+for _name in ("modeling_randommask", "tokenization"):
+    assert importlib.util.find_spec(_name) is None, f"{{_name}} is importable in the isolated child"
+'''
+
+
+def run_without_package(code: str, *args: str, cwd: Path, stdin: str | None = None,
+                        timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run ``code`` in ``python -I -S`` (no PYTHONPATH, no user site, no .pth files, hence no editable install)
+    with only the installed dependencies importable, offline: what a user without this package has. Fails the
+    test when the child does."""
+    script = Path(cwd) / "isolated_child.py"
+    script.write_text(_ISOLATION.format(dirs=json.dumps(_site_packages_dirs()), repo=str(REPO)) + code)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    env.update(HF_HUB_OFFLINE="1", HF_HOME=str(Path(cwd) / "hf_home"), TRANSFORMERS_VERBOSITY="error")
+    run = subprocess.run([sys.executable, "-I", "-S", str(script), *args], cwd=cwd, env=env, input=stdin,
+                         capture_output=True, text=True, timeout=timeout, check=False)
+    assert run.returncode == 0, run.stderr[-4000:]
+    return run
