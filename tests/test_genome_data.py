@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 from accelerate.data_loader import BatchSamplerShard
-from conftest import DATA_DIR, ECOLI, require
+from conftest import DATA_DIR, ECOLI, LAMBDA, require
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, RandomSampler
@@ -25,7 +25,7 @@ from tokenization import KmerTokenizer
 
 GENOMES = DATA_DIR / "genomes"
 CHR22 = GENOMES / "human_chr22_20-21M.fa.gz"  # 1 Mb holding one 100 kb run of N
-SMALL = [GENOMES / "yeast_sacCer_chrI.fa.gz", GENOMES / "lambda_NC_001416.fa.gz",
+SMALL = [GENOMES / "yeast_sacCer_chrI.fa.gz", LAMBDA,
          GENOMES / "human_mito_rCRS_NC_012920.fa.gz"]
 TOKENIZER = KmerTokenizer(k=6)
 W = TOKENIZER.bases_for_tokens(510)  # 515 bases -> 510 k-mers -> 512 tokens with [CLS]/[SEP]
