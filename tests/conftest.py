@@ -14,6 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+# Idle OpenMP threads sleep instead of spinning while other tests' processes run (set before torch loads).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import pytest
 
 from modeling_randommask.data import default_corpus

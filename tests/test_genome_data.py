@@ -216,6 +216,7 @@ def test_empty_records_are_skipped_with_a_warning_and_counted(tmp_path, caplog):
     assert f"{path}: line 4: record 'empty2' has no sequence; skipped" in caplog.text
     _, _, stats = build_genome_datasets(GenomeDataConfig(path, max_length=64, val_fraction=0.2), TOKENIZER)
     assert stats["skipped_empty_records"] == 2
+    assert stats["genomes"][0]["source"] == f"{path} (first record r1)"  # the model card's source cell
     with pytest.raises(FastaFormatError, match="no record with sequence"):
         read_genome(write(tmp_path / "all_empty.fa", b">a\n>b\n"))
 
@@ -471,7 +472,8 @@ def test_config_and_stats(ecoli, tmp_path):
         with pytest.raises(ValueError, match="GenomeDataConfig"):
             GenomeDataConfig(["x.fa"], **bad)
     train, val, stats = build_genome_datasets(_config(ECOLI), TOKENIZER)
-    assert stats["genomes"] == [{"name": "ecoli_k12_mg1655.fa.gz", "bases": 4_639_675}]
+    assert stats["genomes"] == [{"name": "ecoli_k12_mg1655.fa.gz", "bases": 4_639_675,
+                                 "source": "E. coli K-12 MG1655, NCBI NC_000913 (Debian ragout-examples)"}]
     assert (stats["train_windows_per_epoch"], stats["validation_windows"]) == (len(train), len(val))
     assert stats["records"] == 1 and stats["non_acgt_bases"] == 0 and stats["skipped_windows_n_fraction"] == 0
     short = build_genome_datasets(_config(ECOLI, max_length=130), TOKENIZER, genome=ecoli)[2]

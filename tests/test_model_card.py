@@ -206,3 +206,11 @@ def test_add_benchmark_results_errors_and_foreign_cards(tmp_path, pretrained_car
     card = add_benchmark_results(foreign, {"EMP/H3": 60.0})
     assert card.text.endswith(f"| EMP/H3 | EMP H3 | test | 60.00 |\n{RESULTS_END}\n")
     assert ModelCard.load(foreign).data.license == "mit"
+
+
+def test_table_cells_escape_pipes_from_fasta_headers():
+    info = copy.deepcopy(PRETRAINED)
+    info["training_data"]["genomes"] = [{"name": "lambda.fa", "bases": 48502,
+                                         "source": "lambda.fa (first record gi|9626243|ref|NC_001416.1|)"}]
+    row = next(line for line in render_pretrained_card(info).text.splitlines() if line.startswith("| lambda.fa"))
+    assert row == "| lambda.fa | 48,502 | lambda.fa (first record gi\\|9626243\\|ref\\|NC_001416.1\\|) |"

@@ -277,3 +277,17 @@ def test_presets_for_the_real_gue_folders(tmp_path):
     assert args.per_device_train_batch_size == 32 and args.learning_rate == 1e-4 and args.weight_decay == 0.0
     with pytest.raises(ValueError, match="split evenly"):
         FINETUNE_RECIPES["EMP"].training_arguments(world_size=3)
+
+
+def test_the_demo_task_from_the_embedded_genomes(tmp_path):
+    from modeling_randommask.data.demo_task import write_phage_host_task
+
+    task = load_task(write_phage_host_task(tmp_path / "phage-host", per_class=(60, 20, 20)))
+    assert task.kind == "binary" and {s: len(v) for s, v in task.sequences.items()} == {"train": 120, "dev": 40, "test": 40}
+    assert all((np.bincount(task.labels[s]) == n).all() for s, n in (("train", 60), ("dev", 20), ("test", 20)))
+    assert all(len(seq) == 100 and set(seq) <= set("ACGT") for seqs in task.sequences.values() for seq in seqs)
+    # Each split comes from its own stretch of both genomes: no fragment, nor its reverse complement, is shared.
+    revcomp = str.maketrans("ACGT", "TGCA")
+    train = set(task.sequences["train"]) | {seq.translate(revcomp)[::-1] for seq in task.sequences["train"]}
+    assert not train & (set(task.sequences["dev"]) | set(task.sequences["test"]))
+    assert load_task(write_phage_host_task(tmp_path / "again", per_class=(60, 20, 20))).sequences == task.sequences

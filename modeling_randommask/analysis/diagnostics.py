@@ -197,32 +197,49 @@ def attention_statistics(
 
 
 def plot_attention(statistics: dict[str, dict[str, Any]], png: PathLike) -> Path:
-    """Heatmaps (layers x heads) of [CLS] mass and entropy, one row per model, on shared colour scales ([CLS] mass
-    0..1, a probability; entropy 0..the largest uniform entropy) so models and runs compare at a glance; cell values
-    are printed when the grid is small enough to read them."""
+    """Heatmaps (layers x heads), one row per model: attention on [CLS] as a ratio to uniform attention (log2 scale,
+    diverging around 1: red parks on [CLS], blue avoids it; the masses are a few thousandths, so a 0..1 scale would
+    show nothing) and attention entropy (0 to the largest uniform entropy, which is marked on the colour bar). Scales
+    are shared by all models; cell values are printed when the grid is small enough to read them."""
+    from matplotlib.colors import LogNorm
     from matplotlib.figure import Figure
 
+    ratios = {label: np.asarray(s["cls_mass_per_head"]) / s["uniform_cls_mass"] for label, s in statistics.items()}
+    spread = max(2.0, *(float(max(r.max(), 1 / r.min())) for r in ratios.values()))
     entropy_max = max(max(s["uniform_entropy"], max(map(max, s["entropy_per_head"]))) for s in statistics.values())
     fig = Figure(figsize=(10, 1.2 + 2.6 * len(statistics)), layout="constrained")
     axes = fig.subplots(len(statistics), 2, squeeze=False)
     for row, (label, stats) in enumerate(statistics.items()):
-        for col, (key, title, vmax) in enumerate([
-            ("cls_mass_per_head", "attention on [CLS]", 1.0),
-            ("entropy_per_head", f"attention entropy (nats; uniform {stats['uniform_entropy']:.2f})", entropy_max),
-        ]):
-            ax, grid = axes[row, col], np.asarray(stats[key])
-            image = ax.imshow(grid, aspect="auto", cmap="viridis", vmin=0.0, vmax=vmax)
-            layers, heads = grid.shape
+        panels = [
+            (ratios[label], np.asarray(stats["cls_mass_per_head"]), "RdBu_r", LogNorm(1 / spread, spread),
+             f"attention on [CLS] / uniform ({stats['uniform_cls_mass']:.4f}); cells: mass", None),
+            (np.asarray(stats["entropy_per_head"]), np.asarray(stats["entropy_per_head"]), "viridis", None,
+             "attention entropy (nats)", stats["uniform_entropy"]),
+        ]
+        for col, (colour, values, cmap, norm, title, uniform) in enumerate(panels):
+            ax = axes[row, col]
+            image = ax.imshow(colour, aspect="auto", cmap=cmap, norm=norm,
+                              **({} if norm else {"vmin": 0.0, "vmax": entropy_max}))
+            layers, heads = colour.shape
             ax.set_yticks(range(layers), [str(i + 1) for i in range(layers)])
             ax.set_xticks(range(heads), [str(i + 1) for i in range(heads)])
             ax.set_ylabel("layer")
             ax.set_xlabel("head")
             ax.set_title(f"{label}: {title}", fontsize=9)
-            if grid.size <= 160:
-                for (i, j), value in np.ndenumerate(grid):
+            if colour.size <= 160:
+                for (i, j), value in np.ndenumerate(values):
+                    dark = image.norm(colour[i, j])
                     ax.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=7,
-                            color="white" if value < 0.6 * vmax else "black")
-            fig.colorbar(image, ax=ax)
+                            color="white" if (dark < 0.2 or dark > 0.8 if norm else dark < 0.6) else "black")
+            bar = fig.colorbar(image, ax=ax)
+            if norm is not None:  # ratio ticks at powers of 2: 0.5x, 1x, 2x, ...
+                steps = np.arange(-math.floor(math.log2(spread)), math.floor(math.log2(spread)) + 1)
+                bar.set_ticks(2.0**steps, labels=[f"{2.0**step:g}x" for step in steps])
+                bar.ax.minorticks_off()
+            if uniform is not None:
+                bar.ax.axhline(uniform, color="red", linewidth=2)
+                bar.ax.text(1.1, uniform, "uniform", transform=bar.ax.get_yaxis_transform(), va="center",
+                            fontsize=7, color="red")
     return _save(fig, png)
 
 
@@ -305,19 +322,20 @@ def plot_kmer_tsne(
     max_iter: int = 1000,
     seed: int = 0,
 ) -> Path:
-    """t-SNE (cosine, PCA init) of k-mer embeddings coloured by central dinucleotide, one panel per model, its
-    title giving the raw embeddings' 10-nearest-neighbour purity."""
-    from matplotlib.colors import ListedColormap
+    """t-SNE (cosine, PCA init) of k-mer embeddings coloured by central dinucleotide, one panel per model, its title
+    giving the raw embeddings' 10-nearest-neighbour purity. Sixteen flat colours cannot be told apart, so the first
+    base of the pair picks a hue family and the second its shade (A darkest .. G lightest); the legend is that 4 x 4
+    grid."""
+    from matplotlib import colormaps
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from sklearn.manifold import TSNE
 
     if not isinstance(embeddings, dict):
         embeddings = {"model": embeddings}
-    colours = ListedColormap([f"tab:{c}" for c in ("blue", "orange", "green", "red", "purple", "brown", "pink",
-                                                    "gray", "olive", "cyan")] + ["black", "gold", "navy", "lime",
-                                                                                 "magenta", "teal"])
-    fig = Figure(figsize=(1.5 + 5 * len(embeddings), 5), layout="constrained")
+    families = colormaps["tab20c"].colors  # 5 hue families x 4 shades, dark to light; the first four families
+    colours = np.array([families[4 * first + second] for first in range(4) for second in range(4)])
+    fig = Figure(figsize=(2.2 + 5.5 * len(embeddings), 5.5), layout="constrained")
     axes = fig.subplots(1, len(embeddings), squeeze=False)[0]
     for ax, (label, points) in zip(axes, embeddings.items()):
         labels = central_dinucleotide_labels(_kmer_size(len(points)))
@@ -325,14 +343,15 @@ def plot_kmer_tsne(
         tsne = TSNE(n_components=2, metric="cosine", init="pca", perplexity=min(perplexity, (len(points) - 1) / 3),
                     max_iter=max_iter, random_state=seed)
         xy = tsne.fit_transform(np.asarray(points, dtype=np.float32))
-        ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap=colours, vmin=-0.5, vmax=15.5, s=3, linewidths=0)
+        ax.scatter(xy[:, 0], xy[:, 1], c=colours[labels], s=9, alpha=0.8, linewidths=0.2, edgecolors="0.3")
         ax.set_title(f"{label}: t-SNE of {len(points)} k-mer embeddings\n10-NN purity {purity:.3f} (chance ~1/16)",
                      fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    handles = [Line2D([], [], marker="o", linestyle="", color=colours(i), label=name)
-               for i, name in enumerate(DINUCLEOTIDES)]
-    fig.legend(handles=handles, title="central\ndinucleotide", loc="outside right center", fontsize=8)
+    handles = [Line2D([], [], marker="o", linestyle="", markersize=7, markeredgecolor="0.3", color=colours[i],
+                      label=name) for i, name in enumerate(DINUCLEOTIDES)]
+    fig.legend(handles=handles, title="central dinucleotide\n(hue: 1st base, shade: 2nd)", ncols=4,
+               loc="outside right center", fontsize=8, columnspacing=0.6, handletextpad=0.2)
     return _save(fig, png)
 
 
@@ -405,7 +424,9 @@ class AnalyzeArguments:
                 "tokens with overlapping 6-mers)"})
     batch_size: int = 4
     n_neighbors: int = field(default=10, metadata={"help": "neighbours for the k-mer kNN purity"})
-    tsne: bool = field(default=True, metadata={"help": "draw the t-SNE figure (the slow part: ~30 s per model)"})
+    tsne: bool = field(default=True, metadata={
+        "help": "the t-SNE figure of the k-mer embeddings, the slow part (~30 s per model): on by default, --no_tsne "
+                "skips it"})
     tsne_max_iter: int = 1000
     seed: int = 0
     out_dir: str = "outputs/analysis"

@@ -72,7 +72,7 @@ class ReproduceArguments:
     finetune_seeds: list[int] = field(default_factory=lambda: [42])
     diagnostics_genome: str | None = field(default=None, metadata={
         "help": "FASTA for the attention windows (default: the first pretraining FASTA, sorted)"})
-    tsne: bool = True
+    tsne: bool = field(default=True, metadata={"help": "t-SNE figure of the diagnostics: on by default, --no_tsne skips it"})
 
 
 def _pretrain_variant(args: ReproduceArguments, label: str) -> Path:

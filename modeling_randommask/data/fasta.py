@@ -29,6 +29,10 @@ logger = logging.getLogger(__name__)
 
 EMBEDDED_GENOMES = Path(__file__).resolve().parent / "genomes"
 """The genomes shipped with the package (E. coli K-12 MG1655, phage lambda; see PROVENANCE.md there)."""
+_EMBEDDED_SOURCES = {
+    "ecoli_k12_mg1655.fa.gz": "E. coli K-12 MG1655, NCBI NC_000913 (Debian ragout-examples)",
+    "lambda_NC_001416.fa.gz": "phage lambda, NCBI NC_001416 (Debian bowtie2-examples)",
+}
 
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz", ".fna.gz")
 IUPAC = b"ACGTUNRYKMSWBDHV"
@@ -106,6 +110,15 @@ class Genome:
         if getattr(self, "_tensor", None) is None:
             self._tensor = torch.from_numpy(self.sequence)
         return self._tensor
+
+    def source(self, file_index: int) -> str:
+        """Where file ``file_index`` came from, for model cards: an embedded genome's provenance, else the path as
+        given and its first record's name."""
+        path = self.files[file_index]
+        if path.resolve().parent == EMBEDDED_GENOMES and path.name in _EMBEDDED_SOURCES:
+            return _EMBEDDED_SOURCES[path.name]
+        first = self.record_files.index(file_index) if file_index in self.record_files else None
+        return str(path) + (f" (first record {self.names[first]})" if first is not None else "")
 
     def record(self, name: str) -> str:
         """One record's bases as text (for inspection and tests; windows never build strings)."""

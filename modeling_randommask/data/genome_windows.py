@@ -57,9 +57,10 @@ class GenomeDataConfig:
     max_n_fraction: float = field(default=0.1, metadata={
         "help": "a window slot holding more than this fraction of non-ACGT bases is skipped"})
     random_offsets: bool = field(default=True, metadata={
-        "help": "shift the training grid by a per-epoch random offset (else fixed tiles)"})
+        "help": "shift the training grid by a per-epoch random offset: on by default, --no_random_offsets tiles"})
     reverse_complement: bool = field(default=True, metadata={
-        "help": "reverse-complement half of the training windows (drawn per seed, epoch, index)"})
+        "help": "reverse-complement half of the training windows, drawn per (seed, epoch, index): on by default, "
+                "--no_reverse_complement turns it off"})
 
     def __post_init__(self):
         self.paths = [self.paths] if isinstance(self.paths, (str, Path)) else list(self.paths)
@@ -297,7 +298,8 @@ def build_genome_datasets(config: GenomeDataConfig, tokenizer, genome: Genome | 
                          f"{int(runs.before[-1]):,} non-ACGT)")
     per_file = np.bincount(genome.record_files, weights=genome.lengths, minlength=len(genome.files))
     stats = {
-        "genomes": [{"name": path.name, "bases": int(bases)} for path, bases in zip(genome.files, per_file)],
+        "genomes": [{"name": path.name, "bases": int(bases), "source": genome.source(index)}
+                    for index, (path, bases) in enumerate(zip(genome.files, per_file))],
         "records": len(genome.names),
         "bases": genome.num_bases,
         "non_acgt_bases": int(runs.before[-1]),

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from transformers import PreTrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.utils import logging as transformers_logging
 
 from tokenization import KmerTokenizer
 
@@ -39,7 +40,13 @@ def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, 
     if type(tokenizer)._auto_class is None:
         type(tokenizer).register_for_auto_class("AutoTokenizer")
     out = Path(out_dir)
-    model.save_pretrained(out)
+    bar = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()  # a one-shard model needs no "Writing model shards" bar
+    try:
+        model.save_pretrained(out)
+    finally:
+        if bar:
+            transformers_logging.enable_progress_bar()
     tokenizer.save_pretrained(out)
     check_self_contained(out)
     return out

@@ -55,7 +55,7 @@ def _fmt(value: Any) -> str:
         return ", ".join(_fmt(v) for v in value)
     if isinstance(value, Mapping):
         return "; ".join(f"{k}: {_fmt(v)}" for k, v in value.items())
-    return str(value)
+    return str(value).replace("|", "\\|")  # a table cell: FASTA headers such as "gi|9626243|ref|..." hold pipes
 
 
 def _rows(section: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -131,7 +131,7 @@ def render_pretrained_card(info: Mapping[str, Any], template_path: str | os.Path
         model_name=info["model_name"],
         repo_id=info.get("repo_id", info["model_name"]),
         architecture_rows=_rows(info["architecture"]),
-        genome_rows=[(g["name"], _fmt(g["bases"]), g.get("source", "")) for g in genomes],
+        genome_rows=[(_fmt(g["name"]), _fmt(g["bases"]), _fmt(g.get("source", ""))) for g in genomes],
         data_rows=_rows(data),
         schedule_rows=_rows({k: v for k, v in info["masking_schedule"].items() if k != "phases"}),
         phase_rows=_phase_rows(info["masking_schedule"]),

@@ -8,6 +8,7 @@ into place, and only then does ``latest`` move: a crash at any moment leaves ``l
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from dataclasses import asdict, dataclass
@@ -68,7 +69,15 @@ def save_training_checkpoint(accelerator: Accelerator, output_dir: Path, state: 
         for stale in root.glob(".staging-*"):
             shutil.rmtree(stale)
     accelerator.wait_for_everyone()
-    accelerator.save_state(str(staging))
+    # The tied decoder shares the word embeddings' storage, so accelerate keeps one copy and warns at every save that
+    # it removed the other; that is expected (from_pretrained re-ties it), so only errors get through here.
+    saving = logging.getLogger("accelerate.utils.other")
+    level = saving.level
+    saving.setLevel(logging.ERROR)
+    try:
+        accelerator.save_state(str(staging))
+    finally:
+        saving.setLevel(level)
     if accelerator.is_main_process:
         (staging / TRAINING_STATE).write_text(json.dumps(asdict(state), indent=2))
         (staging / SCHEDULE_FILE).write_text(json.dumps(schedule.to_dict(), indent=2))

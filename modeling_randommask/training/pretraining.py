@@ -261,6 +261,10 @@ def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> P
             push_model_folder(output_dir, args.hub_model_id or output_dir.name)
     accelerator.wait_for_everyone()
     accelerator.end_training()
+    accelerator.print(
+        f"wrote {output_dir}: model, tokenizer, code, card (README.md), training_log.jsonl, checkpoints/. Next, "
+        f"fine-tune it: python examples/make_demo_task.py && python examples/finetune.py --model {output_dir} "
+        "--task outputs/phage-host --output_dir outputs/ft-demo")
     return output_dir
 
 
