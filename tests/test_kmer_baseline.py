@@ -4,8 +4,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import ECOLI
+
 from modeling_randommask.data.fasta import read_genome
 from modeling_randommask.data.tasks import load_task
 from modeling_randommask.evaluation.kmer_baseline import kmer_baseline, kmer_frequencies
