@@ -1,6 +1,6 @@
 """GPU readiness in one command: is the GPU path correct, how fast is it, and does the data pipeline keep up?
 
-On a CUDA device (about 5 minutes on one data-centre GPU) it
+On a CUDA device (planned for under 8 minutes on one data-centre GPU; not yet run on one) it
 1. checks correctness: the masked-only step's loss and gradients against the full computation (every position
    through the last layer and the head) in float32 and under bf16 autocast, with each SDPA backend that applies
    (flash, memory-efficient, math); three fused-AdamW steps against the reference (for-loop) AdamW; a
