@@ -18,6 +18,7 @@ from transformers import AutoModelForMaskedLM
 from modeling_randommask.hub.upload import files_to_upload
 from modeling_randommask.training.pretrain_arguments import RECIPES, parse_args
 from modeling_randommask.training.pretraining import pretrain
+from modeling_randommask.training.run_log import read_training_log
 
 QUICK = QUICK_PRETRAIN
 
@@ -34,6 +35,7 @@ _LINEAR_DTYPES = """
 import sys, torch
 from modeling_randommask.training.pretrain_arguments import parse_args
 from modeling_randommask.training.pretraining import pretrain
+from modeling_randommask.training.run_log import read_training_log
 seen = set()
 def record(module, inputs, output):
     if isinstance(module, torch.nn.Linear) and module.training:
@@ -91,6 +93,9 @@ def test_pretrain_writes_a_loadable_model_folder_with_card_and_log(tmp_path):
     phase_ends = [r["step"] for r in log if r.get("phase_end")]
     assert phase_ends == [4, 8, 12]  # 12 steps, 3 phases: validation at every phase boundary
     assert {r["phase"] for r in log if "loss" in r and "event" not in r} == {0, 1, 2}
+    curve = read_training_log(out)  # throughput and the share of time spent waiting for the DataLoader
+    assert (curve.tokens_per_s > 0).all() and ((curve.data_wait_fraction >= 0) & (curve.data_wait_fraction < 1)).all()
+    assert len(curve.data_wait_fraction) == 12
     assert (out / "checkpoints" / "latest").read_text() == "step-00000012"
 
     uploaded = files_to_upload(out)

@@ -192,12 +192,15 @@ def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> P
     progress = tqdm(total=args.max_steps, initial=state.step, disable=not accelerator.is_main_process,
                     desc="pretraining", unit="step")
     model.train()
-    tokens_seen, clock = 0, time.perf_counter()
+    tokens_seen, data_wait, clock = 0, 0.0, time.perf_counter()
     last_val = None
     while state.step < args.max_steps:
         step_loss = torch.zeros((), device=accelerator.device)
         for micro in range(accumulation):
-            batch = collator.mask(next(batches), step=state.step, rank=accelerator.process_index, micro_step=micro)
+            waiting = time.perf_counter()
+            batch = next(batches)
+            data_wait += time.perf_counter() - waiting  # the loader is not keeping up: the device idles meanwhile
+            batch = collator.mask(batch, step=state.step, rank=accelerator.process_index, micro_step=micro)
             if micro == 0 and state.step % args.log_every == 0:
                 mask_stats = collator.mask_statistics(batch, state.step)
                 identity = torch.stack([_fingerprint(batch["input_ids"]), torch.tensor(schedule.phase(state.step))])
@@ -234,13 +237,14 @@ def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> P
             by_rank = accelerator.gather(identity.to(accelerator.device)[None]).tolist()
             record = {"step": state.step, "loss": step_loss, "lr": scheduler.get_last_lr()[0],
                       "phase": phase_before, "epoch": state.epoch, "tokens_per_s": tokens_seen / max(elapsed, 1e-9),
+                      "data_wait_fraction": data_wait / max(elapsed, 1e-9),
                       "batch_fingerprints": [r[0] for r in by_rank], "phases_by_rank": [r[1] for r in by_rank],
                       **{f"mask/{k}": v for k, v in mask_stats.items()}}
             run_log.write(record)
             accelerator.log({k: v for k, v in record.items() if k != "step"}, step=state.step)
             progress.set_postfix(loss=f"{step_loss:.3f}", phase=phase_before,
                                  tok_s=f"{record['tokens_per_s']:.3g}")
-            tokens_seen, clock = 0, time.perf_counter()
+            tokens_seen, data_wait, clock = 0, 0.0, time.perf_counter()
         phase_ends = state.step == args.max_steps or schedule.phase(state.step) != phase_before
         if phase_ends or state.step % args.eval_every == 0:
             last_val = evaluate(model, val_loader, val_collator, state.step - 1, accelerator, args.eval_batches)
