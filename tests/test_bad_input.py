@@ -225,6 +225,41 @@ def test_tokenizer_empty_string_gives_cls_sep(tok):
     assert tok(["", "  \n"])["input_ids"] == [[2, 3], [2, 3]]
 
 
+@pytest.mark.parametrize("vectorised", [True, False], ids=["vectorised", "per-token"])
+def test_tokenizer_empty_batch_gives_empty_outputs(tok, vectorised):
+    tok.use_vectorized = vectorised
+    try:
+        assert tok([], padding=True)["input_ids"] == [] and tok([])["attention_mask"] == []
+        batch = tok([], padding=True, truncation=True, return_tensors="pt")
+        assert batch["input_ids"].shape == (0, 0) and batch["input_ids"].dtype == torch.int64
+    finally:
+        tok.use_vectorized = True
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda t: t("ACGTACGTAC", max_length=1, truncation=True), r"max_length=1 cannot hold the 2 special tokens"),
+    (lambda t: t(["ACGTACGTAC"], max_length=0, truncation=True), r"max_length=0 cannot hold the 2 special tokens"),
+    (lambda t: t("ACGTACGTAC", "ACGTAC", max_length=2, truncation=True), r"max_length=2 cannot hold the 3 special"),
+    (lambda t: t("ACGTACGTAC", max_length=0, truncation=True, add_special_tokens=False), r"max_length=0 holds no token"),
+    (lambda t: t(["ACGTACGTAC", "ACGT"], padding=True, pad_to_multiple_of=0), r"pad_to_multiple_of must be an int >= 1"),
+    (lambda t: t.pad({"input_ids": [[2, 3], [2, 5, 3]]}, pad_to_multiple_of=-8), r"pad_to_multiple_of must be"),
+    (lambda t: t("ACGTACGTAC", max_length=4, truncation=True, return_overflowing_tokens=True, stride=-1),
+     r"stride \(the overflow stride\) must be >= 0"),
+    (lambda t: KmerTokenizer(k=6, model_max_length=1), r"model_max_length must hold \[CLS\] and \[SEP\]"),
+], ids=["max_length 1", "max_length 0", "pair max_length 2", "no specials max_length 0", "pad_to_multiple_of 0",
+        "pad() pad_to_multiple_of -8", "negative overflow stride", "model_max_length 1"])
+@pytest.mark.parametrize("vectorised", [True, False], ids=["vectorised", "per-token"])
+def test_tokenizer_refuses_lengths_it_cannot_honour(tok, vectorised, call, match):
+    """transformers would return [CLS] [SEP] for max_length=1 (2 tokens), not truncate at all for 0, and divide by
+    zero for pad_to_multiple_of=0: each is refused, on both paths, before any work."""
+    tok.use_vectorized = vectorised
+    try:
+        with pytest.raises(ValueError, match=match):
+            call(tok)
+    finally:
+        tok.use_vectorized = True
+
+
 @pytest.mark.parametrize("call, error, match", [
     (lambda t: t("ACGTÄCGT"), ValueError, r"non-ASCII character 'Ä' \(U\+00C4\) at position 4"),
     (lambda t: t(["ACGTACGT", "ACG\u200bTACGT"]), ValueError, r"U\+200B\) at position 3"),
