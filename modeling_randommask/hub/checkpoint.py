@@ -33,8 +33,9 @@ def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, 
             f"tokenizer (k, stride) = {tokenization} but the model was built for "
             f"({config.kmer_size}, {config.kmer_stride})"
         )
-    if len(tokenizer) != config.vocab_size:
-        raise ValueError(f"tokenizer has {len(tokenizer)} tokens, the model's vocab_size is {config.vocab_size}")
+    if len(tokenizer) > config.vocab_size:  # more model rows are fine: padding the tokenizer never produces
+        raise ValueError(f"tokenizer has {len(tokenizer)} tokens, the model's vocab_size is only {config.vocab_size}: "
+                         "call model.resize_token_embeddings(len(tokenizer)) after adding tokens")
 
     if type(tokenizer)._auto_class is None:
         type(tokenizer).register_for_auto_class("AutoTokenizer")
