@@ -8,12 +8,12 @@ Writes loss_by_phase.png, attention.png, kmer_tsne.png, diagnostics.json and dia
 prints the markdown table. The logic lives in ``modeling_randommask.analysis.diagnostics``.
 """
 
-from transformers import HfArgumentParser
 
 from modeling_randommask.analysis.diagnostics import AnalyzeArguments, analyze
+from modeling_randommask.data.options import parse_cli
 
 if __name__ == "__main__":
-    (args,) = HfArgumentParser(AnalyzeArguments).parse_args_into_dataclasses()
+    (args,) = parse_cli(AnalyzeArguments)
     report = analyze(args)
     print(report["table"])
     print("\nfigures: " + ", ".join(report["figures"].values()))

@@ -9,10 +9,10 @@ the figures into --output_dir. Rerunning continues an interrupted run. The logic
 ``modeling_randommask.analysis.reproduction``.
 """
 
-from transformers import HfArgumentParser
 
 from modeling_randommask.analysis.reproduction import ReproduceArguments, render_report, reproduce
+from modeling_randommask.data.options import parse_cli
 
 if __name__ == "__main__":
-    (args,) = HfArgumentParser(ReproduceArguments).parse_args_into_dataclasses()
+    (args,) = parse_cli(ReproduceArguments)
     print(render_report(reproduce(args)))

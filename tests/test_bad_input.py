@@ -15,14 +15,19 @@ import torch
 from conftest import LAMBDA
 from transformers import BertConfig
 
+from modeling_randommask.analysis.diagnostics import AnalyzeArguments, analyze
+from modeling_randommask.analysis.reproduction import ReproduceArguments
 from modeling_randommask.configuration_randommask import RandomMaskConfig
 from modeling_randommask.data import fasta, tasks
 from modeling_randommask.data.fasta import FastaFormatError, read_genome
 from modeling_randommask.data.genome_windows import GenomeDataConfig, build_genome_datasets
+from modeling_randommask.data.options import parse_cli
 from modeling_randommask.data.tasks import build_datasets, load_task
 from modeling_randommask.hub.checkpoint import save_checkpoint
 from modeling_randommask.modeling_randommask import RandomMaskForMaskedLM
 from modeling_randommask.training.finetuning import FinetuneArguments, finetune
+from modeling_randommask.training.pretrain_arguments import PretrainArguments, parse_args
+from modeling_randommask.training.pretraining import pretrain
 from tokenization import KmerTokenizer
 
 UNK = 1
@@ -306,3 +311,108 @@ def test_finetune_from_a_non_randommask_folder_is_refused(tmp_path, bert_folder)
     with pytest.raises(ValueError, match=re.escape(f"{bert_folder} holds a checkpoint of model_type 'bert'")):
         finetune(args)
     assert not (tmp_path / "ft" / "results.json").exists()
+
+
+# ---- options: refused before any file is written ----------------------------------------------------------------
+
+PRETRAIN_OPTION_ERRORS = [  # (extra argv, message)
+    (["--save_every", "0"], "--save_every must be > 0, got 0"),
+    (["--log_every", "0"], "--log_every must be > 0, got 0"),
+    (["--eval_every", "-5"], "--eval_every must be > 0, got -5"),
+    (["--eval_batches", "0"], "--eval_batches must be > 0"),
+    (["--global_batch_size", "0"], "--global_batch_size must be > 0, got 0"),
+    (["--per_device_batch_size", "0"], "--per_device_batch_size must be > 0"),
+    (["--keep_checkpoints", "-1"], "--keep_checkpoints must be > 0, got -1"),
+    (["--keep_checkpoints", "0"], "--keep_checkpoints must be > 0, got 0"),
+    (["--max_steps", "0"], "--max_steps must be > 0"),
+    (["--learning_rate", "-0.001"], "--learning_rate must be > 0"),
+    (["--learning_rate", "nan"], "--learning_rate must be > 0, got nan"),
+    (["--max_grad_norm", "0"], "--max_grad_norm must be > 0"),
+    (["--max_consecutive_faults", "0"], "--max_consecutive_faults must be > 0"),
+    (["--num_phases", "0"], "--num_phases must be > 0"),
+    (["--warmup_steps", "-1"], "--warmup_steps must be >= 0"),
+    (["--weight_decay", "-0.1"], "--weight_decay must be >= 0"),
+    (["--num_workers", "-2"], "--num_workers must be >= 0"),
+    (["--kmer_size", "11"], "--kmer_size must be between 1 and 10"),
+    (["--num_phases", "20", "--max_steps", "10"], r"need 1 <= num_phases \(20\) <= total_steps \(10\)"),
+    (["--seed", "-1"], r"0 <= seed < 2\*\*32"),
+    (["--max_length", "2"], "max_length >= 3"),
+    (["--save_every", "0", "--log_every", "0"], "--log_every must be > 0, got 0; --save_every must be > 0, got 0"),
+    (["--max_step", "10"], r"unrecognized arguments: --max_step 10 \(option names must be spelled in full"),
+]
+
+
+@pytest.mark.parametrize("extra, message", PRETRAIN_OPTION_ERRORS, ids=[" ".join(c[0]) for c in PRETRAIN_OPTION_ERRORS])
+def test_pretrain_options_out_of_range_are_usage_errors_before_any_file(tmp_path, capsys, extra, message):
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as exit_:
+        parse_args(["--output_dir", str(out), *extra])
+    assert exit_.value.code == 2 and re.search(message, capsys.readouterr().err)
+    assert not out.exists()
+
+
+def test_pretrain_options_are_checked_in_library_use_too():
+    with pytest.raises(ValueError, match="--save_every must be > 0, got 0"):
+        PretrainArguments(save_every=0)
+    with pytest.raises(ValueError, match="--keep_checkpoints must be > 0, got -1"):
+        PretrainArguments(keep_checkpoints=-1)
+
+
+def test_recipe_with_an_abbreviated_option_is_refused_not_silently_480k_steps(capsys):
+    """`--recipe paper --max_step 10` used to train the recipe's 480,000 steps: the abbreviation is refused, the full
+    name wins over the recipe."""
+    with pytest.raises(SystemExit):
+        parse_args(["--recipe", "paper", "--max_step", "10"])
+    assert "unrecognized arguments: --max_step 10" in capsys.readouterr().err
+    args, data = parse_args(["--recipe", "paper", "--max_steps", "10"])
+    assert (args.max_steps, args.model_preset, data.max_length) == (10, "base", 512)
+
+
+def test_global_batch_size_not_a_multiple_is_refused_before_any_file(tmp_path):
+    out = tmp_path / "run"
+    args, data = parse_args(["--output_dir", str(out), "--global_batch_size", "12", "--per_device_batch_size", "8"])
+    with pytest.raises(ValueError, match="global_batch_size 12 is not a multiple of per_device_batch_size 8"):
+        pretrain(args, data)
+    assert not out.exists()
+
+
+def test_output_dir_that_is_a_file_is_refused_naming_it(tmp_path):
+    (tmp_path / "a_file").write_text("not a folder")
+    for out, where in [(tmp_path / "a_file", "is a file"), (tmp_path / "a_file" / "run", "would be inside")]:
+        with pytest.raises(NotADirectoryError, match=re.escape(f"--output_dir {out} {where}")):
+            pretrain(*parse_args(["--output_dir", str(out)]))
+    task = write_task(tmp_path / "task")
+    with pytest.raises(NotADirectoryError, match=re.escape(f"--output_dir {tmp_path / 'a_file'} is a file")):
+        finetune(FinetuneArguments(model="unused", task=str(task), output_dir=str(tmp_path / "a_file")))
+    with pytest.raises(NotADirectoryError, match=re.escape(f"--out_dir {tmp_path / 'a_file'} is a file")):
+        analyze(AnalyzeArguments(models=["unused"], out_dir=str(tmp_path / "a_file")))
+    assert (tmp_path / "a_file").read_text() == "not a folder"
+
+
+OTHER_CLI_ERRORS = [  # (dataclasses, argv, message)
+    (FinetuneArguments, ["--model", "m", "--max_train_samples", "0"], "--max_train_samples must be > 0, got 0"),
+    (FinetuneArguments, ["--model", "m", "--batch_size", "0"], "--batch_size must be > 0"),
+    (FinetuneArguments, ["--model", "m", "--num_train_epochs", "0"], "--num_train_epochs must be > 0"),
+    (FinetuneArguments, ["--model", "m", "--learning_rate", "0"], "--learning_rate must be > 0"),
+    (FinetuneArguments, ["--model", "m", "--max_steps", "0"], r"--max_steps must be >= 1, or -1"),
+    (FinetuneArguments, ["--model", "m", "--seeds", "1", "-2"], r"--seeds must be >= 0, got \[1, -2\]"),
+    (FinetuneArguments, ["--model", "m", "--missing_train", "dev"], "invalid choice: 'dev'"),
+    (FinetuneArguments, ["--model", "m", "--max_step", "10"], "unrecognized arguments: --max_step 10"),
+    (ReproduceArguments, ["--max_steps", "0"], "--max_steps must be > 0"),
+    (ReproduceArguments, ["--finetune_max_train_samples", "0"], "--finetune_max_train_samples must be > 0"),
+    (ReproduceArguments, ["--variants", "BERT"], r"unknown variant or tokenization \['BERT'\]"),
+    (ReproduceArguments, ["--max_length", "2"], "max_length >= 3"),
+    (ReproduceArguments, ["--model_preset", "huge"], "invalid choice: 'huge'"),
+    (AnalyzeArguments, ["--models", "m", "--num_windows", "0"], "--num_windows must be > 0"),
+    (AnalyzeArguments, ["--models", "m", "--window_bases", "-1"], "--window_bases must be > 0"),
+    (AnalyzeArguments, ["--models", "m", "--batch_size", "0"], "--batch_size must be > 0"),
+]
+
+
+@pytest.mark.parametrize("dataclass_type, argv, message", OTHER_CLI_ERRORS,
+                         ids=[f"{c[0].__name__} {' '.join(c[1][2:] if c[1][0] == '--model' else c[1])}"
+                              for c in OTHER_CLI_ERRORS])
+def test_other_cli_options_out_of_range_are_usage_errors(capsys, dataclass_type, argv, message):
+    with pytest.raises(SystemExit) as exit_:
+        parse_cli(dataclass_type, argv)
+    assert exit_.value.code == 2 and re.search(message, capsys.readouterr().err)

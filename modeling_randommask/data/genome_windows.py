@@ -65,7 +65,8 @@ class GenomeDataConfig:
         self.paths = [self.paths] if isinstance(self.paths, (str, Path)) else list(self.paths)
         checks = {"max_length >= 3": self.max_length >= 3, "0 <= val_fraction <= 0.5": 0 <= self.val_fraction <= 0.5,
                   "val_block >= 1": self.val_block >= 1, "min_gap >= 1": self.min_gap >= 1,
-                  "0 <= max_n_fraction <= 1": 0 <= self.max_n_fraction <= 1}
+                  "0 <= max_n_fraction <= 1": 0 <= self.max_n_fraction <= 1,
+                  "0 <= seed < 2**32 (numpy's seeds)": 0 <= self.seed < 2**32}
         failed = [rule for rule, ok in checks.items() if not ok]
         if failed:
             raise ValueError(f"GenomeDataConfig: need {', '.join(failed)} (got {asdict(self)})")
