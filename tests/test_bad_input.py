@@ -5,9 +5,13 @@ Several cases are also tested, in more depth, next to their module (test_genome_
 test_tokenizer, test_modeling); this module is the list.
 """
 
+import bz2
 import gzip
 import logging
+import lzma
+import os
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -23,7 +27,7 @@ from modeling_randommask.data.fasta import FastaFormatError, read_genome
 from modeling_randommask.data.genome_windows import GenomeDataConfig, build_genome_datasets
 from modeling_randommask.data.options import parse_cli
 from modeling_randommask.data.tasks import build_datasets, load_task
-from modeling_randommask.hub.checkpoint import save_checkpoint
+from modeling_randommask.hub.checkpoint import load_masked_lm, save_checkpoint
 from modeling_randommask.modeling_randommask import RandomMaskForMaskedLM
 from modeling_randommask.training.finetuning import FinetuneArguments, finetune
 from modeling_randommask.training.pretrain_arguments import PretrainArguments, parse_args
@@ -104,6 +108,81 @@ def test_crlf_parses_like_lf(tmp_path):
     assert one.record("a") == two.record("a") == "ACGTNACGT" and two.record("b") == "GGCC"
 
 
+@pytest.mark.parametrize("encode", [lambda data: b"\xef\xbb\xbf" + data, lambda data: data.replace(b"\n", b"\r"),
+                                    lambda data: gzip.compress(b"\xef\xbb\xbf" + data.replace(b"\n", b"\r"))],
+                         ids=["UTF-8 BOM", "old Mac CR-only", "gzip of both"])
+def test_bom_and_cr_only_line_ends_parse_like_plain_lf(tmp_path, encode):
+    """A BOM used to read as "sequence before the first header"; CR-only files as one header line holding
+    everything (an empty record, then "no record with sequence")."""
+    lf = b">a first\nACGTN\nacgt\n>b\nGGCC\n"
+    (tmp_path / "odd.fa").write_bytes(encode(lf))
+    genome = read_genome(tmp_path / "odd.fa")
+    assert genome.names == ["a", "b"] and genome.record("a") == "ACGTNACGT" and genome.record("b") == "GGCC"
+    (tmp_path / "bad.fa").write_bytes(encode(b">a\nACGT\nAC1GT\n"))
+    with pytest.raises(FastaFormatError, match=at("bad.fa", 3) + " invalid character '1'"):
+        read_genome(tmp_path / "bad.fa")
+
+
+@pytest.mark.parametrize("compress, name", [(bz2.compress, "bzip2"), (lzma.compress, "xz"),
+                                            (lambda data: data.decode().encode("utf-16"), "UTF-16 text")])
+def test_other_compressions_and_utf16_are_named(tmp_path, compress, name):
+    (tmp_path / "genome.fa").write_bytes(compress(b">a\nACGTACGT\n"))
+    with pytest.raises(FastaFormatError, match=at("genome.fa", 1) + f" {name}"):
+        read_genome(tmp_path / "genome.fa")
+
+
+def _fifo(tmp_path: Path, data: bytes) -> Path:
+    """A named pipe that a thread fills with ``data``: what ``<(zcat genome.fa.gz)`` hands a program."""
+    path = tmp_path / "pipe"
+    os.mkfifo(path)
+
+    def write():
+        with open(path, "wb") as pipe:
+            pipe.write(data)
+
+    threading.Thread(target=write, daemon=True).start()
+    return path
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["plain", "gzip"])
+def test_a_pipe_is_read_like_a_file(tmp_path, packed):
+    """A FIFO / process substitution was reported as "no such FASTA file" (not a regular file); a gzip stream in it
+    was opened twice (once for its magic bytes), which a pipe cannot do."""
+    records = b"".join(b">r%d\n%s\n" % (i, b"ACGTTGCA" * 50) for i in range(300))
+    genome = read_genome(_fifo(tmp_path, gzip.compress(records) if packed else records))
+    assert genome.names[-1] == "r299" and genome.num_bases == 300 * 400
+
+
+def test_a_truncated_gzip_stream_in_a_pipe_names_the_line_reached(tmp_path):
+    records = b"".join(b">r%d\n%s\n" % (i, b"ACGTTGCA" * 50) for i in range(2000))
+    with pytest.raises(FastaFormatError, match=r"pipe: line \d+: unreadable data: truncated or corrupt gzip"):
+        read_genome(_fifo(tmp_path, gzip.compress(records)[:-200]))
+
+
+def test_folder_says_what_it_did_not_read(tmp_path, caplog):
+    """Folders used to skip unknown files silently; now every entry not read is listed (index and hidden files at
+    INFO), .fas/.fsa are FASTA too, and a FASTA-named broken link is an error."""
+    (tmp_path / "chr1.fa").write_bytes(b">chr1\nACGTACGT\n")
+    (tmp_path / "chr2.fas").write_bytes(b">chr2\nGGGCCCAA\n")
+    (tmp_path / "chr3.fa.bz2").write_bytes(bz2.compress(b">chr3\nACGT\n"))
+    (tmp_path / "chr1.fa.fai").write_text("chr1\t8\t6\t8\t9\n")
+    (tmp_path / "notes.txt").write_text("read me")
+    (tmp_path / "more").mkdir()
+    (tmp_path / "gone.txt").symlink_to(tmp_path / "nowhere.txt")
+    with caplog.at_level(logging.INFO, logger=fasta.__name__):
+        genome = read_genome(tmp_path)
+    assert genome.names == ["chr1", "chr2"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and f"{tmp_path}: 4 entries not read: " in warnings[0]
+    for expected in ("chr3.fa.bz2 (only gzip is read", "gone.txt (broken link)", "more/ (sub-folders are not searched",
+                     "notes.txt (not a FASTA suffix"):
+        assert expected in warnings[0], warnings[0]
+    assert "index and hidden files not read: chr1.fa.fai" in caplog.text
+    (tmp_path / "chr4.fa.gz").symlink_to(tmp_path / "moved" / "chr4.fa.gz")
+    with pytest.raises(FileNotFoundError, match=re.escape(f"{tmp_path / 'chr4.fa.gz'}: broken link (it points to")):
+        read_genome(tmp_path)
+
+
 def test_lowercase_reads_as_uppercase_and_iupac_is_kept_as_unk_kmers(tmp_path):
     (tmp_path / "soft.fa").write_bytes(b">a\nacgtRYacgtac\nnnnnACGTAC\n")
     genome = read_genome(tmp_path / "soft.fa")
@@ -178,6 +257,33 @@ TASK_ERRORS = [  # (case, train text, test text, exception, match)
 def test_malformed_task_files_raise_naming_file_and_line(tmp_path, case, train, test, error, match):
     with pytest.raises(error, match=match):
         load_task(write_task(tmp_path / "task", train=train, test=test))
+
+
+def test_sequence_longer_than_the_csv_field_limit_loads_and_is_truncated_with_a_warning(tmp_path, caplog):
+    """Python's csv stops at 131,072 characters per field (`_csv.Error: field larger than field limit`, no file or
+    line); the README promises truncation with a warning, and the limit is restored afterwards."""
+    import csv
+
+    long = "ACGT" * 50_000  # 200,000 bases
+    task = load_task(write_task(tmp_path / "task", train=f"sequence,label\nACGTAC,0\n{long},1\nGGGCCC,0\n"))
+    assert task.sequences["train"][1] == long and csv.field_size_limit() == 131_072
+    with caplog.at_level(logging.WARNING, logger=tasks.__name__):
+        datasets = build_datasets(task, KmerTokenizer(k=6), model_max_length=512)
+    assert "train.csv: line 3 (199997 tokens)" in caplog.text and "truncating" in caplog.text
+    assert max(map(len, datasets["train"]["input_ids"])) == 512
+
+
+@pytest.mark.parametrize("sequences, expected", [
+    (["ACGUACGUAC", "UUGACAUUGA", "GGGCCCAAAU"], (r"train\.csv: 23\.3% of the bases are not A/C/G/T/N \(U 7\); the "
+                                                r"k-mers holding them become \[UNK\] \(U: RNA\? write T for U\)")),
+    (["MKVLAAGIEF", "ACGTACGTAC", "PQRSTWYACG"], r"train\.csv: 43\.3% of the bases are not A/C/G/T/N .*protein\?"),
+], ids=["RNA", "protein"])
+def test_rna_or_protein_letters_in_a_task_are_warned_with_their_share(tmp_path, caplog, sequences, expected):
+    train = "sequence,label\n" + "".join(f"{seq},{i % 2}\n" for i, seq in enumerate(sequences))
+    with caplog.at_level(logging.WARNING, logger=tasks.__name__):
+        task = load_task(write_task(tmp_path / "task", train=train))
+    assert re.search(expected, caplog.text) and any(re.search(expected, note) for note in task.notes)
+    assert "test.csv" not in caplog.text  # the clean split gets no warning
 
 
 def test_tsv_with_a_wrong_field_count_names_the_line(tmp_path):
@@ -303,6 +409,30 @@ def test_save_checkpoint_refuses_a_tokenizer_that_does_not_match(tmp_path, k, st
     with pytest.raises(ValueError, match=match):
         save_checkpoint(model, KmerTokenizer(k=k, kmer_stride=stride), tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_tokenizer_of_other_kmers_beside_the_model_is_warned_on_load(tmp_path, caplog):
+    """A k=5 tokenizer saved over a k=6 model's folder used to load without a word; its ids mean other k-mers."""
+    save_checkpoint(RandomMaskForMaskedLM(RandomMaskConfig.from_preset("tiny")), KmerTokenizer(k=6), tmp_path)
+    with caplog.at_level(logging.WARNING):
+        assert KmerTokenizer.from_pretrained(tmp_path).k == 6
+    assert "this tokenizer reads" not in caplog.text
+    KmerTokenizer(k=5).save_pretrained(tmp_path)
+    expected = (f"{tmp_path}: this tokenizer reads 5-mers with stride 1, but the model saved beside it (config.json) "
+                "was trained on 6-mers with stride 1")
+    with caplog.at_level(logging.WARNING):
+        assert KmerTokenizer.from_pretrained(tmp_path).k == 5
+    assert expected in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        _, tokenizer = load_masked_lm(tmp_path)
+    assert tokenizer.k == 6 and expected in caplog.text  # the model's own k-mers are used
+
+
+def test_rna_genome_says_so_when_no_window_is_left(tmp_path):
+    (tmp_path / "rna.fa").write_text(">r\n" + "ACGU" * 3000 + "\n")
+    with pytest.raises(ValueError, match=r"rna\.fa: too little usable sequence .* non-ACGT: U 3,000; U is RNA"):
+        build_genome_datasets(GenomeDataConfig(paths=tmp_path / "rna.fa", max_length=40), KmerTokenizer(k=6))
 
 
 def test_finetune_from_a_non_randommask_folder_is_refused(tmp_path, bert_folder):

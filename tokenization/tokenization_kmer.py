@@ -7,6 +7,7 @@ torch, transformers and its sibling ``kmer_vocab.py``.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 from typing import ClassVar
@@ -14,7 +15,7 @@ from typing import ClassVar
 import torch
 from transformers import PreTrainedTokenizer
 from transformers.tokenization_utils_base import BatchEncoding, TruncationStrategy
-from transformers.utils import PaddingStrategy, TensorType, logging
+from transformers.utils import PaddingStrategy, TensorType, cached_file, logging
 
 from .kmer_vocab import BASES, SPECIAL_TOKENS, kmer_vocab
 
@@ -139,6 +140,40 @@ class KmerTokenizer(PreTrainedTokenizer):
         kwargs.update(special_tokens_pattern="cls_sep", token_type_ids_pattern="bert_style",
                       token_type_ids_include_special_tokens=True)
         super().__init__(k=k, kmer_stride=kmer_stride, model_max_length=model_max_length, **given, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        """As transformers' `from_pretrained`, then a warning when the model config saved beside the tokenizer was
+        trained on other k-mers (its ids would mean other k-mers to the model)."""
+        tokenizer = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        problem = tokenizer.model_mismatch(pretrained_model_name_or_path, **kwargs)
+        if problem:
+            logger.warning(problem)
+        return tokenizer
+
+    def model_mismatch(self, source, **kwargs) -> str | None:
+        """How the RandomMask `config.json` in `source` (a folder or Hub id) disagrees with this tokenizer's k-mers,
+        or None (agrees, absent, or not a RandomMask model)."""
+        options = {key: kwargs[key] for key in ("subfolder", "cache_dir", "revision", "token", "local_files_only")
+                   if kwargs.get(key) is not None}
+        try:
+            path = cached_file(source, "config.json", _raise_exceptions_for_missing_entries=False,
+                               _raise_exceptions_for_connection_errors=False, **options)
+            if path is None:
+                return None
+            with open(path, encoding="utf-8") as handle:
+                config = json.load(handle)
+        except (OSError, ValueError):  # unreadable: the model's own loading reports it
+            return None
+        if config.get("model_type") != "randommask":
+            return None
+        model = (config.get("kmer_size", 6), config.get("kmer_stride", 1))
+        if model == (self.k, self.kmer_stride):
+            return None
+        return (f"{source}: this tokenizer reads {self.k}-mers with stride {self.kmer_stride}, but the model saved "
+                f"beside it (config.json) was trained on {model[0]}-mers with stride {model[1]}: the same ids mean "
+                f"other k-mers to it. Use KmerTokenizer(k={model[0]}, kmer_stride={model[1]}) with this model, and "
+                "save that one into the folder.")
 
     # ---- vocabulary -------------------------------------------------------------------------------------
 

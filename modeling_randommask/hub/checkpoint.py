@@ -65,9 +65,15 @@ def check_self_contained(folder: str | os.PathLike) -> None:
 
 def load_masked_lm(path: str | os.PathLike) -> tuple[RandomMaskForMaskedLM, KmerTokenizer]:
     """A saved RandomMask folder (or a DNABERT ``BertForMaskedLM`` folder, converted) in eval mode, and the k-mer
-    tokenizer its config names (``kmer_size``, ``kmer_stride``)."""
+    tokenizer saved with it, or the one its config names (``kmer_size``, ``kmer_stride``) when the folder has none
+    or its tokenizer reads other k-mers than the model (warned)."""
     if PreTrainedConfig.get_config_dict(str(path))[0].get("model_type") == "bert":
         model = from_dnabert(path)
     else:
         model = RandomMaskForMaskedLM.from_pretrained(path)
-    return model.eval(), KmerTokenizer(k=model.config.kmer_size, kmer_stride=model.config.kmer_stride)
+    tokenizer = KmerTokenizer(k=model.config.kmer_size, kmer_stride=model.config.kmer_stride)
+    if (Path(path) / "tokenizer_config.json").is_file():
+        saved = KmerTokenizer.from_pretrained(path)  # warns when its k-mers are not the model's
+        if (saved.k, saved.kmer_stride) == (tokenizer.k, tokenizer.kmer_stride):
+            tokenizer = saved  # the folder's own, added tokens included
+    return model.eval(), tokenizer
