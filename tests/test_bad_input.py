@@ -435,6 +435,15 @@ def test_rna_genome_says_so_when_no_window_is_left(tmp_path):
         build_genome_datasets(GenomeDataConfig(paths=tmp_path / "rna.fa", max_length=40), KmerTokenizer(k=6))
 
 
+def test_finetune_into_a_folder_another_run_writes_is_refused(tmp_path):
+    from modeling_randommask.training.output_lock import OutputDirInUseError, output_dir_lock
+
+    out = tmp_path / "ft"
+    with output_dir_lock(out), pytest.raises(OutputDirInUseError, match=f"{re.escape(str(out))} is in use by another"):
+        finetune(FinetuneArguments(model="unused", task=str(write_task(tmp_path / "task")), output_dir=str(out)))
+    assert not out.exists()
+
+
 def test_finetune_from_a_non_randommask_folder_is_refused(tmp_path, bert_folder):
     args = FinetuneArguments(model=str(bert_folder), task=str(write_task(tmp_path / "task")),
                              output_dir=str(tmp_path / "ft"))

@@ -174,7 +174,7 @@ def test_allowed_change_is_written_into_the_log_the_checkpoint_and_the_card(fini
 def test_a_locked_folder_is_refused_before_anything_is_written(finished, tmp_path):
     fresh = tmp_path / "fresh"
     with output_dir_lock(fresh):
-        with pytest.raises(OutputDirInUseError, match=rf"{re.escape(str(fresh))} is in use by another pretraining "
+        with pytest.raises(OutputDirInUseError, match=rf"{re.escape(str(fresh))} is in use by another "
                                                       rf"run \(pid {os.getpid()} on "):
             pretrain(*parse_args([*QUICK_PRETRAIN, "--output_dir", str(fresh)]))
         assert [p.name for p in fresh.iterdir()] == [LOCK_FILE]
@@ -220,7 +220,7 @@ def test_two_runs_started_together_one_writes_and_the_other_is_refused(tmp_path)
     codes = sorted(run.returncode for run in runs)
     assert codes[0] == 0 and codes[1] != 0, outputs
     refused = outputs[[run.returncode for run in runs].index(codes[1])]
-    assert "is in use by another pretraining run" in refused or "is not empty" in refused, refused[-2000:]
+    assert "is in use by another run" in refused or "is not empty" in refused, refused[-2000:]
     log = read_log(out)
     assert [r["event"] for r in log if "event" in r] == ["start"]
     assert [r["step"] for r in log if "loss" in r and "event" not in r] == list(range(1, 13))

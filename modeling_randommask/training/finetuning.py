@@ -22,13 +22,14 @@ from tokenization import KmerTokenizer, kmer_stride_of, tokenization_name
 
 from ..configuration_randommask import Pooling, RandomMaskConfig
 from ..data.gue import resolve_task
-from ..data.options import check_output_folder, check_ranges
+from ..data.options import check_ranges
 from ..data.tasks import build_datasets, load_task
 from ..evaluation.metrics import PRIMARY_METRIC, compute_metrics
 from ..hub.checkpoint import save_checkpoint
 from ..hub.model_card import render_finetuned_card, task_info
 from ..modeling_randommask import RandomMaskForSequenceClassification
 from .finetune_recipes import FINETUNE_RECIPES, FinetuneRecipe
+from .output_lock import locks_output_dir
 
 logger = logging.getLogger(__name__)
 
@@ -100,11 +101,12 @@ def summarise(values: list[float]) -> dict[str, float]:
     return {"mean": statistics.fmean(finite), "std": std, "n": len(finite)}
 
 
+@locks_output_dir
 def finetune(args: FinetuneArguments) -> dict:
     """Fine-tune over ``args.seeds``; write ``results.json`` and the best seed's model folder; return the results."""
     if args.task is None:
         raise ValueError("--task is required: a folder with train/dev/test .csv/.tsv(.gz) files")
-    output_dir = check_output_folder(args.output_dir)
+    output_dir = Path(args.output_dir)
     if (output_dir / "results.json").exists() and not args.overwrite_output_dir:
         raise FileExistsError(f"{output_dir} holds an earlier run's results.json: pass --overwrite_output_dir to "
                               "replace it, or another --output_dir")

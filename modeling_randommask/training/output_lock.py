@@ -1,4 +1,5 @@
-"""One writer per output folder: a pretraining run holds an OS file lock on ``<output_dir>/.randommask.lock``.
+"""One writer per output folder: a pretraining or fine-tuning run holds an OS file lock on
+``<output_dir>/.randommask.lock`` while it runs.
 
 Two runs started on one folder would otherwise both pass the "folder is empty" check, then delete each other's
 checkpoint staging folders and interleave their losses in one ``training_log.jsonl``. The second run is refused
@@ -13,13 +14,17 @@ file is removed when the run ends normally.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
+
+from ..data.options import check_output_folder
 
 try:
     import fcntl
@@ -29,6 +34,7 @@ except ImportError:  # Windows: no flock
 logger = logging.getLogger(__name__)
 
 LOCK_FILE = ".randommask.lock"
+Run = TypeVar("Run", bound=Callable[..., Any])
 
 
 class OutputDirInUseError(RuntimeError):
@@ -38,7 +44,9 @@ class OutputDirInUseError(RuntimeError):
 @contextmanager
 def output_dir_lock(output_dir: Path, enabled: bool = True) -> Iterator[None]:
     """Hold ``output_dir``'s lock for the enclosed block (``enabled`` False: the other ranks of a run, which write
-    through the main process's lock). Raises ``OutputDirInUseError`` at once if another run holds it."""
+    through the main process's lock). Raises ``OutputDirInUseError`` at once if another run holds it, and
+    ``NotADirectoryError`` when ``output_dir`` is a file."""
+    output_dir = check_output_folder(output_dir)
     if not enabled:
         yield
         return
@@ -64,6 +72,20 @@ def output_dir_lock(output_dir: Path, enabled: bool = True) -> Iterator[None]:
             output_dir.rmdir()  # a run refused before writing anything leaves no empty folder behind
 
 
+def locks_output_dir(run: Run) -> Run:
+    """Make ``run(args, ...)`` hold ``args.output_dir``'s lock while it runs; in a distributed run only the main
+    process takes it (the others write through it)."""
+
+    @functools.wraps(run)
+    def locked(args, *more, **kwargs):
+        from accelerate import PartialState
+
+        with output_dir_lock(Path(args.output_dir), enabled=PartialState().is_main_process):
+            return run(args, *more, **kwargs)
+
+    return locked
+
+
 def _lock(handle, path: Path) -> bool:
     """Take the lock without waiting: True when held, False when the filesystem cannot lock (warned)."""
     if fcntl is None:
@@ -75,7 +97,7 @@ def _lock(handle, path: Path) -> bool:
         handle.seek(0)
         holder = handle.read().strip() or "holder unknown"
         raise OutputDirInUseError(
-            f"{path.parent} is in use by another pretraining run ({holder}): wait for it to end, or choose another "
+            f"{path.parent} is in use by another run ({holder}): wait for it to end, or choose another "
             f"--output_dir (the lock is released when that process ends, even if it is killed)"
         ) from None
     except OSError as error:

@@ -27,7 +27,6 @@ from tokenization import KmerTokenizer, kmer_stride_of
 
 from ..configuration_randommask import RandomMaskConfig
 from ..data.genome_windows import GenomeDataConfig, build_genome_datasets
-from ..data.options import check_output_folder
 from ..data.sampler import ShardedBatchSampler
 from ..hub.checkpoint import save_checkpoint
 from ..hub.model_card import render_pretrained_card
@@ -45,7 +44,7 @@ from .checkpoints import (
     save_training_checkpoint,
     verify_checkpoint,
 )
-from .output_lock import output_dir_lock
+from .output_lock import locks_output_dir
 from .pretrain_arguments import BOOKKEEPING_OPTIONS, FIXED_ON_RESUME, PretrainArguments
 from .run_log import TRAINING_LOG, RunLog, read_training_log
 
@@ -133,26 +132,19 @@ def run_settings(args: PretrainArguments, data: GenomeDataConfig, data_stats: di
     return json.loads(json.dumps(options | run))
 
 
+@locks_output_dir
 def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> Path:
     """Run pretraining as configured and return the model folder (``args.output_dir``). ``data`` defaults to
-    ``GenomeDataConfig()``: the embedded E. coli genome. Options are checked before anything is written; the
-    folder is locked against a second run for the duration (``output_lock``)."""
+    ``GenomeDataConfig()``: the embedded E. coli genome. Nothing is written or deleted before the options are
+    checked, and the folder is locked against a second run meanwhile (``output_lock``)."""
     data = GenomeDataConfig() if data is None else data
-    output_dir = check_output_folder(args.output_dir)
+    output_dir = Path(args.output_dir)
     accelerator = Accelerator(
         mixed_precision=args.mixed_precision, log_with="tensorboard" if is_tensorboard_available() else None,
         project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
     )
     accumulation = _accumulation_steps(args, accelerator.num_processes)
-    with output_dir_lock(output_dir, enabled=accelerator.is_main_process):
-        if accelerator.is_main_process:
-            check_output_dir(output_dir, resume=bool(args.resume_from_checkpoint), overwrite=args.overwrite_output_dir)
-        accelerator.wait_for_everyone()
-        return _pretrain(args, data, accelerator, accumulation, output_dir)
-
-
-def _pretrain(args: PretrainArguments, data: GenomeDataConfig, accelerator: Accelerator, accumulation: int,
-              output_dir: Path) -> Path:
+    check_output_dir(output_dir, resume=bool(args.resume_from_checkpoint), overwrite=args.overwrite_output_dir)
     set_seed(data.seed)
 
     kmer_stride = kmer_stride_of(args.tokenization, args.kmer_size)
