@@ -429,6 +429,14 @@ def test_a_tokenizer_of_other_kmers_beside_the_model_is_warned_on_load(tmp_path,
     assert tokenizer.k == 6 and expected in caplog.text  # the model's own k-mers are used
 
 
+def test_damaged_weights_of_a_model_folder_are_named(tmp_path):
+    save_checkpoint(RandomMaskForMaskedLM(RandomMaskConfig.from_preset("tiny")), KmerTokenizer(k=6), tmp_path)
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(ValueError, match=f"{re.escape(str(tmp_path))}: a .safetensors weights file is unreadable"):
+        load_masked_lm(tmp_path)
+
+
 def test_rna_genome_says_so_when_no_window_is_left(tmp_path):
     (tmp_path / "rna.fa").write_text(">r\n" + "ACGU" * 3000 + "\n")
     with pytest.raises(ValueError, match=r"rna\.fa: too little usable sequence .* non-ACGT: U 3,000; U is RNA"):

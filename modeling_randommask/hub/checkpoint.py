@@ -11,6 +11,7 @@ import json
 import os
 from pathlib import Path
 
+from safetensors import SafetensorError
 from transformers import PreTrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 from tokenization import KmerTokenizer
@@ -67,10 +68,13 @@ def load_masked_lm(path: str | os.PathLike) -> tuple[RandomMaskForMaskedLM, Kmer
     """A saved RandomMask folder (or a DNABERT ``BertForMaskedLM`` folder, converted) in eval mode, and the k-mer
     tokenizer saved with it, or the one its config names (``kmer_size``, ``kmer_stride``) when the folder has none
     or its tokenizer reads other k-mers than the model (warned)."""
-    if PreTrainedConfig.get_config_dict(str(path))[0].get("model_type") == "bert":
-        model = from_dnabert(path)
-    else:
-        model = RandomMaskForMaskedLM.from_pretrained(path)
+    try:
+        if PreTrainedConfig.get_config_dict(str(path))[0].get("model_type") == "bert":
+            model = from_dnabert(path)
+        else:
+            model = RandomMaskForMaskedLM.from_pretrained(path)
+    except SafetensorError as error:  # safetensors does not say which file
+        raise ValueError(f"{path}: a .safetensors weights file is unreadable (truncated or corrupted?): {error}") from None
     tokenizer = KmerTokenizer(k=model.config.kmer_size, kmer_stride=model.config.kmer_stride)
     if (Path(path) / "tokenizer_config.json").is_file():
         saved = KmerTokenizer.from_pretrained(path)  # warns when its k-mers are not the model's
