@@ -93,11 +93,12 @@ def save_training_checkpoint(accelerator: Accelerator, output_dir: Path, state: 
             shutil.rmtree(stale)
     accelerator.wait_for_everyone()
     accelerator.save_state(str(staging))
-    accelerator.wait_for_everyone()  # every rank's RNG state is written before the manifest lists the files
     if accelerator.is_main_process:
         (staging / TRAINING_STATE).write_text(json.dumps(asdict(state), indent=2))
         (staging / SCHEDULE_FILE).write_text(json.dumps(schedule.to_dict(), indent=2))
         (staging / SETTINGS_FILE).write_text(json.dumps(settings, indent=2))
+    accelerator.wait_for_everyone()  # every rank's RNG state is written before the manifest lists the files
+    if accelerator.is_main_process:
         _write_manifest(staging)
         final = root / name
         if final.exists():
