@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from accelerate.utils import get_int_from_env
+
 from ..data.options import check_output_folder
 
 try:
@@ -73,14 +75,14 @@ def output_dir_lock(output_dir: Path, enabled: bool = True) -> Iterator[None]:
 
 
 def locks_output_dir(run: Run) -> Run:
-    """Make ``run(args, ...)`` hold ``args.output_dir``'s lock while it runs; in a distributed run only the main
-    process takes it (the others write through it)."""
+    """Make ``run(args, ...)`` hold ``args.output_dir``'s lock while it runs; in a distributed run only global rank 0
+    takes it (the others write through it). The rank comes from the launcher's environment, as accelerate reads it:
+    creating accelerate's process state here would fix its settings before the run's ``Accelerator`` does."""
 
     @functools.wraps(run)
     def locked(args, *more, **kwargs):
-        from accelerate import PartialState
-
-        with output_dir_lock(Path(args.output_dir), enabled=PartialState().is_main_process):
+        rank = get_int_from_env(["RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK", "PMI_RANK"], 0)
+        with output_dir_lock(Path(args.output_dir), enabled=rank == 0):
             return run(args, *more, **kwargs)
 
     return locked
