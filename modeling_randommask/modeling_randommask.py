@@ -155,9 +155,9 @@ class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
         output_hidden_states: bool | None = None,
         **kwargs: Unpack[TransformersKwargs],
     ) -> MaskedLMOutput:
+        kwargs.update(_layer_outputs(output_attentions, output_hidden_states))
         inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids,
                   "position_ids": position_ids, "inputs_embeds": inputs_embeds}
-        kwargs.update(_layer_outputs(output_attentions, output_hidden_states))
         if labels is not None and self.config.mlm_logits_at_labels_only and self._labelled_path_applies(kwargs):
             hidden = self._labelled_hidden_states(labels != -100, **inputs)
             labels = labels.to(hidden.device)
