@@ -9,9 +9,8 @@ Every task folder under each --tasks path is run; the table is printed, saved as
 
 from dataclasses import dataclass, field
 
-from transformers import HfArgumentParser
-
 from modeling_randommask.analysis.benchmark import run_benchmark
+from modeling_randommask.data.options import parse_cli
 from modeling_randommask.training.finetuning import FinetuneArguments
 
 
@@ -21,5 +20,5 @@ class BenchmarkArguments:
 
 
 if __name__ == "__main__":
-    bench, finetune_args = HfArgumentParser((BenchmarkArguments, FinetuneArguments)).parse_args_into_dataclasses()
+    bench, finetune_args = parse_cli((BenchmarkArguments, FinetuneArguments))
     print(run_benchmark(finetune_args, bench.tasks))

@@ -9,11 +9,10 @@ Unset batch size, learning rate and epochs come from the paper's preset for the 
 
 import json
 
-from transformers import HfArgumentParser
-
+from modeling_randommask.data.options import parse_cli
 from modeling_randommask.training.finetuning import FinetuneArguments, finetune
 
 if __name__ == "__main__":
-    (args,) = HfArgumentParser(FinetuneArguments).parse_args_into_dataclasses()
+    (args,) = parse_cli(FinetuneArguments)
     results = finetune(args)
     print(json.dumps(results["test"], indent=2))

@@ -30,7 +30,8 @@ from transformers.models.bert.modeling_bert import (
     BertPreTrainedModel,
     eager_attention_forward,
 )
-from transformers.utils import logging
+from transformers.processing_utils import Unpack
+from transformers.utils import TransformersKwargs, logging
 from transformers.utils.generic import can_return_tuple
 
 from .configuration_randommask import RandomMaskConfig
@@ -47,6 +48,12 @@ def _eager_attention(config: RandomMaskConfig):
         yield
     finally:
         config._attn_implementation = previous
+
+
+def _layer_outputs(output_attentions: bool | None, output_hidden_states: bool | None) -> dict[str, bool]:
+    """The per-layer output switches a head was given explicitly (None: the config decides), as encoder kwargs."""
+    given = {"output_attentions": output_attentions, "output_hidden_states": output_hidden_states}
+    return {name: value for name, value in given.items() if value is not None}
 
 
 class RandomMaskPreTrainedModel(BertPreTrainedModel):
@@ -74,7 +81,8 @@ class RandomMaskModel(RandomMaskPreTrainedModel, BertModel):
         position_ids: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         output_attentions: bool | None = None,
-        **kwargs,
+        output_hidden_states: bool | None = None,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> BaseModelOutputWithPoolingAndCrossAttentions:
         inputs = {
             "input_ids": input_ids,
@@ -83,6 +91,7 @@ class RandomMaskModel(RandomMaskPreTrainedModel, BertModel):
             "position_ids": position_ids,
             "inputs_embeds": inputs_embeds,
         }
+        kwargs.update(_layer_outputs(None, output_hidden_states))
         if output_attentions is None:
             output_attentions = self.config.output_attentions
         if output_attentions and self.config._attn_implementation != "eager":
@@ -114,15 +123,16 @@ class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
         "cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
         "cls.predictions.decoder.bias": "cls.predictions.bias",
     }
-    # Tied copies are not written to checkpoints; naming them here lets the Trainer re-tie them on resume
-    # instead of warning that they are missing.
-    _keys_to_ignore_on_save: ClassVar[set[str]] = set(_tied_weights_keys)
 
     def __init__(self, config: RandomMaskConfig):
         super().__init__(config)
         self.bert = RandomMaskModel(config, add_pooling_layer=False)
         self.cls = BertOnlyMLMHead(config)
         self.post_init()
+        # Tied copies are not written to checkpoints; naming them lets the Trainer re-tie them on resume instead of
+        # warning that they are missing. Only the ones actually tied: with `tie_word_embeddings=False` the decoder
+        # is a weight of its own and is saved (as BertForMaskedLM does).
+        self._keys_to_ignore_on_save = set(self.all_tied_weights_keys)
 
     def get_output_embeddings(self):
         return self.cls.predictions.decoder
@@ -141,8 +151,11 @@ class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         num_items_in_batch: torch.Tensor | int | None = None,
-        **kwargs,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> MaskedLMOutput:
+        kwargs.update(_layer_outputs(output_attentions, output_hidden_states))
         inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids,
                   "position_ids": position_ids, "inputs_embeds": inputs_embeds}
         labelled_path = (labels is not None and self.config.mlm_logits_at_labels_only
@@ -246,7 +259,9 @@ class RandomMaskForSequenceClassification(RandomMaskPreTrainedModel):
         position_ids: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
-        **kwargs,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> SequenceClassifierOutput:
         outputs = self.bert(
             input_ids,
@@ -255,6 +270,7 @@ class RandomMaskForSequenceClassification(RandomMaskPreTrainedModel):
             position_ids=position_ids,
             inputs_embeds=inputs_embeds,
             return_dict=True,
+            **_layer_outputs(output_attentions, output_hidden_states),
             **kwargs,
         )
         if self.config.classifier_pooling == "cls":
@@ -359,7 +375,9 @@ class RandomMaskForTokenClassification(RandomMaskPreTrainedModel):
         position_ids: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
-        **kwargs,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> TokenClassifierOutput:
         outputs = self.bert(
             input_ids,
@@ -368,6 +386,7 @@ class RandomMaskForTokenClassification(RandomMaskPreTrainedModel):
             position_ids=position_ids,
             inputs_embeds=inputs_embeds,
             return_dict=True,
+            **_layer_outputs(output_attentions, output_hidden_states),
             **kwargs,
         )
         logits = self.classifier(self.dropout(outputs.last_hidden_state))

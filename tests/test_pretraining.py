@@ -3,15 +3,13 @@
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import QUICK_PRETRAIN, REPO, read_log, run_script
+from conftest import QUICK_PRETRAIN, REPO, kill_when_paused, read_log, run_paused, run_script
 from safetensors.torch import load_file
 from transformers import AutoModelForMaskedLM
 
@@ -117,14 +115,11 @@ def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path):
     whole, broken = tmp_path / "whole", tmp_path / "broken"
     assert run_script([*QUICK, "--output_dir", str(whole)]).wait(timeout=600) == 0
 
-    victim = run_script([*QUICK, "--output_dir", str(broken)])
-    pointer = broken / "checkpoints" / "latest"
-    deadline = time.monotonic() + 600
-    while not (pointer.exists() and pointer.read_text() >= "step-00000004") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.kill(victim.pid, signal.SIGKILL)
-    victim.wait()
-    assert not (broken / "model.safetensors").exists(), "the run finished before it could be killed"
+    # Killed mid-training, just before update 7 (checkpoint step-4 is complete, step-8 not yet written): the run
+    # pauses there and writes a marker, so the kill lands between checkpoints every time, not by a polling race.
+    kill_when_paused(*run_paused([*QUICK, "--output_dir", str(broken)], tmp_path, "optimizer_step", "7"))
+    assert (broken / "checkpoints" / "latest").read_text() == "step-00000004"
+    assert not (broken / "model.safetensors").exists()
 
     resumed = run_script([*QUICK, "--output_dir", str(broken), "--resume_from_checkpoint", "latest"])
     output = resumed.communicate(timeout=600)[0]
@@ -151,3 +146,4 @@ def test_two_gloo_ranks_read_different_windows_under_one_schedule(tmp_path):
     assert steps and all(len(set(r["batch_fingerprints"])) == 2 for r in steps)
     assert all(len(set(r["phases_by_rank"])) == 1 for r in steps)
     AutoModelForMaskedLM.from_pretrained(out, trust_remote_code=True)
+    assert not (out / ".randommask.lock").exists()  # rank 0 alone held the folder's lock, and released it

@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from ..data.options import check_output_folder
 from ..data.tasks import task_folders
 from ..hub.model_card import add_benchmark_results
 from ..training.finetuning import FinetuneArguments, finetune
@@ -29,7 +30,7 @@ def task_output_name(folder: Path) -> str:
 def run_benchmark(args: FinetuneArguments, task_roots: list[str]) -> str:
     """Fine-tune ``args.model`` on every task under ``task_roots``; save benchmark.json/.md in ``args.output_dir``,
     write the results into the model's card when the model is a local folder with one; return the table."""
-    output_dir = Path(args.output_dir)
+    output_dir = check_output_folder(args.output_dir)
     folders = [folder for root in task_roots for folder in task_folders(root)]
     results = []
     for folder in folders:

@@ -33,6 +33,7 @@ from tokenization.kmer_vocab import BASES
 
 from ..configuration_randommask import NUM_SPECIAL_TOKENS
 from ..data.fasta import default_corpus, read_genome
+from ..data.options import check_output_folder, check_ranges
 from ..hub.checkpoint import load_masked_lm
 from ..training.run_log import TrainingCurve, log_file, read_training_log
 
@@ -431,13 +432,17 @@ class AnalyzeArguments:
     seed: int = 0
     out_dir: str = "outputs/analysis"
 
+    def __post_init__(self):
+        check_ranges(self, positive=("num_windows", "window_bases", "batch_size", "n_neighbors", "tsne_max_iter"),
+                     non_negative=("seed",))
+
 
 def analyze(args: AnalyzeArguments) -> dict[str, Any]:
     """Diagnose every model on the same genome windows, write ``loss_by_phase.png`` (models with a training log),
     ``attention.png``, ``kmer_tsne.png``, ``diagnostics.json`` and ``diagnostics.md`` into ``args.out_dir``;
     return what ``diagnostics.json`` holds."""
     labels = _labels(args.labels, [Path(m).name for m in args.models])
-    out_dir = Path(args.out_dir)
+    out_dir = check_output_folder(args.out_dir, "--out_dir")
     out_dir.mkdir(parents=True, exist_ok=True)
     logs = {label: read_training_log(path) for path, label in zip(args.models, labels) if log_file(path).is_file()}
     window_bases = args.window_bases or _trained_window_bases(logs.values()) or 515

@@ -12,7 +12,9 @@ that name the file and line:
   above); decimal numbers -> regression. Integers that are not 0..C-1 are an error (relabel them or pass
   ``kind="regression"``). An explicit ``kind`` overrides the detection.
 * A class seen in dev/test but not in train is an error, as are empty sequences, non-numeric or non-finite
-  labels and sequences holding anything but letters.
+  labels and sequences holding anything but letters. Letters other than A/C/G/T/N (RNA's U, IUPAC codes, protein
+  letters) are kept, but their k-mers become [UNK]: a warning (and a note in the task) gives their share per split.
+* Fields have no size limit (Python's csv module stops at 131,072 characters by default).
 * DNABERT's own TSV files store each sequence as space-separated overlapping k-mers. They are joined back
   into bases (first k-mer, then the last base of each following k-mer) after checking that every k-mer
   overlaps the next by k-1 bases; anything else with inner spaces is an error. Joining is lossless, so a
@@ -31,7 +33,8 @@ import logging
 import os
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -47,6 +50,8 @@ ALL_COLUMNS = "all"
 _DELIMITERS = {".csv": ",", ".tsv": "\t"}
 _INTEGER = re.compile(r"[+-]?\d+")
 _NO_LIMIT = int(1e12)  # transformers uses a huge integer for "model_max_length unknown"
+_CSV_FIELD_LIMIT = 2**31 - 1  # csv's own limit is a C long; 131,072 by default
+_PROTEIN_ONLY = set("EFIJLOPQXZ")  # letters of protein sequences that are no IUPAC nucleotide code
 
 TaskKind = Literal["binary", "multiclass", "regression"]
 
@@ -163,13 +168,24 @@ def _rows(reader, path: Path):
         raise _unreadable(path, error) from error
 
 
+@contextmanager
+def _csv_fields_unlimited() -> Iterator[None]:
+    """Lift the csv module's process-wide field size limit while one file is read (a chromosome-sized sequence
+    would stop at 131,072 characters), then restore it."""
+    previous = csv.field_size_limit(_CSV_FIELD_LIMIT)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
 def _read_split(path: Path, sequence_column: str, label_columns: str | Sequence[str]) -> _RawSplit:
     delimiter = _delimiter(path)
     sequences: list[str] = []
     cells: list[list[str]] = []
     lines: list[int] = []
     joined_kmers = blank = 0
-    with _open_text(path) as handle:
+    with _open_text(path) as handle, _csv_fields_unlimited():
         reader = csv.reader(handle, delimiter=delimiter)
         header = next(_rows(reader, path), None)
         if header is None:
@@ -217,6 +233,23 @@ def _read_split(path: Path, sequence_column: str, label_columns: str | Sequence[
     if blank:
         logger.info("%s: skipped %d blank line(s)", path, blank)
     return _RawSplit(path, sequences, cells, np.asarray(lines, dtype=np.int64), targets)
+
+
+def _letters_note(raw: _RawSplit) -> str | None:
+    """A note when the split holds letters other than A/C/G/T/N (counted in one vectorised pass), with their share
+    of all bases and what they suggest: U is RNA, letters that are no nucleotide code are protein."""
+    codes = np.frombuffer("".join(raw.sequences).upper().encode("ascii"), dtype=np.uint8)
+    other = codes[~np.isin(codes, np.frombuffer(b"ACGTN", dtype=np.uint8))]
+    if not other.size:
+        return None
+    letters, counts = np.unique(other, return_counts=True)
+    found = sorted(zip(counts.tolist(), map(chr, letters.tolist())), reverse=True)
+    chars = {char for _, char in found}
+    hints = (["U: RNA? write T for U"] if "U" in chars else []) + (
+        ["letters that are no nucleotide code: protein?"] if chars & _PROTEIN_ONLY else [])
+    listed = ", ".join(f"{char} {count:,}" for count, char in found[:8])
+    return (f"{raw.path.name}: {other.size / codes.size:.1%} of the bases are not A/C/G/T/N ({listed}); the k-mers "
+            f"holding them become [UNK]" + (f" ({'; '.join(hints)})" if hints else ""))
 
 
 def _parse_numbers(raw: _RawSplit) -> np.ndarray:
@@ -319,6 +352,9 @@ def load_task(
         logger.warning("%s: %s", folder, note)
 
     raw = {s: _read_split(p, sequence_column, label_columns) for s, p in files.items() if p is not None}
+    for note in filter(None, map(_letters_note, raw.values())):
+        notes.append(note)
+        logger.warning("%s: %s", folder, note)
     train = raw["train"]
     for r in raw.values():
         if r.label_columns != train.label_columns:

@@ -11,6 +11,7 @@ import json
 import os
 from pathlib import Path
 
+from safetensors import SafetensorError
 from transformers import PreTrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.utils import logging as transformers_logging
 
@@ -34,8 +35,9 @@ def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, 
             f"tokenizer (k, stride) = {tokenization} but the model was built for "
             f"({config.kmer_size}, {config.kmer_stride})"
         )
-    if len(tokenizer) != config.vocab_size:
-        raise ValueError(f"tokenizer has {len(tokenizer)} tokens, the model's vocab_size is {config.vocab_size}")
+    if len(tokenizer) > config.vocab_size:  # more model rows are fine: padding the tokenizer never produces
+        raise ValueError(f"tokenizer has {len(tokenizer)} tokens, the model's vocab_size is only {config.vocab_size}: "
+                         "call model.resize_token_embeddings(len(tokenizer)) after adding tokens")
 
     if type(tokenizer)._auto_class is None:
         type(tokenizer).register_for_auto_class("AutoTokenizer")
@@ -71,9 +73,18 @@ def check_self_contained(folder: str | os.PathLike) -> None:
 
 def load_masked_lm(path: str | os.PathLike) -> tuple[RandomMaskForMaskedLM, KmerTokenizer]:
     """A saved RandomMask folder (or a DNABERT ``BertForMaskedLM`` folder, converted) in eval mode, and the k-mer
-    tokenizer its config names (``kmer_size``, ``kmer_stride``)."""
-    if PreTrainedConfig.get_config_dict(str(path))[0].get("model_type") == "bert":
-        model = from_dnabert(path)
-    else:
-        model = RandomMaskForMaskedLM.from_pretrained(path)
-    return model.eval(), KmerTokenizer(k=model.config.kmer_size, kmer_stride=model.config.kmer_stride)
+    tokenizer saved with it, or the one its config names (``kmer_size``, ``kmer_stride``) when the folder has none
+    or its tokenizer reads other k-mers than the model (warned)."""
+    try:
+        if PreTrainedConfig.get_config_dict(str(path))[0].get("model_type") == "bert":
+            model = from_dnabert(path)
+        else:
+            model = RandomMaskForMaskedLM.from_pretrained(path)
+    except SafetensorError as error:  # safetensors does not say which file
+        raise ValueError(f"{path}: a .safetensors weights file is unreadable (truncated or corrupted?): {error}") from None
+    tokenizer = KmerTokenizer(k=model.config.kmer_size, kmer_stride=model.config.kmer_stride)
+    if (Path(path) / "tokenizer_config.json").is_file():
+        saved = KmerTokenizer.from_pretrained(path)  # warns when its k-mers are not the model's
+        if (saved.k, saved.kmer_stride) == (tokenizer.k, tokenizer.kmer_stride):
+            tokenizer = saved  # the folder's own, added tokens included
+    return model.eval(), tokenizer

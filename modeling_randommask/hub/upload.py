@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# Training state and tracker logs stay local; the model folder, its card and training_log.jsonl are published.
-UPLOAD_IGNORE = ["checkpoints/*", "logs/*"]
+# Training state, tracker logs and the lock of the run writing the folder (training.output_lock.LOCK_FILE) stay
+# local; the model folder, its card and training_log.jsonl are published.
+UPLOAD_IGNORE = ["checkpoints/*", "logs/*", ".randommask.lock"]
 
 
 def files_to_upload(folder: Path) -> list[str]:

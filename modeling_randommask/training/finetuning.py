@@ -22,12 +22,14 @@ from tokenization import KmerTokenizer, kmer_stride_of, tokenization_name
 
 from ..configuration_randommask import Pooling, RandomMaskConfig
 from ..data.gue import resolve_task
+from ..data.options import check_ranges
 from ..data.tasks import build_datasets, load_task
 from ..evaluation.metrics import PRIMARY_METRIC, compute_metrics
 from ..hub.checkpoint import save_checkpoint
 from ..hub.model_card import render_finetuned_card, task_info
 from ..modeling_randommask import RandomMaskForSequenceClassification
 from .finetune_recipes import FINETUNE_RECIPES, FinetuneRecipe
+from .output_lock import locks_output_dir
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +53,19 @@ class FinetuneArguments:
     warmup_steps: float = field(default=0.1, metadata={"help": "steps, or a fraction of training when < 1"})
     pooling: Pooling | None = field(default=None, metadata={"help": "sequence summary (default: the checkpoint's)"})
     label_columns: list[str] = field(default_factory=lambda: ["label"])
-    missing_train: str = field(default="error", metadata={"help": "error | use_dev (train on dev, select on last)"})
+    missing_train: Literal["error", "use_dev"] = field(default="error", metadata={
+        "help": "error, or use_dev: train on dev (then the last epoch is kept)"})
     max_train_samples: int | None = field(default=None, metadata={"help": "subsample train (quick runs)"})
     eval_batch_size: int = 128
     overwrite_output_dir: bool = field(default=False, metadata={"help": "replace an earlier run's results"})
+
+    def __post_init__(self):
+        check_ranges(self, positive=("batch_size", "learning_rate", "num_train_epochs", "max_train_samples",
+                                     "eval_batch_size"), non_negative=("warmup_steps", "seeds"))
+        if self.max_steps != -1 and self.max_steps < 1:
+            raise ValueError(f"--max_steps must be >= 1, or -1 (the epochs decide), got {self.max_steps}")
+        if not self.seeds:
+            raise ValueError("--seeds needs at least one seed")
 
 
 @dataclass
@@ -90,6 +101,7 @@ def summarise(values: list[float]) -> dict[str, float]:
     return {"mean": statistics.fmean(finite), "std": std, "n": len(finite)}
 
 
+@locks_output_dir
 def finetune(args: FinetuneArguments) -> dict:
     """Fine-tune over ``args.seeds``; write ``results.json`` and the best seed's model folder; return the results."""
     if args.task is None:
