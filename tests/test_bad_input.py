@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import LAMBDA
-from transformers import BertConfig
+from transformers import BertConfig, TrainingArguments
 
 from modeling_randommask.configuration_randommask import RandomMaskConfig
 from modeling_randommask.data import fasta, tasks
@@ -266,8 +266,7 @@ def test_save_checkpoint_refuses_a_tokenizer_that_does_not_match(tmp_path, k, st
 
 
 def test_finetune_from_a_non_randommask_folder_is_refused(tmp_path, bert_folder):
-    args = FinetuneArguments(model=str(bert_folder), task=str(write_task(tmp_path / "task")),
-                             output_dir=str(tmp_path / "ft"))
+    args = FinetuneArguments(model=str(bert_folder), task=str(write_task(tmp_path / "task")))
     with pytest.raises(ValueError, match=re.escape(f"{bert_folder} holds a checkpoint of model_type 'bert'")):
-        finetune(args)
+        finetune(args, TrainingArguments(output_dir=str(tmp_path / "ft")))
     assert not (tmp_path / "ft" / "results.json").exists()
