@@ -34,6 +34,7 @@ print(json.dumps(logits.tolist()))
 '''
 
 
+@pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing:FutureWarning")  # peft asks transformers
 def test_a_lora_run_saves_a_merged_folder_that_loads_without_peft_with_the_same_logits(tmp_path):
     pretrained = tiny_checkpoint(tmp_path / "tiny")
     task = write_gc_task(tmp_path / "gc" / "task", {"train": 128, "dev": 32, "test": 32})

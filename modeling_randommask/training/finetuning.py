@@ -214,6 +214,19 @@ def _metrics_for(task: TaskData, datasets, tokenizer: KmerTokenizer, split: str)
     return compute_metrics("token", bases=bases)
 
 
+def _selection(training_args: TrainingArguments, task: TaskData, has_dev: bool) -> tuple[dict[str, Any], str, bool]:
+    """The per-seed Trainer settings for model selection, the metric that selects and whether greater is better:
+    with dev evaluation, keep the best checkpoint by ``metric_for_best_model`` (default: the task's primary metric);
+    without, keep the last epoch."""
+    metric = (training_args.metric_for_best_model or PRIMARY_METRIC[task.kind]).removeprefix("eval_")
+    greater = not metric.endswith("loss") if training_args.greater_is_better is None else training_args.greater_is_better
+    if has_dev and training_args.eval_strategy != "no":
+        return {"metric_for_best_model": metric, "load_best_model_at_end": True}, metric, greater
+    if not has_dev and training_args.eval_strategy != "no":
+        logger.warning("task %s has no dev split: no evaluation during training, the last epoch is kept", task.name)
+    return {"eval_strategy": "no", "save_strategy": "no", "load_best_model_at_end": False}, metric, greater
+
+
 def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict:
     """Fine-tune ``args.model`` on ``args.task`` once per seed. Writes into ``training_args.output_dir``:
     ``results.json``, ``model/`` (the best seed's fine-tuned folder with its card: loads with
@@ -227,10 +240,6 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict:
     config = load_model_config(args.model)
     task = load_task(args.task, label_columns=args.label_columns[0] if len(args.label_columns) == 1
                      else args.label_columns, missing_train=args.missing_train)
-    try:
-        gue = resolve_task(args.task)
-    except ValueError:
-        gue = None
     kmer_stride = config.kmer_stride if args.tokenization == "pretrained" else kmer_stride_of(
         args.tokenization, config.kmer_size)
     tokenizer = KmerTokenizer(k=config.kmer_size, kmer_stride=kmer_stride)
@@ -247,23 +256,17 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict:
         if args.pooling:
             head_options["classifier_pooling"] = args.pooling
     collator = (DataCollatorForTokenClassification if token_level else DataCollatorWithPadding)(tokenizer)
-    evaluates = "dev" in datasets and training_args.eval_strategy != "no"
-    selection_metric = (training_args.metric_for_best_model or PRIMARY_METRIC[task.kind]).removeprefix("eval_")
-    if evaluates:
-        selection = {"metric_for_best_model": selection_metric, "load_best_model_at_end": True}
-    else:
-        if "dev" not in datasets and training_args.eval_strategy != "no":
-            logger.warning("task %s has no dev split: no evaluation during training, the last epoch is kept",
-                           task.name)
-        selection = {"eval_strategy": "no", "save_strategy": "no", "load_best_model_at_end": False}
-    greater_is_better = not selection_metric.endswith("loss") if training_args.greater_is_better is None \
-        else training_args.greater_is_better
+    has_dev = "dev" in datasets
+    selection, selection_metric, greater_is_better = _selection(training_args, task, has_dev)
+    evaluates = selection["load_best_model_at_end"]
+    devices = training_args.world_size * max(1, training_args.n_gpu)
+    batch = {"global_batch_size": training_args.per_device_train_batch_size * devices
+             * training_args.gradient_accumulation_steps,
+             "per_device_train_batch_size": training_args.per_device_train_batch_size, "devices": devices,
+             "gradient_accumulation_steps": training_args.gradient_accumulation_steps}
     recipe = task_recipe(args.task)
-    global_batch = training_args.train_batch_size * training_args.world_size * training_args.gradient_accumulation_steps
     logger.info("%s: global batch %d = %d per device x %d device(s) x %d accumulation step(s) (the %s recipe's: %d)",
-                task.name, global_batch, training_args.per_device_train_batch_size,
-                training_args.world_size * max(1, training_args.n_gpu), training_args.gradient_accumulation_steps,
-                recipe.family, recipe.batch_size)
+                task.name, *batch.values(), recipe.family, recipe.batch_size)
 
     runs: list[SeedResult] = []
     best_model, best_score = None, -math.inf
@@ -271,15 +274,15 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict:
         model = _load_head(head, args.model, first=not runs, **head_options)
         if args.lora_r:
             model = _with_lora(model, args, token_level)
-        seed_args = replace(training_args, output_dir=str(output_dir / f"seed-{seed}"), seed=seed, push_to_hub=False,
-                            **selection)
         trainer = Trainer(
-            model=model, args=seed_args, train_dataset=datasets["train"],
-            eval_dataset=datasets["dev"] if evaluates else None, processing_class=tokenizer, data_collator=collator,
-            compute_metrics=_metrics_for(task, datasets, tokenizer, "dev") if "dev" in datasets else None,
+            model=model, train_dataset=datasets["train"], eval_dataset=datasets["dev"] if evaluates else None,
+            processing_class=tokenizer, data_collator=collator,
+            args=replace(training_args, output_dir=str(output_dir / f"seed-{seed}"), seed=seed, push_to_hub=False,
+                         **selection),
+            compute_metrics=_metrics_for(task, datasets, tokenizer, "dev") if has_dev else None,
         )
         trained = trainer.train()
-        dev = _strip(trainer.evaluate(datasets["dev"], metric_key_prefix="dev"), "dev_") if "dev" in datasets else {}
+        dev = _strip(trainer.evaluate(datasets["dev"], metric_key_prefix="dev"), "dev_") if has_dev else {}
         trainer.compute_metrics = _metrics_for(task, datasets, tokenizer, "test")
         test = _strip(trainer.evaluate(datasets["test"], metric_key_prefix="test"), "test_")
         runs.append(SeedResult(
@@ -291,19 +294,20 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict:
         if best_model is None or score > best_score:  # without dev, the first seed's model is kept
             best_model, best_score = trainer.model, score
 
+    try:
+        paper_column = resolve_task(args.task).paper_column
+    except ValueError:
+        paper_column = None
     results = {
         "model": args.model,
         "task": task.name,
-        "paper_column": gue.paper_column if gue else None,
+        "paper_column": paper_column,
         "kind": task.kind,
         "scored_per": "base" if token_level else "sequence",
         "primary_metric": PRIMARY_METRIC[task.kind],
         "tokenization": tokenization_name(config.kmer_size, kmer_stride),
         "hyper_parameters": {
-            "recipe": recipe.family, "global_batch_size": global_batch,
-            "per_device_train_batch_size": training_args.per_device_train_batch_size,
-            "devices": training_args.world_size * max(1, training_args.n_gpu),
-            "gradient_accumulation_steps": training_args.gradient_accumulation_steps,
+            "recipe": recipe.family, **batch,
             "learning_rate": training_args.learning_rate, "num_train_epochs": training_args.num_train_epochs,
             "max_steps": training_args.max_steps, "weight_decay": training_args.weight_decay,
             "warmup_steps": training_args.warmup_steps, "lr_scheduler_type": str(training_args.lr_scheduler_type.value),
