@@ -12,6 +12,7 @@ from conftest import REPO
 from synthetic_tasks import tiny_checkpoint, write_gc_task
 from transformers import TrainingArguments
 
+from modeling_randommask.analysis.benchmark import parse_benchmark_args
 from modeling_randommask.training.finetune_recipes import TRAINER_DEFAULTS, finetune_training_arguments
 from modeling_randommask.training.finetuning import FinetuneArguments, finetune, parse_finetune_args
 
@@ -48,6 +49,12 @@ def test_the_recipe_batch_is_global_split_over_accumulation_unless_a_batch_is_gi
     with pytest.raises(ValueError, match=r"batch 32 cannot be split evenly .* 3 accumulation steps: pass "
                                          r"per_device_train_batch_size"):
         run(CPD, gradient_accumulation_steps=3)
+
+
+def test_the_benchmark_lays_given_trainer_options_over_each_task_recipe(tmp_path):
+    bench, args, options = parse_benchmark_args(["--model", "m", "--tasks", "a", "b", "--learning_rate", "1e-3",
+                                                 "--output_dir", str(tmp_path)])
+    assert (bench.tasks, args.model, options) == (["a", "b"], "m", {"learning_rate": 1e-3, "output_dir": str(tmp_path)})
 
 
 @pytest.mark.parametrize("argv, message", [

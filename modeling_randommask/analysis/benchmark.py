@@ -46,13 +46,18 @@ def task_output_name(folder: Path) -> str:
 def run_benchmark(args: FinetuneArguments, task_roots: list[str], **training_options: Any) -> str:
     """Fine-tune ``args.model`` on every task under ``task_roots``, each with the paper's recipe for its family
     under ``training_options`` (any ``TrainingArguments`` option; ``output_dir`` is the benchmark's folder, each
-    task gets a sub-folder). Saves benchmark.json/.md there, writes the results into the model's card when the
-    model is a local folder with one, and returns the table."""
+    task gets a sub-folder named by ``task_output_name``, and with ``push_to_hub`` each task's model goes to
+    ``<hub_model_id>-<that name>``, default the name alone). Saves benchmark.json/.md there, writes the results
+    into the model's card when the model is a local folder with one, and returns the table."""
     output_dir = Path(training_options.pop("output_dir", TRAINER_DEFAULTS["output_dir"]))
+    hub_model_id = training_options.pop("hub_model_id", None)
     folders = [folder for root in task_roots for folder in task_folders(root)]
-    runs = [(folder, finetune_training_arguments(folder, output_dir=str(output_dir / task_output_name(folder)),
-                                                 **training_options))
-            for folder in folders]  # every task's options are checked before the first run
+    runs = []
+    for folder in folders:  # every task's options are checked before the first run
+        name = task_output_name(folder)
+        runs.append((folder, finetune_training_arguments(
+            folder, output_dir=str(output_dir / name), hub_model_id=f"{hub_model_id}-{name}" if hub_model_id else None,
+            **training_options)))
     results = [finetune(replace(args, task=str(folder)), training_args) for folder, training_args in runs]
     table = benchmark_table(results)
     output_dir.mkdir(parents=True, exist_ok=True)
