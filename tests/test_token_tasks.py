@@ -13,7 +13,7 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer
 from modeling_randommask.data.base_labels import BaseAlignment
 from modeling_randommask.data.tasks import build_datasets, load_task
 from modeling_randommask.training.finetune_recipes import finetune_training_arguments
-from modeling_randommask.training.finetuning import FinetuneArguments, finetune
+from modeling_randommask.training.finetuning import FinetuneArguments, finetune, finetune_summary
 from tokenization import KmerTokenizer
 
 
@@ -59,6 +59,9 @@ def test_a_token_task_learns_a_motif_and_reports_per_base_metrics(tmp_path):
     assert (results["kind"], results["scored_per"]) == ("token", "base")
     assert {"mcc", "accuracy", "f1", "roc_auc"} <= set(results["test"])
     assert results["test"]["mcc"]["mean"] > 0.6, results["test"]
+    summary = finetune_summary(results)
+    assert "per base, x 100" in summary and f"{100 * results['test']['mcc']['mean']:.2f} ± 0.00" in summary
+    assert summary.splitlines()[-1].startswith(f"wrote {out / 'results.json'} and {out / 'model'}/")
 
     folder = out / "model"
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)

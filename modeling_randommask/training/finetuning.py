@@ -363,7 +363,8 @@ def finetune_summary(results: dict) -> str:
     title = results["task"] + (f" ({results['paper_column']})" if results["paper_column"] else "")
     unit = "per base, " if results["scored_per"] == "base" else ""
     lines = [f"{title}: {unit}x 100, mean ± std over {seeds} seed(s); {results['selection']}"]
-    names = [name for name in results["test"] if name not in ("loss", "mse") and not name.startswith("mse_")]
+    names = [name for name in results["test"]  # per-target values and losses stay in results.json
+             if name not in ("loss", "mse") and not name.startswith(("mse_", "pearson_", "spearman_"))]
     lines.append(f"  {'split':<6}" + "".join(f"{name:>18}" for name in names))
     for split in ("dev", "test"):
         if results[split]:
