@@ -32,3 +32,11 @@ def test_model_benchmark_counts_the_work_the_masked_only_step_skips():
 def test_tokenizer_benchmark_baselines_agree_with_the_fast_path():
     output = _run("bench_tokenizer.py", "--sequences", "200", "--slow_sample", "20")
     assert "(a2) DNABERT: seq2kmer + BertTokenizer" in output and "floor:" in output
+
+
+@pytest.mark.slow
+def test_lora_benchmark_trains_far_fewer_parameters_than_full_fine_tuning():
+    output = _run("bench_lora.py", "--sizes", "tiny", "--steps", "1", "--batch_size", "4")
+    row = next(line for line in output.splitlines() if line.startswith("tiny"))
+    full, lora = (int(cell.replace(",", "")) for cell in row.split(" | ")[1:3])
+    assert full == 399_746 and 0 < lora < full / 30  # LoRA: r x (in + out) per projection, plus the head

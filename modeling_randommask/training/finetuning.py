@@ -184,7 +184,7 @@ def _load_head(head: type[PreTrainedModel], model: str, first: bool, **overrides
     return loaded
 
 
-def _with_lora(model: PreTrainedModel, args: FinetuneArguments, token_level: bool) -> PreTrainedModel:
+def with_lora(model: PreTrainedModel, args: FinetuneArguments, token_level: bool) -> PreTrainedModel:
     """``model`` with LoRA adapters on the attention projections; the head (classifier, and the pooler when the
     model pools with it) stays fully trainable."""
     from peft import LoraConfig, TaskType, get_peft_model
@@ -273,7 +273,7 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict:
     for seed in args.seeds or [training_args.seed]:
         model = _load_head(head, args.model, first=not runs, **head_options)
         if args.lora_r:
-            model = _with_lora(model, args, token_level)
+            model = with_lora(model, args, token_level)
         trainer = Trainer(
             model=model, train_dataset=datasets["train"], eval_dataset=datasets["dev"] if evaluates else None,
             processing_class=tokenizer, data_collator=collator,
