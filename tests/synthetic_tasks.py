@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import torch
 from conftest import ECOLI
 
 from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM, save_checkpoint
@@ -56,6 +57,8 @@ def write_motif_task(folder: Path, counts: dict[str, int], motif: str = "TGC", l
 
 
 def tiny_checkpoint(folder: Path) -> Path:
-    """A randomly initialised tiny masked-LM checkpoint (what a pretraining run saves), for fine-tuning."""
+    """A randomly initialised tiny masked-LM checkpoint (what a pretraining run saves), for fine-tuning; the same
+    weights whatever ran before in the process."""
+    torch.manual_seed(0)
     config = RandomMaskConfig.from_preset("tiny")
     return save_checkpoint(RandomMaskForMaskedLM(config), KmerTokenizer(k=config.kmer_size), folder)

@@ -49,13 +49,15 @@ def test_bad_per_base_labels_are_refused_naming_file_and_line(tmp_path, rows, me
 
 @pytest.mark.slow
 def test_a_token_task_learns_a_motif_and_reports_per_base_metrics(tmp_path):
-    """Label a base 1 inside every TGC of E. coli windows: a random tiny model learns it in seconds, and the
+    """Label a base 1 inside every TGC of E. coli windows: a random tiny model learns it in seconds (test MCC 0.92 or
+    more from each of 20 initialisations tried; with 4 epochs instead of 8, one in 20 stayed at all zeros), and the
     reported test MCC is the per-base MCC of the saved model's predictions mapped back to bases."""
     task = write_motif_task(tmp_path / "motif" / "tgc", {"train": 400, "dev": 60, "test": 60})
     model = tiny_checkpoint(tmp_path / "tiny")
     out = tmp_path / "ft"
+    torch.manual_seed(0)  # the new classifier's initialisation
     results = finetune(FinetuneArguments(model=str(model), task=str(task)), finetune_training_arguments(
-        task, output_dir=str(out), num_train_epochs=4, learning_rate=2e-3, per_device_train_batch_size=16))
+        task, output_dir=str(out), num_train_epochs=8, learning_rate=2e-3, per_device_train_batch_size=16))
     assert (results["kind"], results["scored_per"]) == ("token", "base")
     assert {"mcc", "accuracy", "f1", "roc_auc"} <= set(results["test"])
     assert results["test"]["mcc"]["mean"] > 0.6, results["test"]

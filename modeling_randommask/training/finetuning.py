@@ -316,7 +316,8 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict:
                             f"{'/'.join(LORA_TARGETS)}, head trained fully, merged" if args.lora_r else "full"),
         },
         "train_examples": len(datasets["train"]),
-        "selection": f"best evaluation on dev by {selection_metric}" if evaluates else "last epoch (no evaluation)",
+        "selection": (f"best evaluation on dev by {selection_metric}" if evaluates
+                      else f"last epoch (no {'dev split' if not has_dev else 'evaluation'})"),
         "seeds": [asdict(run) for run in runs],
         "dev": {name: summarise([run.dev[name] for run in runs]) for name in runs[0].dev},
         "test": {name: summarise([run.test[name] for run in runs]) for name in runs[0].test},
