@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import LAMBDA
-from transformers import BertConfig
+from transformers import BertConfig, TrainingArguments
 
 from modeling_randommask.analysis.diagnostics import AnalyzeArguments, analyze
 from modeling_randommask.analysis.reproduction import ReproduceArguments
@@ -29,7 +29,7 @@ from modeling_randommask.data.options import parse_cli
 from modeling_randommask.data.tasks import build_datasets, load_task
 from modeling_randommask.hub.checkpoint import load_masked_lm, save_checkpoint
 from modeling_randommask.modeling_randommask import RandomMaskForMaskedLM
-from modeling_randommask.training.finetuning import FinetuneArguments, finetune
+from modeling_randommask.training.finetuning import FinetuneArguments, finetune, parse_finetune_args
 from modeling_randommask.training.pretrain_arguments import PretrainArguments, parse_args
 from modeling_randommask.training.pretraining import pretrain
 from tokenization import KmerTokenizer
@@ -448,15 +448,15 @@ def test_finetune_into_a_folder_another_run_writes_is_refused(tmp_path):
 
     out = tmp_path / "ft"
     with output_dir_lock(out), pytest.raises(OutputDirInUseError, match=f"{re.escape(str(out))} is in use by another"):
-        finetune(FinetuneArguments(model="unused", task=str(write_task(tmp_path / "task")), output_dir=str(out)))
+        finetune(FinetuneArguments(model="unused", task=str(write_task(tmp_path / "task"))),
+                     TrainingArguments(output_dir=str(out), report_to="none"))
     assert not out.exists()
 
 
 def test_finetune_from_a_non_randommask_folder_is_refused(tmp_path, bert_folder):
-    args = FinetuneArguments(model=str(bert_folder), task=str(write_task(tmp_path / "task")),
-                             output_dir=str(tmp_path / "ft"))
+    args = FinetuneArguments(model=str(bert_folder), task=str(write_task(tmp_path / "task")))
     with pytest.raises(ValueError, match=re.escape(f"{bert_folder} holds a checkpoint of model_type 'bert'")):
-        finetune(args)
+        finetune(args, TrainingArguments(output_dir=str(tmp_path / "ft")))
     assert not (tmp_path / "ft" / "results.json").exists()
 
 
@@ -530,21 +530,24 @@ def test_output_dir_that_is_a_file_is_refused_naming_it(tmp_path):
             pretrain(*parse_args(["--output_dir", str(out)]))
     task = write_task(tmp_path / "task")
     with pytest.raises(NotADirectoryError, match=re.escape(f"--output_dir {tmp_path / 'a_file'} is a file")):
-        finetune(FinetuneArguments(model="unused", task=str(task), output_dir=str(tmp_path / "a_file")))
+        finetune(FinetuneArguments(model="unused", task=str(task)),
+                 TrainingArguments(output_dir=str(tmp_path / "a_file"), report_to="none"))
     with pytest.raises(NotADirectoryError, match=re.escape(f"--out_dir {tmp_path / 'a_file'} is a file")):
         analyze(AnalyzeArguments(models=["unused"], out_dir=str(tmp_path / "a_file")))
     assert (tmp_path / "a_file").read_text() == "not a folder"
 
 
-OTHER_CLI_ERRORS = [  # (dataclasses, argv, message)
-    (FinetuneArguments, ["--model", "m", "--max_train_samples", "0"], "--max_train_samples must be > 0, got 0"),
-    (FinetuneArguments, ["--model", "m", "--batch_size", "0"], "--batch_size must be > 0"),
-    (FinetuneArguments, ["--model", "m", "--num_train_epochs", "0"], "--num_train_epochs must be > 0"),
-    (FinetuneArguments, ["--model", "m", "--learning_rate", "0"], "--learning_rate must be > 0"),
-    (FinetuneArguments, ["--model", "m", "--max_steps", "0"], r"--max_steps must be >= 1, or -1"),
-    (FinetuneArguments, ["--model", "m", "--seeds", "1", "-2"], r"--seeds must be >= 0, got \[1, -2\]"),
-    (FinetuneArguments, ["--model", "m", "--missing_train", "dev"], "invalid choice: 'dev'"),
-    (FinetuneArguments, ["--model", "m", "--max_step", "10"], "unrecognized arguments: --max_step 10"),
+OTHER_CLI_ERRORS = [  # (parser, argv, message)
+    (parse_finetune_args, ["--model", "m", "--max_train_samples", "0"], "--max_train_samples must be > 0, got 0"),
+    (parse_finetune_args, ["--model", "m", "--per_device_train_batch_size", "0"],
+     "--per_device_train_batch_size must be > 0"),
+    (parse_finetune_args, ["--model", "m", "--num_train_epochs", "0"], "--num_train_epochs must be > 0"),
+    (parse_finetune_args, ["--model", "m", "--learning_rate", "0"], "--learning_rate must be > 0"),
+    (parse_finetune_args, ["--model", "m", "--max_steps", "0"], r"--max_steps must be >= 1, or -1"),
+    (parse_finetune_args, ["--model", "m", "--seeds", "1", "-2"], r"--seeds must be >= 0, got \[1, -2\]"),
+    (parse_finetune_args, ["--model", "m", "--lora_dropout", "1"], "--lora_dropout must be < 1"),
+    (parse_finetune_args, ["--model", "m", "--missing_train", "dev"], "invalid choice: 'dev'"),
+    (parse_finetune_args, ["--model", "m", "--max_step", "10"], "unrecognized arguments: --max_step 10"),
     (ReproduceArguments, ["--max_steps", "0"], "--max_steps must be > 0"),
     (ReproduceArguments, ["--finetune_max_train_samples", "0"], "--finetune_max_train_samples must be > 0"),
     (ReproduceArguments, ["--variants", "BERT"], r"unknown variant or tokenization \['BERT'\]"),
@@ -556,10 +559,10 @@ OTHER_CLI_ERRORS = [  # (dataclasses, argv, message)
 ]
 
 
-@pytest.mark.parametrize("dataclass_type, argv, message", OTHER_CLI_ERRORS,
-                         ids=[f"{c[0].__name__} {' '.join(c[1][2:] if c[1][0] == '--model' else c[1])}"
+@pytest.mark.parametrize("parser, argv, message", OTHER_CLI_ERRORS,
+                         ids=[f"{getattr(c[0], '__name__', c[0])} {' '.join(c[1][2:] if c[1][0] == '--model' else c[1])}"
                               for c in OTHER_CLI_ERRORS])
-def test_other_cli_options_out_of_range_are_usage_errors(capsys, dataclass_type, argv, message):
+def test_other_cli_options_out_of_range_are_usage_errors(capsys, parser, argv, message):
     with pytest.raises(SystemExit) as exit_:
-        parse_cli(dataclass_type, argv)
+        parse_finetune_args(argv) if parser is parse_finetune_args else parse_cli(parser, argv)
     assert exit_.value.code == 2 and re.search(message, capsys.readouterr().err)

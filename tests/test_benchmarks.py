@@ -60,3 +60,11 @@ def test_gpu_check_dry_run_exercises_every_part_on_cpu(tmp_path):
     again = subprocess.run([sys.executable, str(BENCHMARKS / "gpu_check.py"), "--output_dir", str(tmp_path)],
                            capture_output=True, text=True, check=False)
     assert again.returncode == 2 and "gpu_check.json exists" in again.stderr
+
+
+@pytest.mark.slow
+def test_lora_benchmark_trains_far_fewer_parameters_than_full_fine_tuning():
+    output = _run("bench_lora.py", "--sizes", "tiny", "--steps", "1", "--batch_size", "4")
+    row = next(line for line in output.splitlines() if line.startswith("tiny"))
+    full, lora = (int(cell.replace(",", "")) for cell in row.split(" | ")[1:3])
+    assert full == 399_746 and 0 < lora < full / 30  # LoRA: r x (in + out) per projection, plus the head

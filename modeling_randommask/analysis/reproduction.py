@@ -28,6 +28,7 @@ from ..data.genome_windows import GenomeDataConfig
 from ..data.gue import PAPER_TABLE3_MCC
 from ..data.options import check_output_folder, check_ranges
 from ..data.tasks import task_folders
+from ..training.finetune_recipes import finetune_training_arguments
 from ..training.finetuning import FinetuneArguments, finetune
 from ..training.pretrain_arguments import PositionInit, PretrainArguments
 from ..training.pretraining import pretrain
@@ -111,12 +112,14 @@ def _finetune_variant(args: ReproduceArguments, label: str, model: Path, tokeniz
     output_dir = Path(args.output_dir) / "finetune" / label / tokenization / task_output_name(task)
     if (output_dir / "results.json").is_file():
         return json.loads((output_dir / "results.json").read_text())
-    return finetune(FinetuneArguments(
-        model=str(model), task=str(task), output_dir=str(output_dir), tokenization=tokenization,
-        seeds=args.finetune_seeds, batch_size=args.finetune_batch_size, learning_rate=args.finetune_learning_rate,
-        num_train_epochs=args.finetune_epochs, max_train_samples=args.finetune_max_train_samples,
-        missing_train="use_dev", overwrite_output_dir=True,
-    ))
+    return finetune(
+        FinetuneArguments(model=str(model), task=str(task), tokenization=tokenization, seeds=args.finetune_seeds,
+                          max_train_samples=args.finetune_max_train_samples, missing_train="use_dev",
+                          overwrite_output_dir=True),
+        finetune_training_arguments(task, output_dir=str(output_dir), learning_rate=args.finetune_learning_rate,
+                                    num_train_epochs=args.finetune_epochs,
+                                    per_device_train_batch_size=args.finetune_batch_size),
+    )
 
 
 def _score(result: dict) -> tuple[float, float]:

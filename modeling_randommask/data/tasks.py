@@ -7,10 +7,12 @@ that name the file and line:
 * ``test`` is required. ``dev`` may be absent (the task then has no validation split). A missing ``train``
   is an error unless ``missing_train="use_dev"`` is passed: the dev file then becomes the training split and
   the task has no validation split left (GUE's EMP/H3 copy here ships only dev and test).
-* Task kind (``kind="auto"``): several label columns -> regression; one column of integers that are exactly
-  0..C-1 in the training split -> classification with C classes (``binary`` when C == 2, ``multiclass``
-  above); decimal numbers -> regression. Integers that are not 0..C-1 are an error (relabel them or pass
-  ``kind="regression"``). An explicit ``kind`` overrides the detection.
+* Task kind (``kind="auto"``): several label columns -> regression; one column whose every training cell is a
+  string of digits as long as its sequence (``0001100...``: one class per base) -> ``token`` (base-level
+  classification with up to 10 classes, see ``base_labels``); one column of integers that are exactly 0..C-1 in
+  the training split -> classification with C classes (``binary`` when C == 2, ``multiclass`` above); decimal
+  numbers -> regression. Integers that are not 0..C-1 are an error (relabel them or pass ``kind="regression"``).
+  An explicit ``kind`` overrides the detection.
 * A class seen in dev/test but not in train is an error, as are empty sequences, non-numeric or non-finite
   labels and sequences holding anything but letters. Letters other than A/C/G/T/N (RNA's U, IUPAC codes, protein
   letters) are kept, but their k-mers become [UNK]: a warning (and a note in the task) gives their share per split.
@@ -41,6 +43,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .base_labels import token_labels
+
 logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "dev", "test")
@@ -53,13 +57,15 @@ _NO_LIMIT = int(1e12)  # transformers uses a huge integer for "model_max_length 
 _CSV_FIELD_LIMIT = 2**31 - 1  # csv's own limit is a C long; 131,072 by default
 _PROTEIN_ONLY = set("EFIJLOPQXZ")  # letters of protein sequences that are no IUPAC nucleotide code
 
-TaskKind = Literal["binary", "multiclass", "regression"]
+TaskKind = Literal["binary", "multiclass", "regression", "token"]
+_KINDS = ("auto", "binary", "multiclass", "regression", "token")
 
 
 @dataclass
 class TaskData:
     """One task's checked splits. ``labels[split]`` is int64 ``[N]`` for classification, float32 ``[N]`` for
-    one regression target and float32 ``[N, T]`` for several. ``lines[split][i]`` is the file line of row i."""
+    one regression target, float32 ``[N, T]`` for several, and for ``token`` tasks int8 ``[bases]``: every
+    sequence's per-base labels, concatenated in order. ``lines[split][i]`` is the file line of row i."""
 
     name: str
     path: Path
@@ -81,9 +87,9 @@ class TaskData:
         return len(self.label_names)
 
     @property
-    def problem_type(self) -> str:
-        """The value transformers expects in ``config.problem_type``."""
-        return "regression" if self.kind == "regression" else "single_label_classification"
+    def problem_type(self) -> str | None:
+        """The value transformers expects in ``config.problem_type`` (None for token tasks: no such setting)."""
+        return {"regression": "regression", "token": None}.get(self.kind, "single_label_classification")
 
     @property
     def id2label(self) -> dict[int, str]:
@@ -300,8 +306,6 @@ def _detect_kind(train: _RawSplit, values: np.ndarray, kind: str) -> TaskKind:
                 "relabel them to 0..C-1, or pass kind='regression' if they are quantities"
             )
         kind = "binary" if classes.size == 2 else "multiclass"
-    if kind not in ("binary", "multiclass", "regression"):
-        raise ValueError(f"kind must be 'auto', 'binary', 'multiclass' or 'regression', got {kind!r}")
     if kind != "regression":
         if several:
             raise ValueError(f"{train.path}: kind={kind!r} needs one label column, got {train.label_columns}")
@@ -316,12 +320,57 @@ def _detect_kind(train: _RawSplit, values: np.ndarray, kind: str) -> TaskKind:
     return kind
 
 
+def _is_per_base(raw: _RawSplit) -> bool:
+    """Every label cell is a digit string as long as its sequence (one class per base)."""
+    return len(raw.label_columns) == 1 and all(
+        len(row[0]) == len(seq) > 1 and row[0].isdigit() for row, seq in zip(raw.cells, raw.sequences))
+
+
+def _base_labels(raw: _RawSplit) -> np.ndarray:
+    """A split's per-base label strings as one int8 array (concatenated); errors name the first bad row."""
+    cells = [row[0] for row in raw.cells]
+    mismatch = np.flatnonzero(np.fromiter(map(len, cells), np.int64, len(cells))
+                              != np.fromiter(map(len, raw.sequences), np.int64, len(cells)))
+    if mismatch.size:
+        i = mismatch[0]
+        raise ValueError(f"{raw.path}: line {raw.lines[i]}: per-base label has {len(cells[i])} characters for a "
+                         f"sequence of {len(raw.sequences[i])} bases")
+    joined = "".join(cells)
+    if not joined.isascii():
+        bad = np.flatnonzero([not cell.isascii() for cell in cells])[0]
+        raise ValueError(f"{raw.path}: line {raw.lines[bad]}: per-base label holds non-digit characters")
+    codes = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).astype(np.int16) - ord("0")
+    bad_bases = np.flatnonzero((codes < 0) | (codes > 9))
+    if bad_bases.size:
+        row = int(np.searchsorted(np.cumsum([len(c) for c in cells]), bad_bases[0], side="right"))
+        raise ValueError(f"{raw.path}: line {raw.lines[row]}: per-base label holds "
+                         f"{joined[bad_bases[0]]!r}; expected one digit (class 0-9) per base")
+    return codes.astype(np.int8)
+
+
+def _token_task_labels(raw: dict[str, _RawSplit]) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Class names and per-base labels of a token task; classes must be 0..C-1 in train, C >= 2."""
+    labels = {s: _base_labels(r) for s, r in raw.items()}
+    classes = np.unique(labels["train"])
+    if classes.size < 2 or not np.array_equal(classes, np.arange(classes.size)):
+        raise ValueError(f"{raw['train'].path}: per-base labels {classes.tolist()} are not 0..C-1 with at least "
+                         "two classes present in the training split")
+    for split, values in labels.items():
+        unseen = np.flatnonzero(values >= classes.size)
+        if unseen.size:
+            r = raw[split]
+            row = int(np.searchsorted(np.cumsum([len(s) for s in r.sequences]), unseen[0], side="right"))
+            raise ValueError(f"{r.path}: line {r.lines[row]}: per-base label {values[unseen[0]]} never occurs in "
+                             f"the training split ({raw['train'].path.name}: {classes.tolist()})")
+    return [str(c) for c in classes], labels
+
+
 def load_task(
     path: str | os.PathLike,
     *,
     label_columns: str | Sequence[str] = "label",
     sequence_column: str = "sequence",
-    kind: Literal["auto", "binary", "multiclass", "regression"] = "auto",
+    kind: Literal["auto", "binary", "multiclass", "regression", "token"] = "auto",
     missing_train: Literal["error", "use_dev"] = "error",
     name: str | None = None,
 ) -> TaskData:
@@ -333,6 +382,8 @@ def load_task(
         raise FileNotFoundError(f"task folder not found: {folder}")
     if missing_train not in ("error", "use_dev"):
         raise ValueError(f"missing_train must be 'error' or 'use_dev', got {missing_train!r}")
+    if kind not in _KINDS:
+        raise ValueError(f"kind must be one of {list(_KINDS)}, got {kind!r}")
     files = {s: find_split_file(folder, s) for s in SPLITS}
     notes: list[str] = []
     if files["test"] is None:
@@ -359,15 +410,20 @@ def load_task(
     for r in raw.values():
         if r.label_columns != train.label_columns:
             raise ValueError(f"{r.path}: label columns {r.label_columns} differ from train's {train.label_columns}")
-    values = {s: _parse_numbers(r) for s, r in raw.items()}
-    task_kind = _detect_kind(train, values["train"], kind)
-
     labels: dict[str, np.ndarray] = {}
+    if kind == "token" or (kind == "auto" and _is_per_base(train)):
+        task_kind = "token"
+        if len(train.label_columns) != 1:
+            raise ValueError(f"{train.path}: kind='token' needs one label column, got {train.label_columns}")
+        label_names, labels = _token_task_labels(raw)
+    else:
+        values = {s: _parse_numbers(r) for s, r in raw.items()}
+        task_kind = _detect_kind(train, values["train"], kind)
     if task_kind == "regression":
         label_names = list(train.label_columns)
         for s, v in values.items():
             labels[s] = v[:, 0].astype(np.float32) if v.shape[1] == 1 else v.astype(np.float32)
-    else:
+    elif task_kind != "token":
         classes = np.unique(_class_ids(train, values["train"]))
         label_names = [str(c) for c in range(int(classes.max()) + 1)]
         for s, r in raw.items():
@@ -470,9 +526,11 @@ def build_datasets(
     too_long: Literal["truncate", "error"] = "truncate",
 ):
     """A ``datasets.DatasetDict`` (one Dataset per present split) with the tokenizer's outputs
-    (``input_ids``, ``attention_mask``, ...) unpadded, plus ``labels`` (ClassLabel or float32). Pad per batch
-    with ``transformers.DataCollatorWithPadding``. ``max_length`` defaults to ``max_length_for(task, ...)``;
-    an explicit one is checked against the sequences like the model limit."""
+    (``input_ids``, ``attention_mask``, ...) unpadded, plus ``labels`` (ClassLabel or float32; for token tasks
+    one label per token, the k-mer's centre base's, -100 on specials: see ``base_labels``). Pad per batch with
+    ``transformers.DataCollatorWithPadding`` (``DataCollatorForTokenClassification`` for token tasks).
+    ``max_length`` defaults to ``max_length_for(task, ...)``; an explicit one is checked against the sequences
+    like the model limit."""
     from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
 
     if max_length is None:
@@ -484,6 +542,11 @@ def build_datasets(
 
     if task.kind == "regression":
         label_feature = Value("float32") if task.num_labels == 1 else List(Value("float32"), length=task.num_labels)
+    elif task.kind == "token":
+        label_feature = List(Value("int64"))
+        if not hasattr(tokenizer, "kmer_stride"):
+            raise ValueError(f"task {task.name}: per-base labels need a k-mer tokenizer (k, kmer_stride) to map "
+                             f"bases to tokens, got {type(tokenizer).__name__}")
     else:
         label_feature = ClassLabel(names=task.label_names)
     out = {}
@@ -491,7 +554,11 @@ def build_datasets(
         encoded = dict(tokenizer(task.sequences[split], truncation=True, max_length=max_length))
         columns = {key: list(value) for key, value in encoded.items()}
         features = Features({key: List(Value("int64")) for key in columns} | {"labels": label_feature})
-        columns["labels"] = task.labels[split].tolist()
+        if task.kind == "token":
+            columns["labels"] = token_labels(task.labels[split], list(map(len, task.sequences[split])), tokenizer.k,
+                                             tokenizer.kmer_stride, max_length)
+        else:
+            columns["labels"] = task.labels[split].tolist()
         out[split] = Dataset.from_dict(columns, features=features)
     return DatasetDict(out)
 

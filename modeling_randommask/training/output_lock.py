@@ -75,14 +75,16 @@ def output_dir_lock(output_dir: Path, enabled: bool = True) -> Iterator[None]:
 
 
 def locks_output_dir(run: Run) -> Run:
-    """Make ``run(args, ...)`` hold ``args.output_dir``'s lock while it runs; in a distributed run only global rank 0
+    """Make ``run(args, ...)`` hold the lock of the first argument's ``output_dir`` (``PretrainArguments``, or the
+    ``TrainingArguments`` of a fine-tuning run) while it runs; in a distributed run only global rank 0
     takes it (the others write through it). The rank comes from the launcher's environment, as accelerate reads it:
     creating accelerate's process state here would fix its settings before the run's ``Accelerator`` does."""
 
     @functools.wraps(run)
     def locked(args, *more, **kwargs):
         rank = get_int_from_env(["RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK", "PMI_RANK"], 0)
-        with output_dir_lock(Path(args.output_dir), enabled=rank == 0):
+        folder = next(option.output_dir for option in (args, *more) if hasattr(option, "output_dir"))
+        with output_dir_lock(Path(folder), enabled=rank == 0):
             return run(args, *more, **kwargs)
 
     return locked
