@@ -244,22 +244,25 @@ def score_variants(args: ScoreVariantsArguments) -> dict:
                "reverse_complement": args.reverse_complement}
     counts, vcf_contigs, forward_rows, clock = Counter(), set(), 0, time.perf_counter()
     partial = output.with_name(output.name + ".partial")
-    with open(partial, "w", encoding="utf-8") as out:
-        out.write("\t".join(reader.columns + ["genome_ref", "status", "score"]) + "\n")
-        alleles_iter = iter(reader)
-        while chunk := list(itertools.islice(alleles_iter, _CHUNK_LINES)):
-            forward_rows += score_alleles(model, tokenizer, reference, chunk, **options)
-            for allele in chunk:
-                counts[allele.status] += 1
-                vcf_contigs.add(allele.chrom)
-                score = "" if allele.score is None else f"{allele.score:.6g}"
-                out.write("\t".join(allele.fields + [allele.genome_ref, allele.status, score]) + "\n")
-    snvs = sum(counts[s] for s in ("scored", "ref_mismatch", "unknown_contig", "outside_contig"))
-    if snvs and counts["unknown_contig"] == snvs:
-        partial.unlink()
-        raise ValueError(f"{args.variants}: none of its SNVs lies on a reference contig: variant contigs "
-                         f"{sorted(vcf_contigs)[:10]}, reference contigs {reference.sequences.ids[:10]} "
-                         "(a naming difference such as 'chr1' against '1'?)")
+    try:
+        with open(partial, "w", encoding="utf-8") as out:
+            out.write("\t".join(reader.columns + ["genome_ref", "status", "score"]) + "\n")
+            alleles = iter(reader)
+            while chunk := list(itertools.islice(alleles, _CHUNK_LINES)):
+                forward_rows += score_alleles(model, tokenizer, reference, chunk, **options)
+                for allele in chunk:
+                    counts[allele.status] += 1
+                    vcf_contigs.add(allele.chrom)
+                    score = "" if allele.score is None else f"{allele.score:.6g}"
+                    out.write("\t".join(allele.fields + [allele.genome_ref, allele.status, score]) + "\n")
+        snvs = sum(counts[s] for s in ("scored", "ref_mismatch", "unknown_contig", "outside_contig"))
+        if snvs and counts["unknown_contig"] == snvs:
+            raise ValueError(f"{args.variants}: none of its SNVs lies on a reference contig: variant contigs "
+                             f"{sorted(vcf_contigs)[:10]}, reference contigs {reference.sequences.ids[:10]} "
+                             "(a naming difference such as 'chr1' against '1'?)")
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     os.replace(partial, output)
     seconds = time.perf_counter() - clock
     summary = {"variants": str(args.variants), "reference": [str(p) for p in args.reference], "model": args.model,
