@@ -179,7 +179,7 @@ def test_every_format_holds_what_embed_returns(tmp_path, checkpoint, fasta, suff
 
 
 def test_a_task_table_keeps_its_labels(tmp_path, checkpoint):
-    folder, model, tokenizer = checkpoint
+    folder, _, _ = checkpoint
     table = tmp_path / "task.csv"
     table.write_text("sequence,label\n" + "".join(f"{lambda_dna(i * 100, 50)},{i % 2}\n" for i in range(5)))
     embed_to_file(EmbedArguments(model=str(folder), input=str(table), output=str(tmp_path / "task.parquet")))

@@ -80,7 +80,7 @@ def write_vcf(path, rows, gzipped=False):
 
 
 def run(setup, variants, output, **options):
-    work, folder, reference, _, _ = setup
+    _, folder, reference, _, _ = setup
     return score_variants(ScoreVariantsArguments(model=str(folder), reference=[str(reference)], variants=str(variants),
                                                  output=str(output), device="cpu", **options))
 

@@ -47,7 +47,7 @@ class MarkovBaseline:
         for start, end in zip(np.asarray(starts).tolist(), np.asarray(ends).tolist()):
             for first in range(start, end - span + 1, _CHUNK):
                 piece = bases[first : min(first + _CHUNK + span - 1, end)]
-                ids = self.tokenizer.ids_from_ascii(torch.from_numpy(np.ascontiguousarray(piece))[None])[0].numpy()
+                ids = self.tokenizer.ids_from_ascii(torch.from_numpy(np.array(piece))[None])[0].numpy()
                 ids = ids[ids >= 5] - 5
                 self.counts += np.bincount(ids, minlength=self.counts.size)
         return self
