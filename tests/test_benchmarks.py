@@ -32,3 +32,13 @@ def test_model_benchmark_counts_the_work_the_masked_only_step_skips():
 def test_tokenizer_benchmark_baselines_agree_with_the_fast_path():
     output = _run("bench_tokenizer.py", "--sequences", "200", "--slow_sample", "20")
     assert "(a2) DNABERT: seq2kmer + BertTokenizer" in output and "floor:" in output
+
+
+@pytest.mark.slow
+def test_inference_benchmark_paths_agree_with_their_baselines():
+    output = _run("bench_inference.py", "--sizes", "tiny", "--sequences", "6", "--variants", "12", "--window_tokens",
+                  "64", "--repeats", "1")
+    rows = [line for line in output.splitlines() if line.startswith("[tiny]")]
+    assert len(rows) == 3 and all("x" in row for row in rows)
+    assert all(float(re.search(r"max \|difference\| ([\d.e+-]+)", row).group(1)) < 1e-4 for row in rows)
+    assert "masked copies per variant" in rows[2]

@@ -103,10 +103,10 @@ def test_batching_and_sorting_change_nothing(pooling, window_pooling):
     dna = [lambda_dna(int(start), int(length)) for start, length in
            zip(rng.integers(0, 40_000, 9), [8, 30, 61, 62, 63, 200, 333, 59, 1000])]
     options = {"pooling": pooling, "window_pooling": window_pooling, "progress": False}
-    together = embed(model, tokenizer, dna, batch_size=4, **options)
-    alone = np.concatenate([embed(model, tokenizer, [one], batch_size=1, **options) for one in dna])
+    together = embed(model, tokenizer, dna, batch_tokens=250, **options)  # several windows per pass, padded
+    alone = np.concatenate([embed(model, tokenizer, [one], batch_tokens=1, **options) for one in dna])
     np.testing.assert_allclose(together, alone, atol=1e-5)
-    per_base = embed(model, tokenizer, dna, per_base=True, batch_size=3, progress=False)
+    per_base = embed(model, tokenizer, dna, per_base=True, batch_tokens=150, progress=False)
     for rows, one in zip(per_base, dna):
         np.testing.assert_allclose(rows, embed(model, tokenizer, [one], per_base=True, progress=False)[0], atol=1e-5)
 
@@ -127,7 +127,7 @@ def test_output_streams_in_chunks_without_changing_a_number(monkeypatch):
     dna = [lambda_dna(0, 900), lambda_dna(20_000, 70), lambda_dna(30_000, 400)]
     whole = embed(model, tokenizer, dna, per_base=True, progress=False)
     monkeypatch.setattr(embeddings_module, "_CHUNK_BYTES", 1)  # chunks of one batch
-    pieces = embed(model, tokenizer, dna, per_base=True, batch_size=2, progress=False)
+    pieces = embed(model, tokenizer, dna, per_base=True, batch_tokens=100, progress=False)
     for a, b in zip(whole, pieces):
         np.testing.assert_allclose(a, b, atol=1e-5)
 

@@ -34,7 +34,7 @@ from tokenization import KmerTokenizer
 
 from ..data.fasta import COMPLEMENT
 from ..modeling_randommask import RandomMaskPreTrainedModel
-from ..pipeline_randommask import resolve_window, window_inputs
+from ..pipeline_randommask import num_tokens, resolve_window, window_inputs
 from .loading import DType, load_model
 from .outputs import OUTPUT_SUFFIXES, check_output, open_writer
 from .sequences import Sequences, read_sequences
@@ -56,14 +56,14 @@ class _Plan:
     window_pooling: str
     reverse_complement: bool
     layer: int
-    batch_size: int
+    batch_tokens: int
     chunk_windows: int
     dim: int
 
 
 def _plan(model: RandomMaskPreTrainedModel, tokenizer: KmerTokenizer, sequences: Sequences, *, per_base: bool,
           pooling: str, window_pooling: str, window_tokens: int | None, overlap: int | None, reverse_complement: bool,
-          layer: int, batch_size: int) -> _Plan:
+          layer: int, batch_tokens: int) -> _Plan:
     """Every option checked and the windows laid out, before any model call."""
     if pooling not in POOLINGS or window_pooling not in WINDOW_POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS} and window_pooling one of {WINDOW_POOLINGS}, got "
@@ -71,8 +71,8 @@ def _plan(model: RandomMaskPreTrainedModel, tokenizer: KmerTokenizer, sequences:
     layers = model.config.num_hidden_layers
     if not -(layers + 1) <= layer <= layers:
         raise ValueError(f"layer must be in {-(layers + 1)}..{layers} (0: embeddings, {layers} or -1: last), got {layer}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if batch_tokens < 1:
+        raise ValueError(f"batch_tokens must be >= 1, got {batch_tokens}")
     if not len(sequences):
         raise ValueError("no sequences to embed")
     short = np.flatnonzero(sequences.lengths < tokenizer.k)
@@ -83,14 +83,14 @@ def _plan(model: RandomMaskPreTrainedModel, tokenizer: KmerTokenizer, sequences:
     overlap = default_overlap(bases, tokenizer.k) if overlap is None else overlap
     tiling = tile(sequences.lengths, bases, overlap, tokenizer.k, tokenizer.kmer_stride)
     dim = model.config.hidden_size
-    chunk = max(batch_size, _CHUNK_BYTES // (4 * bases * dim)) if per_base else max(batch_size, 4096)
-    return _Plan(tiling, per_base, pooling, window_pooling, reverse_complement, layer, batch_size, chunk, dim)
+    chunk = max(1, _CHUNK_BYTES // (4 * bases * dim)) if per_base else 4096
+    return _Plan(tiling, per_base, pooling, window_pooling, reverse_complement, layer, batch_tokens, chunk, dim)
 
 
 def iter_embeddings(model: RandomMaskPreTrainedModel, tokenizer: KmerTokenizer, sequences: Sequences, *,
                     per_base: bool = False, pooling: Pooling = "mean", window_pooling: WindowPooling = "mean",
                     window_tokens: int | None = None, overlap: int | None = None, reverse_complement: bool = False,
-                    layer: int = -1, batch_size: int = 32, progress: bool = True
+                    layer: int = -1, batch_tokens: int = 8192, progress: bool = True
                     ) -> Iterator[tuple[int, int, np.ndarray]]:
     """``(record, first base, rows)`` in record order: per base, consecutive blocks of each record's rows
     (``[n, hidden]`` float32, covering bases ``first .. first + n - 1``); pooled, one ``[1, hidden]`` row per record
@@ -98,7 +98,7 @@ def iter_embeddings(model: RandomMaskPreTrainedModel, tokenizer: KmerTokenizer, 
     ``window_tokens`` and ``overlap`` default to the checkpoint's window and a quarter of it)."""
     plan = _plan(model, tokenizer, sequences, per_base=per_base, pooling=pooling, window_pooling=window_pooling,
                  window_tokens=window_tokens, overlap=overlap, reverse_complement=reverse_complement, layer=layer,
-                 batch_size=batch_size)
+                 batch_tokens=batch_tokens)
     return _run(model, tokenizer, sequences, plan, progress)
 
 
@@ -160,6 +160,16 @@ def _embed_batch(model, tokenizer: KmerTokenizer, sequences: Sequences, plan: _P
     return list(pooled.split(len(windows)))
 
 
+def _batches(order: np.ndarray, tokens: np.ndarray, budget: int) -> Iterator[np.ndarray]:
+    """Consecutive runs of ``order`` (windows, longest first) holding at most ``budget`` tokens once padded to their
+    first (longest) window (at least one window): many short windows share a pass, few long ones do."""
+    start = 0
+    while start < order.size:
+        size = max(1, budget // int(tokens[order[start]]))
+        yield order[start : start + size]
+        start += size
+
+
 def _run(model, tokenizer: KmerTokenizer, sequences: Sequences, plan: _Plan, progress: bool
          ) -> Iterator[tuple[int, int, np.ndarray]]:
     tiling = plan.tiling
@@ -168,13 +178,13 @@ def _run(model, tokenizer: KmerTokenizer, sequences: Sequences, plan: _Plan, pro
     if pooled is not None and plan.pooling == "max":
         pooled.fill(-np.inf)
     last_window = np.cumsum(np.bincount(tiling.record, minlength=len(sequences))) - 1
+    tokens = num_tokens(torch.from_numpy(tiling.length), tokenizer.k, tokenizer.kmer_stride).numpy() + 2
     bar = tqdm(total=len(tiling), unit="window", desc="embedding", disable=not progress)
     for first in range(0, len(tiling), plan.chunk_windows):
         chunk = np.arange(first, min(first + plan.chunk_windows, len(tiling)))
         order = chunk[np.argsort(-tiling.length[chunk], kind="stable")]  # longest first: similar lengths per batch
         results: dict[int, list[torch.Tensor]] = {}
-        for start in range(0, order.size, plan.batch_size):
-            batch = order[start : start + plan.batch_size]
+        for batch in _batches(order, tokens, plan.batch_tokens):
             for window, *per_strand in zip(batch.tolist(), *_embed_batch(model, tokenizer, sequences, plan, batch)):
                 results[window] = per_strand
             bar.update(batch.size)
@@ -215,7 +225,8 @@ class EmbedArguments:
         "help": "bases shared by consecutive windows of a long sequence (default: a quarter of the window)"})
     reverse_complement: bool = field(default=False, metadata={"help": "average both strands"})
     layer: int = field(default=-1, metadata={"help": "hidden layer (0: embeddings, -1: last)"})
-    batch_size: int = field(default=32, metadata={"help": "windows per forward pass"})
+    batch_tokens: int = field(default=8192, metadata={
+        "help": "tokens per forward pass, padding included: windows (longest first) are packed up to it"})
     device: str = field(default="auto", metadata={"help": "auto (CUDA when present), cpu, cuda, cuda:1, ..."})
     dtype: DType = field(default="float32", metadata={"help": "model dtype (outputs are float32)"})
     sequence_column: str = field(default="sequence", metadata={"help": "DNA column of a CSV/TSV input"})
@@ -229,7 +240,7 @@ def embed_to_file(args: EmbedArguments) -> dict:
     model, tokenizer = load_model(args.model, args.device, args.dtype)
     options = {"per_base": args.per_base, "pooling": args.pooling, "window_pooling": args.window_pooling,
                "window_tokens": args.window_tokens, "overlap": args.overlap,
-               "reverse_complement": args.reverse_complement, "layer": args.layer, "batch_size": args.batch_size}
+               "reverse_complement": args.reverse_complement, "layer": args.layer, "batch_tokens": args.batch_tokens}
     stream = iter_embeddings(model, tokenizer, sequences, **options)
     written = open_writer(args.output, sequences, model.config.hidden_size, args.per_base)
     with written as writer:
