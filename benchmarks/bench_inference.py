@@ -6,8 +6,8 @@
   sequence tiled the same way, its windows tokenized as strings and run as one batch, mean-pooled the same way. The
   two must agree (printed). Both are timed in turns, fastest of ``--repeats`` runs each.
 * Variant scoring: SNVs at random E. coli positions, a quarter of them sharing a base with another allele (as a
-  multi-allelic site splits into several), scored by ``score_alleles`` (one masked copy per distinct base,
-  ``--batch_size`` copies per forward pass) against one forward pass per allele (the same windows and arithmetic). Prints alleles per second and
+  multi-allelic site splits into several), scored by ``score_alleles`` (one masked copy per distinct base, copies
+  packed into forward passes of ``--batch_tokens`` tokens) against one forward pass per allele (the same windows and arithmetic). Prints alleles per second and
   masked copies per allele.
 
     python benchmarks/bench_inference.py                          # tiny and mini models, 300 sequences, 1,000 SNVs
@@ -38,6 +38,7 @@ from modeling_randommask.inference import (
     tile,
 )
 from modeling_randommask.inference.windows import default_overlap
+from modeling_randommask.pipeline_randommask import DEFAULT_BATCH_TOKENS
 from tokenization import KmerTokenizer
 
 MIXES = {"short": (50, 600), "long": (50, 5000)}
@@ -106,7 +107,7 @@ def bench_embeddings(model, tokenizer, fasta: Path, batch_tokens: int, repeats: 
             f"max |difference| {np.abs(ours - naive).max():.2e}")
 
 
-def bench_variants(model, tokenizer, reference: Reference, count: int, batch_size: int, seed: int) -> str:
+def bench_variants(model, tokenizer, reference: Reference, count: int, batch_tokens: int, seed: int) -> str:
     rng = np.random.default_rng(seed)
     length = int(reference.sequences.lengths[0])
     sites = rng.integers(0, length, size=count - count // 4)
@@ -117,7 +118,7 @@ def bench_variants(model, tokenizer, reference: Reference, count: int, batch_siz
         ref = chr(genome[position])
         alt = rng.choice([base for base in "ACGT" if base != ref])
         alleles.append(Allele(0, [], reference.sequences.ids[0], position + 1, ref, str(alt)))
-    ours_copies, ours_s = timed(lambda: score_alleles(model, tokenizer, reference, alleles, batch_size=batch_size))
+    ours_copies, ours_s = timed(lambda: score_alleles(model, tokenizer, reference, alleles, batch_tokens=batch_tokens))
     ours = np.array([allele.score for allele in alleles])
 
     def one_at_a_time():
@@ -129,7 +130,7 @@ def bench_variants(model, tokenizer, reference: Reference, count: int, batch_siz
 
     naive, naive_s = timed(one_at_a_time)
     return (f"variants: {count} SNVs at {np.unique(sites).size} bases: ours {count / ours_s:,.0f} variants/s "
-            f"({ours_copies / count:.2f} masked copies per variant, {-(-ours_copies // batch_size)} forward passes), "
+            f"({ours_copies / count:.2f} masked copies per variant), "
             f"one forward pass per variant {count / naive_s:,.0f} variants/s: {naive_s / ours_s:.2f}x; "
             f"max |difference| {np.abs(ours - naive).max():.2e}")
 
@@ -141,8 +142,7 @@ def main() -> None:
     parser.add_argument("--sequences", type=int, default=300, help="FASTA records, 50 bp .. 5 kb")
     parser.add_argument("--variants", type=int, default=1000)
     parser.add_argument("--window_tokens", type=int, default=512)
-    parser.add_argument("--batch_tokens", type=int, default=8192, help="tokens per forward pass, embeddings")
-    parser.add_argument("--batch_size", type=int, default=64, help="masked copies per forward pass, variants")
+    parser.add_argument("--batch_tokens", type=int, default=DEFAULT_BATCH_TOKENS, help="tokens per forward pass")
     parser.add_argument("--repeats", type=int, default=2, help="timed runs of each embedding path (fastest kept)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -159,13 +159,13 @@ def main() -> None:
             model = RandomMaskForMaskedLM(config).eval()
             lines += [f"[{size}] " + bench_embeddings(model, tokenizer, fasta, args.batch_tokens, args.repeats)
                       for fasta in fastas]
-            lines.append(f"[{size}] " + bench_variants(model, tokenizer, reference, args.variants, args.batch_size,
+            lines.append(f"[{size}] " + bench_variants(model, tokenizer, reference, args.variants, args.batch_tokens,
                                                        args.seed))
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} cores, "
           f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, load average {load} (at the end)")
-    print(f"windows of {args.window_tokens} tokens (overlapping 6-mers); embeddings: {args.batch_tokens} tokens per "
-          f"pass; variants: {args.batch_size} masked copies per pass; fastest of {args.repeats} runs in turns")
+    print(f"windows of {args.window_tokens} tokens (overlapping 6-mers), {args.batch_tokens} tokens per forward "
+          f"pass; fastest of {args.repeats} runs in turns")
     print("\n".join(lines))
 
 

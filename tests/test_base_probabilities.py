@@ -68,7 +68,7 @@ def test_batched_equals_naive_one_base_at_a_time(k, stride, rule):
     dna = dna[:60] + "N" + dna[61:]  # an unknown base inside some masked k-mers: summed over, not matched
     positions = [149, 0, 1, 2, 57, 59, 60, 61, 100, 147, 148]  # both ends (shifted windows), around the N, unsorted
     window_tokens = 24
-    batched = base_probabilities(model, tokenizer, dna, positions, rule=rule, window_tokens=window_tokens, batch_size=4)
+    batched = base_probabilities(model, tokenizer, dna, positions, rule=rule, window_tokens=window_tokens, batch_tokens=100)  # 4 copies a pass
     naive = np.stack([naive_probabilities(model, tokenizer, dna, p, window_tokens, rule) for p in positions])
     np.testing.assert_allclose(batched, naive, atol=2e-6)
     np.testing.assert_allclose(batched.sum(axis=1), 1.0, atol=1e-9)

@@ -18,15 +18,25 @@ from tokenization import KmerTokenizer
 
 from ..data.fasta import COMPLEMENT
 from ..modeling_randommask import RandomMaskForMaskedLM
-from ..pipeline_randommask import DEFAULT_RULE, centred_windows, masked_base_log_probs, resolve_window
+from ..pipeline_randommask import (
+    DEFAULT_BATCH_TOKENS,
+    DEFAULT_RULE,
+    centred_windows,
+    masked_base_log_probs,
+    num_tokens,
+    resolve_window,
+    token_batches,
+)
 from .sequences import Sequences, from_strings
 
 
 def log_probs_at(model: RandomMaskForMaskedLM, tokenizer: KmerTokenizer, sequences: Sequences, records: np.ndarray,
                  positions: np.ndarray, *, rule: str = DEFAULT_RULE, window_tokens: int | None = None,
-                 batch_size: int = 64, reverse_complement: bool = False, progress: bool = False) -> torch.Tensor:
+                 batch_tokens: int = DEFAULT_BATCH_TOKENS, reverse_complement: bool = False, progress: bool = False
+                 ) -> torch.Tensor:
     """Natural-log probabilities ``[n, 4]`` (columns A, C, G, T; float64) of base ``positions[i]`` (0-based) of
-    record ``records[i]``: one masked copy of a window centred on each base, ``batch_size`` copies per forward pass.
+    record ``records[i]``: one masked copy of a window centred on each base, copies batched up to ``batch_tokens``
+    tokens per forward pass.
     ``reverse_complement``: also predict each base on the other strand and average the two log-probabilities
     (renormalised), so a score difference between two bases is the mean of the strands' differences."""
     records, positions = np.asarray(records, dtype=np.int64), np.asarray(positions, dtype=np.int64)
@@ -43,11 +53,12 @@ def log_probs_at(model: RandomMaskForMaskedLM, tokenizer: KmerTokenizer, sequenc
         raise ValueError(f"record {sequences.ids[records[bad]]!r} ({lengths[bad]} bases) holds no {tokenizer.k}-mer")
     strands = (False, True) if reverse_complement else (False,)
     out = torch.zeros((positions.size, 4), dtype=torch.float64)
+    if batch_tokens < 1:
+        raise ValueError(f"batch_tokens must be >= 1, got {batch_tokens}")
     order = np.argsort(-widths, kind="stable")  # similar lengths per batch, little padding
-    step = max(1, batch_size // len(strands))
+    tokens = num_tokens(torch.from_numpy(widths), tokenizer.k, tokenizer.kmer_stride).numpy() + 2
     with tqdm(total=positions.size, unit="base", desc="base probabilities", disable=not progress) as bar:
-        for first in range(0, order.size, step):
-            batch = order[first : first + step]
+        for batch in token_batches(order, tokens, max(1, batch_tokens // len(strands))):
             columns = np.arange(widths[batch].max())
             origin = sequences.starts[records[batch]] + starts[batch]
             parts = []
@@ -70,7 +81,7 @@ def log_probs_at(model: RandomMaskForMaskedLM, tokenizer: KmerTokenizer, sequenc
 def base_probabilities(model: RandomMaskForMaskedLM, tokenizer: KmerTokenizer, sequence: str,
                        positions: Sequence[int] | None = None, **options) -> np.ndarray:
     """``[n, 4]`` probabilities (columns A, C, G, T) of the bases at ``positions`` (0-based; default: every base)
-    of one DNA string; ``options`` as for ``log_probs_at`` (``rule``, ``window_tokens``, ``batch_size``,
+    of one DNA string; ``options`` as for ``log_probs_at`` (``rule``, ``window_tokens``, ``batch_tokens``,
     ``reverse_complement``, ``progress``)."""
     positions = np.arange(len(sequence)) if positions is None else np.asarray(positions, dtype=np.int64)
     one = from_strings([sequence])

@@ -28,7 +28,7 @@ from tokenization import KmerTokenizer
 from ..data.fasta import IS_ACGT, read_genome
 from ..data.genome_windows import GenomeDataConfig, GenomeWindowDataset, build_genome_datasets
 from ..modeling_randommask import RandomMaskForMaskedLM
-from ..pipeline_randommask import BASES, DEFAULT_RULE, resolve_window
+from ..pipeline_randommask import BASES, DEFAULT_BATCH_TOKENS, DEFAULT_RULE, resolve_window
 from .base_probabilities import log_probs_at
 from .markov import CONTEXTS, MarkovBaseline
 from .sequences import Sequences
@@ -129,11 +129,11 @@ def _truth(dna: HeldOutDNA, positions: np.ndarray) -> np.ndarray:
 
 def model_bits_per_base(model: RandomMaskForMaskedLM, tokenizer: KmerTokenizer, dna: HeldOutDNA,
                         positions: np.ndarray, *, rule: str = DEFAULT_RULE, window_tokens: int | None = None,
-                        batch_size: int = 64, progress: bool = False) -> dict[str, float]:
+                        batch_tokens: int = DEFAULT_BATCH_TOKENS, progress: bool = False) -> dict[str, float]:
     """``bits_per_base`` and ``accuracy`` of the model at ``positions`` (global, from ``sample_positions``)."""
     record = np.searchsorted(dna.sequences.starts, positions, side="right") - 1
     log_probs = log_probs_at(model, tokenizer, dna.sequences, record, positions - dna.sequences.starts[record],
-                             rule=rule, window_tokens=window_tokens, batch_size=batch_size, progress=progress)
+                             rule=rule, window_tokens=window_tokens, batch_tokens=batch_tokens, progress=progress)
     return _score(log_probs, _truth(dna, positions))
 
 

@@ -34,7 +34,13 @@ from tokenization import KmerTokenizer
 
 from ..data.fasta import COMPLEMENT
 from ..modeling_randommask import RandomMaskPreTrainedModel
-from ..pipeline_randommask import num_tokens, resolve_window, window_inputs
+from ..pipeline_randommask import (
+    DEFAULT_BATCH_TOKENS,
+    num_tokens,
+    resolve_window,
+    token_batches,
+    window_inputs,
+)
 from .loading import DType, load_model
 from .outputs import OUTPUT_SUFFIXES, check_output, open_writer
 from .sequences import Sequences, read_sequences
@@ -90,7 +96,7 @@ def _plan(model: RandomMaskPreTrainedModel, tokenizer: KmerTokenizer, sequences:
 def iter_embeddings(model: RandomMaskPreTrainedModel, tokenizer: KmerTokenizer, sequences: Sequences, *,
                     per_base: bool = False, pooling: Pooling = "mean", window_pooling: WindowPooling = "mean",
                     window_tokens: int | None = None, overlap: int | None = None, reverse_complement: bool = False,
-                    layer: int = -1, batch_tokens: int = 8192, progress: bool = True
+                    layer: int = -1, batch_tokens: int = DEFAULT_BATCH_TOKENS, progress: bool = True
                     ) -> Iterator[tuple[int, int, np.ndarray]]:
     """``(record, first base, rows)`` in record order: per base, consecutive blocks of each record's rows
     (``[n, hidden]`` float32, covering bases ``first .. first + n - 1``); pooled, one ``[1, hidden]`` row per record
@@ -160,16 +166,6 @@ def _embed_batch(model, tokenizer: KmerTokenizer, sequences: Sequences, plan: _P
     return list(pooled.split(len(windows)))
 
 
-def _batches(order: np.ndarray, tokens: np.ndarray, budget: int) -> Iterator[np.ndarray]:
-    """Consecutive runs of ``order`` (windows, longest first) holding at most ``budget`` tokens once padded to their
-    first (longest) window (at least one window): many short windows share a pass, few long ones do."""
-    start = 0
-    while start < order.size:
-        size = max(1, budget // int(tokens[order[start]]))
-        yield order[start : start + size]
-        start += size
-
-
 def _run(model, tokenizer: KmerTokenizer, sequences: Sequences, plan: _Plan, progress: bool
          ) -> Iterator[tuple[int, int, np.ndarray]]:
     tiling = plan.tiling
@@ -184,7 +180,7 @@ def _run(model, tokenizer: KmerTokenizer, sequences: Sequences, plan: _Plan, pro
         chunk = np.arange(first, min(first + plan.chunk_windows, len(tiling)))
         order = chunk[np.argsort(-tiling.length[chunk], kind="stable")]  # longest first: similar lengths per batch
         results: dict[int, list[torch.Tensor]] = {}
-        for batch in _batches(order, tokens, plan.batch_tokens):
+        for batch in token_batches(order, tokens, plan.batch_tokens):
             for window, *per_strand in zip(batch.tolist(), *_embed_batch(model, tokenizer, sequences, plan, batch)):
                 results[window] = per_strand
             bar.update(batch.size)
@@ -225,7 +221,7 @@ class EmbedArguments:
         "help": "bases shared by consecutive windows of a long sequence (default: a quarter of the window)"})
     reverse_complement: bool = field(default=False, metadata={"help": "average both strands"})
     layer: int = field(default=-1, metadata={"help": "hidden layer (0: embeddings, -1: last)"})
-    batch_tokens: int = field(default=8192, metadata={
+    batch_tokens: int = field(default=DEFAULT_BATCH_TOKENS, metadata={
         "help": "tokens per forward pass, padding included: windows (longest first) are packed up to it"})
     device: str = field(default="auto", metadata={"help": "auto (CUDA when present), cpu, cuda, cuda:1, ..."})
     dtype: DType = field(default="float32", metadata={"help": "model dtype (outputs are float32)"})

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.fasta import read_genome
-from ..pipeline_randommask import BASES, DEFAULT_RULE, RULES, Rule, resolve_window
+from ..pipeline_randommask import BASES, DEFAULT_BATCH_TOKENS, DEFAULT_RULE, RULES, Rule, resolve_window
 from .base_probabilities import log_probs_at
 from .loading import DType, load_model
 from .sequences import Sequences
@@ -176,7 +176,7 @@ class Reference:
 def score_alleles(model, tokenizer, reference: Reference, alleles: list[Allele], **options) -> int:
     """Fill ``status``, ``genome_ref`` and ``score`` of ``alleles`` in place; return the masked copies run (one
     per distinct base, per strand). ``options`` go to ``log_probs_at`` (``rule``, ``window_tokens``,
-    ``batch_size``, ``reverse_complement``, ``progress``)."""
+    ``batch_tokens``, ``reverse_complement``, ``progress``)."""
     todo = []
     for allele in alleles:
         if allele.status:
@@ -214,7 +214,8 @@ class ScoreVariantsArguments:
         "help": "also score on the reverse strand and average the two scores"})
     window_tokens: int | None = field(default=None, metadata={
         "help": "tokens per window (default: the checkpoint's pretraining window, else max_position_embeddings)"})
-    batch_size: int = field(default=64, metadata={"help": "masked copies per forward pass"})
+    batch_tokens: int = field(default=DEFAULT_BATCH_TOKENS, metadata={
+        "help": "tokens per forward pass (masked copies of a window each)"})
     device: str = field(default="auto", metadata={"help": "auto (CUDA when present), cpu, cuda, ..."})
     dtype: DType = field(default="float32", metadata={"help": "model dtype"})
     overwrite: bool = field(default=False, metadata={"help": "replace an existing output"})
@@ -229,8 +230,8 @@ def score_variants(args: ScoreVariantsArguments) -> dict:
     output = Path(args.output)
     if args.rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, got {args.rule!r}")
-    if args.batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {args.batch_size}")
+    if args.batch_tokens < 1:
+        raise ValueError(f"batch_tokens must be >= 1, got {args.batch_tokens}")
     for path in (output, summary_file(output)):
         if path.exists() and not args.overwrite:
             raise FileExistsError(f"{path} exists: pass --overwrite to replace it")
@@ -240,7 +241,7 @@ def score_variants(args: ScoreVariantsArguments) -> dict:
     reference = Reference.read(args.reference)
     model, tokenizer = load_model(args.model, args.device, args.dtype)
     window_tokens, _ = resolve_window(model, tokenizer, args.window_tokens)  # a bad window fails before writing
-    options = {"rule": args.rule, "window_tokens": window_tokens, "batch_size": args.batch_size,
+    options = {"rule": args.rule, "window_tokens": window_tokens, "batch_tokens": args.batch_tokens,
                "reverse_complement": args.reverse_complement}
     counts, vcf_contigs, forward_rows, clock = Counter(), set(), 0, time.perf_counter()
     partial = output.with_name(output.name + ".partial")
