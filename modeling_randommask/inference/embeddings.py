@@ -1,7 +1,7 @@
 """Embeddings of DNA sequences of any length, per sequence or per base, optionally averaged over both strands.
 
 Each sequence is tiled into model-sized windows (``windows.tile``); windows of all sequences are sorted by length
-and batched, so short sequences share forward passes and padding stays small. From a window's hidden states (last
+and packed into forward passes of ``batch_tokens`` tokens, so short sequences share passes and padding stays small. From a window's hidden states (last
 layer, or ``layer``):
 
 - per sequence (``per_base=False``): a window embedding (``window_pooling``: the [CLS] state, or the mean over the
@@ -20,7 +20,6 @@ straight to disk (``outputs.open_writer``); ``embed`` collects them for in-memor
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,8 +44,6 @@ from .loading import DType, load_model
 from .outputs import OUTPUT_SUFFIXES, check_output, open_writer
 from .sequences import Sequences, read_sequences
 from .windows import Tiling, default_overlap, per_base_states, tile
-
-logger = logging.getLogger(__name__)
 
 Pooling = Literal["mean", "max"]
 WindowPooling = Literal["cls", "mean"]
@@ -169,10 +166,8 @@ def _embed_batch(model, tokenizer: KmerTokenizer, sequences: Sequences, plan: _P
 def _run(model, tokenizer: KmerTokenizer, sequences: Sequences, plan: _Plan, progress: bool
          ) -> Iterator[tuple[int, int, np.ndarray]]:
     tiling = plan.tiling
-    strands = 2 if plan.reverse_complement else 1
-    pooled = np.zeros((strands, len(sequences), plan.dim), dtype=np.float64) if not plan.per_base else None
-    if pooled is not None and plan.pooling == "max":
-        pooled.fill(-np.inf)
+    start_value = 0.0 if plan.pooling == "mean" else -np.inf
+    pooled: dict[int, np.ndarray] = {}  # records whose windows are under way: [strands, dim] running sum or max
     last_window = np.cumsum(np.bincount(tiling.record, minlength=len(sequences))) - 1
     tokens = num_tokens(torch.from_numpy(tiling.length), tokenizer.k, tokenizer.kmer_stride).numpy() + 2
     bar = tqdm(total=len(tiling), unit="window", desc="embedding", disable=not progress)
@@ -192,12 +187,13 @@ def _run(model, tokenizer: KmerTokenizer, sequences: Sequences, plan: _Plan, pro
                 yield record, int(tiling.own_start[window]), rows.numpy()
                 continue
             vectors = torch.stack(results.pop(window)).double().numpy()
+            running = pooled.setdefault(record, np.full_like(vectors, start_value))
             if plan.pooling == "mean":
-                pooled[:, record] += (own.stop - own.start) * vectors
+                running += (own.stop - own.start) * vectors
             else:
-                np.maximum(pooled[:, record], vectors, out=pooled[:, record])
+                np.maximum(running, vectors, out=running)
             if window == last_window[record]:
-                total = pooled[:, record] / (sequences.lengths[record] if plan.pooling == "mean" else 1)
+                total = pooled.pop(record) / (sequences.lengths[record] if plan.pooling == "mean" else 1)
                 yield record, 0, total.mean(axis=0, keepdims=True).astype(np.float32)
     bar.close()
 

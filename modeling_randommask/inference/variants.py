@@ -28,7 +28,6 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
-import logging
 import os
 import time
 from collections import Counter
@@ -43,8 +42,6 @@ from ..pipeline_randommask import BASES, DEFAULT_BATCH_TOKENS, DEFAULT_RULE, RUL
 from .base_probabilities import log_probs_at
 from .loading import DType, load_model
 from .sequences import Sequences
-
-logger = logging.getLogger(__name__)
 
 STATUSES = ("scored", "ref_mismatch", "indel", "mnv", "symbolic", "no_alt", "alt_is_ref", "non_acgt",
             "unknown_contig", "outside_contig")
