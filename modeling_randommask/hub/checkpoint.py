@@ -41,14 +41,14 @@ def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, 
     if len(tokenizer) != config.vocab_size:
         raise ValueError(f"tokenizer has {len(tokenizer)} tokens, the model's vocab_size is {config.vocab_size}")
 
-    if type(tokenizer)._auto_class is None:
-        type(tokenizer).register_for_auto_class("AutoTokenizer")
-    out = Path(out_dir)
     has_pipeline = isinstance(model, RandomMaskForMaskedLM)
     if has_pipeline:
         config.custom_pipelines = pipeline_randommask.CUSTOM_PIPELINES
     elif hasattr(config, "custom_pipelines"):  # e.g. a classifier loaded from a pretrained folder
         del config.custom_pipelines
+    if type(tokenizer)._auto_class is None:
+        type(tokenizer).register_for_auto_class("AutoTokenizer")
+    out = Path(out_dir)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     if has_pipeline:
