@@ -42,4 +42,3 @@ def test_model_benchmark_counts_the_work_the_masked_only_step_skips():
 def test_tokenizer_benchmark_baselines_agree_with_the_fast_path():
     output = _run("bench_tokenizer.py", "--sequences", "200", "--slow_sample", "20")
     assert "(a2) DNABERT: seq2kmer + BertTokenizer" in output and "floor:" in output
-
