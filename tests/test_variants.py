@@ -57,13 +57,15 @@ VCF_ROWS = [
     ("chrA", 72, "none", a(72), "."),
     ("chrA", 73, "iupac", a(73), "R"),
     ("chrA", 74, "same", a(74), a(74)),
+    ("chrA", 75, "maf_deletion", a(75), "-"),
     ("chrA", 120, "soft", a(120).lower(), other_bases(a(120))[2].lower()),  # lower case in the VCF and the genome
     ("chrB", 40, "short_contig", CHR_B[39], other_bases(CHR_B[39])[0]),
     ("chrZ", 5, "elsewhere", "A", "G"),
     ("chrA", 301, "beyond", "A", "G"),
 ]
 EXPECTED_STATUS = ["scored"] * 5 + ["ref_mismatch", "scored", "indel", "symbolic", "symbolic", "mnv", "no_alt",
-                                    "non_acgt", "alt_is_ref", "scored", "scored", "unknown_contig", "outside_contig"]
+                                    "non_acgt", "alt_is_ref", "indel", "scored", "scored", "unknown_contig",
+                                    "outside_contig"]
 
 
 def write_vcf(path, rows, gzipped=False):
@@ -142,6 +144,8 @@ def test_reverse_complement_scores_both_strands(tmp_path, setup):
     (["chrom\tposition\tallele", "chrA\t10\tG"], "line 1: the header must name one ref column"),
     (["#CHROM\tPOS\tID\tREF\tALT", "chrA\t10\t.\tA\tG", "#note"], "line 3: header or comment line among"),
     ([], "no header line"),
+    (["chrom\tpos\tref\talt", "chrA\t10\tA\tG\textra"], "line 2: 5 tab-separated fields, expected 4"),
+    (["chrom\tpos\tref\talt", "chrA\t10\tA\t"], "line 2: ALT is empty"),
 ])
 def test_malformed_variant_files_fail_naming_the_line(tmp_path, setup, lines, message):
     path = tmp_path / "bad.vcf"

@@ -11,13 +11,13 @@ Input: a VCF(.gz) (bgzip included), or a tab-separated table with a header namin
 
 - ``scored``: a single-base change whose REF matches the reference;
 - ``ref_mismatch``: REF differs from the reference base (shown in ``genome_ref``), reported, not scored;
-- ``indel``, ``mnv`` (several bases changed), ``symbolic`` (``<DEL>``, ``*``, breakends), ``no_alt`` (ALT ``.``),
+- ``indel`` (a MAF-style ``-`` allele too), ``mnv`` (several bases changed), ``symbolic`` (``<DEL>``, ``*``, breakends), ``no_alt`` (ALT ``.``),
   ``alt_is_ref``, ``non_acgt`` (REF or ALT not A/C/G/T): skipped;
 - ``unknown_contig``, ``outside_contig``: the reference has no such contig, or the contig is shorter than POS.
 
 A multi-allelic ALT gives one row per allele. Lower-case bases (soft-masked reference, VCF) read as upper case.
-Malformed lines (too few fields, a POS that is not a number, a data line before a VCF's ``#CHROM`` header) are
-errors naming the file and line. The output is a TSV of the input columns (a VCF's first eight; ALT holding the
+Malformed lines (too few fields, or a table line with another number of fields than its header, a POS that is not a
+number, an empty ALT, a data line before a VCF's ``#CHROM`` header) are errors naming the file and line. The output is a TSV of the input columns (a VCF's first eight; ALT holding the
 allele of the row) plus ``genome_ref``, ``status`` and ``score``, written to a temporary file and renamed when
 complete; when no SNV lies on any reference contig (contig names that differ, ``chr1`` against ``1``), nothing is
 written and the error lists both sets of names.
@@ -82,6 +82,8 @@ def _classify(ref: str, alt: str) -> str:
     """The status an allele gets before the reference is consulted ("" for a single-base change to score)."""
     if alt == ".":
         return "no_alt"
+    if "-" in (ref, alt):  # the empty allele of MAF-style tables
+        return "indel"
     if alt == "*" or alt.startswith(("<", ".")) or alt.endswith(".") or "[" in alt or "]" in alt:
         return "symbolic"
     if len(ref) != len(alt):
@@ -140,7 +142,7 @@ class VariantReader:
             if text.startswith("#"):
                 raise ValueError(f"{self.path}: line {number}: header or comment line among the variants")
             fields = text.split("\t")
-            if len(fields) < (5 if self.vcf else width):
+            if len(fields) < 5 if self.vcf else len(fields) != width:
                 raise ValueError(f"{self.path}: line {number}: {len(fields)} tab-separated fields, expected "
                                  f"{'at least 5 (CHROM POS ID REF ALT)' if self.vcf else width}")
             fields = fields[:width] + [""] * (width - len(fields))  # a VCF may omit QUAL, FILTER, INFO
@@ -148,9 +150,12 @@ class VariantReader:
             if not pos.isdigit():
                 raise ValueError(f"{self.path}: line {number}: POS {pos!r} is not a whole number")
             ref = ref.upper()
-            if not ref or not ref.isalpha():
+            if not (ref.isalpha() or ref == "-"):
                 raise ValueError(f"{self.path}: line {number}: REF {ref!r} is not a sequence of bases")
-            for alt in fields[self.at["alt"]].strip().upper().split(","):
+            alts = fields[self.at["alt"]].strip().upper()
+            if not alts:
+                raise ValueError(f"{self.path}: line {number}: ALT is empty (VCF writes '.' for no alternative)")
+            for alt in alts.split(","):
                 row = fields.copy()
                 row[self.at["alt"]] = alt
                 yield Allele(number, row, chrom, int(pos), ref, alt, _classify(ref, alt))
