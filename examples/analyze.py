@@ -1,4 +1,5 @@
-"""Diagnose pretrained checkpoints (the paper's Figs. 2-5): loss by phase, attention on [CLS], k-mer embeddings.
+"""Diagnose pretrained checkpoints (the paper's Figs. 2-5): loss by phase, attention on [CLS], k-mer embeddings; and
+bits per base on held-out DNA beside an order-5 Markov baseline (--bits_fasta, --bits_rules, --pretraining_genome).
 
     python examples/analyze.py --models outputs/randommask-tiny --out_dir outputs/analysis
     python examples/analyze.py --models outputs/a outputs/b --labels randommask dnabert \

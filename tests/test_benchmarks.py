@@ -19,6 +19,16 @@ def _run(script: str, *arguments: str) -> str:
 
 
 @pytest.mark.slow
+def test_inference_benchmark_paths_agree_with_their_baselines():
+    output = _run("bench_inference.py", "--sizes", "tiny", "--sequences", "6", "--variants", "12", "--window_tokens",
+                  "64", "--repeats", "1")
+    rows = [line for line in output.splitlines() if line.startswith("[tiny]")]
+    assert len(rows) == 3 and all("x" in row for row in rows)
+    assert all(float(re.search(r"max \|difference\| ([\d.e+-]+)", row).group(1)) < 1e-4 for row in rows)
+    assert "masked copies per variant" in rows[2]
+
+
+@pytest.mark.slow
 def test_model_benchmark_counts_the_work_the_masked_only_step_skips():
     output = _run("bench_model.py", "--sizes", "tiny", "--steps", "1", "--batch_size", "2", "--length", "128")
     row = next(line for line in output.splitlines() if line.startswith("tiny"))

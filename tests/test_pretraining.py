@@ -84,6 +84,7 @@ def test_pretrain_writes_a_loadable_model_folder_with_card_and_log(tmp_path):
     assert model.config.model_type == "randommask" and (out / "model.safetensors").is_file()
     card = (out / "README.md").read_text()
     assert "fill-mask" in card and "lambda_NC_001416.fa.gz" in card
+    assert "## Bits per base on held-out DNA" in card and "| order-5 Markov, 5 bases before |" in card
 
     log = read_log(out)
     losses = _losses(out)
@@ -99,7 +100,7 @@ def test_pretrain_writes_a_loadable_model_folder_with_card_and_log(tmp_path):
     uploaded = files_to_upload(out)
     assert {"config.json", "model.safetensors", "README.md", "tokenizer_config.json", "vocab.txt",
             "modeling_randommask.py", "configuration_randommask.py", "tokenization_kmer.py", "kmer_vocab.py",
-            "training_log.jsonl"} <= set(uploaded)
+            "pipeline_randommask.py", "training_log.jsonl"} <= set(uploaded)
     assert any((out / "logs").rglob("*tfevents*")) and not any(f.startswith(("checkpoints/", "logs/")) for f in uploaded)
 
     saved = json.loads((out / "checkpoints" / "step-00000012" / "masking_schedule.json").read_text())

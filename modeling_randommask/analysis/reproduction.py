@@ -195,7 +195,8 @@ def reproduce(args: ReproduceArguments) -> dict[str, Any]:
     genome = args.diagnostics_genome or str(fasta_files(args.genome)[0])
     diagnostics = analyze(AnalyzeArguments(models=[str(m) for m in models.values()], labels=list(models),
                                            genome=genome, out_dir=str(output_dir / "diagnostics"), tsne=args.tsne,
-                                           seed=args.seed))
+                                           seed=args.seed, pretraining_genome=list(args.genome),
+                                           pretraining_seed=args.seed))
     seconds["diagnostics"] = time.perf_counter() - start
 
     report = {

@@ -185,7 +185,8 @@ def _csv_fields_unlimited() -> Iterator[None]:
         csv.field_size_limit(previous)
 
 
-def _read_split(path: Path, sequence_column: str, label_columns: str | Sequence[str]) -> _RawSplit:
+def _read_split(path: Path, sequence_column: str, label_columns: str | Sequence[str],
+                require_labels: bool = True) -> _RawSplit:
     delimiter = _delimiter(path)
     sequences: list[str] = []
     cells: list[list[str]] = []
@@ -208,7 +209,7 @@ def _read_split(path: Path, sequence_column: str, label_columns: str | Sequence[
         else:
             targets = [label_columns] if isinstance(label_columns, str) else list(label_columns)
         missing = [c for c in targets if c not in header]
-        if missing or not targets:
+        if missing or (require_labels and not targets):
             raise ValueError(f"{path}: line 1: label column(s) {missing or targets} not in header {header}")
         seq_at = header.index(sequence_column)
         label_at = [header.index(c) for c in targets]
@@ -256,6 +257,15 @@ def _letters_note(raw: _RawSplit) -> str | None:
     listed = ", ".join(f"{char} {count:,}" for count, char in found[:8])
     return (f"{raw.path.name}: {other.size / codes.size:.1%} of the bases are not A/C/G/T/N ({listed}); the k-mers "
             f"holding them become [UNK]" + (f" ({'; '.join(hints)})" if hints else ""))
+
+
+def read_sequence_file(path: str | os.PathLike, sequence_column: str = "sequence"
+                       ) -> tuple[list[str], np.ndarray, dict[str, list[str]]]:
+    """One CSV/TSV(.gz) file read under the task-file rules (header row, DNABERT k-mers joined back, errors naming
+    the line), with or without label columns: its sequences, their file lines, and every other column's cells."""
+    raw = _read_split(Path(path), sequence_column, ALL_COLUMNS, require_labels=False)
+    columns = {name: [row[i] for row in raw.cells] for i, name in enumerate(raw.label_columns)}
+    return raw.sequences, raw.lines, columns
 
 
 def _parse_numbers(raw: _RawSplit) -> np.ndarray:

@@ -107,6 +107,8 @@ def render_pretrained_card(info: Mapping[str, Any], template_path: str | os.Path
     - ``training``: dict with at least ``steps`` and ``final_train_loss`` (and whatever else the run measured:
       ``final_eval_loss``, batch size, learning rate, hardware, wall time...)
     - ``limitations`` (optional): run-specific lines added to the template's
+    - ``bits_per_base`` (optional; ``inference.held_out_bits_per_base``): ``held_out``, ``positions``, ``rule``,
+      ``model`` and ``markov`` (``order``, and per context a ``label``) with ``bits_per_base`` and ``accuracy``
     """
     _require(info, ("model_name", "architecture", "training_data", "masking_schedule", "training"), "pretrained info")
     _require(info["training"], ("steps", "final_train_loss"), "info['training']")
@@ -137,7 +139,19 @@ def render_pretrained_card(info: Mapping[str, Any], template_path: str | os.Path
         phase_rows=_phase_rows(info["masking_schedule"]),
         training_rows=_rows(info["training"]),
         limitations=list(info.get("limitations", [])),
+        bits=info.get("bits_per_base"),
+        bits_positions=_fmt(info["bits_per_base"]["positions"]) if info.get("bits_per_base") else "",
+        bits_rows=_bits_rows(info.get("bits_per_base")),
     )
+
+
+def _bits_rows(bits: Mapping[str, Any] | None) -> list[tuple[str, str, str]]:
+    """(predictor, bits per base, accuracy) rows: the checkpoint, then each Markov context."""
+    if not bits:
+        return []
+    predictors = [(f"this checkpoint (rule `{bits['rule']}`)", bits["model"])]
+    predictors += [(entry["label"], entry) for entry in bits["markov"].values() if isinstance(entry, Mapping)]
+    return [(name, f"{entry['bits_per_base']:.4f}", f"{entry['accuracy']:.4f}") for name, entry in predictors]
 
 
 def task_info(task: TaskData) -> dict[str, Any]:

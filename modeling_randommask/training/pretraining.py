@@ -31,6 +31,7 @@ from ..data.sampler import ShardedBatchSampler
 from ..hub.checkpoint import save_checkpoint
 from ..hub.model_card import render_pretrained_card
 from ..hub.upload import push_model_folder
+from ..inference.bits_per_base import held_out_bits_per_base
 from ..masking.collator import DataCollatorForRandomMask
 from ..modeling_randommask import RandomMaskForMaskedLM
 from .checkpoints import (
@@ -287,6 +288,8 @@ def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> P
         info = _card_info(args, data, state, data_stats, schedule, unwrapped, last_val, output_dir,
                           accelerator.num_processes, accumulation)
         info["limitations"] = [_resume_note(resume) for resume in state.resumed_with_changes]
+        info["bits_per_base"] = held_out_bits_per_base(unwrapped, tokenizer, train_data, val_data,
+                                                       window_tokens=data.max_length, seed=data.seed)
         card = render_pretrained_card(info)
         card.save(output_dir / "README.md")
         if args.push_to_hub:
