@@ -1,4 +1,5 @@
-"""Diagnose pretrained checkpoints (the paper's Figs. 2-5): loss by phase, attention on [CLS], k-mer embeddings.
+"""Diagnose pretrained checkpoints (the paper's Figs. 2-5): loss by phase, attention on [CLS], k-mer embeddings; and
+bits per base on held-out DNA beside an order-5 Markov baseline (--bits_fasta, --bits_rules, --pretraining_genome).
 
     python examples/analyze.py --models outputs/randommask-tiny --out_dir outputs/analysis
     python examples/analyze.py --models outputs/a outputs/b --labels randommask dnabert \
@@ -14,12 +15,11 @@ import os
 # made a 200-step tiny run take 302 s and 155 CPU-s instead of 70 s and 28 CPU-s (README: Quickstart).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from transformers import HfArgumentParser
-
 from modeling_randommask.analysis.diagnostics import AnalyzeArguments, analyze
+from modeling_randommask.data.options import parse_cli
 
 if __name__ == "__main__":
-    (args,) = HfArgumentParser(AnalyzeArguments).parse_args_into_dataclasses()
+    (args,) = parse_cli(AnalyzeArguments)
     report = analyze(args)
     print(report["table"])
     print("\nfigures: " + ", ".join(report["figures"].values()))

@@ -16,13 +16,16 @@ import sys
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from modeling_randommask.data.fasta import FastaFormatError
+from modeling_randommask.training.checkpoints import CheckpointError
+from modeling_randommask.training.output_lock import OutputDirInUseError
 from modeling_randommask.training.pretrain_arguments import parse_args
 from modeling_randommask.training.pretraining import pretrain
 
 if __name__ == "__main__":
     try:
         pretrain(*parse_args())
-    except (FileExistsError, FileNotFoundError, FastaFormatError) as error:  # the message says what to do
+    except (FileExistsError, FileNotFoundError, NotADirectoryError, FastaFormatError, CheckpointError,
+            OutputDirInUseError) as error:  # the message says what to do
         sys.exit(f"error: {error}")
     sys.stdout.flush()
     sys.stderr.flush()

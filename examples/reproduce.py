@@ -15,10 +15,9 @@ import os
 # made a 200-step tiny run take 302 s and 155 CPU-s instead of 70 s and 28 CPU-s (README: Quickstart).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from transformers import HfArgumentParser
-
 from modeling_randommask.analysis.reproduction import ReproduceArguments, render_report, reproduce
+from modeling_randommask.data.options import parse_cli
 
 if __name__ == "__main__":
-    (args,) = HfArgumentParser(ReproduceArguments).parse_args_into_dataclasses()
+    (args,) = parse_cli(ReproduceArguments)
     print(render_report(reproduce(args)))

@@ -41,7 +41,9 @@ class RandomMaskConfig(PreTrainedConfig):
     4,096 6-mers, DNABERT's ids), 512 positions.
 
     Args beyond BERT's:
-        kmer_size: k of the k-mer tokens. `vocab_size` defaults to `5 + 4**kmer_size` and must equal it.
+        kmer_size: k of the k-mer tokens. `vocab_size` defaults to `5 + 4**kmer_size` and may be larger: rows past
+            the k-mer vocabulary hold added tokens or padding (`resize_token_embeddings(..., pad_to_multiple_of=64)`);
+            the k-mer tokenizer never produces padding ids.
         kmer_stride: 1 for overlapping k-mers (DNABERT), `kmer_size` for non-overlapping ones.
         classifier_pooling: how `RandomMaskForSequenceClassification` summarises a sequence: "cls" (BERT's
             pooler: dense + tanh on the [CLS] state) or "mean" (mean of the last hidden states over the
@@ -85,10 +87,11 @@ class RandomMaskConfig(PreTrainedConfig):
         kmer_vocab_size = NUM_SPECIAL_TOKENS + 4**self.kmer_size
         if self.vocab_size is None:
             self.vocab_size = kmer_vocab_size
-        elif self.vocab_size != kmer_vocab_size:
+        elif self.vocab_size < kmer_vocab_size:
             raise ValueError(
-                f"vocab_size={self.vocab_size} does not match kmer_size={self.kmer_size}: a k-mer vocabulary "
-                f"holds {NUM_SPECIAL_TOKENS} special tokens + 4**k k-mers = {kmer_vocab_size}"
+                f"vocab_size={self.vocab_size} is too small for kmer_size={self.kmer_size}: a k-mer vocabulary "
+                f"holds {NUM_SPECIAL_TOKENS} special tokens + 4**k k-mers = {kmer_vocab_size} (more rows are allowed: "
+                "added tokens, padding)"
             )
         if self.hidden_size % self.num_attention_heads != 0:
             raise ValueError(

@@ -30,7 +30,8 @@ from transformers.models.bert.modeling_bert import (
     BertPreTrainedModel,
     eager_attention_forward,
 )
-from transformers.utils import logging
+from transformers.processing_utils import Unpack
+from transformers.utils import TransformersKwargs, logging
 from transformers.utils.generic import can_return_tuple
 
 from .configuration_randommask import RandomMaskConfig
@@ -47,6 +48,12 @@ def _eager_attention(config: RandomMaskConfig):
         yield
     finally:
         config._attn_implementation = previous
+
+
+def _layer_outputs(output_attentions: bool | None, output_hidden_states: bool | None) -> dict[str, bool]:
+    """The per-layer output switches a head was given explicitly (None: the config decides), as encoder kwargs."""
+    given = {"output_attentions": output_attentions, "output_hidden_states": output_hidden_states}
+    return {name: value for name, value in given.items() if value is not None}
 
 
 class RandomMaskPreTrainedModel(BertPreTrainedModel):
@@ -74,7 +81,8 @@ class RandomMaskModel(RandomMaskPreTrainedModel, BertModel):
         position_ids: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         output_attentions: bool | None = None,
-        **kwargs,
+        output_hidden_states: bool | None = None,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> BaseModelOutputWithPoolingAndCrossAttentions:
         inputs = {
             "input_ids": input_ids,
@@ -83,6 +91,7 @@ class RandomMaskModel(RandomMaskPreTrainedModel, BertModel):
             "position_ids": position_ids,
             "inputs_embeds": inputs_embeds,
         }
+        kwargs.update(_layer_outputs(None, output_hidden_states))
         if output_attentions is None:
             output_attentions = self.config.output_attentions
         if output_attentions and self.config._attn_implementation != "eager":
@@ -114,15 +123,16 @@ class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
         "cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
         "cls.predictions.decoder.bias": "cls.predictions.bias",
     }
-    # Tied copies are not written to checkpoints; naming them here lets the Trainer re-tie them on resume
-    # instead of warning that they are missing.
-    _keys_to_ignore_on_save: ClassVar[set[str]] = set(_tied_weights_keys)
 
     def __init__(self, config: RandomMaskConfig):
         super().__init__(config)
         self.bert = RandomMaskModel(config, add_pooling_layer=False)
         self.cls = BertOnlyMLMHead(config)
         self.post_init()
+        # Tied copies are not written to checkpoints; naming them lets the Trainer re-tie them on resume instead of
+        # warning that they are missing. Only the ones actually tied: with `tie_word_embeddings=False` the decoder
+        # is a weight of its own and is saved (as BertForMaskedLM does).
+        self._keys_to_ignore_on_save = set(self.all_tied_weights_keys)
 
     def get_output_embeddings(self):
         return self.cls.predictions.decoder
@@ -141,14 +151,18 @@ class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         num_items_in_batch: torch.Tensor | int | None = None,
-        **kwargs,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> MaskedLMOutput:
+        kwargs.update(_layer_outputs(output_attentions, output_hidden_states))
         inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids,
                   "position_ids": position_ids, "inputs_embeds": inputs_embeds}
-        if labels is not None and self.config.mlm_logits_at_labels_only and self._labelled_path_applies(kwargs):
-            hidden = self._labelled_hidden_states(labels != -100, **inputs)
-            labels = labels.to(hidden.device)
-            labels = labels[labels != -100]
+        labelled_path = (labels is not None and self.config.mlm_logits_at_labels_only
+                         and self._labelled_path_applies(kwargs))
+        if labelled_path:
+            slots = _query_slots(labels, QUERY_SLOT_BUCKET if torch.compiler.is_compiling() else 1)
+            hidden, labels = self._labelled_hidden_states(labels, slots, **inputs)
             outputs = MaskedLMOutput()
         else:
             outputs = self.bert(**inputs, return_dict=True, **kwargs)
@@ -167,6 +181,8 @@ class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
             else:
                 total = F.cross_entropy(flat_logits, flat_labels, ignore_index=-100, reduction="sum")
                 loss = total / torch.as_tensor(num_items_in_batch, device=total.device)
+        if labelled_path and torch.compiler.is_compiling():
+            logits = logits[labels != -100]  # drop the spare slots; dynamo runs this one op outside the graph
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
 
     def _labelled_path_applies(self, kwargs: dict) -> bool:
@@ -184,11 +200,16 @@ class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
             and self.config._attn_implementation in ("eager", "sdpa")
         )
 
-    def _labelled_hidden_states(self, labelled: torch.Tensor, attention_mask: torch.Tensor | None, **inputs) -> torch.Tensor:
-        """Final hidden states `[num_labelled, hidden]` (row-major order) at the positions where `labelled`.
+    def _labelled_hidden_states(
+        self, labels: torch.Tensor, slots: torch.Tensor, attention_mask: torch.Tensor | None, **inputs
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Final hidden states `[rows, hidden]` and labels `[rows]` of the labelled positions, in row-major order.
 
         Embeddings and every layer but the last run as in BERT (gradient checkpointing included); the last
-        layer computes keys and values at every position and everything else only at the labelled ones.
+        layer computes keys and values at every position and everything else only at each row's query `slots`
+        (`_query_slots`). Eager, the rows are exactly the labelled positions. Under torch.compile they are every
+        slot, spare ones labelled -100 (the loss ignores them; `forward` drops their logits): the shapes then
+        depend on the slot bucket only, so a compiled run builds a few graphs, not one per batch.
         """
         bert = self.bert
         hidden = bert.embeddings(
@@ -199,7 +220,12 @@ class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
         *layers, last = bert.encoder.layer
         for layer in layers:
             hidden = layer(hidden, mask)
-        return _layer_at_queries(last, hidden, mask, labelled.to(hidden.device))
+        labels, slots = labels.to(hidden.device), slots.to(hidden.device)
+        hidden, labels = _layer_at_queries(last, hidden, mask, slots), labels.gather(1, slots)
+        if torch.compiler.is_compiling():
+            return hidden.flatten(0, 1), labels.flatten()
+        labelled = labels != -100
+        return hidden[labelled], labels[labelled]
 
 
 class RandomMaskForSequenceClassification(RandomMaskPreTrainedModel):
@@ -233,7 +259,9 @@ class RandomMaskForSequenceClassification(RandomMaskPreTrainedModel):
         position_ids: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
-        **kwargs,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> SequenceClassifierOutput:
         outputs = self.bert(
             input_ids,
@@ -242,6 +270,7 @@ class RandomMaskForSequenceClassification(RandomMaskPreTrainedModel):
             position_ids=position_ids,
             inputs_embeds=inputs_embeds,
             return_dict=True,
+            **_layer_outputs(output_attentions, output_hidden_states),
             **kwargs,
         )
         if self.config.classifier_pooling == "cls":
@@ -270,28 +299,36 @@ class RandomMaskForSequenceClassification(RandomMaskPreTrainedModel):
         return F.binary_cross_entropy_with_logits(logits, labels.float().reshape(logits.shape))
 
 
-def _layer_at_queries(
-    layer: BertLayer, hidden: torch.Tensor, mask: torch.Tensor | None, queries: torch.Tensor
-) -> torch.Tensor:
-    """Output `[num_queries, hidden]` of a BERT `layer` at the positions where `queries` (`[batch, seq]` bool)
-    holds, in row-major order; keys and values are every position of `hidden` `[batch, seq, hidden]`.
+# Under torch.compile, query slots per row are rounded up to a multiple of this (at most the sequence length), so
+# the last layer and the head see a handful of shapes over a run instead of a new one every batch.
+QUERY_SLOT_BUCKET = 64
 
-    Each row's queries are packed to the left of a `[batch, width]` slot grid (width = the most queries in a
-    row; spare slots repeat position 0 and are dropped at the end), so the attention stays batched.
+
+@torch.compiler.disable
+def _query_slots(labels: torch.Tensor, bucket: int) -> torch.Tensor:
+    """`[batch, width]` positions: each row's labelled positions (`labels != -100`) first, in order, then spare
+    slots holding that row's other positions. `width` is the most labels in a row, rounded up to a multiple of
+    `bucket` and capped at the sequence length.
+
+    Reading that count is the step's one host sync. Under torch.compile this runs outside the graph, so the
+    graph after it sees only the bucketed width: a new shape when the bucket changes, not every batch.
     """
+    queries = labels != -100
+    width = min(-(-int(queries.sum(dim=1).max()) // bucket) * bucket, queries.shape[1])
+    return torch.argsort((~queries).to(torch.uint8), dim=1, stable=True)[:, :width]
+
+
+def _layer_at_queries(layer: BertLayer, hidden: torch.Tensor, mask: torch.Tensor | None, slots: torch.Tensor) -> torch.Tensor:
+    """Output `[batch, width, hidden]` of a BERT `layer` at the positions `slots` `[batch, width]`, whose keys and
+    values are every position of `hidden` `[batch, seq, hidden]`: the attention stays batched over rows."""
     batch, length, _ = hidden.shape
-    rows, positions = queries.nonzero(as_tuple=True)
-    if rows.numel() == 0:
-        return hidden[queries]
-    counts = queries.sum(dim=1)
-    slots = torch.arange(rows.numel(), device=hidden.device) - (counts.cumsum(0) - counts)[rows]
-    width = int(counts.max())
-    index = torch.zeros(batch, width, dtype=torch.long, device=hidden.device)
-    index[rows, slots] = positions
-    query_hidden = hidden.gather(1, index.unsqueeze(-1).expand(-1, -1, hidden.shape[-1]))
+    width = slots.shape[1]
+    if width == 0:
+        return hidden[:, :0]
+    query_hidden = hidden.gather(1, slots.unsqueeze(-1).expand(-1, -1, hidden.shape[-1]))
     if mask is not None:  # [batch, 1, seq, seq] (or broadcastable): keep the query rows
         mask = mask.expand(batch, -1, length, -1)
-        mask = mask.gather(2, index[:, None, :, None].expand(-1, mask.shape[1], -1, mask.shape[-1]))
+        mask = mask.gather(2, slots[:, None, :, None].expand(-1, mask.shape[1], -1, mask.shape[-1]))
 
     attention = layer.attention.self
     head_size = attention.attention_head_size
@@ -304,8 +341,7 @@ def _layer_at_queries(
         dropout=attention.dropout.p if attention.training else 0.0, scaling=attention.scaling,
     )
     attended = layer.attention.output(context.reshape(batch, width, -1), query_hidden)
-    output = layer.output(layer.intermediate(attended), attended)
-    return output[rows, slots]
+    return layer.output(layer.intermediate(attended), attended)
 
 
 def masked_mean(hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
@@ -339,7 +375,9 @@ class RandomMaskForTokenClassification(RandomMaskPreTrainedModel):
         position_ids: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
-        **kwargs,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> TokenClassifierOutput:
         outputs = self.bert(
             input_ids,
@@ -348,6 +386,7 @@ class RandomMaskForTokenClassification(RandomMaskPreTrainedModel):
             position_ids=position_ids,
             inputs_embeds=inputs_embeds,
             return_dict=True,
+            **_layer_outputs(output_attentions, output_hidden_states),
             **kwargs,
         )
         logits = self.classifier(self.dropout(outputs.last_hidden_state))

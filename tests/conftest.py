@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import site
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 # Idle OpenMP threads sleep instead of spinning while other tests' processes run (set before torch loads).
@@ -74,6 +76,76 @@ def run_script(args: list[str], program: tuple[str, ...] = (str(REPO / "examples
     env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
     return subprocess.Popen([sys.executable, *program, *args], env=env, cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
+
+
+# Runs pretrain() in a fresh process that pauses (sleeps, after writing RM_MARKER) at a chosen point, so that a test
+# kills it there every time instead of by luck:
+# - mid_save_state: accelerate has written the weights and optimizer of checkpoint RM_TARGET, not the rest;
+# - before_rename: RM_TARGET's staging folder is complete but not yet renamed into place;
+# - before_pointer: RM_TARGET exists but `latest` still names the previous checkpoint;
+# - optimizer_step: just before optimizer update number RM_TARGET (mid-training, between checkpoints).
+PAUSED_DRIVER = """
+import os, sys, time
+from pathlib import Path
+import accelerate.checkpointing as checkpointing
+import torch
+from modeling_randommask.training.pretrain_arguments import parse_args
+from modeling_randommask.training.pretraining import pretrain
+
+pause, marker, target = os.environ["RM_PAUSE"], Path(os.environ["RM_MARKER"]), os.environ["RM_TARGET"]
+
+def hold():
+    marker.write_text("paused")
+    time.sleep(600)
+
+real_save, real_replace, real_step = checkpointing.save, os.replace, torch.optim.AdamW.step
+updates = 0
+
+def save(obj, path, *args, **kwargs):
+    real_save(obj, path, *args, **kwargs)
+    if pause == "mid_save_state" and Path(path).parent.name == ".staging-" + target and Path(path).name == "optimizer.bin":
+        hold()
+
+def replace(src, dst, *args, **kwargs):
+    src = Path(src)
+    if pause == "before_rename" and src.name == ".staging-" + target:
+        hold()
+    if pause == "before_pointer" and src.name == ".latest.tmp" and src.read_text() == target:
+        hold()
+    return real_replace(src, dst, *args, **kwargs)
+
+def step(self, *args, **kwargs):
+    global updates
+    updates += 1
+    if pause == "optimizer_step" and updates == int(target):
+        hold()
+    return real_step(self, *args, **kwargs)
+
+checkpointing.save, os.replace, torch.optim.AdamW.step = save, replace, step
+pretrain(*parse_args(sys.argv[1:]))
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+def run_paused(args: list[str], work: Path, pause: str = "none", target: str = "") -> tuple[subprocess.Popen, Path]:
+    """A pretraining subprocess that pauses at ``pause`` (see PAUSED_DRIVER), and the marker file it writes there."""
+    marker = Path(work) / f"paused-{pause}"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", PYTHONPATH=str(REPO), RM_PAUSE=pause,
+               RM_MARKER=str(marker), RM_TARGET=target)
+    process = subprocess.Popen([sys.executable, "-c", PAUSED_DRIVER, *args], env=env, cwd=REPO,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return process, marker
+
+
+def kill_when_paused(process: subprocess.Popen, marker: Path, timeout: float = 300) -> None:
+    """SIGKILL ``process`` once it has reached its pause point; fail the test if it never does."""
+    deadline = time.monotonic() + timeout
+    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert marker.exists(), f"the run never reached its pause point: {process.communicate()[0][-3000:]}"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def _site_packages_dirs() -> list[str]:

@@ -19,6 +19,16 @@ def _run(script: str, *arguments: str) -> str:
 
 
 @pytest.mark.slow
+def test_inference_benchmark_paths_agree_with_their_baselines():
+    output = _run("bench_inference.py", "--sizes", "tiny", "--sequences", "6", "--variants", "12", "--window_tokens",
+                  "64", "--repeats", "1")
+    rows = [line for line in output.splitlines() if line.startswith("[tiny]")]
+    assert len(rows) == 3 and all("x" in row for row in rows)
+    assert all(float(re.search(r"max \|difference\| ([\d.e+-]+)", row).group(1)) < 1e-4 for row in rows)
+    assert "masked copies per variant" in rows[2]
+
+
+@pytest.mark.slow
 def test_model_benchmark_counts_the_work_the_masked_only_step_skips():
     output = _run("bench_model.py", "--sizes", "tiny", "--steps", "1", "--batch_size", "2", "--length", "128")
     row = next(line for line in output.splitlines() if line.startswith("tiny"))
@@ -32,3 +42,39 @@ def test_model_benchmark_counts_the_work_the_masked_only_step_skips():
 def test_tokenizer_benchmark_baselines_agree_with_the_fast_path():
     output = _run("bench_tokenizer.py", "--sequences", "200", "--slow_sample", "20")
     assert "(a2) DNABERT: seq2kmer + BertTokenizer" in output and "floor:" in output
+
+
+@pytest.mark.slow
+def test_gpu_check_dry_run_exercises_every_part_on_cpu(tmp_path):
+    """Without CUDA, gpu_check runs its whole path at toy sizes: every correctness check passes (or is not
+    applicable on this device, e.g. the memory-efficient SDPA kernel), every measurement is written."""
+    import json
+
+    output = _run("gpu_check.py", "--output_dir", str(tmp_path), "--peak_tflops", "1")
+    assert "CUDA is not available" in output and "All checks passed." in output
+    report = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert report["dry_run"] and report["peak_source"] == "--peak_tflops"
+    rows = report["masked_only"]["rows"]
+    assert {(row["precision"], row["backend"]) for row in rows if row["status"] == "pass"} >= {
+        ("float32", "math"), ("bf16", "math")}
+    assert all(row["status"] in ("pass", "not applicable") for row in rows)
+    assert report["fused_adamw"]["passed"] and report["compile"]["saved_plain_names"]
+    assert 1 <= report["compile"]["graphs"] <= 3
+    throughput = report["throughput"]
+    assert throughput["batch_size"] == 4 and throughput["flop_ratio"] > 1
+    assert 0 < throughput["rows"]["randommask"]["mfu"] and report["compiled_throughput"]["tokens_per_s"] > 0
+    assert not report["paper_recipe"]["representative"]  # toy model: labelled as no estimate
+    assert 0 <= report["pretrain"]["data_wait_fraction"] < 1 and (tmp_path / "pretrain_training_log.jsonl").is_file()
+    assert (tmp_path / "gpu_check.md").read_text() in output
+
+    again = subprocess.run([sys.executable, str(BENCHMARKS / "gpu_check.py"), "--output_dir", str(tmp_path)],
+                           capture_output=True, text=True, check=False)
+    assert again.returncode == 2 and "gpu_check.json exists" in again.stderr
+
+
+@pytest.mark.slow
+def test_lora_benchmark_trains_far_fewer_parameters_than_full_fine_tuning():
+    output = _run("bench_lora.py", "--sizes", "tiny", "--steps", "1", "--batch_size", "4")
+    row = next(line for line in output.splitlines() if line.startswith("tiny"))
+    full, lora = (int(cell.replace(",", "")) for cell in row.split(" | ")[1:3])
+    assert full == 399_746 and 0 < lora < full / 30  # LoRA: r x (in + out) per projection, plus the head

@@ -296,7 +296,7 @@ def test_compare_mode_through_the_script(tmp_path):
     out = tmp_path / "analysis"
     command = [sys.executable, str(REPO / "examples" / "analyze.py"), "--models", str(tmp_path / "ovl"),
                str(tmp_path / "nonovl"), "--labels", "overlapping", "non-overlapping", "--genome", str(ECOLI),
-               "--num_windows", "4", "--tsne_max_iter", "250", "--out_dir", str(out)]
+               "--num_windows", "4", "--tsne_max_iter", "250", "--bits_positions", "100", "--out_dir", str(out)]
     run = subprocess.run(command, check=False, capture_output=True, text=True, timeout=300,
                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert run.returncode == 0, run.stderr[-3000:]
@@ -316,6 +316,10 @@ def test_compare_mode_through_the_script(tmp_path):
     phase_row = next(line for line in table if line.startswith("| phase 1 train loss"))
     assert phase_row.rstrip().endswith("|  |")  # blank for the model without a log
     assert diagnostics_table(report["models"]) == report["table"]
+    bits = report["models"]["non-overlapping"]["bits_per_base"]
+    assert bits["positions"] == 100 and bits["held_out"].startswith("the pretraining validation regions")
+    assert bits["markov"] == report["models"]["overlapping"]["bits_per_base"]["markov"]  # same positions
+    assert next(line for line in table if line.startswith("| bits per base, rule mean (100 held-out positions) |"))
 
 
 def test_table_orders_rows_by_diagnostic_whatever_the_models():

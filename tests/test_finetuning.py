@@ -1,17 +1,17 @@
 """Fine-tuning on real GUE data: a briefly pretrained tiny model beats the majority class; folders, cards, table."""
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import DATA_DIR, LAMBDA, REPO
 from huggingface_hub import ModelCard
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments
 
 from modeling_randommask.analysis.benchmark import run_benchmark
 from modeling_randommask.data.tasks import task_folders
+from modeling_randommask.training.finetune_recipes import finetune_training_arguments
 from modeling_randommask.training.finetuning import FinetuneArguments, finetune, summarise
 from modeling_randommask.training.pretrain_arguments import parse_args
 from modeling_randommask.training.pretraining import pretrain
@@ -39,13 +39,17 @@ def pretrained(tmp_path_factory) -> Path:
     return out
 
 
-def _quick(model: Path, out: Path, **overrides) -> FinetuneArguments:
-    settings = {"task": str(TATA), "num_train_epochs": 2, "learning_rate": 1e-3} | overrides
-    return FinetuneArguments(model=str(model), output_dir=str(out), **settings)
+def _quick(model: Path, out: Path, task: Path = TATA, **options) -> tuple[FinetuneArguments, TrainingArguments]:
+    """Quick settings: 2 epochs at lr 1e-3; ``FinetuneArguments`` fields in ``options`` go there, the rest to the
+    Trainer, over the paper's recipe for ``task``."""
+    own = {name: options.pop(name) for name in list(options) if name in FinetuneArguments.__dataclass_fields__}
+    return (FinetuneArguments(model=str(model), task=str(task), **own),
+            finetune_training_arguments(task, output_dir=str(out), **{"num_train_epochs": 2, "learning_rate": 1e-3}
+                                        | options))
 
 
 def test_briefly_trained_model_beats_the_majority_class_on_core_promoters(pretrained, tmp_path, recwarn):
-    results = finetune(_quick(pretrained, tmp_path / "ft", seeds=[1, 2]))
+    results = finetune(*_quick(pretrained, tmp_path / "ft", seeds=[1, 2]))
     assert not [w for w in recwarn if "pin_memory" in str(w.message)], "pinned memory asked for on a CPU-only machine"
 
     assert results["paper_column"] == "CPD tata" and results["kind"] == "binary"
@@ -63,17 +67,17 @@ def test_briefly_trained_model_beats_the_majority_class_on_core_promoters(pretra
 
 
 def test_non_overlapping_retokenization_is_one_flag(pretrained, tmp_path):
-    results = finetune(_quick(pretrained, tmp_path / "nt", tokenization="non_overlapping", max_steps=20))
+    results = finetune(*_quick(pretrained, tmp_path / "nt", tokenization="non_overlapping", max_steps=20))
     with pytest.raises(FileExistsError, match="overwrite_output_dir"):
-        finetune(_quick(pretrained, tmp_path / "nt", max_steps=20))
+        finetune(*_quick(pretrained, tmp_path / "nt", max_steps=20))
     assert results["tokenization"] == "non_overlapping"
     saved = json.loads((tmp_path / "nt" / "model" / "config.json").read_text())
     assert (saved["kmer_size"], saved["kmer_stride"]) == (6, 6)
 
 
 def test_benchmark_runner_prints_the_table_and_writes_the_pretrained_card(pretrained, tmp_path):
-    args = _quick(pretrained, tmp_path / "bench", max_steps=10, task=None)
-    table = run_benchmark(args, [str(TATA)])
+    table = run_benchmark(FinetuneArguments(model=str(pretrained)), [str(TATA)], output_dir=str(tmp_path / "bench"),
+                          max_steps=10, learning_rate=1e-3)
     assert "| prom/prom_core_tata | CPD tata | overlapping | mcc |" in table
     assert (tmp_path / "bench" / "benchmark.md").read_text().strip() == table
     metadata = yaml.safe_load((pretrained / "README.md").read_text().split("---")[1])
@@ -90,7 +94,7 @@ def test_task_discovery_and_seed_summary():
     assert summarise([0.5, 0.7]) == pytest.approx({"mean": 0.6, "std": 0.1414213562, "n": 2})
     assert summarise([float("nan")])["n"] == 0
     with pytest.raises(ValueError, match="--task is required"):
-        finetune(replace(FinetuneArguments(model="x"), task=None))
+        finetune(FinetuneArguments(model="x"), TrainingArguments(output_dir="unused"))
 
 
 def test_two_target_regression_runs_end_to_end(pretrained, tmp_path):
@@ -111,8 +115,8 @@ def test_two_target_regression_runs_end_to_end(pretrained, tmp_path):
                          f"{seq.count('A') / 20 + rng.gauss(0, 0.1):.4f}")
         (folder / f"{split}.csv").write_text("\n".join(lines) + "\n")
 
-    results = finetune(_quick(pretrained, tmp_path / "reg", task=str(folder), max_steps=20,
-                              label_columns=["Dev_log2_enrichment", "Hk_log2_enrichment"]))
+    results = finetune(*_quick(pretrained, tmp_path / "reg", task=folder, max_steps=20,
+                               label_columns=["Dev_log2_enrichment", "Hk_log2_enrichment"]))
     assert results["kind"] == "regression" and results["primary_metric"] == "pearson"
     assert {"pearson_Dev_log2_enrichment", "pearson_Hk_log2_enrichment", "pearson"} <= set(results["test"])
     config = json.loads((tmp_path / "reg" / "model" / "config.json").read_text())

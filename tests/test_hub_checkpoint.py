@@ -3,7 +3,8 @@
 A fresh Python in which this package is not importable (`python -I -S`: no PYTHONPATH, no user site, no
 .pth files, hence no editable-install finder; only the site-packages directories are put on sys.path) loads
 the folders offline with every Auto class and `trust_remote_code=True`, reproduces the outputs computed here
-exactly, and runs the feature-extraction, text-classification and fill-mask pipelines.
+exactly, and runs the feature-extraction, text-classification and fill-mask pipelines (fill-mask at token level:
+a `[MASK]` in the text is one masked token between the k-mers of the DNA around it).
 """
 
 import gzip
@@ -143,6 +144,10 @@ def checkpoints(tmp_path_factory) -> tuple[Path, dict]:
     masked_base = 40  # hide this base: mask the 6 overlapping k-mers holding it (token positions 36..41)
     masked_ids = single["input_ids"].clone()
     masked_ids[0, masked_base - 4 : masked_base + 2] = tokenizer.mask_token_id
+    # fill-mask text: the DNA before the base, [MASK], the DNA after it -> k-mers, one [MASK] token, k-mers
+    fill_ids = tokenizer(sequences[0][:masked_base] + tokenizer.mask_token + sequences[0][masked_base + 1 :],
+                         return_tensors="pt")
+    fill_at = int((fill_ids["input_ids"][0] == tokenizer.mask_token_id).nonzero())
     with torch.no_grad():
         expected = {
             "sequences": sequences,
@@ -157,6 +162,7 @@ def checkpoints(tmp_path_factory) -> tuple[Path, dict]:
             "features": models["mlm"].bert(**single).last_hidden_state,
             "single_probabilities": models["seqcls"](**single).logits.softmax(-1)[0],
             "fill_mask_text": sequences[0][:masked_base] + tokenizer.mask_token + sequences[0][masked_base + 1 :],
+            "fill_mask_top3": tuple(models["mlm"](**fill_ids).logits[0, fill_at].softmax(-1).topk(3)),
             "masked_base": masked_base,
             "masked_logits": models["mlm"](input_ids=masked_ids).logits[0, masked_base - 4 : masked_base + 2],
         }
@@ -216,15 +222,22 @@ def test_feature_extraction_and_text_classification_pipelines(checkpoints):
     assert prediction["score"] == pytest.approx(float(expected["single_probabilities"][best]), abs=1e-5)
 
 
-def test_fill_mask_pipeline_finds_no_mask_in_dna_text_and_masked_ids_work_instead(checkpoints):
-    """FillMaskPipeline tokenizes text and looks for mask ids. KmerTokenizer reads DNA text only: a literal
-    "[MASK]" is six non-ACGT characters, so the k-mers overlapping it become [UNK] and the pipeline raises.
-    The working route is the model itself on token ids with the k-mers holding a base set to [MASK]."""
+def test_fill_mask_pipeline_works_at_token_level_and_masked_ids_hide_a_base(checkpoints):
+    """A literal "[MASK]" in the text is the mask token (text is split on special tokens first), so the fill-mask
+    pipeline predicts the k-mer at that one token, with the model's own probabilities. Hiding a base takes the
+    k overlapping k-mers that hold it: the model on token ids with those set to [MASK] (the README's recipe)."""
     _, results = checkpoints
-    assert not results["fill-mask"]["ok"]
-    assert results["fill-mask"]["error"] == "PipelineException: No mask_token ([MASK]) found on the input"
+    expected = results["expected"]
+    assert results["fill-mask"]["ok"], results["fill-mask"]
     tokens = results["fill-mask-tokens"]
-    assert "[MASK]" not in tokens and tokens.count("[UNK]") == 6 + 5  # every k-mer touching the 6 characters
+    before, after = 40, len(expected["sequences"][0]) - 41  # bases on each side of the masked one
+    assert tokens.count("[MASK]") == 1 and "[UNK]" not in tokens
+    assert tokens.index("[MASK]") == 1 + (before - 6 + 1) and len(tokens) == 2 + (before - 5) + 1 + (after - 5)
+    predictions = results["fill-mask"]["value"]
+    scores, ids = expected["fill_mask_top3"]
+    assert [p["token"] for p in predictions] == ids.tolist()
+    assert [p["score"] for p in predictions] == pytest.approx(scores.tolist(), abs=1e-6)
+    assert all(len(p["token_str"]) == 6 and set(p["token_str"]) <= set("ACGT") for p in predictions)
     assert results["masked-ids"]["equal"], results["masked-ids"]
 
 

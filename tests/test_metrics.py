@@ -132,3 +132,43 @@ def test_compute_metrics_for_trainer():
     assert reg["pearson"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="kind"):
         compute_metrics("ranking")
+
+
+# --- the evaluate module (dna_metrics.py): the same numbers, loaded from the package, offline -----------------------
+
+
+def test_the_evaluate_module_gives_the_functions_numbers():
+    import evaluate
+
+    from modeling_randommask.evaluation import DNA_METRICS
+
+    rng = np.random.default_rng(4)
+    for classes in (2, 4):
+        labels = rng.integers(0, classes, 120)
+        logits = (rng.normal(size=(120, classes)) + np.eye(classes)[labels]).astype(np.float32)
+        module = evaluate.load(DNA_METRICS, "classification")
+        assert module.compute(predictions=logits, references=labels) == classification_metrics(labels, logits)
+    y = rng.normal(size=(60, 2)).astype(np.float32)
+    p = (y + rng.normal(size=(60, 2))).astype(np.float32)
+    module = evaluate.load(DNA_METRICS, "regression")
+    assert module.compute(predictions=p, references=y, target_names=["dev", "hk"]) == regression_metrics(
+        y, p, ["dev", "hk"])
+    assert module.compute(predictions=p[:, 0], references=y[:, 0]) == regression_metrics(y[:, 0], p[:, 0])
+    with pytest.raises(KeyError, match="classification"):
+        evaluate.load(DNA_METRICS, "ranking")
+
+
+def test_compute_metrics_scores_token_tasks_per_base():
+    from modeling_randommask.data.base_labels import BaseAlignment
+
+    base_labels = np.array([0, 0, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0], dtype=np.int8)  # two sequences of 6 bases
+    bases = BaseAlignment.from_lengths([6, 6], k=3, stride=1, base_labels=base_labels)  # 4 tokens each, centre 1
+    token_logits = np.zeros((2, 6, 2), dtype=np.float32)
+    token_logits[0, 1:5, 1] = [-1, 1, 1, -1]  # predicts bases 1..4 of sequence 0 as 0, 1, 1, 0
+    token_logits[1, 1:5, 1] = [-1, -1, 1, 1]
+    out = compute_metrics("token", bases=bases)(EvalPrediction(predictions=token_logits, label_ids=None))
+    predicted = np.array([[-1, -1, 1, 1, -1, -1], [-1, -1, -1, 1, 1, 1]]).reshape(-1)  # edges copy their neighbour
+    assert out["mcc"] == pytest.approx(skm.matthews_corrcoef(base_labels, predicted > 0))
+    assert out["accuracy"] == pytest.approx(np.mean(base_labels == (predicted > 0)))
+    with pytest.raises(ValueError, match="token task needs bases"):
+        compute_metrics("token")

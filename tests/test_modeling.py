@@ -2,15 +2,18 @@
 maps under SDPA, task heads, DNABERT import. Tiny models on real lambda-phage DNA."""
 
 import gzip
+import inspect
 import json
+import typing
 
 import pytest
 import torch
 from conftest import LAMBDA
 from torch.nn import functional as F
-from transformers import BertConfig, BertForMaskedLM
+from transformers import BertConfig, BertForMaskedLM, BertForSequenceClassification
 
 from modeling_randommask.configuration_randommask import DEFAULT_AUTO_MAP, RandomMaskConfig
+from modeling_randommask.hub.checkpoint import save_checkpoint
 from modeling_randommask.hub.dnabert import from_dnabert, kmer_size_of_vocab
 from modeling_randommask.modeling_randommask import (
     RandomMaskForMaskedLM,
@@ -77,7 +80,7 @@ def test_presets_sizes_and_overrides():
 @pytest.mark.parametrize(
     "fields, message",
     [
-        ({"vocab_size": 30522}, "does not match kmer_size=6"),
+        ({"vocab_size": 4100}, "vocab_size=4100 is too small for kmer_size=6"),
         ({"kmer_size": 6, "kmer_stride": 7}, "kmer_stride"),
         ({"hidden_size": 100, "num_attention_heads": 12}, "not a multiple"),
         ({"classifier_pooling": "max"}, "classifier_pooling"),
@@ -121,6 +124,59 @@ def test_save_pretrained_writes_full_auto_map_code_and_safetensors(tmp_path, bat
     assert loaded.cls.predictions.decoder.weight is loaded.bert.embeddings.word_embeddings.weight
     with torch.no_grad():
         assert torch.equal(model(**batch).logits, loaded(**batch).logits)
+
+
+def test_untied_decoder_is_saved_and_reloaded(tmp_path, batch):
+    """`tie_word_embeddings=False`: the decoder is a weight of its own, saved and reloaded (as BertForMaskedLM)."""
+    torch.manual_seed(0)
+    model = RandomMaskForMaskedLM(tiny_config(tie_word_embeddings=False)).eval()
+    assert model.cls.predictions.decoder.weight is not model.bert.embeddings.word_embeddings.weight
+    model.save_pretrained(tmp_path)
+    loaded, info = RandomMaskForMaskedLM.from_pretrained(tmp_path, output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"]
+    assert loaded.cls.predictions.decoder.weight is not loaded.bert.embeddings.word_embeddings.weight
+    assert torch.equal(loaded.cls.predictions.decoder.weight, model.cls.predictions.decoder.weight)
+    with torch.no_grad():
+        assert torch.equal(model(**batch).logits, loaded.eval()(**batch).logits)
+
+
+def test_vocabulary_padded_to_a_multiple_saves_and_reloads(tmp_path, batch):
+    """`resize_token_embeddings(..., pad_to_multiple_of=64)` (tensor-core padding) gives 4,160 rows: the 59 past the
+    k-mer vocabulary are never produced by the tokenizer, and the folder saves and loads."""
+    torch.manual_seed(0)
+    model = RandomMaskForMaskedLM(tiny_config()).eval()
+    model.resize_token_embeddings(4101, pad_to_multiple_of=64, mean_resizing=False)
+    assert model.config.vocab_size == 4160
+    tokenizer = KmerTokenizer()
+    save_checkpoint(model, tokenizer, tmp_path / "padded")
+    loaded = RandomMaskForMaskedLM.from_pretrained(tmp_path / "padded").eval()
+    assert loaded.config.vocab_size == 4160 and loaded.get_input_embeddings().weight.shape[0] == 4160
+    with torch.no_grad():
+        logits = loaded(**batch).logits
+    assert logits.shape[-1] == 4160 and torch.equal(model(**batch).logits, logits)
+    assert int(batch["input_ids"].max()) < len(tokenizer) == 4101
+    # A tokenizer that can produce ids the model has no row for is still refused.
+    tokenizer.add_tokens([f"<extra{i}>" for i in range(60)])
+    with pytest.raises(ValueError, match="tokenizer has 4161 tokens, the model's vocab_size is only 4160"):
+        save_checkpoint(model, tokenizer, tmp_path / "short")
+
+
+@pytest.mark.parametrize("head", [RandomMaskModel, RandomMaskForMaskedLM, RandomMaskForSequenceClassification,
+                                  RandomMaskForTokenClassification])
+def test_forward_signatures_declare_per_layer_outputs_like_berts_heads(head, batch):
+    """Tools that inspect `forward` (signature or type hints) see `output_attentions` / `output_hidden_states`;
+    the remaining keyword arguments are typed as BERT's heads type them (`Unpack[TransformersKwargs]`)."""
+    parameters = inspect.signature(head.forward).parameters
+    assert {"output_attentions", "output_hidden_states"} <= set(parameters)
+    hints = typing.get_type_hints(head.forward, include_extras=True)
+    assert hints["kwargs"] == typing.get_type_hints(BertForSequenceClassification.forward, include_extras=True)["kwargs"]
+    model = head(tiny_config(num_labels=2)).eval()
+    with torch.no_grad():
+        out = model(**batch, output_attentions=True, output_hidden_states=True)
+    assert len(out.hidden_states) == 3 and len(out.attentions) == 2
+    with torch.no_grad():
+        plain = model(**batch)
+    assert plain.hidden_states is None and plain.attentions is None
 
 
 # --- masked-LM head -----------------------------------------------------------------------------------------------
@@ -352,3 +408,44 @@ def test_from_dnabert_refuses_other_checkpoints(tmp_path):
     BertForMaskedLM(BertConfig(vocab_size=30522, **TINY)).save_pretrained(tmp_path / "english")
     with pytest.raises(ValueError, match="not a k-mer vocabulary"):
         from_dnabert(tmp_path / "english")
+
+
+# --- torch.compile ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_compiled_masked_only_training_builds_few_graphs_and_matches_eager():
+    """30 AdamW steps on lambda DNA whose labelled counts change every batch (10-60% of tokens, so the busiest row
+    needs 64 query slots in some batches and 128 in others; one row padded). The masked-only step reads its slot
+    count outside the graph and buckets it, so torch.compile builds one graph per bucket (measured: 2) instead of
+    breaking the graph and recompiling as the count changes; losses equal the eager run's (largest difference
+    measured over the 30 steps: 6e-6; tolerance 1e-4), and the logits are still one row per labelled token."""
+    from torch._dynamo.utils import counters
+
+    genome = lambda_genome()
+    encoded = KmerTokenizer()([genome[i * 1000 : i * 1000 + 131] for i in range(8)], return_tensors="pt")
+    inputs = {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"].clone()}
+    inputs["attention_mask"][-1, 100:] = 0  # a padded row
+    torch.manual_seed(0)
+    eager = RandomMaskForMaskedLM(tiny_config())
+    twin = RandomMaskForMaskedLM(tiny_config())
+    twin.load_state_dict(eager.state_dict())
+    torch._dynamo.reset()
+    counters.clear()
+    compiled = torch.compile(twin)
+    optimizers = [torch.optim.AdamW(model.parameters(), lr=1e-3) for model in (eager, twin)]
+    generator = torch.Generator().manual_seed(0)
+    losses: dict[str, list[float]] = {"eager": [], "compiled": []}
+    for step in range(30):
+        chosen = torch.rand(inputs["input_ids"].shape, generator=generator) < (0.1, 0.3, 0.6)[step % 3]
+        labels = torch.where(chosen & inputs["attention_mask"].bool(), inputs["input_ids"], -100)
+        for name, model, optimizer in zip(losses, (eager, compiled), optimizers):
+            out = model(**inputs, labels=labels)
+            out.loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            losses[name].append(out.loss.item())
+            assert out.logits.shape == (int((labels != -100).sum()), 4101)
+    graphs = counters["stats"]["unique_graphs"]
+    assert 1 <= graphs <= 3, f"{graphs} graphs compiled in 30 steps"
+    torch.testing.assert_close(torch.tensor(losses["compiled"]), torch.tensor(losses["eager"]), rtol=0, atol=1e-4)

@@ -3,21 +3,20 @@
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import QUICK_PRETRAIN, REPO, read_log, run_script
+from conftest import QUICK_PRETRAIN, REPO, kill_when_paused, read_log, run_paused, run_script
 from safetensors.torch import load_file
 from transformers import AutoModelForMaskedLM
 
 from modeling_randommask.hub.upload import files_to_upload
 from modeling_randommask.training.pretrain_arguments import RECIPES, parse_args
 from modeling_randommask.training.pretraining import pretrain
+from modeling_randommask.training.run_log import read_training_log
 
 QUICK = QUICK_PRETRAIN
 
@@ -34,6 +33,7 @@ _LINEAR_DTYPES = """
 import sys, torch
 from modeling_randommask.training.pretrain_arguments import parse_args
 from modeling_randommask.training.pretraining import pretrain
+from modeling_randommask.training.run_log import read_training_log
 seen = set()
 def record(module, inputs, output):
     if isinstance(module, torch.nn.Linear) and module.training:
@@ -84,6 +84,7 @@ def test_pretrain_writes_a_loadable_model_folder_with_card_and_log(tmp_path):
     assert model.config.model_type == "randommask" and (out / "model.safetensors").is_file()
     card = (out / "README.md").read_text()
     assert "fill-mask" in card and "lambda_NC_001416.fa.gz" in card
+    assert "## Bits per base on held-out DNA" in card and "| order-5 Markov, 5 bases before |" in card
 
     log = read_log(out)
     losses = _losses(out)
@@ -91,12 +92,15 @@ def test_pretrain_writes_a_loadable_model_folder_with_card_and_log(tmp_path):
     phase_ends = [r["step"] for r in log if r.get("phase_end")]
     assert phase_ends == [4, 8, 12]  # 12 steps, 3 phases: validation at every phase boundary
     assert {r["phase"] for r in log if "loss" in r and "event" not in r} == {0, 1, 2}
+    curve = read_training_log(out)  # throughput and the share of time spent waiting for the DataLoader
+    assert (curve.tokens_per_s > 0).all() and ((curve.data_wait_fraction >= 0) & (curve.data_wait_fraction < 1)).all()
+    assert len(curve.data_wait_fraction) == 12
     assert (out / "checkpoints" / "latest").read_text() == "step-00000012"
 
     uploaded = files_to_upload(out)
     assert {"config.json", "model.safetensors", "README.md", "tokenizer_config.json", "vocab.txt",
             "modeling_randommask.py", "configuration_randommask.py", "tokenization_kmer.py", "kmer_vocab.py",
-            "training_log.jsonl"} <= set(uploaded)
+            "pipeline_randommask.py", "training_log.jsonl"} <= set(uploaded)
     assert any((out / "logs").rglob("*tfevents*")) and not any(f.startswith(("checkpoints/", "logs/")) for f in uploaded)
 
     saved = json.loads((out / "checkpoints" / "step-00000012" / "masking_schedule.json").read_text())
@@ -112,14 +116,11 @@ def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path):
     whole, broken = tmp_path / "whole", tmp_path / "broken"
     assert run_script([*QUICK, "--output_dir", str(whole)]).wait(timeout=600) == 0
 
-    victim = run_script([*QUICK, "--output_dir", str(broken)])
-    pointer = broken / "checkpoints" / "latest"
-    deadline = time.monotonic() + 600
-    while not (pointer.exists() and pointer.read_text() >= "step-00000004") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.kill(victim.pid, signal.SIGKILL)
-    victim.wait()
-    assert not (broken / "model.safetensors").exists(), "the run finished before it could be killed"
+    # Killed mid-training, just before update 7 (checkpoint step-4 is complete, step-8 not yet written): the run
+    # pauses there and writes a marker, so the kill lands between checkpoints every time, not by a polling race.
+    kill_when_paused(*run_paused([*QUICK, "--output_dir", str(broken)], tmp_path, "optimizer_step", "7"))
+    assert (broken / "checkpoints" / "latest").read_text() == "step-00000004"
+    assert not (broken / "model.safetensors").exists()
 
     resumed = run_script([*QUICK, "--output_dir", str(broken), "--resume_from_checkpoint", "latest"])
     output = resumed.communicate(timeout=600)[0]
@@ -146,3 +147,4 @@ def test_two_gloo_ranks_read_different_windows_under_one_schedule(tmp_path):
     assert steps and all(len(set(r["batch_fingerprints"])) == 2 for r in steps)
     assert all(len(set(r["phases_by_rank"])) == 1 for r in steps)
     AutoModelForMaskedLM.from_pretrained(out, trust_remote_code=True)
+    assert not (out / ".randommask.lock").exists()  # rank 0 alone held the folder's lock, and released it

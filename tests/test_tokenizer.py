@@ -155,8 +155,32 @@ def test_case_whitespace_and_unknown_bases(lambda_dna):
     got = tok(with_iupac, add_special_tokens=False)["input_ids"]
     assert [i for i, (a, b) in enumerate(zip(got, ids[1:-1])) if a != b] == list(range(95, 101))
     assert set(got[95:101]) == {tok.unk_token_id}
-    # Special-token strings are not parsed inside DNA: "[MASK]" is six non-ACGT characters.
-    assert tok.tokenize("ACGTAC[MASK]") == ["ACGTAC"] + ["[UNK]"] * 6
+
+
+def test_special_and_added_tokens_inside_text_are_tokens():
+    """As in every transformers tokenizer, text is split on special/added tokens first; each DNA segment between
+    them is tokenized on its own (here two 6-mers around one [MASK] token, not eleven [UNK]s)."""
+    tok = tokenizer()
+    acgtac = tok.convert_tokens_to_ids("ACGTAC")
+    for vectorised in (True, False):
+        tok.use_vectorized = vectorised
+        assert tok("ACGTAC[MASK]ACGTAC")["input_ids"] == [2, acgtac, tok.mask_token_id, acgtac, 3]
+        assert tok(["ACGTAC[MASK]ACGTAC", "ACGTAC"], padding=True)["input_ids"] == [
+            [2, acgtac, 4, acgtac, 3], [2, acgtac, 3, 0, 0]]
+        # split_special_tokens=True reads the brackets as (non-ACGT) DNA again
+        assert tok("ACGTAC[MASK]", split_special_tokens=True)["input_ids"] == [2, acgtac] + [1] * 6 + [3]
+    tok.use_vectorized = True
+    assert tok.tokenize("ACGTACG [SEP]\nACGTAC") == ["ACGTAC", "CGTACG", "[SEP]", "ACGTAC"]
+    # Added tokens, special or not, are split out too, get their own ids and decode as themselves.
+    tok.add_special_tokens({"extra_special_tokens": ["[HUMAN]"]})
+    tok.add_tokens(["<chr1>"])
+    human, chr1 = tok.convert_tokens_to_ids(["[HUMAN]", "<chr1>"])
+    assert (human, chr1) == (4101, 4102) and tok.tokenize("[HUMAN]") == ["[HUMAN]"]
+    ids = tok("[HUMAN]ACGTACG<chr1>ACGTAC")["input_ids"]
+    assert ids == [2, human, acgtac, tok.convert_tokens_to_ids("CGTACG"), chr1, acgtac, 3]
+    assert tok.decode(ids) == "[CLS] [HUMAN] ACGTACG <chr1> ACGTAC [SEP]"
+    assert fast_and_slow(tok, ["[HUMAN]ACGTACG<chr1>ACGTAC", "<chr1>", "ACGTACGT"], padding=True)[0] == \
+        fast_and_slow(tok, ["[HUMAN]ACGTACG<chr1>ACGTAC", "<chr1>", "ACGTACGT"], padding=True)[1]
 
 
 @pytest.mark.parametrize("k", [8, 9, 10])
@@ -309,7 +333,9 @@ def test_decode_round_trip(k, stride_choice, dna):
 
 # ---- vectorised path == per-token reference path -----------------------------------------------------------
 
-DNA_WITH_NOISE = st.text(alphabet="ACGTacgtNRY \n", max_size=50)
+# DNA with noise, and now and then a special token inside it (split out as a token by both paths).
+DNA_WITH_NOISE = st.lists(st.one_of(st.text(alphabet="ACGTacgtNRY \n", max_size=20), st.sampled_from(["[MASK]", "[UNK]"])),
+                          max_size=4).map("".join)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

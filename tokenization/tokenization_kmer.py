@@ -7,13 +7,15 @@ torch, transformers and its sibling ``kmer_vocab.py``.
 from __future__ import annotations
 
 import functools
+import json
 import os
+import re
 from typing import ClassVar
 
 import torch
 from transformers import PreTrainedTokenizer
 from transformers.tokenization_utils_base import BatchEncoding, TruncationStrategy
-from transformers.utils import PaddingStrategy, TensorType, logging
+from transformers.utils import PaddingStrategy, TensorType, cached_file, logging
 
 from .kmer_vocab import BASES, SPECIAL_TOKENS, kmer_vocab
 
@@ -58,7 +60,10 @@ class KmerTokenizer(PreTrainedTokenizer):
       - Text is raw DNA in any case. Whitespace (spaces, tabs, newlines) is ignored; lowercase (soft-masked)
         bases read as uppercase.
       - A k-mer holding N, an IUPAC code, `U`, or any other character that is not A/C/G/T becomes `[UNK]`.
-        Special-token strings inside the text are not parsed (`"[MASK]"` is six non-ACGT characters).
+      - Special and added tokens inside the text are tokens, as in every transformers tokenizer: the text is split
+        on them first (longest match), and each DNA segment between them is tokenized on its own. So
+        `"ACGTACGT[MASK]ACGTACGT"` is 3 k-mers, `[MASK]`, 3 k-mers (k = 6): one masked token, not one masked base
+        (hiding a base takes the k overlapping k-mers that hold it). `split_special_tokens=True` turns this off.
       - Tail rule: bases after the last complete k-mer (possible when `(L - k) % s != 0`, or `L < k`)
         are dropped, with a one-time warning. With kmer_stride 1 only sequences shorter than k lose bases.
       - DNABERT's space-separated k-mers (`"ATGCGT TGCGTA GCGTAC"`) are recognised and read as the sequence
@@ -77,7 +82,11 @@ class KmerTokenizer(PreTrainedTokenizer):
 
     Speed: calls on strings (single or batch) take a vectorised torch path (byte lookup table, then `k - 1`
     fused shifted multiply-adds over all bases; no Python work per token) that gives the same ids as the per-token
-    reference path `tokenize` + `convert_tokens_to_ids` (set `use_vectorized = False` to force the latter).
+    reference path `tokenize` + `convert_tokens_to_ids` (set `use_vectorized = False` to force the latter). Text
+    holding special or added tokens gets its k-mer ids the same vectorised way, segment by segment.
+
+    Lengths: with truncation, `max_length` must leave room for the special tokens (`[CLS] [SEP]`: 2; pairs: 3);
+    `pad_to_multiple_of` must be >= 1. An empty batch gives empty outputs (`[0, 0]` tensors).
     Note that `tokenizer(..., stride=n)` is transformers' overflow stride, not the k-mer stride.
 
     Args:
@@ -113,6 +122,8 @@ class KmerTokenizer(PreTrainedTokenizer):
         kmer_stride = kwargs.pop("stride", kmer_stride)  # tokenizer_config.json of folders saved before 0.2
         if isinstance(kmer_stride, bool) or not isinstance(kmer_stride, int) or kmer_stride < 1:
             raise ValueError(f"kmer_stride must be an int >= 1, got {kmer_stride!r}")
+        if model_max_length < 2:
+            raise ValueError(f"model_max_length must hold [CLS] and [SEP] (>= 2), got {model_max_length}")
         if file_vocab is not None:
             _check_vocab(vocab_file, file_vocab, vocab, k)
         given = {"pad_token": pad_token, "unk_token": unk_token, "cls_token": cls_token,
@@ -123,11 +134,46 @@ class KmerTokenizer(PreTrainedTokenizer):
         self.k = k
         self.kmer_stride = kmer_stride
         self.use_vectorized = True
+        self._added_pattern: tuple[tuple[str, ...], re.Pattern | None] = ((), None)
         self._id_to_token = vocab
         self._token_to_id = {token: i for i, token in enumerate(vocab)}
         kwargs.update(special_tokens_pattern="cls_sep", token_type_ids_pattern="bert_style",
                       token_type_ids_include_special_tokens=True)
         super().__init__(k=k, kmer_stride=kmer_stride, model_max_length=model_max_length, **given, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        """As transformers' `from_pretrained`, then a warning when the model config saved beside the tokenizer was
+        trained on other k-mers (its ids would mean other k-mers to the model)."""
+        tokenizer = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        problem = tokenizer.model_mismatch(pretrained_model_name_or_path, **kwargs)
+        if problem:
+            logger.warning(problem)
+        return tokenizer
+
+    def model_mismatch(self, source, **kwargs) -> str | None:
+        """How the RandomMask `config.json` in `source` (a folder or Hub id) disagrees with this tokenizer's k-mers,
+        or None (agrees, absent, or not a RandomMask model)."""
+        options = {key: kwargs[key] for key in ("subfolder", "cache_dir", "revision", "token", "local_files_only")
+                   if kwargs.get(key) is not None}
+        try:
+            path = cached_file(source, "config.json", _raise_exceptions_for_missing_entries=False,
+                               _raise_exceptions_for_connection_errors=False, **options)
+            if path is None:
+                return None
+            with open(path, encoding="utf-8") as handle:
+                config = json.load(handle)
+        except (OSError, ValueError):  # unreadable: the model's own loading reports it
+            return None
+        if config.get("model_type") != "randommask":
+            return None
+        model = (config.get("kmer_size", 6), config.get("kmer_stride", 1))
+        if model == (self.k, self.kmer_stride):
+            return None
+        return (f"{source}: this tokenizer reads {self.k}-mers with stride {self.kmer_stride}, but the model saved "
+                f"beside it (config.json) was trained on {model[0]}-mers with stride {model[1]}: the same ids mean "
+                f"other k-mers to it. Use KmerTokenizer(k={model[0]}, kmer_stride={model[1]}) with this model, and "
+                "save that one into the folder.")
 
     # ---- vocabulary -------------------------------------------------------------------------------------
 
@@ -179,8 +225,7 @@ class KmerTokenizer(PreTrainedTokenizer):
 
     def _normalize(self, text: str) -> str:
         """Whitespace-free ASCII DNA (case kept); DNABERT-style space-separated k-mers are joined back."""
-        if not isinstance(text, str):
-            raise TypeError(f"KmerTokenizer expects DNA as str, got {type(text).__name__}: {text!r:.60}")
+        _require_str(text)
         pieces = text.split()
         if len(pieces) <= 1:
             sequence = pieces[0] if pieces else ""
@@ -198,8 +243,17 @@ class KmerTokenizer(PreTrainedTokenizer):
         return sequence
 
     def tokenize(self, text: str, **kwargs) -> list[str]:
-        """K-mer strings of `text`, `[UNK]` for those holding a non-ACGT base (per-token reference path)."""
-        return self._tokenize(text)
+        """Tokens of `text`: its special/added tokens, and between them the k-mer strings of each DNA segment,
+        `[UNK]` for those holding a non-ACGT base (per-token reference path)."""
+        _require_str(text)
+        pieces = self._split_on_added_tokens(text, kwargs.get("split_special_tokens", self.split_special_tokens))
+        tokens: list[str] = []
+        for index, piece in enumerate(pieces):
+            if index % 2:
+                tokens.append(piece)
+            else:
+                tokens.extend(self._tokenize(piece))
+        return tokens
 
     def _tokenize(self, text: str, **kwargs) -> list[str]:
         sequence = self._normalize(text).upper()
@@ -208,6 +262,32 @@ class KmerTokenizer(PreTrainedTokenizer):
         kmers = [sequence[i : i + self.k] for i in range(0, num_tokens * self.kmer_stride, self.kmer_stride)]
         unk = SPECIAL_TOKENS[UNK_ID]
         return [kmer if self._token_to_id.get(kmer, UNK_ID) >= NUM_SPECIAL else unk for kmer in kmers]
+
+    # ---- special and added tokens inside text ---------------------------------------------------------
+
+    def _added_tokens_regex(self, split_special_tokens: bool) -> re.Pattern | None:
+        """A regex matching any special or added token, longest first (transformers' trie rule), or None when
+        there is nothing to split on. Rebuilt only when tokens are added."""
+        tokens = () if split_special_tokens else tuple(self._added_tokens_encoder)
+        if self._added_pattern[0] != tokens:
+            alternatives = "|".join(map(re.escape, sorted(tokens, key=len, reverse=True)))
+            self._added_pattern = (tokens, re.compile(f"({alternatives})") if tokens else None)
+        return self._added_pattern[1]
+
+    def _split_on_added_tokens(self, text: str, split_special_tokens: bool) -> list[str]:
+        """`[dna, token, dna, token, ..., dna]`: odd indices are special/added tokens, even ones DNA (maybe empty)."""
+        pattern = self._added_tokens_regex(split_special_tokens)
+        return [text] if pattern is None else pattern.split(text)
+
+    def _holds_added_tokens(self, texts: list[str], split_special_tokens: bool) -> bool:
+        """Whether any text holds a special or added token. Plain DNA costs one memchr per distinct first
+        character of the tokens (`[` for the specials), not a substring search per token."""
+        pattern = self._added_tokens_regex(split_special_tokens)
+        if pattern is None:
+            return False
+        joined = "".join(texts)
+        first_characters = {token[0] for token in self._added_pattern[0]}
+        return any(char in joined for char in first_characters) and pattern.search(joined) is not None
 
     # ---- vectorised ids ---------------------------------------------------------------------------------
 
@@ -269,7 +349,24 @@ class KmerTokenizer(PreTrainedTokenizer):
         self._warn_if_bases_dropped(bool((lengths > spanned).any()))
         return num_tokens
 
-    def _id_lists(self, texts: list[str]) -> list[list[int]]:
+    def _id_lists(self, texts: list[str], split_special_tokens: bool) -> list[list[int]]:
+        """Ids (no [CLS]/[SEP]) of each text: special/added tokens as themselves, k-mers of the DNA between them."""
+        if not self._holds_added_tokens(texts, split_special_tokens):
+            return self._kmer_id_lists(texts)
+        pieces = [self._split_on_added_tokens(text, split_special_tokens) for text in texts]
+        segments = iter(self._kmer_id_lists([segment for split in pieces for segment in split[::2]]))
+        encoder = self._added_tokens_encoder
+        lists = []
+        for split in pieces:
+            ids = list(next(segments))
+            for token in split[1::2]:
+                ids.append(encoder[token])
+                ids.extend(next(segments))
+            lists.append(ids)
+        return lists
+
+    def _kmer_id_lists(self, texts: list[str]) -> list[list[int]]:
+        """K-mer ids of each text read as DNA throughout."""
         flat, starts, lengths = self._ascii_batch(texts)
         num_tokens = self._num_tokens(lengths)
         window_ids = self._strided_kmer_ids(flat.view(1, -1), 1)[0]  # k-mer at every base of the concatenation
@@ -311,6 +408,9 @@ class KmerTokenizer(PreTrainedTokenizer):
         _check_text_type(text, "text")
         if text_pair is not None:
             _check_text_type(text_pair, "text_pair")
+        specials = (2 if text_pair is None else 3) if add_special_tokens else 0  # [CLS] A [SEP] (B [SEP])
+        _check_lengths(truncation_strategy, max_length, specials, pad_to_multiple_of, stride)
+        split_special_tokens = kwargs.get("split_special_tokens", self.split_special_tokens)
         options = {
             "add_special_tokens": add_special_tokens, "padding_strategy": padding_strategy,
             "truncation_strategy": truncation_strategy, "max_length": max_length, "stride": stride,
@@ -322,16 +422,22 @@ class KmerTokenizer(PreTrainedTokenizer):
         }
         texts, batched = _dna_batch(text)
         pairs, pair_batched = _dna_batch(text_pair) if text_pair is not None else (None, batched)
-        if not self.use_vectorized or is_split_into_words or texts is None or pairs is None and text_pair is not None:
+        per_token = not self.use_vectorized and texts != []  # transformers' path fails on an empty batch
+        if per_token or is_split_into_words or texts is None or pairs is None and text_pair is not None:
             return super()._encode_plus(text, text_pair, is_split_into_words=is_split_into_words, **options, **kwargs)
         if pair_batched != batched or pairs is not None and len(pairs) != len(texts):
             raise ValueError("text_pair must be a batch of the same length as text, or a string when text is")
-        if pairs is None and not return_overflowing_tokens and truncation_strategy != TruncationStrategy.ONLY_SECOND:
+        if (pairs is None and not return_overflowing_tokens and truncation_strategy != TruncationStrategy.ONLY_SECOND
+                and not self._holds_added_tokens(texts, split_special_tokens)):
             return self._encode_vectorised(texts, batched, **options)
-        # Pairs and overflow: vectorised ids, then transformers' own per-sequence assembly.
-        first = self._id_lists(texts)
-        second = self._id_lists(pairs) if pairs is not None else [None] * len(first)
+        # Pairs, overflow, tokens in the text: vectorised ids, then transformers' own per-sequence assembly.
+        first = self._id_lists(texts, split_special_tokens)
+        second = self._id_lists(pairs, split_special_tokens) if pairs is not None else [None] * len(first)
         return self._prepare_batch(first, second, batched, **options)
+
+    def pad(self, *args, **kwargs) -> BatchEncoding:
+        _check_lengths(TruncationStrategy.DO_NOT_TRUNCATE, None, 0, kwargs.get("pad_to_multiple_of"), 0)
+        return super().pad(*args, **kwargs)
 
     def _prepare_batch(self, first, second, batched, padding_strategy, truncation_strategy, return_tensors,
                        pad_to_multiple_of, padding_side, return_attention_mask, **options) -> BatchEncoding:
@@ -381,7 +487,10 @@ class KmerTokenizer(PreTrainedTokenizer):
 
         widths = row_len
         if padding_strategy != PaddingStrategy.DO_NOT_PAD:
-            target = int(row_len.max()) if padding_strategy == PaddingStrategy.LONGEST and len(texts) else max_length
+            if padding_strategy == PaddingStrategy.LONGEST:
+                target = int(row_len.max()) if len(texts) else 0
+            else:
+                target = max_length
             if pad_to_multiple_of is not None and target % pad_to_multiple_of:
                 target = (target // pad_to_multiple_of + 1) * pad_to_multiple_of
             widths = row_len.clamp(min=target)
@@ -434,7 +543,7 @@ class KmerTokenizer(PreTrainedTokenizer):
                 f"Unable to create tensors from rows of {int(widths.min())} to {width} tokens: pass padding=True "
                 "(and truncation=True) to have batched tensors with the same length."
             )
-        if tensor_type in ("pt", "np") and len(texts) and uniform:
+        if tensor_type in ("pt", "np") and uniform:  # an empty batch too: [0, 0] tensors
             if return_length:
                 outputs["length"] = row_len if batched else widths[:1]
             if tensor_type == "np":
@@ -490,6 +599,26 @@ class KmerTokenizer(PreTrainedTokenizer):
     def _decode(self, token_ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces=None, **kwargs) -> str:
         tokens = self.convert_ids_to_tokens(token_ids)
         return self._tokens_to_text([tokens] if isinstance(tokens, str) else tokens, skip_special_tokens)
+
+
+def _require_str(text) -> None:
+    if not isinstance(text, str):
+        raise TypeError(f"KmerTokenizer expects DNA as str, got {type(text).__name__}: {text!r:.60}")
+
+
+def _check_lengths(truncation: TruncationStrategy, max_length: int | None, specials: int,
+                   pad_to_multiple_of: int | None, stride: int) -> None:
+    """Refuse lengths that transformers would silently ignore (`max_length=1` still gave `[CLS] [SEP]`, 0 meant no
+    truncation) or fail on deep inside (`pad_to_multiple_of=0`)."""
+    if truncation != TruncationStrategy.DO_NOT_TRUNCATE and max_length is not None and max_length < max(specials, 1):
+        if specials:
+            raise ValueError(f"max_length={max_length} cannot hold the {specials} special tokens ([CLS], [SEP]) of "
+                             f"each sequence: use max_length >= {specials} (or add_special_tokens=False)")
+        raise ValueError(f"max_length={max_length} holds no token: use max_length >= 1 (or truncation=False)")
+    if pad_to_multiple_of is not None and (isinstance(pad_to_multiple_of, bool) or pad_to_multiple_of < 1):
+        raise ValueError(f"pad_to_multiple_of must be an int >= 1 (or None), got {pad_to_multiple_of!r}")
+    if stride < 0:
+        raise ValueError(f"stride (the overflow stride) must be >= 0, got {stride}")
 
 
 def _check_text_type(text, name: str) -> None:

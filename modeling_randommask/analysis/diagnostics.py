@@ -7,6 +7,8 @@
   real sequences (padding excluded as query and as key). Under-trained layers park their attention on [CLS].
 - K-mer embeddings (Figs. 2-3): t-SNE of the input embeddings of the 4**k k-mers coloured by their central
   dinucleotide, and two numbers for how strongly the raw embeddings cluster by it: cosine silhouette and kNN purity.
+- Bits per base (``inference.bits_per_base``): how well each model predicts single held-out bases, on one scale
+  for every tokenization, beside an order-k Markov baseline scored on the same bases.
 
 ``analyze`` runs all three on one or more checkpoints (compare mode) and writes the figures, ``diagnostics.json``
 and a markdown table. Figures use matplotlib's object API (``Figure``, rendered by Agg), never pyplot: no global
@@ -29,11 +31,16 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from tokenization import KmerTokenizer
 from tokenization.kmer_vocab import BASES
 
 from ..configuration_randommask import NUM_SPECIAL_TOKENS
 from ..data.fasta import default_corpus, read_genome
+from ..data.genome_windows import GenomeDataConfig
+from ..data.options import check_output_folder, check_ranges
 from ..hub.checkpoint import load_masked_lm
+from ..inference import bits_per_base as bpb
+from ..pipeline_randommask import DEFAULT_RULE, RULES
 from ..training.run_log import TrainingCurve, log_file, read_training_log
 
 logger = logging.getLogger(__name__)
@@ -404,6 +411,17 @@ def diagnostics_table(results: dict[str, dict[str, Any]]) -> str:
             embeddings["knn_purity"])
         put((2, 1, 0), "k-mer kNN purity, chance", label, embeddings["chance_purity"])
         put((2, 2, 0), "k-mer silhouette by central dinucleotide (cosine)", label, embeddings["silhouette_cosine"])
+        bits = result.get("bits_per_base")
+        if bits:
+            where = f"{bits['positions']:,} held-out positions"
+            for index, (rule, scores) in enumerate(bits["rules"].items()):
+                put((3, 0, index), f"bits per base, rule {rule} ({where})", label, scores["bits_per_base"], ".4f")
+                put((3, 1, index), f"base accuracy, rule {rule}", label, scores["accuracy"])
+            for index, context in enumerate(bpb.CONTEXTS):
+                put((3, 2, index), f"{bits['markov'][context]['label']}: bits per base", label,
+                    bits["markov"][context]["bits_per_base"], ".4f")
+                put((3, 3, index), f"{bits['markov'][context]['label']}: accuracy", label,
+                    bits["markov"][context]["accuracy"])
     labels = list(results)
     lines = ["| diagnostic | " + " | ".join(labels) + " |", "|---|" + "---:|" * len(labels)]
     lines += [f"| {name} | " + " | ".join(cells.get(label, "") for label in labels) + " |"
@@ -428,8 +446,25 @@ class AnalyzeArguments:
         "help": "the t-SNE figure of the k-mer embeddings, the slow part (~30 s per model): on by default, --no_tsne "
                 "skips it"})
     tsne_max_iter: int = 1000
+    bits_positions: int = field(default=bpb.DEFAULT_POSITIONS, metadata={
+        "help": "held-out positions for bits per base (0: skip it)"})
+    bits_fasta: str | None = field(default=None, metadata={
+        "help": "FASTA(.gz) to measure bits per base on (default: the validation regions pretraining held out of "
+                "--pretraining_genome)"})
+    bits_rules: list[str] = field(default_factory=lambda: [DEFAULT_RULE], metadata={
+        "help": f"base-level rules to measure, from {list(RULES)} (pipeline_randommask)"})
+    pretraining_genome: list[str] = field(default_factory=lambda: [str(default_corpus()[0])], metadata={
+        "help": "the FASTA(s) the models were pretrained on: the Markov baseline is fitted on the training stretches "
+                "examples/pretrain.py's default data options (and --pretraining_seed) leave in them"})
+    pretraining_seed: int = field(default=GenomeDataConfig.seed, metadata={
+        "help": "the pretraining run's --seed (it picks the validation regions)"})
+    markov_order: int = field(default=bpb.DEFAULT_ORDER, metadata={"help": "order of the Markov baseline"})
     seed: int = 0
     out_dir: str = "outputs/analysis"
+
+    def __post_init__(self):
+        check_ranges(self, positive=("num_windows", "window_bases", "batch_size", "n_neighbors", "tsne_max_iter"),
+                     non_negative=("seed",))
 
 
 def analyze(args: AnalyzeArguments) -> dict[str, Any]:
@@ -437,17 +472,27 @@ def analyze(args: AnalyzeArguments) -> dict[str, Any]:
     ``attention.png``, ``kmer_tsne.png``, ``diagnostics.json`` and ``diagnostics.md`` into ``args.out_dir``;
     return what ``diagnostics.json`` holds."""
     labels = _labels(args.labels, [Path(m).name for m in args.models])
-    out_dir = Path(args.out_dir)
+    unknown = sorted(set(args.bits_rules) - set(RULES))
+    if unknown:
+        raise ValueError(f"--bits_rules: unknown rule(s) {unknown}; choose from {list(RULES)}")
+    out_dir = check_output_folder(args.out_dir, "--out_dir")
     out_dir.mkdir(parents=True, exist_ok=True)
     logs = {label: read_training_log(path) for path, label in zip(args.models, labels) if log_file(path).is_file()}
     window_bases = args.window_bases or _trained_window_bases(logs.values()) or 515
     sequences = read_fasta_windows(args.genome, args.num_windows, window_bases, seed=args.seed)
+    held_out = _held_out_bases(args) if args.bits_positions else None
     results, embeddings = {}, {}
     for path, label in zip(args.models, labels):
         logger.info("diagnosing %s (%s)", label, path)
         model, tokenizer = load_masked_lm(path)
         results[label] = {"checkpoint": str(path),
                           **diagnose(model, tokenizer, sequences, logs.get(label), args.batch_size, args.n_neighbors)}
+        if held_out is not None:
+            dna, positions, markov = held_out
+            results[label]["bits_per_base"] = {
+                "held_out": dna.description, "positions": int(positions.size), "seed": args.seed, "markov": markov,
+                "rules": {rule: bpb.model_bits_per_base(model, tokenizer, dna, positions, rule=rule)
+                          for rule in args.bits_rules}}
         embeddings[label] = kmer_embeddings(model)
     figures = {"attention": str(plot_attention({k: r["attention"] for k, r in results.items()},
                                                out_dir / "attention.png"))}
@@ -468,6 +513,17 @@ def analyze(args: AnalyzeArguments) -> dict[str, Any]:
     }
     (out_dir / "diagnostics.json").write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     return report
+
+
+def _held_out_bases(args: AnalyzeArguments) -> tuple[bpb.HeldOutDNA, np.ndarray, dict]:
+    """The DNA bits per base is measured on, its seeded positions, and the Markov baseline's scores there (fitted on
+    the training stretches of ``--pretraining_genome``)."""
+    split = GenomeDataConfig(paths=list(args.pretraining_genome), seed=args.pretraining_seed)
+    validation, training = bpb.from_pretraining_data(split, KmerTokenizer())
+    dna = bpb.from_fasta(args.bits_fasta) if args.bits_fasta else validation
+    markov = bpb.fit_markov(validation.sequences.bases, training, args.markov_order)
+    positions = bpb.sample_positions(dna, args.bits_positions, args.seed, args.markov_order)
+    return dna, positions, bpb.markov_bits_per_base(markov, dna, positions)
 
 
 def _trained_window_bases(curves) -> int | None:

@@ -22,12 +22,15 @@ from typing import Any, get_args
 
 from tokenization import Tokenization
 
+from ..configuration_randommask import ModelSize
 from ..data.fasta import fasta_files
 from ..data.genome_windows import GenomeDataConfig
 from ..data.gue import PAPER_TABLE3_MCC
+from ..data.options import check_output_folder, check_ranges
 from ..data.tasks import task_folders
+from ..training.finetune_recipes import finetune_training_arguments
 from ..training.finetuning import FinetuneArguments, finetune
-from ..training.pretrain_arguments import PretrainArguments
+from ..training.pretrain_arguments import PositionInit, PretrainArguments
 from ..training.pretraining import pretrain
 from .benchmark import task_output_name
 from .diagnostics import AnalyzeArguments, analyze
@@ -54,13 +57,13 @@ class ReproduceArguments:
     output_dir: str = "outputs/reproduce"
     variants: list[str] = field(default_factory=lambda: list(VARIANTS),
                                 metadata={"help": f"pretraining variants, from {list(VARIANTS)}"})
-    model_preset: str = "tiny"
+    model_preset: ModelSize = "tiny"
     max_length: int = field(default=128, metadata={"help": "pretraining tokens per window"})
     batch_size: int = 64
     learning_rate: float = 1e-3
     max_steps: int = field(default=3000, metadata={"help": "pretraining steps per model (the shared budget)"})
     warmup_steps: int = 200
-    position_embedding_init: str = field(default="sinusoidal", metadata={
+    position_embedding_init: PositionInit = field(default="sinusoidal", metadata={
         "help": "sinusoidal (so a small model learns neighbour attention within the budget) | normal (BERT's)"})
     seed: int = 42
     finetune_tokenizations: list[str] = field(default_factory=lambda: list(FINETUNE_TOKENIZATIONS))
@@ -73,6 +76,17 @@ class ReproduceArguments:
     diagnostics_genome: str | None = field(default=None, metadata={
         "help": "FASTA for the attention windows (default: the first pretraining FASTA, sorted)"})
     tsne: bool = field(default=True, metadata={"help": "t-SNE figure of the diagnostics: on by default, --no_tsne skips it"})
+
+    def __post_init__(self):
+        check_ranges(self, positive=("batch_size", "learning_rate", "max_steps", "finetune_learning_rate",
+                                     "finetune_epochs", "finetune_batch_size", "finetune_max_train_samples"),
+                     non_negative=("warmup_steps", "finetune_seeds"))
+        unknown = sorted(set(self.variants) - set(VARIANTS)) + sorted(set(self.finetune_tokenizations)
+                                                                      - set(FINETUNE_TOKENIZATIONS))
+        if unknown:
+            raise ValueError(f"unknown variant or tokenization {unknown}: variants are {list(VARIANTS)}, "
+                             f"tokenizations {list(FINETUNE_TOKENIZATIONS)}")
+        GenomeDataConfig(paths=self.genome, max_length=self.max_length, seed=self.seed)  # checks those options
 
 
 def _pretrain_variant(args: ReproduceArguments, label: str) -> Path:
@@ -98,12 +112,14 @@ def _finetune_variant(args: ReproduceArguments, label: str, model: Path, tokeniz
     output_dir = Path(args.output_dir) / "finetune" / label / tokenization / task_output_name(task)
     if (output_dir / "results.json").is_file():
         return json.loads((output_dir / "results.json").read_text())
-    return finetune(FinetuneArguments(
-        model=str(model), task=str(task), output_dir=str(output_dir), tokenization=tokenization,
-        seeds=args.finetune_seeds, batch_size=args.finetune_batch_size, learning_rate=args.finetune_learning_rate,
-        num_train_epochs=args.finetune_epochs, max_train_samples=args.finetune_max_train_samples,
-        missing_train="use_dev", overwrite_output_dir=True,
-    ))
+    return finetune(
+        FinetuneArguments(model=str(model), task=str(task), tokenization=tokenization, seeds=args.finetune_seeds,
+                          max_train_samples=args.finetune_max_train_samples, missing_train="use_dev",
+                          overwrite_output_dir=True),
+        finetune_training_arguments(task, output_dir=str(output_dir), learning_rate=args.finetune_learning_rate,
+                                    num_train_epochs=args.finetune_epochs,
+                                    per_device_train_batch_size=args.finetune_batch_size),
+    )
 
 
 def _score(result: dict) -> tuple[float, float]:
@@ -157,12 +173,7 @@ def table3(results: dict[str, dict[str, list[dict]]]) -> str:
 def reproduce(args: ReproduceArguments) -> dict[str, Any]:
     """Run every stage (skipping finished ones), write ``report.md`` and ``report.json`` into ``args.output_dir``
     and return the report."""
-    unknown = sorted(set(args.variants) - set(VARIANTS)) + sorted(set(args.finetune_tokenizations)
-                                                                 - set(FINETUNE_TOKENIZATIONS))
-    if unknown:
-        raise ValueError(f"unknown variant or tokenization {unknown}: variants are {list(VARIANTS)}, "
-                         f"tokenizations {list(FINETUNE_TOKENIZATIONS)}")
-    output_dir = Path(args.output_dir)
+    output_dir = check_output_folder(args.output_dir)
     tasks = [folder for root in args.tasks for folder in task_folders(root)]
     seconds: dict[str, float] = {}
 
@@ -184,7 +195,8 @@ def reproduce(args: ReproduceArguments) -> dict[str, Any]:
     genome = args.diagnostics_genome or str(fasta_files(args.genome)[0])
     diagnostics = analyze(AnalyzeArguments(models=[str(m) for m in models.values()], labels=list(models),
                                            genome=genome, out_dir=str(output_dir / "diagnostics"), tsne=args.tsne,
-                                           seed=args.seed))
+                                           seed=args.seed, pretraining_genome=list(args.genome),
+                                           pretraining_seed=args.seed))
     seconds["diagnostics"] = time.perf_counter() - start
 
     report = {

@@ -6,18 +6,23 @@ base) into one growing ``bytearray`` of upper-case ASCII bases for all records (
 
 * lower-case (soft-masked repeats) is read as upper-case; the soft-mask is not used;
 * IUPAC codes (``N R Y K M S W B D H V`` and ``U``) are stored as they are; the k-mers holding them become [UNK];
-* spaces, tabs and CR (CRLF files) in sequence lines are ignored; gzip is detected by its magic bytes;
+* spaces, tabs and CR (CRLF files) in sequence lines are ignored; old Mac files (CR-only line ends) are read
+  line by line too; a UTF-8 byte-order mark is skipped; gzip (any number of members, as bgzip writes) is detected by
+  its magic bytes, and read as a stream, so a pipe or process substitution (``<(zcat genome.fa.gz)``) works;
+* a folder gives its ``*.fa``, ``*.fasta``, ``*.fna``, ``*.fas``, ``*.fsa`` files (optionally ``.gz``); everything
+  else in it (other compressions, other suffixes, sub-folders) is listed in a warning, index files (``.fai``,
+  ``.gzi``) and hidden files at INFO; a FASTA-named broken link is an error;
 * a record with a header but no sequence is skipped with a warning (``Genome.skipped_records``); any other
   malformed input raises ``FastaFormatError`` naming the file and line: sequence before the first header, an empty
   file, a header without a name, a byte that is not an IUPAC letter (digits, ``*``, ``-``, binary data), a
-  truncated or corrupt gzip stream, a record name used twice.
+  truncated or corrupt gzip stream, bzip2/xz/zstd/UTF-16 data, a record name used twice.
 """
 
 from __future__ import annotations
 
-import gzip
 import logging
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -34,10 +39,22 @@ _EMBEDDED_SOURCES = {
     "lambda_NC_001416.fa.gz": "phage lambda, NCBI NC_001416 (Debian bowtie2-examples)",
 }
 
-FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz", ".fna.gz")
+FASTA_SUFFIXES = tuple(suffix + gz for suffix in (".fa", ".fasta", ".fna", ".fas", ".fsa") for gz in ("", ".gz"))
+COMPANION_SUFFIXES = (".fai", ".gzi")  # samtools/bgzip indexes that sit beside FASTA files
+GZIP_MAGIC = b"\x1f\x8b"
+BOM = b"\xef\xbb\xbf"
+# Data a FASTA reader cannot read as text: the first bytes, and what to do.
+UNREADABLE_STARTS = {
+    b"BZh": "bzip2-compressed: decompress it, or recompress it with gzip",
+    b"\xfd7zXZ\x00": "xz-compressed: decompress it, or recompress it with gzip",
+    b"\x28\xb5\x2f\xfd": "zstd-compressed: decompress it, or recompress it with gzip",
+    b"\xff\xfe": "UTF-16 text: save it as ASCII (or UTF-8)",
+    b"\xfe\xff": "UTF-16 text: save it as ASCII (or UTF-8)",
+}
 IUPAC = b"ACGTUNRYKMSWBDHV"
 _WHITESPACE = b" \t\r\n"
 _CHUNK_BYTES = 1 << 24  # bytes of (decompressed) FASTA per parsing step
+_RAW_BYTES = 1 << 18  # compressed bytes per read
 
 
 # bytes.translate table: an IUPAC letter (either case) -> its upper case; any other byte -> 0 (found afterwards)
@@ -69,21 +86,48 @@ def default_corpus(include_lambda: bool = False) -> list[Path]:
 
 
 def fasta_files(paths: str | Path | list[str | Path]) -> list[Path]:
-    """Expand folders into their FASTA(.gz) files (sorted); refuse paths that do not exist or hold none."""
+    """Expand folders into their FASTA(.gz) files (sorted), saying what else they hold and was not read; refuse
+    paths that do not exist, folders with no FASTA file and FASTA-named broken links. A path that is not a folder
+    is read whatever its name, so a pipe (``<(zcat x.fa.gz)``, a FIFO) works."""
     files: list[Path] = []
     for path in map(Path, [paths] if isinstance(paths, (str, Path)) else paths):
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.name.lower().endswith(FASTA_SUFFIXES))
+            found = _folder_fasta_files(path)
             if not found:
                 raise FileNotFoundError(f"{path}: folder holds no FASTA files ({', '.join(FASTA_SUFFIXES)})")
             files.extend(found)
-        elif path.is_file():
+        elif path.exists():
             files.append(path)
         else:
             raise FileNotFoundError(f"{path}: no such FASTA file or folder")
     if not files:
         raise ValueError("no FASTA paths given")
     return files
+
+
+def _folder_fasta_files(folder: Path) -> list[Path]:
+    found, skipped, quiet = [], [], []
+    for entry in sorted(folder.iterdir()):
+        name = entry.name.lower()
+        if name.endswith(FASTA_SUFFIXES) and not entry.is_dir():
+            if not entry.exists():
+                raise FileNotFoundError(f"{entry}: broken link (it points to {entry.readlink()}, which does not exist)")
+            found.append(entry)
+        elif name.startswith(".") or name.endswith(COMPANION_SUFFIXES):
+            quiet.append(entry.name)
+        elif entry.is_dir():
+            skipped.append(f"{entry.name}/ (sub-folders are not searched: give it as a path of its own)")
+        elif not entry.exists():
+            skipped.append(f"{entry.name} (broken link)")
+        elif name.endswith((".bz2", ".xz", ".zst")):
+            skipped.append(f"{entry.name} (only gzip is read: decompress it, or recompress it with gzip)")
+        else:
+            skipped.append(f"{entry.name} (not a FASTA suffix: {', '.join(FASTA_SUFFIXES)})")
+    if skipped:
+        logger.warning("%s: %d entries not read: %s", folder, len(skipped), "; ".join(skipped))
+    if quiet:
+        logger.info("%s: index and hidden files not read: %s", folder, ", ".join(quiet))
+    return found
 
 
 @dataclass
@@ -127,10 +171,51 @@ class Genome:
         return self.sequence[start : start + int(self.lengths[index])].tobytes().decode("ascii")
 
 
-def _open(path: Path) -> IO[bytes]:
-    with open(path, "rb") as handle:
-        magic = handle.read(2)
-    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
+def _chunks(handle: IO[bytes], path: Path) -> Iterator[bytes]:
+    """The file's bytes in chunks of about ``_CHUNK_BYTES``, gunzipped when it starts with gzip's magic, from one
+    pass over ``handle`` (a pipe cannot be opened twice). A UTF-8 byte-order mark is dropped; other compressions
+    and UTF-16 raise ``FastaFormatError``; a gzip stream cut short raises ``EOFError``."""
+    first = handle.read(_RAW_BYTES)
+    for start, problem in UNREADABLE_STARTS.items():
+        if first.startswith(start):
+            raise FastaFormatError(path, 1, f"{problem} (not FASTA text)")
+    chunks = _gunzipped(first, handle) if first.startswith(GZIP_MAGIC) else _plain(first, handle)
+    yield next(chunks, b"").removeprefix(BOM)
+    yield from chunks
+
+
+def _plain(first: bytes, handle: IO[bytes]) -> Iterator[bytes]:
+    chunk = first
+    while chunk:
+        yield chunk
+        chunk = handle.read(_CHUNK_BYTES)
+
+
+def _gunzipped(first: bytes, handle: IO[bytes]) -> Iterator[bytes]:
+    """Inflate any number of gzip members (bgzip writes one per 64 kB). Compressed input is read in small pieces,
+    so that moving on to the next member (``unused_data``, a copy of the input left over) stays cheap; output is
+    gathered into chunks of about ``_CHUNK_BYTES``."""
+    decoder, raw, in_member = zlib.decompressobj(wbits=31), first, False
+    pending: list[bytes] = []
+    size = 0
+    while raw or (raw := handle.read(_RAW_BYTES)):
+        data = decoder.decompress(raw, _CHUNK_BYTES)  # bounded: a run of N inflates a thousandfold
+        in_member = not decoder.eof
+        if decoder.eof:  # the input goes on with the next member, if any
+            raw, decoder = decoder.unused_data, zlib.decompressobj(wbits=31)
+        else:
+            raw = decoder.unconsumed_tail
+        pending.append(data)
+        size += len(data)
+        if size >= _CHUNK_BYTES:
+            yield b"".join(pending)
+            pending, size = [], 0
+    if in_member:  # output zlib still holds when the input ran out; a cut stream has no end marker
+        pending.append(decoder.flush())
+    if any(pending):
+        yield b"".join(pending)
+    if in_member and not decoder.eof:
+        raise EOFError("the gzip stream ends before its end marker")
 
 
 def _last_decodable_line(path: Path) -> int:
@@ -167,16 +252,21 @@ class _FastaReader:
     def read(self, max_bases: int | None = None) -> list[tuple[str, int, int, int]]:
         """(name, header line, start in ``out``, length) per record, empty records included. Stops reading once
         ``out`` holds ``max_bases`` bases (the caller trims the excess of the last chunk)."""
-        with _open(self.path) as handle:
+        with open(self.path, "rb") as handle:
+            chunks, cr_only = _chunks(handle, self.path), None
             while max_bases is None or len(self.out) < max_bases:
                 try:
-                    chunk = handle.read(_CHUNK_BYTES)
+                    chunk = next(chunks, b"")
                 except (EOFError, OSError, zlib.error) as error:
-                    raise FastaFormatError(self.path, _last_decodable_line(self.path) + 1,
+                    # A regular file is read again to find the last line that decompresses; a pipe cannot be.
+                    line = _last_decodable_line(self.path) + 1 if self.path.is_file() else self.line
+                    raise FastaFormatError(self.path, line,
                                            f"unreadable data: truncated or corrupt gzip? ({error})") from error
                 if not chunk:
                     break
-                self._feed(chunk)
+                if cr_only is None:  # old Mac line ends: CR alone, no LF anywhere in the first chunk
+                    cr_only = b"\r" in chunk and b"\n" not in chunk
+                self._feed(chunk.replace(b"\r", b"\n") if cr_only else chunk)
         if self.header is not None:  # the file ends on a header line without a newline
             self._start_record()
         if not self.records:

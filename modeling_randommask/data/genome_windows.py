@@ -66,7 +66,8 @@ class GenomeDataConfig:
         self.paths = [self.paths] if isinstance(self.paths, (str, Path)) else list(self.paths)
         checks = {"max_length >= 3": self.max_length >= 3, "0 <= val_fraction <= 0.5": 0 <= self.val_fraction <= 0.5,
                   "val_block >= 1": self.val_block >= 1, "min_gap >= 1": self.min_gap >= 1,
-                  "0 <= max_n_fraction <= 1": 0 <= self.max_n_fraction <= 1}
+                  "0 <= max_n_fraction <= 1": 0 <= self.max_n_fraction <= 1,
+                  "0 <= seed < 2**32 (numpy's seeds)": 0 <= self.seed < 2**32}
         failed = [rule for rule, ok in checks.items() if not ok]
         if failed:
             raise ValueError(f"GenomeDataConfig: need {', '.join(failed)} (got {asdict(self)})")
@@ -265,6 +266,14 @@ class GenomeWindowDataset(Dataset):
                 for r, s, e in zip(records.tolist(), starts.tolist(), ends.tolist())]
 
 
+def _letters(genome: Genome) -> str:
+    """The commonest non-ACGT letters, for an error message (U says the FASTA is RNA)."""
+    letters, counts = np.unique(genome.sequence[~IS_ACGT[genome.sequence]], return_counts=True)
+    found = sorted(zip(counts.tolist(), map(chr, letters.tolist())), reverse=True)[:4]
+    rna = "; U is RNA: write T for U" if "U" in {char for _, char in found} else ""
+    return (": " + ", ".join(f"{char} {count:,}" for count, char in found) + rna) if found else ""
+
+
 def build_genome_datasets(config: GenomeDataConfig, tokenizer, genome: Genome | None = None
                           ) -> tuple[GenomeWindowDataset, GenomeWindowDataset, dict]:
     """Train and validation window datasets for ``tokenizer``'s k-mers, and the figures a model card reports.
@@ -295,7 +304,7 @@ def build_genome_datasets(config: GenomeDataConfig, tokenizer, genome: Genome | 
     if not len(train) or (config.val_fraction > 0 and not len(val)):
         raise ValueError(f"{sources}: too little usable sequence for windows of {window} bp: {len(train)} training "
                          f"and {len(val)} validation windows ({genome.num_bases:,} bases, "
-                         f"{int(runs.before[-1]):,} non-ACGT)")
+                         f"{int(runs.before[-1]):,} non-ACGT{_letters(genome)})")
     per_file = np.bincount(genome.record_files, weights=genome.lengths, minlength=len(genome.files))
     stats = {
         "genomes": [{"name": path.name, "bases": int(bases), "source": genome.source(index)}

@@ -7,12 +7,16 @@ that name the file and line:
 * ``test`` is required. ``dev`` may be absent (the task then has no validation split). A missing ``train``
   is an error unless ``missing_train="use_dev"`` is passed: the dev file then becomes the training split and
   the task has no validation split left (GUE's EMP/H3 copy here ships only dev and test).
-* Task kind (``kind="auto"``): several label columns -> regression; one column of integers that are exactly
-  0..C-1 in the training split -> classification with C classes (``binary`` when C == 2, ``multiclass``
-  above); decimal numbers -> regression. Integers that are not 0..C-1 are an error (relabel them or pass
-  ``kind="regression"``). An explicit ``kind`` overrides the detection.
+* Task kind (``kind="auto"``): several label columns -> regression; one column whose every training cell is a
+  string of digits as long as its sequence (``0001100...``: one class per base) -> ``token`` (base-level
+  classification with up to 10 classes, see ``base_labels``); one column of integers that are exactly 0..C-1 in
+  the training split -> classification with C classes (``binary`` when C == 2, ``multiclass`` above); decimal
+  numbers -> regression. Integers that are not 0..C-1 are an error (relabel them or pass ``kind="regression"``).
+  An explicit ``kind`` overrides the detection.
 * A class seen in dev/test but not in train is an error, as are empty sequences, non-numeric or non-finite
-  labels and sequences holding anything but letters.
+  labels and sequences holding anything but letters. Letters other than A/C/G/T/N (RNA's U, IUPAC codes, protein
+  letters) are kept, but their k-mers become [UNK]: a warning (and a note in the task) gives their share per split.
+* Fields have no size limit (Python's csv module stops at 131,072 characters by default).
 * DNABERT's own TSV files store each sequence as space-separated overlapping k-mers. They are joined back
   into bases (first k-mer, then the last base of each following k-mer) after checking that every k-mer
   overlaps the next by k-1 bases; anything else with inner spaces is an error. Joining is lossless, so a
@@ -31,12 +35,15 @@ import logging
 import os
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+
+from .base_labels import token_labels
 
 logger = logging.getLogger(__name__)
 
@@ -47,14 +54,18 @@ ALL_COLUMNS = "all"
 _DELIMITERS = {".csv": ",", ".tsv": "\t"}
 _INTEGER = re.compile(r"[+-]?\d+")
 _NO_LIMIT = int(1e12)  # transformers uses a huge integer for "model_max_length unknown"
+_CSV_FIELD_LIMIT = 2**31 - 1  # csv's own limit is a C long; 131,072 by default
+_PROTEIN_ONLY = set("EFIJLOPQXZ")  # letters of protein sequences that are no IUPAC nucleotide code
 
-TaskKind = Literal["binary", "multiclass", "regression"]
+TaskKind = Literal["binary", "multiclass", "regression", "token"]
+_KINDS = ("auto", "binary", "multiclass", "regression", "token")
 
 
 @dataclass
 class TaskData:
     """One task's checked splits. ``labels[split]`` is int64 ``[N]`` for classification, float32 ``[N]`` for
-    one regression target and float32 ``[N, T]`` for several. ``lines[split][i]`` is the file line of row i."""
+    one regression target, float32 ``[N, T]`` for several, and for ``token`` tasks int8 ``[bases]``: every
+    sequence's per-base labels, concatenated in order. ``lines[split][i]`` is the file line of row i."""
 
     name: str
     path: Path
@@ -76,9 +87,9 @@ class TaskData:
         return len(self.label_names)
 
     @property
-    def problem_type(self) -> str:
-        """The value transformers expects in ``config.problem_type``."""
-        return "regression" if self.kind == "regression" else "single_label_classification"
+    def problem_type(self) -> str | None:
+        """The value transformers expects in ``config.problem_type`` (None for token tasks: no such setting)."""
+        return {"regression": "regression", "token": None}.get(self.kind, "single_label_classification")
 
     @property
     def id2label(self) -> dict[int, str]:
@@ -163,13 +174,25 @@ def _rows(reader, path: Path):
         raise _unreadable(path, error) from error
 
 
-def _read_split(path: Path, sequence_column: str, label_columns: str | Sequence[str]) -> _RawSplit:
+@contextmanager
+def _csv_fields_unlimited() -> Iterator[None]:
+    """Lift the csv module's process-wide field size limit while one file is read (a chromosome-sized sequence
+    would stop at 131,072 characters), then restore it."""
+    previous = csv.field_size_limit(_CSV_FIELD_LIMIT)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _read_split(path: Path, sequence_column: str, label_columns: str | Sequence[str],
+                require_labels: bool = True) -> _RawSplit:
     delimiter = _delimiter(path)
     sequences: list[str] = []
     cells: list[list[str]] = []
     lines: list[int] = []
     joined_kmers = blank = 0
-    with _open_text(path) as handle:
+    with _open_text(path) as handle, _csv_fields_unlimited():
         reader = csv.reader(handle, delimiter=delimiter)
         header = next(_rows(reader, path), None)
         if header is None:
@@ -186,7 +209,7 @@ def _read_split(path: Path, sequence_column: str, label_columns: str | Sequence[
         else:
             targets = [label_columns] if isinstance(label_columns, str) else list(label_columns)
         missing = [c for c in targets if c not in header]
-        if missing or not targets:
+        if missing or (require_labels and not targets):
             raise ValueError(f"{path}: line 1: label column(s) {missing or targets} not in header {header}")
         seq_at = header.index(sequence_column)
         label_at = [header.index(c) for c in targets]
@@ -217,6 +240,32 @@ def _read_split(path: Path, sequence_column: str, label_columns: str | Sequence[
     if blank:
         logger.info("%s: skipped %d blank line(s)", path, blank)
     return _RawSplit(path, sequences, cells, np.asarray(lines, dtype=np.int64), targets)
+
+
+def _letters_note(raw: _RawSplit) -> str | None:
+    """A note when the split holds letters other than A/C/G/T/N (counted in one vectorised pass), with their share
+    of all bases and what they suggest: U is RNA, letters that are no nucleotide code are protein."""
+    codes = np.frombuffer("".join(raw.sequences).upper().encode("ascii"), dtype=np.uint8)
+    other = codes[~np.isin(codes, np.frombuffer(b"ACGTN", dtype=np.uint8))]
+    if not other.size:
+        return None
+    letters, counts = np.unique(other, return_counts=True)
+    found = sorted(zip(counts.tolist(), map(chr, letters.tolist())), reverse=True)
+    chars = {char for _, char in found}
+    hints = (["U: RNA? write T for U"] if "U" in chars else []) + (
+        ["letters that are no nucleotide code: protein?"] if chars & _PROTEIN_ONLY else [])
+    listed = ", ".join(f"{char} {count:,}" for count, char in found[:8])
+    return (f"{raw.path.name}: {other.size / codes.size:.1%} of the bases are not A/C/G/T/N ({listed}); the k-mers "
+            f"holding them become [UNK]" + (f" ({'; '.join(hints)})" if hints else ""))
+
+
+def read_sequence_file(path: str | os.PathLike, sequence_column: str = "sequence"
+                       ) -> tuple[list[str], np.ndarray, dict[str, list[str]]]:
+    """One CSV/TSV(.gz) file read under the task-file rules (header row, DNABERT k-mers joined back, errors naming
+    the line), with or without label columns: its sequences, their file lines, and every other column's cells."""
+    raw = _read_split(Path(path), sequence_column, ALL_COLUMNS, require_labels=False)
+    columns = {name: [row[i] for row in raw.cells] for i, name in enumerate(raw.label_columns)}
+    return raw.sequences, raw.lines, columns
 
 
 def _parse_numbers(raw: _RawSplit) -> np.ndarray:
@@ -267,8 +316,6 @@ def _detect_kind(train: _RawSplit, values: np.ndarray, kind: str) -> TaskKind:
                 "relabel them to 0..C-1, or pass kind='regression' if they are quantities"
             )
         kind = "binary" if classes.size == 2 else "multiclass"
-    if kind not in ("binary", "multiclass", "regression"):
-        raise ValueError(f"kind must be 'auto', 'binary', 'multiclass' or 'regression', got {kind!r}")
     if kind != "regression":
         if several:
             raise ValueError(f"{train.path}: kind={kind!r} needs one label column, got {train.label_columns}")
@@ -283,12 +330,57 @@ def _detect_kind(train: _RawSplit, values: np.ndarray, kind: str) -> TaskKind:
     return kind
 
 
+def _is_per_base(raw: _RawSplit) -> bool:
+    """Every label cell is a digit string as long as its sequence (one class per base)."""
+    return len(raw.label_columns) == 1 and all(
+        len(row[0]) == len(seq) > 1 and row[0].isdigit() for row, seq in zip(raw.cells, raw.sequences))
+
+
+def _base_labels(raw: _RawSplit) -> np.ndarray:
+    """A split's per-base label strings as one int8 array (concatenated); errors name the first bad row."""
+    cells = [row[0] for row in raw.cells]
+    mismatch = np.flatnonzero(np.fromiter(map(len, cells), np.int64, len(cells))
+                              != np.fromiter(map(len, raw.sequences), np.int64, len(cells)))
+    if mismatch.size:
+        i = mismatch[0]
+        raise ValueError(f"{raw.path}: line {raw.lines[i]}: per-base label has {len(cells[i])} characters for a "
+                         f"sequence of {len(raw.sequences[i])} bases")
+    joined = "".join(cells)
+    if not joined.isascii():
+        bad = np.flatnonzero([not cell.isascii() for cell in cells])[0]
+        raise ValueError(f"{raw.path}: line {raw.lines[bad]}: per-base label holds non-digit characters")
+    codes = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).astype(np.int16) - ord("0")
+    bad_bases = np.flatnonzero((codes < 0) | (codes > 9))
+    if bad_bases.size:
+        row = int(np.searchsorted(np.cumsum([len(c) for c in cells]), bad_bases[0], side="right"))
+        raise ValueError(f"{raw.path}: line {raw.lines[row]}: per-base label holds "
+                         f"{joined[bad_bases[0]]!r}; expected one digit (class 0-9) per base")
+    return codes.astype(np.int8)
+
+
+def _token_task_labels(raw: dict[str, _RawSplit]) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Class names and per-base labels of a token task; classes must be 0..C-1 in train, C >= 2."""
+    labels = {s: _base_labels(r) for s, r in raw.items()}
+    classes = np.unique(labels["train"])
+    if classes.size < 2 or not np.array_equal(classes, np.arange(classes.size)):
+        raise ValueError(f"{raw['train'].path}: per-base labels {classes.tolist()} are not 0..C-1 with at least "
+                         "two classes present in the training split")
+    for split, values in labels.items():
+        unseen = np.flatnonzero(values >= classes.size)
+        if unseen.size:
+            r = raw[split]
+            row = int(np.searchsorted(np.cumsum([len(s) for s in r.sequences]), unseen[0], side="right"))
+            raise ValueError(f"{r.path}: line {r.lines[row]}: per-base label {values[unseen[0]]} never occurs in "
+                             f"the training split ({raw['train'].path.name}: {classes.tolist()})")
+    return [str(c) for c in classes], labels
+
+
 def load_task(
     path: str | os.PathLike,
     *,
     label_columns: str | Sequence[str] = "label",
     sequence_column: str = "sequence",
-    kind: Literal["auto", "binary", "multiclass", "regression"] = "auto",
+    kind: Literal["auto", "binary", "multiclass", "regression", "token"] = "auto",
     missing_train: Literal["error", "use_dev"] = "error",
     name: str | None = None,
 ) -> TaskData:
@@ -300,6 +392,8 @@ def load_task(
         raise FileNotFoundError(f"task folder not found: {folder}")
     if missing_train not in ("error", "use_dev"):
         raise ValueError(f"missing_train must be 'error' or 'use_dev', got {missing_train!r}")
+    if kind not in _KINDS:
+        raise ValueError(f"kind must be one of {list(_KINDS)}, got {kind!r}")
     files = {s: find_split_file(folder, s) for s in SPLITS}
     notes: list[str] = []
     if files["test"] is None:
@@ -319,19 +413,27 @@ def load_task(
         logger.warning("%s: %s", folder, note)
 
     raw = {s: _read_split(p, sequence_column, label_columns) for s, p in files.items() if p is not None}
+    for note in filter(None, map(_letters_note, raw.values())):
+        notes.append(note)
+        logger.warning("%s: %s", folder, note)
     train = raw["train"]
     for r in raw.values():
         if r.label_columns != train.label_columns:
             raise ValueError(f"{r.path}: label columns {r.label_columns} differ from train's {train.label_columns}")
-    values = {s: _parse_numbers(r) for s, r in raw.items()}
-    task_kind = _detect_kind(train, values["train"], kind)
-
     labels: dict[str, np.ndarray] = {}
+    if kind == "token" or (kind == "auto" and _is_per_base(train)):
+        task_kind = "token"
+        if len(train.label_columns) != 1:
+            raise ValueError(f"{train.path}: kind='token' needs one label column, got {train.label_columns}")
+        label_names, labels = _token_task_labels(raw)
+    else:
+        values = {s: _parse_numbers(r) for s, r in raw.items()}
+        task_kind = _detect_kind(train, values["train"], kind)
     if task_kind == "regression":
         label_names = list(train.label_columns)
         for s, v in values.items():
             labels[s] = v[:, 0].astype(np.float32) if v.shape[1] == 1 else v.astype(np.float32)
-    else:
+    elif task_kind != "token":
         classes = np.unique(_class_ids(train, values["train"]))
         label_names = [str(c) for c in range(int(classes.max()) + 1)]
         for s, r in raw.items():
@@ -434,9 +536,11 @@ def build_datasets(
     too_long: Literal["truncate", "error"] = "truncate",
 ):
     """A ``datasets.DatasetDict`` (one Dataset per present split) with the tokenizer's outputs
-    (``input_ids``, ``attention_mask``, ...) unpadded, plus ``labels`` (ClassLabel or float32). Pad per batch
-    with ``transformers.DataCollatorWithPadding``. ``max_length`` defaults to ``max_length_for(task, ...)``;
-    an explicit one is checked against the sequences like the model limit."""
+    (``input_ids``, ``attention_mask``, ...) unpadded, plus ``labels`` (ClassLabel or float32; for token tasks
+    one label per token, the k-mer's centre base's, -100 on specials: see ``base_labels``). Pad per batch with
+    ``transformers.DataCollatorWithPadding`` (``DataCollatorForTokenClassification`` for token tasks).
+    ``max_length`` defaults to ``max_length_for(task, ...)``; an explicit one is checked against the sequences
+    like the model limit."""
     from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
 
     if max_length is None:
@@ -448,6 +552,11 @@ def build_datasets(
 
     if task.kind == "regression":
         label_feature = Value("float32") if task.num_labels == 1 else List(Value("float32"), length=task.num_labels)
+    elif task.kind == "token":
+        label_feature = List(Value("int64"))
+        if not hasattr(tokenizer, "kmer_stride"):
+            raise ValueError(f"task {task.name}: per-base labels need a k-mer tokenizer (k, kmer_stride) to map "
+                             f"bases to tokens, got {type(tokenizer).__name__}")
     else:
         label_feature = ClassLabel(names=task.label_names)
     out = {}
@@ -455,7 +564,11 @@ def build_datasets(
         encoded = dict(tokenizer(task.sequences[split], truncation=True, max_length=max_length))
         columns = {key: list(value) for key, value in encoded.items()}
         features = Features({key: List(Value("int64")) for key in columns} | {"labels": label_feature})
-        columns["labels"] = task.labels[split].tolist()
+        if task.kind == "token":
+            columns["labels"] = token_labels(task.labels[split], list(map(len, task.sequences[split])), tokenizer.k,
+                                             tokenizer.kmer_stride, max_length)
+        else:
+            columns["labels"] = task.labels[split].tolist()
         out[split] = Dataset.from_dict(columns, features=features)
     return DatasetDict(out)
 

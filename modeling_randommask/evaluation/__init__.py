@@ -1,5 +1,13 @@
-"""Task metrics (MCC, accuracy, F1, ROC AUC, Pearson/Spearman), offline."""
+"""Task metrics (MCC, accuracy, F1, ROC AUC, Pearson/Spearman), offline, also as an ``evaluate`` module."""
 
-from .metrics import PRIMARY_METRIC, classification_metrics, compute_metrics, regression_metrics
+from .metrics import (
+    DNA_METRICS,
+    PRIMARY_METRIC,
+    classification_metrics,
+    compute_metrics,
+    load_dna_metrics,
+    regression_metrics,
+)
 
-__all__ = ["PRIMARY_METRIC", "classification_metrics", "compute_metrics", "regression_metrics"]
+__all__ = ["DNA_METRICS", "PRIMARY_METRIC", "classification_metrics", "compute_metrics", "load_dna_metrics",
+           "regression_metrics"]

@@ -1,26 +1,36 @@
-"""Offline fine-tuning metrics (scikit-learn / scipy; ``evaluate.load`` needs the Hub).
+"""Fine-tuning metrics (scikit-learn / scipy), offline; ``dna_metrics.py`` serves them as an ``evaluate`` module.
 
 Classification: MCC (the paper's headline metric, reported x100), accuracy, F1 (binary: of class 1; multi-class:
 macro), macro F1, ROC AUC (binary: class-1 probability; multi-class: macro one-vs-rest over the classes present).
 Regression: Pearson r (the paper's metric for enhancer activity) and Spearman rho per target and their means, MSE.
 Values are plain floats in their natural scale (MCC in [-1, 1]). A metric that is undefined on the split (ROC AUC
-with a single class present, a correlation with a constant vector) is NaN, and a warning says why.
+with a single class present, a correlation with a constant vector) is NaN, and a warning says why. Token tasks
+(a label per base) are scored per base with the classification metrics (see ``data.base_labels``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import stats
 from sklearn import metrics as skm
 
+if TYPE_CHECKING:
+    import evaluate
+
+    from ..data.base_labels import BaseAlignment
+
 logger = logging.getLogger(__name__)
 
-PRIMARY_METRIC = {"binary": "mcc", "multiclass": "mcc", "regression": "pearson"}
+PRIMARY_METRIC = {"binary": "mcc", "multiclass": "mcc", "regression": "pearson", "token": "mcc"}
 """The paper's metric per task kind; use as ``TrainingArguments(metric_for_best_model=...)``."""
+
+DNA_METRICS = str(Path(__file__).with_name("dna_metrics.py"))
+"""Path of the ``evaluate`` module: ``evaluate.load(DNA_METRICS, "classification" | "regression")``, offline."""
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -99,18 +109,38 @@ def regression_metrics(
     return out
 
 
-def compute_metrics(kind: str, target_names: Sequence[str] | None = None) -> Callable[[Any], dict[str, float]]:
-    """A ``compute_metrics`` for ``transformers.Trainer``: ``EvalPrediction -> dict``. ``kind`` is the task kind
-    (``"binary"``, ``"multiclass"``, ``"regression"``, as ``TaskData.kind``)."""
+def load_dna_metrics(kind: str) -> evaluate.EvaluationModule:
+    """The ``evaluate`` module for a task kind (``TaskData.kind``), loaded from this package: no Hub call."""
+    import evaluate
+
     if kind not in PRIMARY_METRIC:
         raise ValueError(f"kind must be one of {sorted(PRIMARY_METRIC)}, got {kind!r}")
+    return evaluate.load(DNA_METRICS, "regression" if kind == "regression" else "classification",
+                         keep_in_memory=True)
+
+
+def compute_metrics(kind: str, target_names: Sequence[str] | None = None,
+                    bases: BaseAlignment | None = None) -> Callable[[Any], dict[str, float]]:
+    """A ``compute_metrics`` for ``transformers.Trainer`` (``EvalPrediction -> dict``) computed by the ``evaluate``
+    module ``DNA_METRICS``. ``kind`` is the task kind (``"binary"``, ``"multiclass"``, ``"regression"``,
+    ``"token"``, as ``TaskData.kind``); a token task scores bases, so it needs the evaluated split's ``bases``
+    (``BaseAlignment`` with labels): token logits are mapped to bases, and the references are the base labels."""
+    if (kind == "token") != (bases is not None):
+        raise ValueError("a token task needs bases=BaseAlignment(...) of the evaluated split; other kinds take none")
+    if bases is not None and bases.labels is None:
+        raise ValueError("bases has no labels: build it with BaseAlignment.from_lengths(..., base_labels=...)")
+    metric = load_dna_metrics(kind)
 
     def _compute(eval_prediction: Any) -> dict[str, float]:
         predictions, labels = eval_prediction.predictions, eval_prediction.label_ids
         if isinstance(predictions, (tuple, list)):  # model returned extra outputs (hidden states, ...)
             predictions = predictions[0]
+        if bases is not None:
+            return metric.compute(predictions=bases.gather(predictions), references=bases.labels)
         if kind == "regression":
-            return regression_metrics(labels, predictions, target_names)
-        return classification_metrics(labels, predictions)
+            rows = len(labels)
+            return metric.compute(predictions=predictions.reshape(rows, -1), references=labels.reshape(rows, -1),
+                                  target_names=target_names)
+        return metric.compute(predictions=predictions, references=labels)
 
     return _compute

@@ -3,19 +3,23 @@
 The model classes register themselves for the Auto classes, so `model.save_pretrained` already copies
 `configuration_randommask.py` and `modeling_randommask.py` and writes the full `auto_map`. What this adds:
 the tokenizer's AutoTokenizer registration (its code then travels too), a check that model and tokenizer
-agree on the tokenization, and a check that the written folder holds every file its auto_maps name, so a
-folder that would need this package installed is never published.
+agree on the tokenization, the base-level pipeline (``pipeline_randommask.py``, named in ``custom_pipelines``) in
+masked-LM folders, and a check that the written folder holds every file its auto_maps and custom pipelines name,
+so a folder that would need this package installed is never published.
 """
 
 import json
 import os
+import shutil
 from pathlib import Path
 
+from safetensors import SafetensorError
 from transformers import PreTrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.utils import logging as transformers_logging
 
 from tokenization import KmerTokenizer
 
+from .. import pipeline_randommask
 from ..modeling_randommask import RandomMaskForMaskedLM
 from .dnabert import from_dnabert
 
@@ -23,7 +27,9 @@ from .dnabert import from_dnabert
 def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, out_dir: str | os.PathLike) -> Path:
     """Write weights (safetensors), config, tokenizer files and their code into `out_dir`; return it.
 
-    The folder then loads anywhere with `Auto*.from_pretrained(out_dir, trust_remote_code=True)`.
+    The folder then loads anywhere with `Auto*.from_pretrained(out_dir, trust_remote_code=True)`. A masked-LM
+    folder also gets the base-level pipeline: `pipeline("dna-base-probabilities", model=out_dir,
+    trust_remote_code=True)`; other heads do not (without the MLM head it would predict from random weights).
     """
     config = model.config
     if config.model_type != "randommask":
@@ -34,9 +40,15 @@ def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, 
             f"tokenizer (k, stride) = {tokenization} but the model was built for "
             f"({config.kmer_size}, {config.kmer_stride})"
         )
-    if len(tokenizer) != config.vocab_size:
-        raise ValueError(f"tokenizer has {len(tokenizer)} tokens, the model's vocab_size is {config.vocab_size}")
+    if len(tokenizer) > config.vocab_size:  # more model rows are fine: padding the tokenizer never produces
+        raise ValueError(f"tokenizer has {len(tokenizer)} tokens, the model's vocab_size is only {config.vocab_size}: "
+                         "call model.resize_token_embeddings(len(tokenizer)) after adding tokens")
 
+    has_pipeline = isinstance(model, RandomMaskForMaskedLM)
+    if has_pipeline:
+        config.custom_pipelines = pipeline_randommask.CUSTOM_PIPELINES
+    elif hasattr(config, "custom_pipelines"):  # e.g. a classifier loaded from a pretrained folder
+        del config.custom_pipelines
     if type(tokenizer)._auto_class is None:
         type(tokenizer).register_for_auto_class("AutoTokenizer")
     out = Path(out_dir)
@@ -48,20 +60,25 @@ def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, 
         if bar:
             transformers_logging.enable_progress_bar()
     tokenizer.save_pretrained(out)
+    if has_pipeline:
+        shutil.copyfile(pipeline_randommask.__file__, out / "pipeline_randommask.py")
     check_self_contained(out)
     return out
 
 
 def check_self_contained(folder: str | os.PathLike) -> None:
-    """Raise if `folder` lacks safetensors weights or a code file named by its config/tokenizer auto_map."""
+    """Raise if `folder` lacks safetensors weights or a code file named by its config/tokenizer auto_map or by
+    its config's custom pipelines."""
     folder = Path(folder)
     if not any(folder.glob("*.safetensors")):
         raise FileNotFoundError(f"{folder}: no .safetensors weights")
     for name in ("config.json", "tokenizer_config.json"):
-        auto_map = json.loads((folder / name).read_text(encoding="utf-8")).get("auto_map", {})
+        settings = json.loads((folder / name).read_text(encoding="utf-8"))
+        auto_map = settings.get("auto_map", {})
         if name == "tokenizer_config.json" and "AutoTokenizer" not in auto_map:
             raise ValueError(f"{folder / name}: auto_map has no AutoTokenizer entry")
-        for auto_class, references in auto_map.items():
+        pipelines = {f"pipeline {task!r}": info.get("impl") for task, info in settings.get("custom_pipelines", {}).items()}
+        for auto_class, references in {**auto_map, **pipelines}.items():
             references = references if isinstance(references, list) else [references]
             for reference in filter(None, references):
                 module = reference.split("--")[-1].rsplit(".", 1)[0]
@@ -71,9 +88,18 @@ def check_self_contained(folder: str | os.PathLike) -> None:
 
 def load_masked_lm(path: str | os.PathLike) -> tuple[RandomMaskForMaskedLM, KmerTokenizer]:
     """A saved RandomMask folder (or a DNABERT ``BertForMaskedLM`` folder, converted) in eval mode, and the k-mer
-    tokenizer its config names (``kmer_size``, ``kmer_stride``)."""
-    if PreTrainedConfig.get_config_dict(str(path))[0].get("model_type") == "bert":
-        model = from_dnabert(path)
-    else:
-        model = RandomMaskForMaskedLM.from_pretrained(path)
-    return model.eval(), KmerTokenizer(k=model.config.kmer_size, kmer_stride=model.config.kmer_stride)
+    tokenizer saved with it, or the one its config names (``kmer_size``, ``kmer_stride``) when the folder has none
+    or its tokenizer reads other k-mers than the model (warned)."""
+    try:
+        if PreTrainedConfig.get_config_dict(str(path))[0].get("model_type") == "bert":
+            model = from_dnabert(path)
+        else:
+            model = RandomMaskForMaskedLM.from_pretrained(path)
+    except SafetensorError as error:  # safetensors does not say which file
+        raise ValueError(f"{path}: a .safetensors weights file is unreadable (truncated or corrupted?): {error}") from None
+    tokenizer = KmerTokenizer(k=model.config.kmer_size, kmer_stride=model.config.kmer_stride)
+    if (Path(path) / "tokenizer_config.json").is_file():
+        saved = KmerTokenizer.from_pretrained(path)  # warns when its k-mers are not the model's
+        if (saved.k, saved.kmer_stride) == (tokenizer.k, tokenizer.kmer_stride):
+            tokenizer = saved  # the folder's own, added tokens included
+    return model.eval(), tokenizer

@@ -107,6 +107,8 @@ def render_pretrained_card(info: Mapping[str, Any], template_path: str | os.Path
     - ``training``: dict with at least ``steps`` and ``final_train_loss`` (and whatever else the run measured:
       ``final_eval_loss``, batch size, learning rate, hardware, wall time...)
     - ``limitations`` (optional): run-specific lines added to the template's
+    - ``bits_per_base`` (optional; ``inference.held_out_bits_per_base``): ``held_out``, ``positions``, ``rule``,
+      ``model`` and ``markov`` (``order``, and per context a ``label``) with ``bits_per_base`` and ``accuracy``
     """
     _require(info, ("model_name", "architecture", "training_data", "masking_schedule", "training"), "pretrained info")
     _require(info["training"], ("steps", "final_train_loss"), "info['training']")
@@ -137,7 +139,19 @@ def render_pretrained_card(info: Mapping[str, Any], template_path: str | os.Path
         phase_rows=_phase_rows(info["masking_schedule"]),
         training_rows=_rows(info["training"]),
         limitations=list(info.get("limitations", [])),
+        bits=info.get("bits_per_base"),
+        bits_positions=_fmt(info["bits_per_base"]["positions"]) if info.get("bits_per_base") else "",
+        bits_rows=_bits_rows(info.get("bits_per_base")),
     )
+
+
+def _bits_rows(bits: Mapping[str, Any] | None) -> list[tuple[str, str, str]]:
+    """(predictor, bits per base, accuracy) rows: the checkpoint, then each Markov context."""
+    if not bits:
+        return []
+    predictors = [(f"this checkpoint (rule `{bits['rule']}`)", bits["model"])]
+    predictors += [(entry["label"], entry) for entry in bits["markov"].values() if isinstance(entry, Mapping)]
+    return [(name, f"{entry['bits_per_base']:.4f}", f"{entry['accuracy']:.4f}") for name, entry in predictors]
 
 
 def task_info(task: TaskData) -> dict[str, Any]:
@@ -192,6 +206,8 @@ def render_finetuned_card(info: Mapping[str, Any], template_path: str | os.PathL
     paper_column = task.get("paper_column", gue.paper_column if gue else None)
     dataset_id = task.get("dataset_id", "GUE" if gue and gue.family != "EAP" else task["name"])
     is_regression = task["kind"] == "regression"
+    is_token = task["kind"] == "token"
+    hub_task = "token-classification" if is_token else "text-classification"
     task_title = f"{dataset_id} {task['name']}" if dataset_id != task["name"] else task["name"]
 
     eval_results, result_tables = [], []
@@ -200,8 +216,9 @@ def render_finetuned_card(info: Mapping[str, Any], template_path: str | os.PathL
         result_tables.append((split, [(name, _fmt(value)) for _, name, _, value in entries]))
         eval_results += [
             EvalResult(
-                task_type="text-classification",
-                task_name="DNA sequence regression" if is_regression else "DNA sequence classification",
+                task_type=hub_task,
+                task_name=("DNA base-level classification" if is_token else
+                           "DNA sequence regression" if is_regression else "DNA sequence classification"),
                 dataset_type=dataset_id,
                 dataset_name=task_title,
                 dataset_config=task["name"],
@@ -219,8 +236,9 @@ def render_finetuned_card(info: Mapping[str, Any], template_path: str | os.PathL
         base_model=info["base_model"],
         license=info.get("license", "apache-2.0"),
         library_name="transformers",
-        pipeline_tag="text-classification",
-        tags=["dna", "genomics", "randommask", "sequence-classification", *info.get("tags", [])],
+        pipeline_tag=hub_task,
+        tags=["dna", "genomics", "randommask", "token-classification" if is_token else "sequence-classification",
+              *info.get("tags", [])],
         datasets=info.get("datasets"),
         eval_results=eval_results or None,
     )
@@ -237,6 +255,7 @@ def render_finetuned_card(info: Mapping[str, Any], template_path: str | os.PathL
         task_title=task_title,
         paper_column=paper_column,
         is_regression=is_regression,
+        is_token=is_token,
         label_list=", ".join(f"`{name}`" for name in task["label_names"]),
         split_rows=[(split, files.get(split, ""), _fmt(count)) for split, count in task["examples"].items()],
         task_rows=_rows(task_rows),

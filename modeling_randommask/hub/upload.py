@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# Training state and tracker logs stay local; the model folder, its card and training_log.jsonl are published.
-UPLOAD_IGNORE = ["checkpoints/*", "logs/*"]
+# Training state, tracker logs and the lock of the run writing the folder (training.output_lock.LOCK_FILE) stay
+# local; the model folder, its card and training_log.jsonl are published.
+UPLOAD_IGNORE = ["checkpoints/*", "logs/*", ".randommask.lock"]
 
 
 def files_to_upload(folder: Path) -> list[str]:
@@ -21,10 +22,11 @@ def files_to_upload(folder: Path) -> list[str]:
     return list(filter_repo_objects(files, ignore_patterns=UPLOAD_IGNORE))
 
 
-def push_model_folder(folder: Path, repo_id: str) -> str:
-    """Create the Hub repository if needed and upload ``files_to_upload(folder)``; return the commit URL."""
+def push_model_folder(folder: Path, repo_id: str, *, token: str | None = None, private: bool | None = None) -> str:
+    """Create the Hub repository if needed (``private`` as asked, else the Hub's default) and upload
+    ``files_to_upload(folder)``; return the commit URL."""
     from huggingface_hub import HfApi
 
-    api = HfApi()
-    api.create_repo(repo_id, exist_ok=True)
+    api = HfApi(token=token)
+    api.create_repo(repo_id, exist_ok=True, private=private)
     return api.upload_folder(repo_id=repo_id, folder_path=str(folder), ignore_patterns=UPLOAD_IGNORE).commit_url

@@ -1,25 +1,40 @@
 """Resumable pretraining checkpoints: ``checkpoints/step-N`` folders and an atomically moved ``latest`` pointer.
 
 Each checkpoint is ``accelerator.save_state`` (weights, optimizer, scheduler, RNG states) plus ``training_state.json``
-(the data position and fault counters) and ``masking_schedule.json``. It is written into a staging folder, renamed
-into place, and only then does ``latest`` move: a crash at any moment leaves ``latest`` naming a complete checkpoint.
+(the data position and fault counters), ``masking_schedule.json``, ``run_settings.json`` (every option that changes
+what the run computes) and, written last, ``manifest.json`` (size and SHA-256 of every other file). It is written
+into a staging folder, renamed into place, and only then does ``latest`` move: a crash at any moment leaves ``latest``
+naming a complete checkpoint. A resume first checks every file against the manifest, so a truncated or corrupted
+file is refused by name instead of loading half (accelerate only logs a bad RNG-state file, and the resumed run then
+silently differs from an uninterrupted one).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from accelerate import Accelerator
 
 from ..masking.schedule import RandomMaskSchedule
+from .output_lock import LOCK_FILE
+
+logger = logging.getLogger(__name__)
 
 TRAINING_STATE = "training_state.json"
 SCHEDULE_FILE = "masking_schedule.json"
+SETTINGS_FILE = "run_settings.json"
+MANIFEST = "manifest.json"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be resumed from; the message names the file and what to do."""
 
 
 @dataclass
@@ -31,16 +46,24 @@ class TrainingState:
     batch_in_epoch: int = 0
     consecutive_faults: int = 0
     skipped_steps: int = 0
+    resumed_with_changes: list[dict[str, Any]] = field(default_factory=list)
+    """One entry per resume that was allowed to change settings: ``{"step": N, "changes": {name: [old, new]}}``."""
 
 
 def resolve_checkpoint(output_dir: Path, resume: str) -> Path:
-    """The checkpoint folder ``--resume_from_checkpoint`` names: ``latest`` or a path."""
+    """The checkpoint folder ``--resume_from_checkpoint`` names (``latest`` or a path), checked to exist."""
     if resume != "latest":
-        return Path(resume)
+        checkpoint = Path(resume)
+        if not checkpoint.is_dir():
+            raise FileNotFoundError(f"--resume_from_checkpoint {resume}: no such checkpoint folder")
+        return checkpoint
     pointer = output_dir / "checkpoints" / "latest"
     if not pointer.exists():
         raise FileNotFoundError(f"--resume_from_checkpoint latest: no {pointer} (no checkpoint was completed)")
-    return output_dir / "checkpoints" / pointer.read_text().strip()
+    checkpoint = output_dir / "checkpoints" / pointer.read_text().strip()
+    if not checkpoint.is_dir():
+        raise CheckpointError(f"{pointer} names {checkpoint.name}, which does not exist{_others(checkpoint)}")
+    return checkpoint
 
 
 def check_output_dir(output_dir: Path, resume: bool, overwrite: bool) -> None:
@@ -50,7 +73,7 @@ def check_output_dir(output_dir: Path, resume: bool, overwrite: bool) -> None:
     if overwrite:
         shutil.rmtree(output_dir / "checkpoints", ignore_errors=True)
         return
-    if any(output_dir.iterdir()):
+    if any(path.name != LOCK_FILE for path in output_dir.iterdir()):
         raise FileExistsError(
             f"{output_dir} is not empty: pass --resume_from_checkpoint latest to continue it, "
             "--overwrite_output_dir to replace it, or another --output_dir"
@@ -58,7 +81,7 @@ def check_output_dir(output_dir: Path, resume: bool, overwrite: bool) -> None:
 
 
 def save_training_checkpoint(accelerator: Accelerator, output_dir: Path, state: TrainingState,
-                             schedule: RandomMaskSchedule, keep: int) -> None:
+                             schedule: RandomMaskSchedule, settings: dict[str, Any], keep: int) -> None:
     """Write into a temporary folder, then rename and move the ``latest`` pointer: a crash mid-save leaves the
     previous checkpoint complete and ``latest`` pointing at it. Checkpoints past this step (from a run that was
     resumed from an earlier one) are dropped, then all but the ``keep`` newest."""
@@ -81,6 +104,10 @@ def save_training_checkpoint(accelerator: Accelerator, output_dir: Path, state: 
     if accelerator.is_main_process:
         (staging / TRAINING_STATE).write_text(json.dumps(asdict(state), indent=2))
         (staging / SCHEDULE_FILE).write_text(json.dumps(schedule.to_dict(), indent=2))
+        (staging / SETTINGS_FILE).write_text(json.dumps(settings, indent=2))
+    accelerator.wait_for_everyone()  # every rank's RNG state is written before the manifest lists the files
+    if accelerator.is_main_process:
+        _write_manifest(staging)
         final = root / name
         if final.exists():
             shutil.rmtree(final)
@@ -92,3 +119,94 @@ def save_training_checkpoint(accelerator: Accelerator, output_dir: Path, state: 
         for old in [p for p in root.glob("step-*") if p.is_dir() and p.name > name] + kept[:-keep]:
             shutil.rmtree(old)
     accelerator.wait_for_everyone()
+
+
+# ---- verifying a checkpoint before resuming from it -------------------------------------------------------------
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 24):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _write_manifest(folder: Path) -> None:
+    """Size and SHA-256 of every file in ``folder``; written last, so its presence means the others are complete."""
+    files = {p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in sorted(folder.iterdir()) if p.is_file()}
+    (folder / MANIFEST).write_text(json.dumps({"files": files}, indent=2))
+
+
+def _others(checkpoint: Path) -> str:
+    """The hint of an error about one checkpoint: the other checkpoints beside it, to resume from instead."""
+    others = sorted(p for p in checkpoint.parent.glob("step-*") if p.is_dir() and p != checkpoint)
+    if not others:
+        return ""
+    return (f"; resume from an earlier checkpoint instead, e.g. --resume_from_checkpoint {others[-1]} "
+            f"(checkpoints there: {', '.join(p.name for p in others)})")
+
+
+def read_json(path: Path, what: str) -> Any:
+    """A checkpoint's JSON file, or ``CheckpointError`` naming it when it is missing, empty or not JSON."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        return json.loads(text)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: missing ({what}){_others(path.parent)}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        problem = "empty" if not path.stat().st_size else f"not valid JSON ({error})"
+        raise CheckpointError(f"{path}: {problem} ({what}); the checkpoint is damaged{_others(path.parent)}") from None
+
+
+def verify_checkpoint(checkpoint: Path) -> None:
+    """Refuse a checkpoint whose files do not match its manifest (missing, truncated, corrupted), naming the file.
+    Checkpoints written before manifests existed are resumed with a warning that they cannot be checked."""
+    if not (checkpoint / MANIFEST).is_file():
+        logger.warning("%s: no %s (written by an older version): its files cannot be checked before resuming",
+                       checkpoint, MANIFEST)
+        return
+    manifest = read_json(checkpoint / MANIFEST, "size and checksum of every checkpoint file")
+    for name, expected in manifest["files"].items():
+        path = checkpoint / name
+        if not path.is_file():
+            raise CheckpointError(f"{path}: missing from the checkpoint{_others(checkpoint)}")
+        size = path.stat().st_size
+        if size != expected["bytes"]:
+            raise CheckpointError(f"{path}: {size:,} bytes, {expected['bytes']:,} were written (truncated or "
+                                  f"overwritten){_others(checkpoint)}")
+        if _sha256(path) != expected["sha256"]:
+            raise CheckpointError(f"{path}: contents differ from what was written (corrupted){_others(checkpoint)}")
+
+
+def check_resume_settings(checkpoint: Path, current: dict[str, Any], allowed: list[str],
+                          fixed: tuple[str, ...]) -> dict[str, list]:
+    """Compare this run's settings with those the checkpoint was trained with; return the changes ``allowed``
+    accepts (``{name: [old, new]}``). Any other change, or any change of a ``fixed`` setting, is refused: resuming
+    would no longer continue the run exactly (or, for the model's shape, could not load it at all)."""
+    path = checkpoint / SETTINGS_FILE
+    if not path.is_file():
+        logger.warning("%s: no %s (written by an older version): settings cannot be compared", checkpoint,
+                       SETTINGS_FILE)
+        return {}
+    saved = read_json(path, "the settings the checkpoint was trained with")
+    unknown = sorted(set(allowed) - set(current))
+    if unknown:
+        raise ValueError(f"--allow_resume_changes {' '.join(unknown)}: not a setting a resume compares; these are: "
+                         f"{', '.join(sorted(current))}")
+    changes = {name: [saved.get(name), value] for name, value in current.items() if saved.get(name) != value}
+    if not changes:
+        return {}
+    listed = "; ".join(f"{name} {old!r} -> {new!r}" for name, (old, new) in changes.items())
+    never = [name for name in changes if name in fixed]
+    if never:
+        raise CheckpointError(f"{path}: the checkpoint was trained with other {', '.join(never)} ({listed}). "
+                              "These never change on resume (the weights' shapes, the masking curriculum): resume "
+                              "with the checkpoint's values, or start a new run")
+    refused = [name for name in changes if name not in allowed]
+    if refused:
+        raise CheckpointError(
+            f"{path}: resuming with changed settings would not continue the run exactly: {listed}. Resume with the "
+            f"checkpoint's values, or accept the change with --allow_resume_changes {' '.join(refused)} (written into "
+            "the training log and the model card)")
+    logger.warning("resuming with changed settings (allowed): %s", listed)
+    return changes

@@ -1,60 +1,96 @@
-"""Fine-tune a RandomMask checkpoint on one labelled task (GUE layout), over several seeds, with transformers' Trainer.
+"""Fine-tune a RandomMask checkpoint on one labelled task with transformers' Trainer, over one or more seeds.
 
-Model selection is on dev (best epoch by the task's primary metric, MCC or Pearson r); the reported figures are on
-test. ``tokenization`` re-tokenizes at fine-tuning time whatever the pretraining used (the paper's Table 2): the
-k-mer embeddings are indexed by k-mer whatever the stride, so only the tokenizer and ``config.kmer_stride`` change.
+Options come in two dataclasses parsed side by side: ``FinetuneArguments`` (this package's: model, task,
+tokenization, seeds, LoRA, ...) and transformers' ``TrainingArguments`` (every Trainer option: batch, learning
+rate, bf16, accumulation, schedulers, trackers, DeepSpeed, push_to_hub ...). The paper's recipe for the task's
+family fills only the ``TrainingArguments`` options the user did not give (``finetune_training_arguments``).
+
+Model selection is on dev (best evaluation by ``metric_for_best_model``, default the task's primary metric, MCC or
+Pearson r; then the best seed); the reported figures are on test. ``tokenization`` re-tokenizes at fine-tuning
+time whatever the pretraining used (the paper's Table 2): the k-mer embeddings are indexed by k-mer whatever the
+stride, so only the tokenizer and ``config.kmer_stride`` change. With ``lora_r > 0`` the attention projections
+get LoRA adapters (peft) and the head is trained fully; the adapters are merged before saving, so the model folder
+loads without peft. Token-level tasks (a label per base) fine-tune ``RandomMaskForTokenClassification`` with the
+base <-> token rule of ``data.base_labels`` and are scored per base.
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import json
 import logging
 import math
 import statistics
-from dataclasses import asdict, dataclass, field
+import sys
+import warnings
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-import torch
-from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+from accelerate import PartialState
+from transformers import (
+    DataCollatorForTokenClassification,
+    DataCollatorWithPadding,
+    HfArgumentParser,
+    PreTrainedModel,
+    Trainer,
+    TrainingArguments,
+)
+from transformers.utils import logging as hf_logging
 
 from tokenization import KmerTokenizer, kmer_stride_of, tokenization_name
 
-from ..configuration_randommask import Pooling, RandomMaskConfig
+from ..configuration_randommask import Pooling
+from ..data.base_labels import BaseAlignment
 from ..data.gue import resolve_task
-from ..data.tasks import build_datasets, load_task
+from ..data.options import check_output_folder, check_ranges
+from ..data.tasks import TaskData, build_datasets, load_task
 from ..evaluation.metrics import PRIMARY_METRIC, compute_metrics
 from ..hub.checkpoint import save_checkpoint
 from ..hub.model_card import render_finetuned_card, task_info
-from ..modeling_randommask import RandomMaskForSequenceClassification
-from .finetune_recipes import FINETUNE_RECIPES, FinetuneRecipe
+from ..hub.model_source import load_model_config
+from ..hub.upload import push_model_folder
+from ..modeling_randommask import RandomMaskForSequenceClassification, RandomMaskForTokenClassification
+from .finetune_recipes import finetune_training_arguments, task_recipe
+from .output_lock import locks_output_dir
 
 logger = logging.getLogger(__name__)
 
 FinetuneTokenization = Literal["pretrained", "overlapping", "non_overlapping"]
+LORA_TARGETS = ["query", "key", "value"]
+"""The modules LoRA adapts: every attention layer's query, key and value projections."""
 
 
 @dataclass
 class FinetuneArguments:
-    """Options of ``examples/finetune.py``. Unset hyper-parameters come from the paper's preset for the task family."""
+    """This package's options of ``examples/finetune.py``; the Trainer's are ``TrainingArguments``'."""
 
     model: str = field(metadata={"help": "pretrained RandomMask folder or Hub id"})
     task: str | None = field(default=None, metadata={"help": "task folder with train/dev/test .csv/.tsv(.gz)"})
-    output_dir: str = field(default="outputs/finetuned", metadata={"help": "results.json and model/ go here"})
     tokenization: FinetuneTokenization = field(default="pretrained", metadata={
         "help": "the checkpoint's own, or re-tokenize at fine-tuning time (the paper's Table 2)"})
-    seeds: list[int] = field(default_factory=lambda: [42], metadata={"help": "one fine-tuning run per seed"})
-    batch_size: int | None = None
-    learning_rate: float | None = None
-    num_train_epochs: float | None = None
-    max_steps: int = field(default=-1, metadata={"help": "cap on optimizer steps (quick runs); -1: epochs decide"})
-    warmup_steps: float = field(default=0.1, metadata={"help": "steps, or a fraction of training when < 1"})
+    seeds: list[int] | None = field(default=None, metadata={
+        "help": "one fine-tuning run per seed; the figures are means over seeds, the weights the best seed's on "
+                "dev (default: one run with --seed)"})
     pooling: Pooling | None = field(default=None, metadata={"help": "sequence summary (default: the checkpoint's)"})
     label_columns: list[str] = field(default_factory=lambda: ["label"])
-    missing_train: str = field(default="error", metadata={"help": "error | use_dev (train on dev, select on last)"})
+    missing_train: Literal["error", "use_dev"] = field(default="error", metadata={
+        "help": "error, or use_dev: train on dev when a task ships no train split (no model selection then)"})
     max_train_samples: int | None = field(default=None, metadata={"help": "subsample train (quick runs)"})
-    eval_batch_size: int = 128
     overwrite_output_dir: bool = field(default=False, metadata={"help": "replace an earlier run's results"})
+    lora_r: int = field(default=0, metadata={
+        "help": "LoRA rank on the attention projections (query, key, value), head trained fully; 0: full "
+                "fine-tuning. Needs peft: pip install 'randommask[peft]'"})
+    lora_alpha: float = field(default=16.0, metadata={"help": "LoRA scaling numerator (updates scaled by alpha/r)"})
+    lora_dropout: float = field(default=0.1, metadata={"help": "dropout on the LoRA branch's input"})
+
+    def __post_init__(self):
+        check_ranges(self, positive=("max_train_samples", "lora_alpha"), non_negative=("seeds", "lora_r", "lora_dropout"))
+        if self.seeds is not None and not self.seeds:
+            raise ValueError("--seeds needs at least one seed")
+        if self.lora_dropout >= 1:
+            raise ValueError(f"--lora_dropout must be < 1, got {self.lora_dropout}")
 
 
 @dataclass
@@ -62,23 +98,59 @@ class SeedResult:
     seed: int
     dev: dict[str, float]
     test: dict[str, float]
+    optimizer_steps: int
+    seconds_per_epoch: float
+    trainable_parameters: int
 
 
-def _kmer_stride(tokenization: FinetuneTokenization, config: RandomMaskConfig) -> int:
-    if tokenization == "pretrained":
-        return config.kmer_stride
-    return kmer_stride_of(tokenization, config.kmer_size)
+def given_options(parser: argparse.ArgumentParser, argv: list[str], dataclass_type: type) -> dict[str, Any]:
+    """The options of ``dataclass_type`` that ``argv`` gives explicitly, converted by ``parser`` (which must already
+    have parsed ``argv`` once: its defaults are replaced here). Defaults are left out, so they can come from a
+    recipe; abbreviations are refused by the parser, so no option can hide under another spelling."""
+    names = {f.name for f in fields(dataclass_type) if f.init}
+    for action in parser._actions:  # set_defaults would also store parser-level defaults, which argparse converts
+        if action.dest in names:
+            action.default = argparse.SUPPRESS
+    namespace, _ = parser.parse_known_args(argv)
+    return {name: value for name, value in vars(namespace).items() if name in names}
 
 
-# Tasks outside the paper's families: its most common recipe, for 3 epochs.
-_OTHER_TASKS = FinetuneRecipe("other", batch_size=32, learning_rate=1e-4, num_train_epochs=3)
+def check_trainer_ranges(training_args: TrainingArguments) -> None:
+    """The Trainer options transformers accepts out of range (a zero learning rate or batch trains nothing)."""
+    check_ranges(training_args, positive=("learning_rate", "per_device_train_batch_size", "per_device_eval_batch_size",
+                                          "num_train_epochs", "gradient_accumulation_steps"),
+                 non_negative=("warmup_steps", "weight_decay"))
+    if training_args.max_steps != -1 and training_args.max_steps < 1:
+        raise ValueError(f"--max_steps must be >= 1, or -1 (the epochs decide), got {training_args.max_steps}")
 
 
-def _hyper_parameters(args: FinetuneArguments, recipe: FinetuneRecipe) -> dict:
-    """The recipe's ``TrainingArguments`` values, with the ones the user gave instead."""
-    given = {"per_device_train_batch_size": args.batch_size, "learning_rate": args.learning_rate,
-             "num_train_epochs": args.num_train_epochs}
-    return recipe.training_arguments() | {name: value for name, value in given.items() if value is not None}
+def parse_with_trainer_options(dataclass_types: tuple[type, ...], argv: list[str] | None = None
+                               ) -> tuple[list[Any], dict[str, Any]]:
+    """Parse ``argv`` (default: the command line) into ``dataclass_types`` (``FinetuneArguments`` among them) and
+    ``TrainingArguments``, abbreviations refused; return the former and the ``TrainingArguments`` options given
+    explicitly, for ``finetune_training_arguments`` to lay over a recipe."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = HfArgumentParser((*dataclass_types, TrainingArguments), allow_abbrev=False)
+    try:
+        *parsed, training, unknown = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
+        check_trainer_ranges(training)
+    except ValueError as error:  # a value a dataclass refuses: a usage error naming the option
+        parser.error(str(error))
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)} (option names must be spelled in full; "
+                     "see --help)")
+    options = given_options(parser, argv, TrainingArguments)
+    args = next(p for p in parsed if isinstance(p, FinetuneArguments))
+    if args.seeds is not None and "seed" in options:
+        parser.error("give --seed (one run) or --seeds (one run per seed), not both")
+    return parsed, options
+
+
+def parse_finetune_args(argv: list[str] | None = None) -> tuple[FinetuneArguments, TrainingArguments]:
+    """The options of ``examples/finetune.py``: the Trainer options given explicitly laid over the paper's recipe
+    for ``--task`` (``finetune_training_arguments``)."""
+    (args,), options = parse_with_trainer_options((FinetuneArguments,), argv)
+    return args, finetune_training_arguments(args.task, **options)
 
 
 def summarise(values: list[float]) -> dict[str, float]:
@@ -90,81 +162,56 @@ def summarise(values: list[float]) -> dict[str, float]:
     return {"mean": statistics.fmean(finite), "std": std, "n": len(finite)}
 
 
-def finetune(args: FinetuneArguments) -> dict:
-    """Fine-tune over ``args.seeds``; write ``results.json`` and the best seed's model folder; return the results."""
+def _check_options(args: FinetuneArguments, training_args: TrainingArguments) -> None:
+    """Refuse bad options before any file is written."""
     if args.task is None:
         raise ValueError("--task is required: a folder with train/dev/test .csv/.tsv(.gz) files")
-    output_dir = Path(args.output_dir)
-    if (output_dir / "results.json").exists() and not args.overwrite_output_dir:
-        raise FileExistsError(f"{output_dir} holds an earlier run's results.json: pass --overwrite_output_dir to "
-                              "replace it, or another --output_dir")
-    task = load_task(args.task, label_columns=args.label_columns[0] if len(args.label_columns) == 1
-                     else args.label_columns, missing_train=args.missing_train)
+    check_trainer_ranges(training_args)
+    if args.lora_r and importlib.util.find_spec("peft") is None:
+        raise ImportError("--lora_r needs the peft package: pip install 'randommask[peft]' (or pip install peft)")
+    results = check_output_folder(training_args.output_dir) / "results.json"
+    if results.exists() and not args.overwrite_output_dir:
+        raise FileExistsError(f"{results.parent} holds an earlier run's results.json: pass --overwrite_output_dir "
+                              "to replace it, or another --output_dir")
+
+
+def _drop_load_report(record: logging.LogRecord) -> bool:
+    return "LOAD REPORT" not in record.getMessage()
+
+
+def _load_head(head: type[PreTrainedModel], model: str, first: bool, **overrides) -> PreTrainedModel:
+    """The task head on the pretrained encoder. transformers' per-key load report (``pooler.dense.* MISSING``,
+    ``cls.predictions.* UNEXPECTED``) is replaced by one line on the first seed saying what is new and what is
+    left out; encoder weights missing from the checkpoint are still a warning."""
+    modeling_logger = hf_logging.get_logger("transformers.modeling_utils")
+    modeling_logger.addFilter(_drop_load_report)
     try:
-        gue = resolve_task(args.task)
-    except ValueError:
-        gue = None
-    config = RandomMaskConfig.from_pretrained(args.model)
-    kmer_stride = _kmer_stride(args.tokenization, config)
-    tokenizer = KmerTokenizer(k=config.kmer_size, kmer_stride=kmer_stride)
-    datasets = build_datasets(task, tokenizer, model_max_length=config.max_position_embeddings)
-    if args.max_train_samples is not None and args.max_train_samples < len(datasets["train"]):
-        datasets["train"] = datasets["train"].shuffle(seed=0).select(range(args.max_train_samples))
-    hyper = _hyper_parameters(args, FINETUNE_RECIPES[gue.family] if gue else _OTHER_TASKS)
-    primary = PRIMARY_METRIC[task.kind]
-    has_dev = "dev" in datasets
+        loaded, info = head.from_pretrained(model, output_loading_info=True, **overrides)
+    finally:
+        modeling_logger.removeFilter(_drop_load_report)
+    new = sorted({key.rsplit(".", 1)[0] for key in info["missing_keys"]})
+    encoder = [name for name in new if not name.startswith(("classifier", "bert.pooler"))]
+    if encoder:
+        logger.warning("%s lacks encoder weights %s: they start random", model, encoder)
+    if first:
+        unused = sorted({".".join(key.split(".")[:2]) for key in info["unexpected_keys"]})
+        logger.info("%s: new %s (trained from scratch on the task)%s", head.__name__, ", ".join(new) or "nothing",
+                    f"; the checkpoint's {', '.join(unused)} head is not used" if unused else "")
+    return loaded
 
-    runs: list[SeedResult] = []
-    best_model, best_dev = None, -math.inf
-    for seed in args.seeds:
-        model = RandomMaskForSequenceClassification.from_pretrained(
-            args.model, num_labels=task.num_labels, problem_type=task.problem_type, id2label=task.id2label,
-            label2id=task.label2id, kmer_stride=kmer_stride,
-            **({"classifier_pooling": args.pooling} if args.pooling else {}),
-        )
-        training_args = TrainingArguments(
-            output_dir=str(output_dir / f"seed-{seed}"), seed=seed, data_seed=seed,
-            **hyper, per_device_eval_batch_size=args.eval_batch_size, max_steps=args.max_steps,
-            warmup_steps=args.warmup_steps,
-            eval_strategy="epoch" if has_dev else "no", save_strategy="epoch" if has_dev else "no",
-            load_best_model_at_end=has_dev, metric_for_best_model=primary, greater_is_better=True,
-            save_total_limit=1, report_to="none", logging_strategy="epoch", disable_tqdm=False,
-            dataloader_pin_memory=torch.cuda.is_available(),  # pinned pages only help copies to a GPU
-        )
-        trainer = Trainer(
-            model=model, args=training_args, train_dataset=datasets["train"],
-            eval_dataset=datasets["dev"] if has_dev else None, processing_class=tokenizer,
-            data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=compute_metrics(task.kind, task.label_names),
-        )
-        trainer.train()
-        dev = trainer.evaluate(datasets["dev"], metric_key_prefix="dev") if has_dev else {}
-        test = trainer.evaluate(datasets["test"], metric_key_prefix="test")
-        runs.append(SeedResult(seed, _strip(dev, "dev_"), _strip(test, "test_")))
-        score = runs[-1].dev.get(primary, -math.inf)  # without dev, the first seed's model is kept
-        if best_model is None or score > best_dev:
-            best_model, best_dev = trainer.model, score
 
-    results = {
-        "model": args.model,
-        "task": task.name,
-        "paper_column": gue.paper_column if gue else None,
-        "kind": task.kind,
-        "primary_metric": primary,
-        "tokenization": tokenization_name(config.kmer_size, kmer_stride),
-        "hyper_parameters": hyper | {"max_steps": args.max_steps, "max_train_samples": args.max_train_samples},
-        "train_examples": len(datasets["train"]),
-        "selection": "best epoch on dev" if has_dev else "last epoch (no dev split)",
-        "seeds": [asdict(run) for run in runs],
-        "test": {name: summarise([run.test[name] for run in runs]) for name in runs[0].test},
-        "notes": task.notes,
-    }
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "results.json").write_text(json.dumps(results, indent=2))
-    model_dir = save_checkpoint(best_model, tokenizer, output_dir / "model")
-    render_finetuned_card(_card_info(results, task, args)).save(model_dir / "README.md")
-    logger.info("%s: test %s = %.4f ± %.4f over %d seed(s)", task.name, primary,
-                results["test"][primary]["mean"], results["test"][primary]["std"], len(runs))
-    return results
+def with_lora(model: PreTrainedModel, args: FinetuneArguments, token_level: bool) -> PreTrainedModel:
+    """``model`` with LoRA adapters on the attention projections; the head (classifier, and the pooler when the
+    model pools with it) stays fully trainable."""
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    heads = ["classifier"] + (["pooler"] if getattr(model.bert, "pooler", None) is not None else [])
+    config = LoraConfig(task_type=TaskType.TOKEN_CLS if token_level else TaskType.SEQ_CLS, r=args.lora_r,
+                        lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout, target_modules=LORA_TARGETS,
+                        modules_to_save=heads)
+    with warnings.catch_warnings():  # peft asks transformers a deprecated question; nothing for the user to do
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
+        return get_peft_model(model, config)
 
 
 def _strip(metrics: dict, prefix: str) -> dict[str, float]:
@@ -173,15 +220,182 @@ def _strip(metrics: dict, prefix: str) -> dict[str, float]:
     return {k.removeprefix(prefix): float(v) for k, v in metrics.items() if not k.endswith(skip)}
 
 
-def _card_info(results: dict, task, args: FinetuneArguments) -> dict:
+def _metrics_for(task: TaskData, datasets, tokenizer: KmerTokenizer, split: str):
+    """The Trainer's ``compute_metrics`` for one split: per base for token tasks (which need the split's bases)."""
+    if task.kind != "token":
+        return compute_metrics(task.kind, task.label_names)
+    lengths = list(map(len, task.sequences[split]))
+    kept = max(map(len, datasets[split]["input_ids"]))
+    bases = BaseAlignment.from_lengths(lengths, tokenizer.k, tokenizer.kmer_stride, kept, task.labels[split])
+    return compute_metrics("token", bases=bases)
+
+
+def _selection(training_args: TrainingArguments, task: TaskData, has_dev: bool) -> tuple[dict[str, Any], str, bool]:
+    """The per-seed Trainer settings for model selection, the metric that selects and whether greater is better:
+    with dev evaluation, keep the best checkpoint by ``metric_for_best_model`` (default: the task's primary metric);
+    without, keep the last epoch."""
+    metric = (training_args.metric_for_best_model or PRIMARY_METRIC[task.kind]).removeprefix("eval_")
+    greater = not metric.endswith("loss") if training_args.greater_is_better is None else training_args.greater_is_better
+    if has_dev and training_args.eval_strategy != "no":
+        return {"metric_for_best_model": metric, "load_best_model_at_end": True}, metric, greater
+    if not has_dev and training_args.eval_strategy != "no":
+        logger.warning("task %s has no dev split: no evaluation during training, the last epoch is kept", task.name)
+    return {"eval_strategy": "no", "save_strategy": "no", "load_best_model_at_end": False}, metric, greater
+
+
+def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict:
+    """Fine-tune ``args.model`` on ``args.task`` once per seed. Writes into ``training_args.output_dir``:
+    ``results.json``, ``model/`` (the best seed's fine-tuned folder with its card: loads with
+    ``AutoModelFor{Sequence,Token}Classification.from_pretrained(..., trust_remote_code=True)``) and the Trainer's
+    ``seed-N/`` folders; uploads ``model/`` when ``training_args.push_to_hub``. Returns the results.
+
+    ``finetune_training_arguments(task, **options)`` gives ``training_args`` with the paper's recipe; any
+    ``TrainingArguments`` works. Options are checked before anything is written; one run at a time writes a folder."""
+    _check_options(args, training_args)
+    return _finetune_checked(args, training_args)
+
+
+@locks_output_dir
+def _finetune_checked(args: FinetuneArguments, training_args: TrainingArguments) -> dict:
+    output_dir = Path(training_args.output_dir)
+    config = load_model_config(args.model)
+    task = load_task(args.task, label_columns=args.label_columns[0] if len(args.label_columns) == 1
+                     else args.label_columns, missing_train=args.missing_train)
+    kmer_stride = config.kmer_stride if args.tokenization == "pretrained" else kmer_stride_of(
+        args.tokenization, config.kmer_size)
+    tokenizer = KmerTokenizer(k=config.kmer_size, kmer_stride=kmer_stride)
+    datasets = build_datasets(task, tokenizer, model_max_length=config.max_position_embeddings)
+    if args.max_train_samples is not None and args.max_train_samples < len(datasets["train"]):
+        datasets["train"] = datasets["train"].shuffle(seed=0).select(range(args.max_train_samples))
+
+    token_level = task.kind == "token"
+    head = RandomMaskForTokenClassification if token_level else RandomMaskForSequenceClassification
+    head_options = {"num_labels": task.num_labels, "id2label": task.id2label, "label2id": task.label2id,
+                    "kmer_stride": kmer_stride}
+    if not token_level:
+        head_options["problem_type"] = task.problem_type
+        if args.pooling:
+            head_options["classifier_pooling"] = args.pooling
+    collator = (DataCollatorForTokenClassification if token_level else DataCollatorWithPadding)(tokenizer)
+    has_dev = "dev" in datasets
+    selection, selection_metric, greater_is_better = _selection(training_args, task, has_dev)
+    evaluates = selection["load_best_model_at_end"]
+    devices = training_args.world_size * max(1, training_args.n_gpu)
+    batch = {"global_batch_size": training_args.per_device_train_batch_size * devices
+             * training_args.gradient_accumulation_steps,
+             "per_device_train_batch_size": training_args.per_device_train_batch_size, "devices": devices,
+             "gradient_accumulation_steps": training_args.gradient_accumulation_steps}
+    recipe = task_recipe(args.task)
+    logger.info("%s: global batch %d = %d per device x %d device(s) x %d accumulation step(s) (the %s recipe's: %d)",
+                task.name, *batch.values(), recipe.family, recipe.batch_size)
+
+    runs: list[SeedResult] = []
+    best_model, best_score = None, -math.inf
+    for seed in args.seeds or [training_args.seed]:
+        model = _load_head(head, args.model, first=not runs, **head_options)
+        if args.lora_r:
+            model = with_lora(model, args, token_level)
+        trainer = Trainer(
+            model=model, train_dataset=datasets["train"], eval_dataset=datasets["dev"] if evaluates else None,
+            processing_class=tokenizer, data_collator=collator,
+            args=replace(training_args, output_dir=str(output_dir / f"seed-{seed}"), seed=seed, push_to_hub=False,
+                         **selection),
+            compute_metrics=_metrics_for(task, datasets, tokenizer, "dev") if has_dev else None,
+        )
+        trained = trainer.train()
+        dev = _strip(trainer.evaluate(datasets["dev"], metric_key_prefix="dev"), "dev_") if has_dev else {}
+        trainer.compute_metrics = _metrics_for(task, datasets, tokenizer, "test")
+        test = _strip(trainer.evaluate(datasets["test"], metric_key_prefix="test"), "test_")
+        runs.append(SeedResult(
+            seed, dev, test, optimizer_steps=trainer.state.global_step,
+            seconds_per_epoch=trained.metrics["train_runtime"] / max(trainer.state.epoch or 0, 1e-9),
+            trainable_parameters=sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+        ))
+        score = dev.get(selection_metric, math.nan) * (1 if greater_is_better else -1)
+        if best_model is None or score > best_score:  # without dev, the first seed's model is kept
+            best_model, best_score = trainer.model, score
+
+    try:
+        paper_column = resolve_task(args.task).paper_column
+    except ValueError:
+        paper_column = None
+    results = {
+        "model": args.model,
+        "task": task.name,
+        "paper_column": paper_column,
+        "kind": task.kind,
+        "scored_per": "base" if token_level else "sequence",
+        "primary_metric": PRIMARY_METRIC[task.kind],
+        "tokenization": tokenization_name(config.kmer_size, kmer_stride),
+        "hyper_parameters": {
+            "recipe": recipe.family, **batch,
+            "learning_rate": training_args.learning_rate, "num_train_epochs": training_args.num_train_epochs,
+            "max_steps": training_args.max_steps, "weight_decay": training_args.weight_decay,
+            "warmup_steps": training_args.warmup_steps, "lr_scheduler_type": str(training_args.lr_scheduler_type.value),
+            "max_train_samples": args.max_train_samples,
+            "fine_tuning": (f"LoRA r={args.lora_r} alpha={args.lora_alpha:g} dropout={args.lora_dropout:g} on "
+                            f"{'/'.join(LORA_TARGETS)}, head trained fully, merged" if args.lora_r else "full"),
+        },
+        "train_examples": len(datasets["train"]),
+        "selection": (f"best evaluation on dev by {selection_metric}" if evaluates
+                      else f"last epoch (no {'dev split' if not has_dev else 'evaluation'})"),
+        "seeds": [asdict(run) for run in runs],
+        "dev": {name: summarise([run.dev[name] for run in runs]) for name in runs[0].dev},
+        "test": {name: summarise([run.test[name] for run in runs]) for name in runs[0].test},
+        "notes": task.notes,
+        "output_dir": str(output_dir),
+    }
+    if args.lora_r:
+        best_model = best_model.merge_and_unload()
+    if training_args.should_save:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "results.json").write_text(json.dumps(results, indent=2))
+        model_dir = save_checkpoint(best_model, tokenizer, output_dir / "model")
+        repo_id = training_args.hub_model_id or output_dir.name
+        render_finetuned_card(_card_info(results, task, args, repo_id)).save(model_dir / "README.md")
+        if training_args.push_to_hub:
+            results["hub_commit_url"] = push_model_folder(model_dir, repo_id, token=training_args.hub_token,
+                                                          private=training_args.hub_private_repo)
+    PartialState().wait_for_everyone()
+    return results
+
+
+def _card_info(results: dict, task: TaskData, args: FinetuneArguments, repo_id: str) -> dict:
     seeds = [run["seed"] for run in results["seeds"]]
+    limitations = [(f"Test figures are means over {len(seeds)} seed(s); the weights are those of the seed with "
+                    "the best dev score.")]
+    if task.kind == "token":
+        limitations.append("Labels are per base; the model predicts per k-mer token, and each base takes the "
+                           "prediction of the token centred nearest to it (trained on its centre base's label).")
     return {
-        "model_name": Path(args.output_dir).name,
+        "model_name": Path(results["output_dir"]).name,
+        "repo_id": repo_id,
         "base_model": args.model,
         "task": task_info(task) | ({"paper_column": results["paper_column"]} if results["paper_column"] else {}),
         "hyperparameters": results["hyper_parameters"] | {
             "tokenization": results["tokenization"], "seeds": seeds, "selection": results["selection"]},
         "results": {"test": {name: value["mean"] for name, value in results["test"].items()}},
-        "limitations": [(f"Test figures are means over {len(seeds)} seed(s); the weights are those of the seed "
-                         "with the best dev score.")],
+        "limitations": limitations,
     }
+
+
+def finetune_summary(results: dict) -> str:
+    """The run as the paper reports it (metric x 100, mean ± std over seeds, per split), and where it was written."""
+    seeds = len(results["seeds"])
+    title = results["task"] + (f" ({results['paper_column']})" if results["paper_column"] else "")
+    unit = "per base, " if results["scored_per"] == "base" else ""
+    lines = [f"{title}: {unit}x 100, mean ± std over {seeds} seed(s); {results['selection']}"]
+    names = [name for name in results["test"]  # per-target values and losses stay in results.json
+             if name not in ("loss", "mse") and not name.startswith(("mse_", "pearson_", "spearman_"))]
+    lines.append(f"  {'split':<6}" + "".join(f"{name:>18}" for name in names))
+    for split in ("dev", "test"):
+        if results[split]:
+            cells = [f"{100 * results[split][n]['mean']:.2f} ± {100 * results[split][n]['std']:.2f}" for n in names]
+            lines.append(f"  {split:<6}" + "".join(f"{cell:>18}" for cell in cells))
+    out = Path(results["output_dir"])
+    head = "AutoModelForTokenClassification" if results["kind"] == "token" else "AutoModelForSequenceClassification"
+    lines.append(f"wrote {out / 'results.json'} and {out / 'model'}/ ({head}.from_pretrained(..., "
+                 "trust_remote_code=True))" + (f"; pushed: {results['hub_commit_url']}"
+                                                if "hub_commit_url" in results else ""))
+    return "\n".join(lines)
+

@@ -3,7 +3,8 @@
 ``PretrainArguments`` (model, masking, optimisation, run) and ``GenomeDataConfig`` (genomes and windows) are composed
 in one ``HfArgumentParser``. Their defaults are the few-minutes CPU run on the embedded genome. A ``--recipe`` is a
 set of parser defaults, so any option given on the command line wins over it; abbreviated option names are refused
-(``--max_step`` would otherwise silently mean ``--max_steps``, or be ignored by a recipe).
+(``--max_step`` would otherwise silently mean ``--max_steps``, or be ignored by a recipe). Values out of range are
+refused when the options are built, before any file is written.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from tokenization import Tokenization
+from tokenization.kmer_vocab import MAX_K
 
 from ..configuration_randommask import ModelSize
 from ..data.genome_windows import GenomeDataConfig
+from ..data.options import check_ranges, parse_cli
 from ..masking.schedule import MaskingPreset, RandomMaskSchedule
 
 PositionInit = Literal["normal", "sinusoidal"]
@@ -62,6 +65,18 @@ class PretrainArguments:
     torch_compile: bool = field(default=False, metadata={"help": "torch.compile the model"})
     push_to_hub: bool = field(default=False, metadata={"help": "upload the model folder to the Hub at the end"})
     hub_model_id: str | None = field(default=None, metadata={"help": "user/name (default: the folder's name)"})
+    allow_resume_changes: list[str] = field(default_factory=list, metadata={
+        "help": "settings a resumed run may change from its checkpoint's (e.g. per_device_batch_size seed): the "
+                "resume is then no longer exact, and the log and model card say so"})
+
+    def __post_init__(self):
+        check_ranges(self, positive=("per_device_batch_size", "global_batch_size", "learning_rate", "max_steps",
+                                     "max_grad_norm", "log_every", "eval_every", "eval_batches", "save_every",
+                                     "keep_checkpoints", "max_consecutive_faults", "num_phases"),
+                     non_negative=("weight_decay", "warmup_steps", "num_workers"))
+        if not 1 <= self.kmer_size <= MAX_K:
+            raise ValueError(f"--kmer_size must be between 1 and {MAX_K}, got {self.kmer_size}")
+        self.masking_schedule()  # refuses e.g. more phases than steps
 
     def masking_schedule(self) -> RandomMaskSchedule:
         """The masking preset for this run: phases scaled to ``max_steps``; for ``dnabert`` and ``randommask`` the
@@ -82,6 +97,16 @@ RECIPES: dict[str, dict] = {
 }
 
 
+# Options that do not change what a run computes: a resumed run may give other values. Every other option, the
+# number of processes and the genome's content are recorded in each checkpoint and compared on resume.
+BOOKKEEPING_OPTIONS = frozenset({
+    "output_dir", "recipe", "num_workers", "log_every", "eval_every", "eval_batches", "save_every", "keep_checkpoints",
+    "resume_from_checkpoint", "overwrite_output_dir", "max_consecutive_faults", "push_to_hub", "hub_model_id",
+    "allow_resume_changes", "paths"})  # paths: the genome is compared by content (records, bases), not by path
+# Never changed on resume, even when allowed: the weights' shapes and the curriculum the log and card describe.
+FIXED_ON_RESUME = ("model_preset", "kmer_size", "masking", "num_phases", "max_steps")
+
+
 def pretrain_parser():
     """The parser of ``examples/pretrain.py``: both dataclasses, abbreviations refused."""
     from transformers import HfArgumentParser
@@ -92,12 +117,5 @@ def pretrain_parser():
 def parse_args(argv: list[str] | None = None) -> tuple[PretrainArguments, GenomeDataConfig]:
     """Parse command-line options; ``--recipe`` sets defaults that explicit options override."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = pretrain_parser()
-    recipe, _ = parser.parse_known_args(argv)  # only --recipe matters here; everything is checked below
-    if recipe.recipe is not None:
-        parser.set_defaults(**RECIPES[recipe.recipe])
-    args, data, unknown = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
-    if unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)} (option names must be spelled in full; "
-                     "see --help)")
-    return args, data
+    recipe, _ = pretrain_parser().parse_known_args(argv)  # only --recipe matters here; parse_cli checks the rest
+    return parse_cli((PretrainArguments, GenomeDataConfig), argv, RECIPES.get(recipe.recipe))

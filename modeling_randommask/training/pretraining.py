@@ -31,6 +31,7 @@ from ..data.sampler import ShardedBatchSampler
 from ..hub.checkpoint import save_checkpoint
 from ..hub.model_card import render_pretrained_card
 from ..hub.upload import push_model_folder
+from ..inference.bits_per_base import held_out_bits_per_base
 from ..masking.collator import DataCollatorForRandomMask
 from ..modeling_randommask import RandomMaskForMaskedLM
 from .checkpoints import (
@@ -38,10 +39,14 @@ from .checkpoints import (
     TRAINING_STATE,
     TrainingState,
     check_output_dir,
+    check_resume_settings,
+    read_json,
     resolve_checkpoint,
     save_training_checkpoint,
+    verify_checkpoint,
 )
-from .pretrain_arguments import PretrainArguments
+from .output_lock import locks_output_dir
+from .pretrain_arguments import BOOKKEEPING_OPTIONS, FIXED_ON_RESUME, PretrainArguments
 from .run_log import TRAINING_LOG, RunLog, read_training_log
 
 logger = logging.getLogger(__name__)
@@ -116,17 +121,31 @@ def evaluate(model, loader: DataLoader, collator: DataCollatorForRandomMask, ste
     return (total / count).item() if count.item() else float("nan")
 
 
+def run_settings(args: PretrainArguments, data: GenomeDataConfig, data_stats: dict, accelerator: Accelerator,
+                 accumulation: int) -> dict:
+    """What a resumed run must share with its checkpoint to continue it exactly: every option but the bookkeeping
+    ones (mixed precision as in force, whether given or from accelerate's config), the number of processes and
+    gradient-accumulation steps, and the genome by content (not by path)."""
+    options = {k: v for k, v in (asdict(args) | asdict(data)).items() if k not in BOOKKEEPING_OPTIONS}
+    options["mixed_precision"] = str(accelerator.mixed_precision)
+    genome = {key: data_stats[key] for key in ("genomes", "records", "bases", "non_acgt_bases")}
+    run = {"world_size": accelerator.num_processes, "accumulation": accumulation, "genome": genome}
+    return json.loads(json.dumps(options | run))
+
+
+@locks_output_dir
 def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> Path:
     """Run pretraining as configured and return the model folder (``args.output_dir``). ``data`` defaults to
-    ``GenomeDataConfig()``: the embedded E. coli genome."""
+    ``GenomeDataConfig()``: the embedded E. coli genome. Nothing is written or deleted before the options are
+    checked, and the folder is locked against a second run meanwhile (``output_lock``)."""
     data = GenomeDataConfig() if data is None else data
     output_dir = Path(args.output_dir)
-    check_output_dir(output_dir, resume=bool(args.resume_from_checkpoint), overwrite=args.overwrite_output_dir)
     accelerator = Accelerator(
         mixed_precision=args.mixed_precision, log_with="tensorboard" if is_tensorboard_available() else None,
         project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
     )
     accumulation = _accumulation_steps(args, accelerator.num_processes)
+    check_output_dir(output_dir, resume=bool(args.resume_from_checkpoint), overwrite=args.overwrite_output_dir)
     set_seed(data.seed)
 
     kmer_stride = kmer_stride_of(args.tokenization, args.kmer_size)
@@ -170,14 +189,20 @@ def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> P
                             collate_fn=collator.pad, generator=torch.Generator().manual_seed(data.seed))
 
     state = TrainingState()
+    settings = run_settings(args, data, data_stats, accelerator, accumulation)
+    changes: dict[str, list] = {}
     if args.resume_from_checkpoint:
         checkpoint = resolve_checkpoint(output_dir, args.resume_from_checkpoint)
-        accelerator.load_state(str(checkpoint))
-        state = TrainingState(**json.loads((checkpoint / TRAINING_STATE).read_text()))
-        saved = json.loads((checkpoint / SCHEDULE_FILE).read_text())
+        verify_checkpoint(checkpoint)
+        saved = read_json(checkpoint / SCHEDULE_FILE, "the masking schedule")
         if saved != schedule.to_dict():
             raise ValueError(f"{checkpoint / SCHEDULE_FILE}: the checkpoint was trained with masking schedule {saved}, "
                              f"this run asks for {schedule.to_dict()}: resume with the same masking options")
+        changes = check_resume_settings(checkpoint, settings, args.allow_resume_changes, FIXED_ON_RESUME)
+        state = TrainingState(**read_json(checkpoint / TRAINING_STATE, "the step and data position"))
+        accelerator.load_state(str(checkpoint))
+        if changes:
+            state.resumed_with_changes.append({"step": state.step, "changes": changes})
         logger.info("resumed from %s at step %d (epoch %d, batch %d)", checkpoint, state.step, state.epoch,
                     state.batch_in_epoch)
     run_log = RunLog(output_dir / TRAINING_LOG, accelerator.is_main_process,
@@ -187,17 +212,22 @@ def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> P
     if accelerator.is_main_process:
         run_log.write({"step": state.step, "event": "start", "world_size": accelerator.num_processes,
                        "accumulation": accumulation, "data": data_stats, "schedule": schedule.to_dict()})
+        if changes:
+            run_log.write({"step": state.step, "event": "resumed_with_changes", "changes": changes})
 
     batches = _batches(train_loader, sampler, state)
     progress = tqdm(total=args.max_steps, initial=state.step, disable=not accelerator.is_main_process,
                     desc="pretraining", unit="step")
     model.train()
-    tokens_seen, clock = 0, time.perf_counter()
+    tokens_seen, data_wait, clock = 0, 0.0, time.perf_counter()
     last_val = None
     while state.step < args.max_steps:
         step_loss = torch.zeros((), device=accelerator.device)
         for micro in range(accumulation):
-            batch = collator.mask(next(batches), step=state.step, rank=accelerator.process_index, micro_step=micro)
+            waiting = time.perf_counter()
+            batch = next(batches)
+            data_wait += time.perf_counter() - waiting  # the loader is not keeping up: the device idles meanwhile
+            batch = collator.mask(batch, step=state.step, rank=accelerator.process_index, micro_step=micro)
             if micro == 0 and state.step % args.log_every == 0:
                 mask_stats = collator.mask_statistics(batch, state.step)
                 identity = torch.stack([_fingerprint(batch["input_ids"]), torch.tensor(schedule.phase(state.step))])
@@ -234,13 +264,14 @@ def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> P
             by_rank = accelerator.gather(identity.to(accelerator.device)[None]).tolist()
             record = {"step": state.step, "loss": step_loss, "lr": scheduler.get_last_lr()[0],
                       "phase": phase_before, "epoch": state.epoch, "tokens_per_s": tokens_seen / max(elapsed, 1e-9),
+                      "data_wait_fraction": data_wait / max(elapsed, 1e-9),
                       "batch_fingerprints": [r[0] for r in by_rank], "phases_by_rank": [r[1] for r in by_rank],
                       **{f"mask/{k}": v for k, v in mask_stats.items()}}
             run_log.write(record)
             accelerator.log({k: v for k, v in record.items() if k != "step"}, step=state.step)
             progress.set_postfix(loss=f"{step_loss:.3f}", phase=phase_before,
                                  tok_s=f"{record['tokens_per_s']:.3g}")
-            tokens_seen, clock = 0, time.perf_counter()
+            tokens_seen, data_wait, clock = 0, 0.0, time.perf_counter()
         phase_ends = state.step == args.max_steps or schedule.phase(state.step) != phase_before
         if phase_ends or state.step % args.eval_every == 0:
             last_val = evaluate(model, val_loader, val_collator, state.step - 1, accelerator, args.eval_batches)
@@ -248,14 +279,18 @@ def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> P
             run_log.write(record)
             accelerator.log({"val_loss": last_val}, step=state.step)
         if state.step % args.save_every == 0 or state.step == args.max_steps:
-            save_training_checkpoint(accelerator, output_dir, state, schedule, args.keep_checkpoints)
+            save_training_checkpoint(accelerator, output_dir, state, schedule, settings, args.keep_checkpoints)
     progress.close()
 
     if accelerator.is_main_process:
         unwrapped = accelerator.unwrap_model(model)
         save_checkpoint(unwrapped, tokenizer, output_dir)
-        card = render_pretrained_card(_card_info(args, data, state, data_stats, schedule, unwrapped, last_val,
-                                                 output_dir, accelerator.num_processes, accumulation))
+        info = _card_info(args, data, state, data_stats, schedule, unwrapped, last_val, output_dir,
+                          accelerator.num_processes, accumulation)
+        info["limitations"] = [_resume_note(resume) for resume in state.resumed_with_changes]
+        info["bits_per_base"] = held_out_bits_per_base(unwrapped, tokenizer, train_data, val_data,
+                                                       window_tokens=data.max_length, seed=data.seed)
+        card = render_pretrained_card(info)
         card.save(output_dir / "README.md")
         if args.push_to_hub:
             push_model_folder(output_dir, args.hub_model_id or output_dir.name)
@@ -266,6 +301,12 @@ def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> P
         f"fine-tune it: python examples/make_demo_task.py && python examples/finetune.py --model {output_dir} "
         "--task outputs/phage-host --output_dir outputs/ft-demo")
     return output_dir
+
+
+def _resume_note(resume: dict) -> str:
+    changed = "; ".join(f"{name} {old!r} -> {new!r}" for name, (old, new) in resume["changes"].items())
+    return (f"Resumed at step {resume['step']} with changed settings ({changed}), accepted with "
+            "--allow_resume_changes: training from that step on differs from an uninterrupted run.")
 
 
 def _card_info(args: PretrainArguments, data: GenomeDataConfig, state: TrainingState, data_stats: dict,

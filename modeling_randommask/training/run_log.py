@@ -3,7 +3,9 @@
 One JSON object per line, each with the ``step`` (optimizer updates done) it was written at:
 
 * ``{"event": "start", "schedule": {...}, "data": {...}, ...}`` when a run starts or resumes;
-* training points ``{"loss", "lr", "phase", "mask/...", ...}`` (no ``event``) every ``log_every`` steps;
+* training points ``{"loss", "lr", "phase", "mask/...", "tokens_per_s", "data_wait_fraction", ...}`` (no ``event``)
+  every ``log_every`` steps; the last two cover the steps since the previous point, ``data_wait_fraction`` being
+  the share of that wall time the loop spent blocked on the DataLoader;
 * validation points ``{"val_loss", "phase", "phase_end"}``;
 * other events, e.g. ``{"event": "skipped_non_finite", "loss": NaN}``.
 
@@ -93,6 +95,9 @@ class TrainingCurve:
     """First update of each phase, from the run's schedule (None when the log has no start record)."""
     start: dict[str, Any] | None
     """The last ``start`` record (schedule, data statistics such as ``window_bases``), if any."""
+    tokens_per_s: np.ndarray
+    data_wait_fraction: np.ndarray
+    """Per training point, over the steps since the previous one (NaN where a log lacks them)."""
 
     @property
     def num_phases(self) -> int:
@@ -110,6 +115,7 @@ def read_training_log(path: str | os.PathLike) -> TrainingCurve:
     """
     path = log_file(path)
     train: list[tuple[int, float, int | None]] = []
+    timing: list[list[float]] = []
     val: list[tuple[int, float, int | None]] = []
     schedule: RandomMaskSchedule | None = None
     start: dict[str, Any] | None = None
@@ -128,6 +134,7 @@ def read_training_log(path: str | os.PathLike) -> TrainingCurve:
             schedule, start = found, record
         elif "event" not in record and isinstance(record.get("loss"), (int, float)):
             train.append((step, float(record["loss"]), phase))
+            timing.append([_number(record.get(key)) for key in ("tokens_per_s", "data_wait_fraction")])
         if isinstance(record.get("val_loss"), (int, float)):
             val.append((step, float(record["val_loss"]), phase))
 
@@ -140,7 +147,13 @@ def read_training_log(path: str | os.PathLike) -> TrainingCurve:
     steps, loss, phase = columns(train)
     val_steps, val_loss, val_phase = columns(val)
     starts = None if schedule is None else [schedule.phase_start(p) for p in range(schedule.num_phases)]
-    return TrainingCurve(path, steps, loss, phase, val_steps, val_loss, val_phase, starts, start)
+    tokens_per_s, data_wait_fraction = np.array(timing, dtype=np.float64).reshape(-1, 2).T
+    return TrainingCurve(path, steps, loss, phase, val_steps, val_loss, val_phase, starts, start, tokens_per_s,
+                         data_wait_fraction)
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) else float("nan")
 
 
 def _schedule_of(values: dict, path: Path, line_number: int) -> RandomMaskSchedule:

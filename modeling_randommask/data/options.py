@@ -1,0 +1,59 @@
+"""Checks every command line shares, run before any file is written: numbers in range, output folders that can be
+folders, and a parser that refuses abbreviated option names and reports a bad value as a usage error.
+
+Why here: the option dataclasses live in several stages (data, training, analysis); this is the lowest one.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+
+def check_ranges(options: Any, *, positive: Iterable[str] = (), non_negative: Iterable[str] = ()) -> None:
+    """Raise one ``ValueError`` naming every ``--option`` of ``options`` that is not a finite number > 0
+    (``positive``) or >= 0 (``non_negative``). ``None`` (unset) passes; a list is checked item by item."""
+    problems = []
+    for names, rule, holds in ((positive, "> 0", lambda v: v > 0), (non_negative, ">= 0", lambda v: v >= 0)):
+        for name in names:
+            value = getattr(options, name)
+            values = value if isinstance(value, (list, tuple)) else [value]
+            if any(v is not None and not (math.isfinite(v) and holds(v)) for v in values):
+                problems.append(f"--{name} must be {rule}, got {value!r}")
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+def check_output_folder(path: str | os.PathLike, option: str = "--output_dir") -> Path:
+    """``path`` as a Path, or ``NotADirectoryError`` when it, or a folder it would go in, is an existing file."""
+    path = Path(path)
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            if not candidate.is_dir():
+                where = "is a file" if candidate == path else f"would be inside {candidate}, which is a file"
+                raise NotADirectoryError(f"{option} {path} {where}: give a folder")
+            break
+    return path
+
+
+def parse_cli(dataclass_types: Any, argv: list[str] | None = None, defaults: dict[str, Any] | None = None) -> tuple:
+    """The dataclasses of a command line, parsed with abbreviations refused (``--max_step`` is not
+    ``--max_steps``); ``defaults`` replace the dataclasses' own (a recipe). A value a dataclass refuses (its
+    ``__post_init__`` raises ``ValueError``) is a usage error naming the option, before anything is written."""
+    from transformers import HfArgumentParser
+
+    parser = HfArgumentParser(dataclass_types, allow_abbrev=False)
+    if defaults:
+        parser.set_defaults(**defaults)
+    try:
+        *parsed, unknown = parser.parse_args_into_dataclasses(
+            args=sys.argv[1:] if argv is None else list(argv), return_remaining_strings=True)
+    except ValueError as error:
+        parser.error(str(error))
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)} (option names must be spelled in full; see --help)")
+    return tuple(parsed)

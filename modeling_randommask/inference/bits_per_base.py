@@ -1,0 +1,182 @@
+"""Bits per base: how well a checkpoint predicts held-out DNA one base at a time, on one scale for every tokenization.
+
+Training losses of k-mer models are not comparable: each is a cross-entropy over a different vocabulary under a
+different masking (and RandomMask changes its masking every phase). Bits per base is: at a seeded sample of
+positions of held-out DNA, each base is hidden (``base_probabilities``: every k-mer holding it masked) and the model
+gives P(A), P(C), P(G), P(T); the figure is the mean of ``-log2 P(true base)`` (2 bits is a uniform guess), with the
+accuracy of the most probable base. Overlapping, non-overlapping and DNABERT checkpoints are then measured alike.
+
+Beside it, the same positions under an order-k Markov model (``markov.MarkovBaseline``) fitted on the training
+DNA: what counting k-mers alone achieves. Positions are drawn (without replacement, by ``seed``) among the A/C/G/T
+bases of the held-out stretches whose k bases on either side are A/C/G/T within the same record, so the model and
+both Markov contexts are scored on the same bases. The model's window around a position may reach beyond the
+held-out stretch: the predicted base itself was never trained on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from tokenization import KmerTokenizer
+
+from ..data.fasta import IS_ACGT, read_genome
+from ..data.genome_windows import GenomeDataConfig, GenomeWindowDataset, build_genome_datasets
+from ..modeling_randommask import RandomMaskForMaskedLM
+from ..pipeline_randommask import BASES, DEFAULT_BATCH_TOKENS, DEFAULT_RULE, resolve_window
+from .base_probabilities import log_probs_at
+from .markov import CONTEXTS, MarkovBaseline
+from .sequences import Sequences
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_POSITIONS = 2000
+DEFAULT_ORDER = 5
+_CODE = np.full(256, -1, dtype=np.int64)
+_CODE[np.frombuffer(BASES.encode(), np.uint8)] = np.arange(4)  # column of each base in the A, C, G, T outputs
+
+
+@dataclass
+class HeldOutDNA:
+    """Where bits per base is measured: positions are drawn from ``bases[starts[i] : ends[i]]`` of ``sequences``
+    (global coordinates of ``sequences.bases``)."""
+
+    sequences: Sequences
+    starts: np.ndarray
+    ends: np.ndarray
+    description: str
+
+    @property
+    def num_bases(self) -> int:
+        return int((self.ends - self.starts).sum())
+
+
+def _genome_sequences(dataset: GenomeWindowDataset) -> Sequences:
+    bases = dataset.sequence.numpy()
+    starts = np.asarray(dataset.record_starts, dtype=np.int64)
+    return Sequences(list(dataset.record_names), bases, starts, np.diff(np.append(starts, bases.size)))
+
+
+def from_datasets(train: GenomeWindowDataset, val: GenomeWindowDataset) -> tuple[HeldOutDNA, tuple[np.ndarray, np.ndarray]]:
+    """Pretraining's split: the validation regions to measure on, and the training stretches to fit a Markov
+    baseline on (``build_genome_datasets``' two datasets)."""
+    held_out = HeldOutDNA(_genome_sequences(val), *val.segments, "")
+    held_out.description = f"the pretraining validation regions ({held_out.num_bases:,} bases)"
+    return held_out, train.segments
+
+
+def from_pretraining_data(config: GenomeDataConfig, tokenizer: KmerTokenizer
+                          ) -> tuple[HeldOutDNA, tuple[np.ndarray, np.ndarray]]:
+    """``from_datasets`` for the genome split ``examples/pretrain.py`` makes with these data options."""
+    train, val, _ = build_genome_datasets(config, tokenizer)
+    return from_datasets(train, val)
+
+
+def from_fasta(paths: str | os.PathLike | list) -> HeldOutDNA:
+    """All of some FASTA(.gz) files."""
+    genome = read_genome(paths)
+    sequences = Sequences(list(genome.names), genome.sequence, genome.starts, genome.lengths)
+    names = ", ".join(path.name for path in genome.files)
+    return HeldOutDNA(sequences, genome.starts, genome.starts + genome.lengths, f"{names} ({genome.num_bases:,} bases)")
+
+
+def sample_positions(dna: HeldOutDNA, num_positions: int, seed: int, margin: int) -> np.ndarray:
+    """Up to ``num_positions`` distinct positions (global, sorted) of A/C/G/T bases in ``dna``'s stretches whose
+    ``margin`` bases on either side are A/C/G/T in the same record; fewer only when fewer exist (logged)."""
+    if num_positions < 1:
+        raise ValueError(f"num_positions must be >= 1, got {num_positions}")
+    lengths = dna.ends - dna.starts
+    total = int(lengths.sum())
+    cumulative = np.cumsum(lengths)
+    record_starts, record_lengths = dna.sequences.starts, dna.sequences.lengths
+    draws = min(total, 4 * num_positions)
+    while True:
+        offsets = np.random.default_rng(seed).choice(total, size=draws, replace=False)
+        stretch = np.searchsorted(cumulative, offsets, side="right")
+        candidates = dna.starts[stretch] + offsets - (cumulative[stretch] - lengths[stretch])
+        record = np.searchsorted(record_starts, candidates, side="right") - 1
+        inside = (candidates - margin >= record_starts[record]) & \
+                 (candidates + margin < record_starts[record] + record_lengths[record])
+        window = np.clip(candidates[:, None] + np.arange(-margin, margin + 1), 0, dna.sequences.bases.size - 1)
+        chosen = candidates[inside & IS_ACGT[dna.sequences.bases[window]].all(axis=1)][:num_positions]
+        if chosen.size == num_positions or draws == total:
+            break
+        draws = min(total, 4 * draws)
+    if not chosen.size:
+        raise ValueError(f"{dna.description}: no A/C/G/T base with {margin} A/C/G/T bases on either side")
+    if chosen.size < num_positions:
+        logger.warning("%s: only %d positions with an A/C/G/T neighbourhood of %d bases (asked for %d)",
+                       dna.description, chosen.size, margin, num_positions)
+    return np.sort(chosen)
+
+
+def _score(log_probs: torch.Tensor, truth: np.ndarray) -> dict[str, float]:
+    """Mean -log2 P(true base) and the accuracy of the most probable base."""
+    truth = torch.from_numpy(truth)
+    picked = log_probs[torch.arange(truth.numel()), truth]
+    return {"bits_per_base": float(-picked.mean() / math.log(2)),
+            "accuracy": float((log_probs.argmax(dim=1) == truth).double().mean())}
+
+
+def _truth(dna: HeldOutDNA, positions: np.ndarray) -> np.ndarray:
+    return _CODE[dna.sequences.bases[positions]]
+
+
+def model_bits_per_base(model: RandomMaskForMaskedLM, tokenizer: KmerTokenizer, dna: HeldOutDNA,
+                        positions: np.ndarray, *, rule: str = DEFAULT_RULE, window_tokens: int | None = None,
+                        batch_tokens: int = DEFAULT_BATCH_TOKENS, progress: bool = False) -> dict[str, float]:
+    """``bits_per_base`` and ``accuracy`` of the model at ``positions`` (global, from ``sample_positions``)."""
+    record = np.searchsorted(dna.sequences.starts, positions, side="right") - 1
+    log_probs = log_probs_at(model, tokenizer, dna.sequences, record, positions - dna.sequences.starts[record],
+                             rule=rule, window_tokens=window_tokens, batch_tokens=batch_tokens, progress=progress)
+    return _score(log_probs, _truth(dna, positions))
+
+
+def markov_label(order: int, context: str) -> str:
+    """How reports name a Markov baseline: ``order-5 Markov, 5 bases before`` / ``..., 2 before and 3 after``."""
+    before = order if context == "left" else order // 2
+    return f"order-{order} Markov, {before} bases before" if context == "left" else \
+        f"order-{order} Markov, {before} bases before and {order - before} after"
+
+
+def markov_bits_per_base(markov: MarkovBaseline, dna: HeldOutDNA, positions: np.ndarray) -> dict:
+    """The Markov baseline at ``positions``: its ``order``, the number of k-mers it was fitted on, and per context
+    (``"left"``, ``"centred"``) a ``label`` for reports, ``bits_per_base`` and ``accuracy``."""
+    truth = _truth(dna, positions)
+    return {"order": markov.order, "fitted_kmers": markov.fitted_kmers,
+            **{context: {"label": markov_label(markov.order, context),
+                         **_score(markov.log_probs(dna.sequences.bases, positions, context), truth)}
+               for context in CONTEXTS}}
+
+
+def fit_markov(bases: np.ndarray, stretches: tuple[np.ndarray, np.ndarray], order: int = DEFAULT_ORDER) -> MarkovBaseline:
+    """An order-``order`` Markov baseline fitted on ``bases[starts[i] : ends[i]]``."""
+    return MarkovBaseline(order).fit(bases, *stretches)
+
+
+def held_out_bits_per_base(model: RandomMaskForMaskedLM, tokenizer: KmerTokenizer, train: GenomeWindowDataset,
+                           val: GenomeWindowDataset, *, window_tokens: int | None = None,
+                           num_positions: int = DEFAULT_POSITIONS, markov_order: int = DEFAULT_ORDER,
+                           seed: int = 0) -> dict | None:
+    """The model card's figures at the end of pretraining: bits per base and accuracy on the validation regions,
+    beside an order-``markov_order`` Markov baseline fitted on the training stretches, at the same positions.
+    None when the run held nothing out (``val_fraction`` 0)."""
+    if not len(val):
+        return None
+    window_tokens, _ = resolve_window(model, tokenizer, window_tokens)
+    was_training = model.training
+    model.eval()
+    try:
+        dna, stretches = from_datasets(train, val)
+        markov = fit_markov(dna.sequences.bases, stretches, markov_order)
+        positions = sample_positions(dna, num_positions, seed, markov_order)
+        ours = model_bits_per_base(model, tokenizer, dna, positions, window_tokens=window_tokens)
+    finally:
+        model.train(was_training)
+    return {"held_out": dna.description, "positions": int(positions.size), "seed": seed, "rule": DEFAULT_RULE,
+            "window_tokens": window_tokens, "model": ours, "markov": markov_bits_per_base(markov, dna, positions)}

@@ -1,0 +1,64 @@
+"""Small labelled tasks cut from the embedded E. coli genome, and a random tiny checkpoint, so that fine-tuning
+tests run on a bare clone (no ../shared data) in seconds."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+from conftest import ECOLI
+
+from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM, save_checkpoint
+from tokenization import KmerTokenizer
+
+# Where each split's windows start in the genome: far apart, so no window occurs in two splits.
+SPLIT_STARTS = {"train": 0, "dev": 2_000_000, "test": 3_000_000}
+
+
+@functools.cache
+def ecoli_dna() -> str:
+    with gzip.open(ECOLI, "rt") as handle:
+        return "".join(line.strip() for line in handle if not line.startswith(">")).upper()
+
+
+def _windows(split: str, count: int, length: int) -> list[str]:
+    dna = ecoli_dna()
+    return [dna[SPLIT_STARTS[split] + i * length: SPLIT_STARTS[split] + (i + 1) * length] for i in range(count)]
+
+
+def write_gc_task(folder: Path, counts: dict[str, int], length: int = 60) -> Path:
+    """Binary sequence task: label 1 when the window's GC content is above 50%."""
+    folder.mkdir(parents=True)
+    for split, count in counts.items():
+        rows = [f"{seq},{int((seq.count('G') + seq.count('C')) / len(seq) > 0.5)}"
+                for seq in _windows(split, count, length)]
+        (folder / f"{split}.csv").write_text("\n".join(["sequence,label", *rows]) + "\n")
+    return folder
+
+
+def write_motif_task(folder: Path, counts: dict[str, int], motif: str = "TGC", length: int = 60) -> Path:
+    """Token task: a per-base label string, 1 on the bases of every occurrence of ``motif`` (about 6% of bases for
+    TGC), 0 elsewhere."""
+    dna = ecoli_dna()
+    labels = np.zeros(len(dna), dtype=np.int8)
+    for match in re.finditer(f"(?={motif})", dna):
+        labels[match.start(): match.start() + len(motif)] = 1
+    digits = "".join(map(str, labels.tolist()))
+    folder.mkdir(parents=True)
+    for split, count in counts.items():
+        start = SPLIT_STARTS[split]
+        rows = [f"{dna[a: a + length]},{digits[a: a + length]}" for a in range(start, start + count * length, length)]
+        (folder / f"{split}.csv").write_text("\n".join(["sequence,label", *rows]) + "\n")
+    return folder
+
+
+def tiny_checkpoint(folder: Path) -> Path:
+    """A randomly initialised tiny masked-LM checkpoint (what a pretraining run saves), for fine-tuning; the same
+    weights whatever ran before in the process."""
+    torch.manual_seed(0)
+    config = RandomMaskConfig.from_preset("tiny")
+    return save_checkpoint(RandomMaskForMaskedLM(config), KmerTokenizer(k=config.kmer_size), folder)

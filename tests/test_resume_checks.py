@@ -1,0 +1,226 @@
+"""What a resume refuses, and the one-writer lock: real pretraining runs on the lambda genome.
+
+A resume must continue the run exactly or not start: a damaged checkpoint file (truncated, corrupted, emptied,
+missing) is refused by name, and so is a resume that changes a setting the checkpoint was trained with, unless the
+user accepts it by name (then the log and the card say so). A second run on a folder another run is writing is
+refused; the lock of a run killed with SIGKILL never blocks the next one. Every refusal leaves the folder as it was.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+from conftest import ECOLI, QUICK_PRETRAIN, read_log, run_script
+
+from modeling_randommask.training.checkpoints import CheckpointError
+from modeling_randommask.training.output_lock import LOCK_FILE, OutputDirInUseError, output_dir_lock
+from modeling_randommask.training.pretrain_arguments import parse_args
+from modeling_randommask.training.pretraining import pretrain
+
+pytestmark = pytest.mark.slow  # trains real (tiny) models, kills processes
+
+LATEST, EARLIER = "step-00000012", "step-00000008"
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    """A finished quick run: checkpoints step-8 and step-12 (latest), its log, model and card."""
+    out = tmp_path_factory.mktemp("finished") / "run"
+    pretrain(*parse_args([*QUICK_PRETRAIN, "--output_dir", str(out)]))
+    return out
+
+
+def copy_of(finished: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(finished, tmp_path / "run"))
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file of the run folder outside checkpoints/, with its bytes: what a refused resume must not touch."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*")
+            if p.is_file() and "checkpoints" not in p.parts}
+
+
+def resume(out: Path, *extra: str, checkpoint: str = "latest"):
+    return pretrain(*parse_args([*QUICK_PRETRAIN, "--output_dir", str(out), "--resume_from_checkpoint", checkpoint,
+                                 *extra]))
+
+
+# ---- damaged checkpoint files ------------------------------------------------------------------------------------
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _flip_bytes(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 64] = bytes(255 - b for b in data[middle : middle + 64])  # same size, other bytes
+    path.write_bytes(bytes(data))
+
+
+DAMAGE = [  # (file, how, expected message after the file's path)
+    ("random_states_0.pkl", _truncate, r"[\d,]+ bytes, [\d,]+ were written \(truncated or overwritten\)"),
+    ("model.safetensors", _flip_bytes, r"contents differ from what was written \(corrupted\)"),
+    ("optimizer.bin", _truncate, r"[\d,]+ bytes, [\d,]+ were written \(truncated or overwritten\)"),
+    ("training_state.json", lambda p: p.write_text(""), r"0 bytes, \d+ were written"),
+    ("optimizer.bin", Path.unlink, "missing from the checkpoint"),
+]
+
+
+@pytest.mark.parametrize("name, damage, message", DAMAGE,
+                         ids=["truncated RNG state", "corrupted weights", "truncated optimizer", "empty training state",
+                              "missing optimizer"])
+def test_damaged_checkpoint_file_is_refused_by_name(finished, tmp_path, name, damage, message):
+    """accelerate only logs a truncated RNG-state file at INFO and resumes, and the final weights then differ from
+    an uninterrupted run's; other damage gave raw tracebacks. Each is refused before anything is written, naming
+    the file and the earlier checkpoint to resume from."""
+    out = copy_of(finished, tmp_path)
+    damage(out / "checkpoints" / LATEST / name)
+    before = snapshot(out)
+    expected = re.escape(str(out / "checkpoints" / LATEST / name)) + ": " + message
+    with pytest.raises(CheckpointError, match=expected) as error:
+        resume(out)
+    assert f"--resume_from_checkpoint {out / 'checkpoints' / EARLIER}" in str(error.value)
+    assert snapshot(out) == before
+
+
+def test_checkpoint_without_manifest_still_names_an_empty_training_state(finished, tmp_path, caplog):
+    """Checkpoints written before manifests existed cannot be verified (a warning says so); an empty JSON file in
+    one is still named, not a raw JSONDecodeError."""
+    out = copy_of(finished, tmp_path)
+    (out / "checkpoints" / LATEST / "manifest.json").unlink()
+    (out / "checkpoints" / LATEST / "training_state.json").write_text("")
+    with pytest.raises(CheckpointError, match=re.escape(f"{out / 'checkpoints' / LATEST / 'training_state.json'}: "
+                                                        "empty (the step and data position)")):
+        resume(out)
+    assert "no manifest.json (written by an older version)" in caplog.text
+
+
+def test_latest_pointer_to_a_missing_checkpoint_and_a_missing_path_are_named(finished, tmp_path):
+    out = copy_of(finished, tmp_path)
+    shutil.rmtree(out / "checkpoints" / LATEST)
+    with pytest.raises(CheckpointError, match=f"latest names {LATEST}, which does not exist; resume from an earlier"):
+        resume(out)
+    with pytest.raises(FileNotFoundError, match="--resume_from_checkpoint nowhere/step-1: no such checkpoint folder"):
+        resume(out, checkpoint="nowhere/step-1")
+
+
+def test_torn_last_log_line_is_dropped_on_resume(finished, tmp_path, caplog):
+    """A write cut short (full disk, kill) leaves a last line without its newline: skipped with a warning naming
+    the file and line, and dropped when the run resumes."""
+    out = copy_of(finished, tmp_path)
+    whole = read_log(out)
+    with (out / "training_log.jsonl").open("a") as handle:
+        handle.write('{"step": 13, "loss": 8.2')
+    resume(out, checkpoint=str(out / "checkpoints" / EARLIER))
+    assert re.search(r"training_log\.jsonl, line \d+: last line is cut short", caplog.text)
+    records = read_log(out)  # every line parses again
+    losses = {r["step"]: r["loss"] for r in records if "loss" in r and "event" not in r}
+    assert losses == {r["step"]: r["loss"] for r in whole if "loss" in r and "event" not in r}
+
+
+# ---- settings changed on resume ----------------------------------------------------------------------------------
+
+CHANGES = [  # (options of the resumed run, settings the refusal names)
+    (["--per_device_batch_size", "4"], ["per_device_batch_size 8 -> 4"]),
+    (["--seed", "7"], ["seed 42 -> 7"]),
+    (["--max_length", "48"], ["max_length 40 -> 48"]),
+    (["--genome", str(ECOLI)], ["genome {"]),
+    (["--learning_rate", "0.002", "--warmup_steps", "3"], ["learning_rate 0.001 -> 0.002", "warmup_steps 2 -> 3"]),
+]
+
+
+@pytest.mark.parametrize("extra, named", CHANGES, ids=["batch size", "seed", "max_length", "genome set",
+                                                      "learning rate and warmup"])
+def test_resume_with_changed_settings_is_refused_naming_them(finished, tmp_path, extra, named):
+    out = copy_of(finished, tmp_path)
+    before = snapshot(out)
+    with pytest.raises(CheckpointError, match="would not continue the run exactly") as error:
+        resume(out, *extra)
+    message = str(error.value)
+    assert all(name in message for name in named), message
+    assert "--allow_resume_changes" in message and snapshot(out) == before
+
+
+def test_model_preset_never_changes_on_resume(finished, tmp_path):
+    """Other weight shapes gave a raw "size mismatch"; now it is named, and cannot be allowed."""
+    out = copy_of(finished, tmp_path)
+    with pytest.raises(CheckpointError, match=r"other model_preset \(model_preset 'tiny' -> 'mini'\)\. These never"):
+        resume(out, "--model_preset", "mini", "--allow_resume_changes", "model_preset")
+    with pytest.raises(ValueError, match="--allow_resume_changes batch_size: not a setting a resume compares"):
+        resume(out, "--allow_resume_changes", "batch_size")
+
+
+def test_allowed_change_is_written_into_the_log_the_checkpoint_and_the_card(finished, tmp_path):
+    out = copy_of(finished, tmp_path)
+    resume(out, "--per_device_batch_size", "4", "--allow_resume_changes", "per_device_batch_size",
+           checkpoint=str(out / "checkpoints" / EARLIER))
+    event = next(r for r in read_log(out) if r.get("event") == "resumed_with_changes")
+    assert event == {"step": 8, "event": "resumed_with_changes", "changes": {"per_device_batch_size": [8, 4]}}
+    state = json.loads((out / "checkpoints" / LATEST / "training_state.json").read_text())
+    assert state["resumed_with_changes"] == [{"step": 8, "changes": {"per_device_batch_size": [8, 4]}}]
+    settings = json.loads((out / "checkpoints" / LATEST / "run_settings.json").read_text())
+    assert settings["per_device_batch_size"] == 4  # later resumes compare with the new value
+    card = (out / "README.md").read_text()
+    assert "Resumed at step 8 with changed settings (per_device_batch_size 8 -> 4)" in card
+
+
+# ---- one writer per output folder --------------------------------------------------------------------------------
+
+def test_a_locked_folder_is_refused_before_anything_is_written(finished, tmp_path):
+    fresh = tmp_path / "fresh"
+    with output_dir_lock(fresh):
+        with pytest.raises(OutputDirInUseError, match=rf"{re.escape(str(fresh))} is in use by another "
+                                                      rf"run \(pid {os.getpid()} on "):
+            pretrain(*parse_args([*QUICK_PRETRAIN, "--output_dir", str(fresh)]))
+        assert [p.name for p in fresh.iterdir()] == [LOCK_FILE]
+        out = copy_of(finished, tmp_path)
+        before = snapshot(out)
+        with output_dir_lock(out), pytest.raises(OutputDirInUseError):
+            resume(out)
+        assert snapshot(out) == before
+    assert not fresh.exists()  # the lock's own folder goes with it when nothing else was written
+
+
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from modeling_randommask.training.output_lock import output_dir_lock
+with output_dir_lock(Path(sys.argv[1])):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_the_lock_of_a_killed_run_does_not_block_the_next_run(tmp_path):
+    out = tmp_path / "run"
+    holder = run_script([str(out)], program=("-c", HOLD_LOCK))
+    try:
+        assert holder.stdout.readline().strip() == "held"  # deterministic: the child holds the lock now
+        with pytest.raises(OutputDirInUseError, match=rf"pid {holder.pid} on "):
+            pretrain(*parse_args([*QUICK_PRETRAIN, "--output_dir", str(out)]))
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+    assert (out / LOCK_FILE).exists()  # the killed holder's file is left behind, its lock is not
+    pretrain(*parse_args([*QUICK_PRETRAIN, "--max_steps", "4", "--output_dir", str(out)]))
+    assert (out / "model.safetensors").is_file() and not (out / LOCK_FILE).exists()
+
+
+def test_two_runs_started_together_one_writes_and_the_other_is_refused(tmp_path):
+    """Both used to pass the "not empty" check; one crashed at its first save, or both exited 0 with their losses
+    interleaved in one log."""
+    out = tmp_path / "run"
+    runs = [run_script([*QUICK_PRETRAIN, "--output_dir", str(out)]) for _ in range(2)]
+    outputs = [run.communicate(timeout=600)[0] for run in runs]
+    codes = sorted(run.returncode for run in runs)
+    assert codes[0] == 0 and codes[1] != 0, outputs
+    refused = outputs[[run.returncode for run in runs].index(codes[1])]
+    assert "is in use by another run" in refused or "is not empty" in refused, refused[-2000:]
+    log = read_log(out)
+    assert [r["event"] for r in log if "event" in r] == ["start"]
+    assert [r["step"] for r in log if "loss" in r and "event" not in r] == list(range(1, 13))
