@@ -76,14 +76,14 @@ def test_non_overlapping_retokenization_is_one_flag(pretrained, tmp_path):
 
 
 def test_benchmark_runner_prints_the_table_and_writes_the_pretrained_card(pretrained, tmp_path):
-    table = run_benchmark(FinetuneArguments(model=str(pretrained)), [str(TATA)], output_dir=str(tmp_path / "bench"),
-                          max_steps=10, learning_rate=1e-3)
+    table = run_benchmark(FinetuneArguments(model=str(pretrained)), [str(TATA)], baselines=False,
+                          output_dir=str(tmp_path / "bench"), max_steps=10, learning_rate=1e-3)
     assert "| prom/prom_core_tata | CPD tata | overlapping | mcc |" in table
     assert (tmp_path / "bench" / "benchmark.md").read_text().strip() == table
     metadata = yaml.safe_load((pretrained / "README.md").read_text().split("---")[1])
     (recorded,) = metadata["model-index"][0]["results"]
     assert recorded["dataset"]["config"] == "prom/prom_core_tata" and recorded["dataset"]["split"] == "test"
-    mcc = json.loads((tmp_path / "bench" / "benchmark.json").read_text())[0]["test"]["mcc"]["mean"]
+    mcc = json.loads((tmp_path / "bench" / "benchmark.json").read_text())[0]["pretrained"]["test"]["mcc"]["mean"]
     assert recorded["metrics"][0]["value"] == pytest.approx(100 * mcc)
 
 

@@ -10,7 +10,14 @@ import pytest
 import torch
 from conftest import LAMBDA
 
-from modeling_randommask.analysis.reproduction import VARIANTS, ReproduceArguments, reproduce, table2, table3
+from modeling_randommask.analysis.reproduction import (
+    VARIANTS,
+    ReproduceArguments,
+    render_report,
+    reproduce,
+    table2,
+    table3,
+)
 from modeling_randommask.data.gue import PAPER_TABLE3_MCC
 from modeling_randommask.training.pretrain_arguments import parse_args
 from modeling_randommask.training.pretraining import sinusoidal_init_
@@ -65,6 +72,18 @@ def test_every_model_is_pretrained_with_one_budget_and_its_own_masking(quick_run
     assert report["settings"]["max_steps"] == args.max_steps
 
 
+def test_the_report_sets_every_model_against_from_scratch_and_a_kmer_model(quick_run):
+    args, report = quick_run
+    scratch = Path(args.output_dir) / "pretrain" / "from-scratch"
+    pretrained = Path(args.output_dir) / "pretrain" / "DNABERT"
+    assert json.loads((scratch / "config.json").read_text()) == json.loads((pretrained / "config.json").read_text())
+    assert [r["paper_column"] for r in report["from_scratch"]] == ["EMP H3", "CPD tata"]
+    assert all(r["train_examples"] == k["train_examples"] for r, k in zip(report["from_scratch"], report["kmer"]))
+    rows = report["baselines"].splitlines()
+    assert rows[0] == "| task | from scratch | k-mer linear | DNABERT: gain | RandomMask: gain | non-overlapping: gain |"
+    assert len(rows) == 4 and "## Against baselines" in render_report(report)
+
+
 def test_each_model_is_fine_tuned_on_every_task_with_both_tokenizations(quick_run):
     _, report = quick_run
     for label in VARIANTS:
@@ -101,7 +120,7 @@ def test_a_rerun_reuses_finished_stages(quick_run):
 
     assert again["table2"] == report["table2"] and again["table3"] == report["table3"]
     assert weights == {label: (out / "pretrain" / label / "model.safetensors").stat().st_mtime_ns for label in VARIANTS}
-    assert [p.stat().st_mtime_ns for p in results] == stamps and len(results) == 12
+    assert [p.stat().st_mtime_ns for p in results] == stamps and len(results) == 3 * 2 * 2 + 2  # + from scratch
 
 
 def test_an_interrupted_pretraining_resumes_from_its_checkpoint(quick_run, tmp_path):

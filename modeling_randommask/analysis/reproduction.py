@@ -27,11 +27,13 @@ from ..data.fasta import fasta_files
 from ..data.genome_windows import GenomeDataConfig
 from ..data.gue import PAPER_TABLE3_MCC
 from ..data.options import check_output_folder, check_ranges
-from ..data.tasks import task_folders
+from ..data.tasks import load_task, task_folders, train_subset
+from ..evaluation.kmer_baseline import kmer_baseline
 from ..training.finetune_recipes import finetune_training_arguments
 from ..training.finetuning import FinetuneArguments, finetune
 from ..training.pretrain_arguments import PositionInit, PretrainArguments
 from ..training.pretraining import pretrain
+from .baselines import format_gain, from_scratch_folder, gain, score
 from .benchmark import task_output_name
 from .diagnostics import AnalyzeArguments, analyze
 
@@ -76,6 +78,9 @@ class ReproduceArguments:
     diagnostics_genome: str | None = field(default=None, metadata={
         "help": "FASTA for the attention windows (default: the first pretraining FASTA, sorted)"})
     tsne: bool = field(default=True, metadata={"help": "t-SNE figure of the diagnostics: on by default, --no_tsne skips it"})
+    baselines: bool = field(default=True, metadata={
+        "help": "also fine-tune the architecture from scratch and fit a k-mer linear model on every task: on by "
+                "default, --no_baselines skips them"})
 
     def __post_init__(self):
         check_ranges(self, positive=("batch_size", "learning_rate", "max_steps", "finetune_learning_rate",
@@ -122,12 +127,6 @@ def _finetune_variant(args: ReproduceArguments, label: str, model: Path, tokeniz
     )
 
 
-def _score(result: dict) -> tuple[float, float]:
-    """Primary test metric x 100: mean and std over seeds."""
-    metric = result["test"][result["primary_metric"]]
-    return 100 * metric["mean"], 100 * metric["std"]
-
-
 def _column(result: dict) -> str:
     return result["paper_column"] or result["task"]
 
@@ -141,7 +140,7 @@ def table2(results: dict[str, dict[str, list[dict]]]) -> str:
              "|---|---|" + "---:|" * (len(columns) + 1)]
     for label, by_tokenization in results.items():
         for tokenization, rows in by_tokenization.items():
-            scores = [_score(r) for r in rows]
+            scores = [score(r) for r in rows]
             cells = [f"{mean:.2f} ± {std:.2f}" if len(r["seeds"]) > 1 else f"{mean:.2f}"
                      for (mean, std), r in zip(scores, rows)]
             average = sum(mean for mean, _ in scores) / len(scores)
@@ -155,7 +154,7 @@ def table3(results: dict[str, dict[str, list[dict]]]) -> str:
     """The paper's Table 3 layout: a row per task, DNABERT against DNABERT + RandomMask (overlapping fine-tuning),
     this run's difference beside the paper's published one (reference only: BERT-base, 480k steps, human
     genome)."""
-    ours = {label: {_column(r): _score(r)[0] for r in results[label]["overlapping"]}
+    ours = {label: {_column(r): score(r)[0] for r in results[label]["overlapping"]}
             for label in ("DNABERT", "RandomMask") if "overlapping" in results.get(label, {})}
     if len(ours) < 2:
         return "(Table 3 needs the DNABERT and RandomMask variants fine-tuned with overlapping tokens)"
@@ -167,6 +166,24 @@ def table3(results: dict[str, dict[str, list[dict]]]) -> str:
         published = (f"{paper['DNABERT']:.2f} | {paper['DNABERT + RandomMask']:.2f} | "
                      f"{paper['DNABERT + RandomMask'] - paper['DNABERT']:+.2f}") if paper else "- | - | -"
         lines.append(f"| {column} | {dnabert:.2f} | {randommask:.2f} | {randommask - dnabert:+.2f} | {published} |")
+    return "\n".join(lines)
+
+
+def baselines_table(results: dict[str, dict[str, list[dict]]], scratch: list[dict], kmer: list[dict]) -> str:
+    """Did pretraining help? A row per task: the architecture from scratch and a k-mer linear model (same run,
+    splits, seeds and fine-tuning budget), then each pretrained variant (overlapping fine-tuning) with its gain over
+    from scratch, ± the spread over seeds; a gain within the spread is marked."""
+    labels = [label for label in results if "overlapping" in results[label]]
+    lines = ["| task | from scratch | k-mer linear | " + " | ".join(f"{label}: gain" for label in labels) + " |",
+             "|---|---:|---:|" + "---:|" * len(labels)]
+    for index, base in enumerate(scratch):
+        mean, std = score(base)
+        metric = kmer[index]["test"][base["primary_metric"]] if kmer[index] else None
+        cells = [_column(base), f"{mean:.2f} ± {std:.2f}", "-" if metric is None else f"{100 * metric:.2f}"]
+        for label in labels:
+            run = results[label]["overlapping"][index]
+            cells.append(f"{score(run)[0]:.2f}: {format_gain(gain(run, base))}")
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -191,6 +208,18 @@ def reproduce(args: ReproduceArguments) -> dict[str, Any]:
                 _finetune_variant(args, label, model, tokenization, task) for task in tasks]
             seconds[f"fine-tune {label} {tokenization}"] = time.perf_counter() - start
 
+    scratch, kmer = [], []
+    if args.baselines:
+        start = time.perf_counter()
+        folder = from_scratch_folder(next(iter(models.values())), output_dir / "pretrain" / "from-scratch",
+                                     args.position_embedding_init, seed=args.seed)
+        scratch = [_finetune_variant(args, "from-scratch", folder, "overlapping", task) for task in tasks]
+        for task in tasks:
+            data = load_task(task, missing_train="use_dev")
+            rows = train_subset(len(data.sequences["train"]), args.finetune_max_train_samples)
+            kmer.append(kmer_baseline(data, train_indices=rows) if data.kind != "token" else None)
+        seconds["baselines"] = time.perf_counter() - start
+
     start = time.perf_counter()
     genome = args.diagnostics_genome or str(fasta_files(args.genome)[0])
     diagnostics = analyze(AnalyzeArguments(models=[str(m) for m in models.values()], labels=list(models),
@@ -203,10 +232,13 @@ def reproduce(args: ReproduceArguments) -> dict[str, Any]:
         "settings": asdict(args),
         "table2": table2(results),
         "table3": table3(results),
+        "baselines": baselines_table(results, scratch, kmer) if scratch else None,
         "diagnostics": diagnostics["table"],
         "figures": diagnostics["figures"],
         "seconds": seconds,
         "results": results,
+        "from_scratch": scratch,
+        "kmer": kmer,
     }
     (output_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     (output_dir / "report.md").write_text(render_report(report), encoding="utf-8")
@@ -226,6 +258,8 @@ def render_report(report: dict[str, Any]) -> str:
         "# Mini reproduction", f"Budget: {budget}.",
         "## Table 2: overlapping vs non-overlapping tokenization (test MCC x 100)", report["table2"],
         "## Table 3: DNABERT vs DNABERT + RandomMask (test MCC x 100)", report["table3"],
+        *(["## Against baselines: from scratch and a k-mer model (test MCC x 100)", report["baselines"]]
+          if report.get("baselines") else []),
         "## Diagnostics", report["diagnostics"],
         "Figures: " + ", ".join(report["figures"].values()),
         f"Time: {timing}.",

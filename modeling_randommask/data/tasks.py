@@ -580,3 +580,11 @@ def task_folders(root: str | Path) -> list[Path]:
     if not found:
         raise FileNotFoundError(f"no task folder (with a test.csv/.tsv[.gz]) under {root}")
     return found
+
+
+def train_subset(num_examples: int, max_samples: int | None, seed: int = 0) -> np.ndarray:
+    """The training rows a capped run uses (``max_train_samples``): the first ``max_samples`` of a seeded
+    permutation, all rows in order when uncapped. Fine-tuning and the baselines take the same rows."""
+    if max_samples is None or max_samples >= num_examples:
+        return np.arange(num_examples)
+    return np.random.default_rng(seed).permutation(num_examples)[:max_samples]

@@ -58,7 +58,7 @@ def _metrics(kind: str, model, features, labels, target_names: Sequence[str]) ->
 
 def kmer_baseline(task: TaskData, k: int = 6, train_indices: np.ndarray | None = None, seed: int = 0) -> dict:
     """Fit the k-mer baseline on ``task`` (optionally on the training rows ``train_indices``, the subset a
-    fine-tuning run used) and return ``{"model", "k", "strength", "selection", "dev", "test"}``: the chosen
+    fine-tuning run used) and return ``{"model", "k", "train_examples", "strength", "selection", "dev", "test"}``: the chosen
     regularisation, the metric it was chosen by, and the metrics on dev (when present) and test."""
     kind, primary = task.kind, PRIMARY_METRIC[task.kind]
     features = {split: kmer_frequencies(seqs, k) for split, seqs in task.sequences.items()}
@@ -80,7 +80,8 @@ def kmer_baseline(task: TaskData, k: int = 6, train_indices: np.ndarray | None =
     best = max(STRENGTHS, key=lambda s: -np.inf if np.isnan(scores[s]) else scores[s])
     model = _fit(kind, best, features["train"], labels["train"], seed)
     result = {"model": f"{k}-mer {'ridge' if kind == 'regression' else 'logistic'} regression", "k": k,
-              "strength": best, "selection": {"on": selection, "metric": primary, "scores": scores}}
+              "train_examples": features["train"].shape[0], "strength": best,
+              "selection": {"on": selection, "metric": primary, "scores": scores}}
     for split in ("dev", "test"):
         if split in features:
             result[split] = _metrics(kind, model, features[split], labels[split], task.label_names)

@@ -337,3 +337,18 @@ def add_benchmark_results(
         card.text = card.text.rstrip("\n") + f"\n\n## GUE fine-tuning results\n\n{block}\n"
     card.save(card_path)
     return card
+
+
+def set_card_section(card_path: str | os.PathLike, key: str, heading: str, body: str) -> ModelCard:
+    """Put ``body`` (markdown) in the card's section ``key``: replace what an earlier call wrote there, else append
+    it under ``## heading``. Saves the card in place and returns it."""
+    card = ModelCard.load(card_path)
+    start, end = f"<!-- randommask:{key}:start -->", f"<!-- randommask:{key}:end -->"
+    block = f"{start}\n{body.strip()}\n{end}"
+    if start in card.text and end in card.text:
+        head, rest = card.text.split(start, 1)
+        card.text = head + block + rest.split(end, 1)[1]
+    else:
+        card.text = card.text.rstrip("\n") + f"\n\n## {heading}\n\n{block}\n"
+    card.save(card_path)
+    return card

@@ -45,7 +45,7 @@ from ..configuration_randommask import Pooling
 from ..data.base_labels import BaseAlignment
 from ..data.gue import resolve_task
 from ..data.options import check_output_folder, check_ranges
-from ..data.tasks import TaskData, build_datasets, load_task
+from ..data.tasks import TaskData, build_datasets, load_task, train_subset
 from ..evaluation.metrics import PRIMARY_METRIC, compute_metrics
 from ..hub.checkpoint import save_checkpoint
 from ..hub.model_card import render_finetuned_card, task_info
@@ -266,7 +266,7 @@ def _finetune_checked(args: FinetuneArguments, training_args: TrainingArguments)
     tokenizer = KmerTokenizer(k=config.kmer_size, kmer_stride=kmer_stride)
     datasets = build_datasets(task, tokenizer, model_max_length=config.max_position_embeddings)
     if args.max_train_samples is not None and args.max_train_samples < len(datasets["train"]):
-        datasets["train"] = datasets["train"].shuffle(seed=0).select(range(args.max_train_samples))
+        datasets["train"] = datasets["train"].select(train_subset(len(datasets["train"]), args.max_train_samples))
 
     token_level = task.kind == "token"
     head = RandomMaskForTokenClassification if token_level else RandomMaskForSequenceClassification
