@@ -19,17 +19,15 @@ import sys
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from modeling_randommask.analysis.benchmark import parse_benchmark_args, run_benchmark
-from modeling_randommask.training.output_lock import OutputDirInUseError
+from modeling_randommask.data.options import errors_as_messages
 
 if __name__ == "__main__":
     logging.basicConfig(format="%(message)s")
     logging.getLogger("modeling_randommask").setLevel(logging.INFO)
     bench, args, training_options = parse_benchmark_args()
-    try:
+    with errors_as_messages():
         print(run_benchmark(args, bench.tasks, baselines=bench.baselines, learning_rates=bench.learning_rates,
                             **training_options))
-    except (FileExistsError, FileNotFoundError, NotADirectoryError, OutputDirInUseError) as error:  # says what to do
-        sys.exit(f"error: {error}")
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # gloo process groups can abort at interpreter exit; everything is written by now

@@ -20,17 +20,15 @@ import sys
 # made a 200-step tiny run take 302 s and 155 CPU-s instead of 70 s and 28 CPU-s (README: Quickstart).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from modeling_randommask.data.options import errors_as_messages
 from modeling_randommask.training.finetuning import finetune, finetune_summary, parse_finetune_args
-from modeling_randommask.training.output_lock import OutputDirInUseError
 
 if __name__ == "__main__":
     logging.basicConfig(format="%(message)s")
     logging.getLogger("modeling_randommask").setLevel(logging.INFO)
     args, training_args = parse_finetune_args()
-    try:
+    with errors_as_messages():
         results = finetune(args, training_args)
-    except (FileExistsError, FileNotFoundError, NotADirectoryError, OutputDirInUseError) as error:  # says what to do
-        sys.exit(f"error: {error}")
     if training_args.process_index == 0:
         print(finetune_summary(results))
     sys.stdout.flush()

@@ -8,9 +8,8 @@ A demonstration of the fine-tuning pipeline on a fresh clone, not a benchmark (s
 
 from dataclasses import dataclass, field
 
-from transformers import HfArgumentParser
-
 from modeling_randommask.data.demo_task import write_phage_host_task
+from modeling_randommask.data.options import parse_cli
 
 
 @dataclass
@@ -20,7 +19,7 @@ class DemoTaskArguments:
 
 
 if __name__ == "__main__":
-    (args,) = HfArgumentParser(DemoTaskArguments, allow_abbrev=False).parse_args_into_dataclasses()
+    (args,) = parse_cli(DemoTaskArguments)
     folder = write_phage_host_task(args.output_dir, seed=args.seed)
     print(f"wrote {folder}/train,dev,test.csv.gz (2,000 / 300 / 300 fragments); next: python examples/finetune.py "
           f"--model outputs/randommask-tiny --task {folder} --output_dir outputs/ft-demo")

@@ -15,18 +15,13 @@ import sys
 # made a 200-step tiny run take 302 s and 155 CPU-s instead of 70 s and 28 CPU-s (README: Quickstart).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from modeling_randommask.data.fasta import FastaFormatError
-from modeling_randommask.training.checkpoints import CheckpointError
-from modeling_randommask.training.output_lock import OutputDirInUseError
+from modeling_randommask.data.options import errors_as_messages
 from modeling_randommask.training.pretrain_arguments import parse_args
 from modeling_randommask.training.pretraining import pretrain
 
 if __name__ == "__main__":
-    try:
+    with errors_as_messages():
         pretrain(*parse_args())
-    except (FileExistsError, FileNotFoundError, NotADirectoryError, FastaFormatError, CheckpointError,
-            OutputDirInUseError) as error:  # the message says what to do
-        sys.exit(f"error: {error}")
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # gloo process groups abort at interpreter exit about one run in three; the work is saved by now

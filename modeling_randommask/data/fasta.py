@@ -30,6 +30,8 @@ from typing import IO
 import numpy as np
 import torch
 
+from .options import InputError
+
 logger = logging.getLogger(__name__)
 
 EMBEDDED_GENOMES = Path(__file__).resolve().parent / "genomes"
@@ -71,7 +73,7 @@ COMPLEMENT = np.arange(256, dtype=np.uint8)
 COMPLEMENT[np.frombuffer(b"ACGTURYKMBVDH", np.uint8)] = np.frombuffer(b"TGCAAYRMKVBHD", np.uint8)  # N S W: self
 
 
-class FastaFormatError(ValueError):
+class FastaFormatError(ValueError, InputError):
     """Malformed FASTA input; the message names the file and line (also ``.path`` and ``.line``)."""
 
     def __init__(self, path: Path, line: int, problem: str):

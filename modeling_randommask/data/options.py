@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,24 @@ def check_output_folder(path: str | os.PathLike, option: str = "--output_dir") -
     return path
 
 
+class InputError(Exception):
+    """Something the user gave (a file, a folder, a checkpoint) that cannot be used; the message names it and says
+    what to do. Mixed into the package's own error types so that every CLI reports them the same way."""
+
+
+USER_ERRORS = (FileExistsError, FileNotFoundError, NotADirectoryError, InputError)
+"""What a CLI prints as one ``error:`` line instead of a traceback (``errors_as_messages``)."""
+
+
+@contextmanager
+def errors_as_messages() -> Iterator[None]:
+    """In a CLI: exit with the message of a ``USER_ERRORS`` error (status 1), without a traceback."""
+    try:
+        yield
+    except USER_ERRORS as error:
+        sys.exit(f"error: {error}")
+
+
 def parse_cli(dataclass_types: Any, argv: list[str] | None = None, defaults: dict[str, Any] | None = None) -> tuple:
     """The dataclasses of a command line, parsed with abbreviations refused (``--max_step`` is not
     ``--max_steps``); ``defaults`` replace the dataclasses' own (a recipe). A value a dataclass refuses (its
@@ -49,9 +68,17 @@ def parse_cli(dataclass_types: Any, argv: list[str] | None = None, defaults: dic
     parser = HfArgumentParser(dataclass_types, allow_abbrev=False)
     if defaults:
         parser.set_defaults(**defaults)
+    return parse_with(parser, argv)
+
+
+def parse_with(parser: Any, argv: list[str] | None = None, check: Callable[[tuple], None] | None = None) -> tuple:
+    """``parser``'s (an ``HfArgumentParser``) dataclasses from ``argv`` (default: the command line), then
+    ``check(dataclasses)``: a ``ValueError`` from either, or an unknown (or abbreviated) option, is a usage error."""
     try:
         *parsed, unknown = parser.parse_args_into_dataclasses(
             args=sys.argv[1:] if argv is None else list(argv), return_remaining_strings=True)
+        if check is not None:
+            check(tuple(parsed))
     except ValueError as error:
         parser.error(str(error))
     if unknown:

@@ -25,8 +25,15 @@ from ..data.tasks import TaskData
 from ..masking.schedule import RandomMaskSchedule
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "model_cards"
-RESULTS_START = "<!-- randommask:gue-results:start -->"
-RESULTS_END = "<!-- randommask:gue-results:end -->"
+
+
+def _markers(key: str) -> tuple[str, str]:
+    """The HTML comments around a card section this package rewrites."""
+    return f"<!-- randommask:{key}:start -->", f"<!-- randommask:{key}:end -->"
+
+
+RESULTS_KEY = "gue-results"  # the benchmark table's section (its markers are in model_cards/pretrained.md too)
+RESULTS_START, RESULTS_END = _markers(RESULTS_KEY)
 BENCHMARK_METRIC_NAME = "MCC x 100"
 
 # metrics.py key -> (Hub metric id, display name); "pearson_<target>" etc. add the target to the name.
@@ -323,32 +330,39 @@ def add_benchmark_results(
         merged.append(same[0] if same else old)
     merged += [n for n in new if not any(n is m for m in merged)]
     card.data.eval_results = merged
-    if RESULTS_START in card.text and RESULTS_END in card.text:
-        head, rest = card.text.split(RESULTS_START, 1)
-        previous, tail = rest.split(RESULTS_END, 1)
-        if note is None:  # keep the note written under an earlier table
-            lines = previous.strip().splitlines()
-            table_end = max((i for i, line in enumerate(lines) if line.startswith("|")), default=None)
-            note = "\n".join(lines[table_end + 1 :]).strip() if table_end is not None else None
-        block = f"{RESULTS_START}\n{_benchmark_table(card, note)}\n{RESULTS_END}"
-        card.text = head + block + tail
-    else:
-        block = f"{RESULTS_START}\n{_benchmark_table(card, note)}\n{RESULTS_END}"
-        card.text = card.text.rstrip("\n") + f"\n\n## GUE fine-tuning results\n\n{block}\n"
+    previous = _section(card.text, RESULTS_KEY)
+    if note is None and previous is not None:  # keep the note written under an earlier table
+        lines = previous.strip().splitlines()
+        table_end = max((i for i, line in enumerate(lines) if line.startswith("|")), default=None)
+        note = "\n".join(lines[table_end + 1 :]).strip() if table_end is not None else None
+    card.text = _with_section(card.text, RESULTS_KEY, "GUE fine-tuning results", _benchmark_table(card, note))
     card.save(card_path)
     return card
+
+
+def _section(text: str, key: str) -> str | None:
+    """What stands between section ``key``'s markers, or None when the card has no such section."""
+    start, end = _markers(key)
+    if start not in text or end not in text:
+        return None
+    return text.split(start, 1)[1].split(end, 1)[0]
+
+
+def _with_section(text: str, key: str, heading: str, body: str) -> str:
+    """``text`` with section ``key`` holding ``body``: replaced between its markers, else appended under
+    ``## heading``."""
+    start, end = _markers(key)
+    block = f"{start}\n{body.strip()}\n{end}"
+    if _section(text, key) is not None:
+        head, rest = text.split(start, 1)
+        return head + block + rest.split(end, 1)[1]
+    return text.rstrip("\n") + f"\n\n## {heading}\n\n{block}\n"
 
 
 def set_card_section(card_path: str | os.PathLike, key: str, heading: str, body: str) -> ModelCard:
     """Put ``body`` (markdown) in the card's section ``key``: replace what an earlier call wrote there, else append
     it under ``## heading``. Saves the card in place and returns it."""
     card = ModelCard.load(card_path)
-    start, end = f"<!-- randommask:{key}:start -->", f"<!-- randommask:{key}:end -->"
-    block = f"{start}\n{body.strip()}\n{end}"
-    if start in card.text and end in card.text:
-        head, rest = card.text.split(start, 1)
-        card.text = head + block + rest.split(end, 1)[1]
-    else:
-        card.text = card.text.rstrip("\n") + f"\n\n## {heading}\n\n{block}\n"
+    card.text = _with_section(card.text, key, heading, body)
     card.save(card_path)
     return card

@@ -22,6 +22,7 @@ from typing import Any
 
 from accelerate import Accelerator
 
+from ..data.options import InputError
 from ..masking.schedule import RandomMaskSchedule
 from .output_lock import LOCK_FILE
 
@@ -33,7 +34,7 @@ SETTINGS_FILE = "run_settings.json"
 MANIFEST = "manifest.json"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(ValueError, InputError):
     """A checkpoint that cannot be resumed from; the message names the file and what to do."""
 
 

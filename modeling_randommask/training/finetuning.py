@@ -44,7 +44,7 @@ from tokenization import KmerTokenizer, kmer_stride_of, tokenization_name
 from ..configuration_randommask import Pooling
 from ..data.base_labels import BaseAlignment
 from ..data.gue import resolve_task
-from ..data.options import check_output_folder, check_ranges
+from ..data.options import check_output_folder, check_ranges, parse_with
 from ..data.tasks import TaskData, build_datasets, load_task, train_subset
 from ..evaluation.metrics import PRIMARY_METRIC, compute_metrics
 from ..hub.checkpoint import save_checkpoint
@@ -131,14 +131,7 @@ def parse_with_trainer_options(dataclass_types: tuple[type, ...], argv: list[str
     explicitly, for ``finetune_training_arguments`` to lay over a recipe."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = HfArgumentParser((*dataclass_types, TrainingArguments), allow_abbrev=False)
-    try:
-        *parsed, training, unknown = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
-        check_trainer_ranges(training)
-    except ValueError as error:  # a value a dataclass refuses: a usage error naming the option
-        parser.error(str(error))
-    if unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)} (option names must be spelled in full; "
-                     "see --help)")
+    *parsed, _ = parse_with(parser, argv, check=lambda dataclasses: check_trainer_ranges(dataclasses[-1]))
     options = given_options(parser, argv, TrainingArguments)
     args = next(p for p in parsed if isinstance(p, FinetuneArguments))
     if args.seeds is not None and "seed" in options:

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from accelerate.utils import get_int_from_env
 
-from ..data.options import check_output_folder
+from ..data.options import InputError, check_output_folder
 
 try:
     import fcntl
@@ -39,7 +39,7 @@ LOCK_FILE = ".randommask.lock"
 Run = TypeVar("Run", bound=Callable[..., Any])
 
 
-class OutputDirInUseError(RuntimeError):
+class OutputDirInUseError(RuntimeError, InputError):
     """Another live run holds the output folder's lock."""
 
 
