@@ -34,7 +34,7 @@ HEADS = {"masked-lm": (RandomMaskForMaskedLM, "mlm_logits"),
 def first_release(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("published")
     with tarfile.open(Path(__file__).parent / "fixtures" / "first_release.tar.gz") as archive:
-        archive.extractall(folder, filter="data")
+        archive.extractall(folder, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))  # < 3.10.12
     return folder / "first_release"
 
 
