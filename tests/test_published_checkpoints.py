@@ -39,6 +39,12 @@ def first_release(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def expected(first_release) -> dict[str, torch.Tensor]:
+    """What the first release computed: the token ids of ``dna`` and both heads' logits."""
+    return load_file(first_release / "outputs.safetensors")
+
+
+@pytest.fixture(scope="module")
 def dna(first_release) -> list[str]:
     """The sequences the first release's outputs are of (kept in their file's metadata)."""
     with safe_open(first_release / "outputs.safetensors", "pt") as outputs:
@@ -50,18 +56,16 @@ def _logits(model, input_ids: torch.Tensor) -> torch.Tensor:
         return model(input_ids=input_ids, attention_mask=(input_ids != 0).long()).logits
 
 
-def test_todays_tokenizer_reads_the_old_files_and_gives_the_same_ids(first_release, dna):
+def test_todays_tokenizer_reads_the_old_files_and_gives_the_same_ids(first_release, dna, expected):
     tokenizer = KmerTokenizer.from_pretrained(first_release / "masked-lm")
     assert "stride" in json.loads((first_release / "masked-lm" / "tokenizer_config.json").read_text())
     assert (tokenizer.k, tokenizer.kmer_stride) == (3, 2)
-    expected = load_file(first_release / "outputs.safetensors")["input_ids"]
-    assert torch.equal(tokenizer(dna, padding=True, return_tensors="pt")["input_ids"], expected)
+    assert torch.equal(tokenizer(dna, padding=True, return_tensors="pt")["input_ids"], expected["input_ids"])
 
 
 @pytest.mark.parametrize("folder", HEADS)
-def test_todays_classes_reproduce_the_first_release_outputs(first_release, folder):
+def test_todays_classes_reproduce_the_first_release_outputs(first_release, expected, folder):
     head, key = HEADS[folder]
-    expected = load_file(first_release / "outputs.safetensors")
     model = head.from_pretrained(first_release / folder).eval()
     torch.testing.assert_close(_logits(model, expected["input_ids"]), expected[key], rtol=0, atol=1e-6)
 
@@ -80,11 +84,10 @@ def test_tools_take_an_old_masked_lm(first_release, dna):
     assert all(key.startswith(("classifier", "bert.pooler")) for key in info["missing_keys"]), info["missing_keys"]
 
 
-def test_resaving_an_old_checkpoint_upgrades_its_code_and_keeps_its_outputs(first_release, tmp_path):
+def test_resaving_an_old_checkpoint_upgrades_its_code_and_keeps_its_outputs(first_release, expected, tmp_path):
     model, tokenizer = load_masked_lm(first_release / "masked-lm")
     save_checkpoint(model, tokenizer, tmp_path / "upgraded")
     assert json.loads((tmp_path / "upgraded" / "tokenizer_config.json").read_text())["kmer_stride"] == 2
-    expected = load_file(first_release / "outputs.safetensors")
     reloaded = RandomMaskForMaskedLM.from_pretrained(tmp_path / "upgraded").eval()
     torch.testing.assert_close(_logits(reloaded, expected["input_ids"]), expected["mlm_logits"], rtol=0, atol=1e-6)
 
@@ -93,7 +96,6 @@ def test_resaving_an_old_checkpoint_upgrades_its_code_and_keeps_its_outputs(firs
 def test_their_own_code_still_loads_through_auto_classes_without_this_package(first_release, dna, tmp_path):
     child = """
 import torch
-from safetensors import safe_open
 from safetensors.torch import load_file
 from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoTokenizer
 folder = Path(sys.argv[1])
