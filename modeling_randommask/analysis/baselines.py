@@ -22,10 +22,10 @@ from transformers import TrainingArguments
 
 from tokenization import KmerTokenizer
 
-from ..configuration_randommask import RandomMaskConfig
-from ..data.tasks import load_task, train_subset
+from ..data.tasks import TaskData, train_subset
 from ..evaluation.kmer_baseline import kmer_baseline
 from ..hub.checkpoint import save_checkpoint
+from ..hub.model_source import load_model_config
 from ..modeling_randommask import RandomMaskForMaskedLM
 from ..training.finetuning import FinetuneArguments, finetune
 from ..training.pretraining import sinusoidal_init_
@@ -40,7 +40,7 @@ def from_scratch_folder(model: str | Path, out: str | Path, position_embedding_i
     out = Path(out)
     if (out / "config.json").is_file():
         return out
-    config = RandomMaskConfig.from_pretrained(model)
+    config = load_model_config(str(model))
     torch.manual_seed(seed)
     scratch = RandomMaskForMaskedLM(config)
     if position_embedding_init == "sinusoidal":
@@ -104,9 +104,13 @@ def compare_on_task(args: FinetuneArguments, training_args: TrainingArguments, s
         runs[name] = (json.loads(done.read_text()) if done.is_file() and not args.overwrite_output_dir else
                       finetune_with_tuned_rate(replace(args, model=model),
                                                replace(training_args, output_dir=str(folder)), learning_rates))
-    task = load_task(args.task, label_columns=args.label_columns[0] if len(args.label_columns) == 1
-                     else args.label_columns, missing_train=args.missing_train)
-    kmer = None
-    if task.kind != "token":
-        kmer = kmer_baseline(task, train_indices=train_subset(len(task.sequences["train"]), args.max_train_samples))
+    kmer = kmer_on_task(args.load_task(), args.max_train_samples)
     return {**runs, "kmer": kmer, "gain": gain(runs["pretrained"], runs["from_scratch"])}
+
+
+def kmer_on_task(task: TaskData, max_train_samples: int | None) -> dict | None:
+    """The k-mer model's results on ``task``, trained on the rows fine-tuning uses (``train_subset``); None for a
+    token-level task (the k-mer model classifies whole sequences)."""
+    if task.kind == "token":
+        return None
+    return kmer_baseline(task, train_indices=train_subset(len(task.sequences["train"]), max_train_samples))

@@ -27,13 +27,12 @@ from ..data.fasta import fasta_files
 from ..data.genome_windows import GenomeDataConfig
 from ..data.gue import PAPER_TABLE3_MCC
 from ..data.options import check_output_folder, check_ranges
-from ..data.tasks import load_task, task_folders, train_subset
-from ..evaluation.kmer_baseline import kmer_baseline
+from ..data.tasks import load_task, task_folders
 from ..training.finetune_recipes import finetune_training_arguments
 from ..training.finetuning import FinetuneArguments, finetune
 from ..training.pretrain_arguments import PositionInit, PretrainArguments
 from ..training.pretraining import pretrain
-from .baselines import format_gain, from_scratch_folder, gain, score
+from .baselines import format_gain, from_scratch_folder, gain, kmer_on_task, score
 from .benchmark import task_output_name
 from .diagnostics import AnalyzeArguments, analyze
 
@@ -214,10 +213,8 @@ def reproduce(args: ReproduceArguments) -> dict[str, Any]:
         folder = from_scratch_folder(next(iter(models.values())), output_dir / "pretrain" / "from-scratch",
                                      args.position_embedding_init, seed=args.seed)
         scratch = [_finetune_variant(args, "from-scratch", folder, "overlapping", task) for task in tasks]
-        for task in tasks:
-            data = load_task(task, missing_train="use_dev")
-            rows = train_subset(len(data.sequences["train"]), args.finetune_max_train_samples)
-            kmer.append(kmer_baseline(data, train_indices=rows) if data.kind != "token" else None)
+        kmer = [kmer_on_task(load_task(task, missing_train="use_dev"), args.finetune_max_train_samples)
+                for task in tasks]
         seconds["baselines"] = time.perf_counter() - start
 
     start = time.perf_counter()

@@ -179,6 +179,11 @@ def verify_checkpoint(checkpoint: Path) -> None:
             raise CheckpointError(f"{path}: contents differ from what was written (corrupted){_others(checkpoint)}")
 
 
+def format_changes(changes: dict[str, list]) -> str:
+    """``name old -> new; ...`` for settings changed on resume (``{name: [old, new]}``)."""
+    return "; ".join(f"{name} {old!r} -> {new!r}" for name, (old, new) in changes.items())
+
+
 def check_resume_settings(checkpoint: Path, current: dict[str, Any], allowed: list[str],
                           fixed: tuple[str, ...]) -> dict[str, list]:
     """Compare this run's settings with those the checkpoint was trained with; return the changes ``allowed``
@@ -197,7 +202,7 @@ def check_resume_settings(checkpoint: Path, current: dict[str, Any], allowed: li
     changes = {name: [saved.get(name), value] for name, value in current.items() if saved.get(name) != value}
     if not changes:
         return {}
-    listed = "; ".join(f"{name} {old!r} -> {new!r}" for name, (old, new) in changes.items())
+    listed = format_changes(changes)
     never = [name for name in changes if name in fixed]
     if never:
         raise CheckpointError(f"{path}: the checkpoint was trained with other {', '.join(never)} ({listed}). "

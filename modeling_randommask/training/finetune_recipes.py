@@ -98,6 +98,12 @@ def task_recipe(path: str | os.PathLike | None) -> FinetuneRecipe:
         return OTHER_TASKS
 
 
+def training_devices(args: TrainingArguments) -> int:
+    """The devices a batch is split over: processes x GPUs per process (n_gpu > 1 only for one process driving
+    several GPUs, 0 on CPU)."""
+    return args.world_size * max(1, args.n_gpu)
+
+
 def finetune_training_arguments(task: str | os.PathLike | None, **options: Any) -> TrainingArguments:
     """``TrainingArguments`` for fine-tuning on the task folder ``task``: ``options`` (any ``TrainingArguments``
     field) win over the paper's recipe for the task's family, which wins over ``TRAINER_DEFAULTS``. Unless
@@ -107,7 +113,7 @@ def finetune_training_arguments(task: str | os.PathLike | None, **options: Any) 
     args = TrainingArguments(**TRAINER_DEFAULTS | recipe.training_arguments() | options)
     if "per_device_train_batch_size" in options:
         return args
-    devices = args.world_size * max(1, args.n_gpu)  # n_gpu > 1 only for one process driving several GPUs
+    devices = training_devices(args)
     try:
         split = recipe.training_arguments(devices, args.gradient_accumulation_steps)
     except ValueError as error:

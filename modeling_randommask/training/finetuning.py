@@ -52,7 +52,7 @@ from ..hub.model_card import render_finetuned_card, task_info
 from ..hub.model_source import load_model_config
 from ..hub.upload import push_model_folder
 from ..modeling_randommask import RandomMaskForSequenceClassification, RandomMaskForTokenClassification
-from .finetune_recipes import finetune_training_arguments, task_recipe
+from .finetune_recipes import finetune_training_arguments, task_recipe, training_devices
 from .output_lock import locks_output_dir
 
 logger = logging.getLogger(__name__)
@@ -91,6 +91,11 @@ class FinetuneArguments:
             raise ValueError("--seeds needs at least one seed")
         if self.lora_dropout >= 1:
             raise ValueError(f"--lora_dropout must be < 1, got {self.lora_dropout}")
+
+    def load_task(self) -> TaskData:
+        """``--task`` read with ``--label_columns`` (one column: single-label) and ``--missing_train``."""
+        columns = self.label_columns[0] if len(self.label_columns) == 1 else self.label_columns
+        return load_task(self.task, label_columns=columns, missing_train=self.missing_train)
 
 
 @dataclass
@@ -252,8 +257,7 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict:
 def _finetune_checked(args: FinetuneArguments, training_args: TrainingArguments) -> dict:
     output_dir = Path(training_args.output_dir)
     config = load_model_config(args.model)
-    task = load_task(args.task, label_columns=args.label_columns[0] if len(args.label_columns) == 1
-                     else args.label_columns, missing_train=args.missing_train)
+    task = args.load_task()
     kmer_stride = config.kmer_stride if args.tokenization == "pretrained" else kmer_stride_of(
         args.tokenization, config.kmer_size)
     tokenizer = KmerTokenizer(k=config.kmer_size, kmer_stride=kmer_stride)
@@ -273,7 +277,7 @@ def _finetune_checked(args: FinetuneArguments, training_args: TrainingArguments)
     has_dev = "dev" in datasets
     selection, selection_metric, greater_is_better = _selection(training_args, task, has_dev)
     evaluates = selection["load_best_model_at_end"]
-    devices = training_args.world_size * max(1, training_args.n_gpu)
+    devices = training_devices(training_args)
     batch = {"global_batch_size": training_args.per_device_train_batch_size * devices
              * training_args.gradient_accumulation_steps,
              "per_device_train_batch_size": training_args.per_device_train_batch_size, "devices": devices,
@@ -281,6 +285,9 @@ def _finetune_checked(args: FinetuneArguments, training_args: TrainingArguments)
     recipe = task_recipe(args.task)
     logger.info("%s: global batch %d = %d per device x %d device(s) x %d accumulation step(s) (the %s recipe's: %d)",
                 task.name, *batch.values(), recipe.family, recipe.batch_size)
+
+    dev_metrics = _metrics_for(task, datasets, tokenizer, "dev") if has_dev else None
+    test_metrics = _metrics_for(task, datasets, tokenizer, "test")
 
     runs: list[SeedResult] = []
     best_model, best_score = None, -math.inf
@@ -293,11 +300,11 @@ def _finetune_checked(args: FinetuneArguments, training_args: TrainingArguments)
             processing_class=tokenizer, data_collator=collator,
             args=replace(training_args, output_dir=str(output_dir / f"seed-{seed}"), seed=seed, push_to_hub=False,
                          **selection),
-            compute_metrics=_metrics_for(task, datasets, tokenizer, "dev") if has_dev else None,
+            compute_metrics=dev_metrics,
         )
         trained = trainer.train()
         dev = _strip(trainer.evaluate(datasets["dev"], metric_key_prefix="dev"), "dev_") if has_dev else {}
-        trainer.compute_metrics = _metrics_for(task, datasets, tokenizer, "test")
+        trainer.compute_metrics = test_metrics
         test = _strip(trainer.evaluate(datasets["test"], metric_key_prefix="test"), "test_")
         runs.append(SeedResult(
             seed, dev, test, optimizer_steps=trainer.state.global_step,

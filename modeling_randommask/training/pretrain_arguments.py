@@ -18,7 +18,7 @@ from tokenization.kmer_vocab import MAX_K
 
 from ..configuration_randommask import ModelSize
 from ..data.genome_windows import GenomeDataConfig
-from ..data.options import check_ranges, parse_cli
+from ..data.options import check_ranges, parse_with
 from ..masking.schedule import MaskingPreset, RandomMaskSchedule
 
 PositionInit = Literal["normal", "sinusoidal"]
@@ -117,5 +117,7 @@ def pretrain_parser():
 def parse_args(argv: list[str] | None = None) -> tuple[PretrainArguments, GenomeDataConfig]:
     """Parse command-line options; ``--recipe`` sets defaults that explicit options override."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    recipe, _ = pretrain_parser().parse_known_args(argv)  # only --recipe matters here; parse_cli checks the rest
-    return parse_cli((PretrainArguments, GenomeDataConfig), argv, RECIPES.get(recipe.recipe))
+    parser = pretrain_parser()
+    recipe, _ = parser.parse_known_args(argv)  # only --recipe matters here; parse_with checks the rest
+    parser.set_defaults(**RECIPES.get(recipe.recipe, {}))
+    return parse_with(parser, argv)

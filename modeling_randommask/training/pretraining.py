@@ -40,6 +40,7 @@ from .checkpoints import (
     TrainingState,
     check_output_dir,
     check_resume_settings,
+    format_changes,
     read_json,
     resolve_checkpoint,
     save_training_checkpoint,
@@ -307,8 +308,8 @@ def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> P
 
 
 def _resume_note(resume: dict) -> str:
-    changed = "; ".join(f"{name} {old!r} -> {new!r}" for name, (old, new) in resume["changes"].items())
-    return (f"Resumed at step {resume['step']} with changed settings ({changed}), accepted with "
+    return (f"Resumed at step {resume['step']} with changed settings ({format_changes(resume['changes'])}), "
+            "accepted with "
             "--allow_resume_changes: training from that step on differs from an uninterrupted run.")
 
 
