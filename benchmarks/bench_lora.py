@@ -13,28 +13,22 @@ alternating, so load drifting on a shared machine hits both alike; the ratio is 
 from __future__ import annotations
 
 import argparse
-import gzip
 import os
 import platform
 import statistics
-import time
-from pathlib import Path
 
 import torch
+from mlm_step import genome_windows, train_step
 
 from modeling_randommask import RandomMaskConfig, RandomMaskForSequenceClassification
 from modeling_randommask.training.finetuning import FinetuneArguments, with_lora
 from tokenization import KmerTokenizer
 
-GENOME = Path(__file__).resolve().parents[1] / "modeling_randommask" / "data" / "genomes" / "ecoli_k12_mg1655.fa.gz"
-
 
 def _batch(batch_size: int, bases: int) -> dict[str, torch.Tensor]:
-    with gzip.open(GENOME, "rt") as handle:
-        dna = "".join(line.strip() for line in handle if not line.startswith(">"))[: batch_size * 1000]
-    batch = KmerTokenizer(k=6)([dna[i * 1000: i * 1000 + bases] for i in range(batch_size)], return_tensors="pt")
-    batch["labels"] = torch.arange(batch_size) % 2
-    return batch
+    """``batch_size`` E. coli sequences of ``bases`` bp, 1,000 bp apart, labelled 0 and 1 in turn."""
+    tokens = KmerTokenizer(k=6).tokens_for_bases(bases) + 2
+    return {**genome_windows(batch_size, tokens), "labels": torch.arange(batch_size) % 2}
 
 
 def _build(size: str, lora_r: int):
@@ -44,14 +38,6 @@ def _build(size: str, lora_r: int):
         model = with_lora(model, FinetuneArguments(model="", lora_r=lora_r), token_level=False)
     trainable = [p for p in model.parameters() if p.requires_grad]
     return model.train(), torch.optim.AdamW(trainable, lr=1e-4), sum(p.numel() for p in trainable)
-
-
-def _step(model, optimizer, batch) -> float:
-    start = time.perf_counter()
-    model(**batch).loss.backward()
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -71,10 +57,10 @@ def main() -> None:
         runs = {"full": _build(size, 0), "lora": _build(size, args.lora_r)}
         times = {name: [] for name in runs}
         for name, (model, optimizer, _) in runs.items():
-            _step(model, optimizer, batch)  # warm-up
+            train_step(model, optimizer, batch)  # warm-up
         for turn in range(args.steps):
             for name in (("full", "lora") if turn % 2 == 0 else ("lora", "full")):
-                times[name].append(_step(*runs[name][:2], batch))
+                times[name].append(train_step(*runs[name][:2], batch)[0])
         full, lora = (1000 * statistics.median(times[name]) for name in ("full", "lora"))
         print(f"{size} | {runs['full'][2]:,} | {runs['lora'][2]:,} | {full:.1f} | {lora:.1f} | {lora / full:.2f}x")
 

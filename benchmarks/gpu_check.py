@@ -49,7 +49,6 @@ from transformers import AutoModelForMaskedLM
 from modeling_randommask import (
     DataCollatorForRandomMask,
     RandomMaskConfig,
-    RandomMaskForMaskedLM,
     RandomMaskSchedule,
     save_checkpoint,
 )
@@ -183,8 +182,7 @@ def _worst_error(ours: dict, reference: dict) -> tuple[float, str]:
 def check_masked_only(device: torch.device, plan: Plan) -> dict:
     """Masked-only vs full step for every (precision, SDPA backend); flash gets unpadded rows (it takes no mask)."""
     config = RandomMaskConfig.from_preset(plan.check_size, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-    torch.manual_seed(0)
-    model = RandomMaskForMaskedLM(config).to(device)
+    model = build_model("randommask", config).to(device)
     windows, collator = genome_windows(plan.check_batch, plan.check_length), _collator()
     inputs = {False: _masked(windows, collator, 0, device), True: _masked(_padded(windows), collator, 0, device)}
     with sdpa_kernel(SDPBackend.MATH):  # what bf16 rounding alone does: the full step, bf16 against float32
@@ -218,8 +216,7 @@ def check_masked_only(device: torch.device, plan: Plan) -> dict:
 def check_fused_adamw(device: torch.device, plan: Plan) -> dict:
     """Three fused-AdamW steps (the pretraining loop's settings) against the for-loop AdamW on the same gradients."""
     config = RandomMaskConfig.from_preset(plan.check_size, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-    torch.manual_seed(0)
-    model = RandomMaskForMaskedLM(config).to(device)
+    model = build_model("randommask", config).to(device)
     model(**_masked(genome_windows(plan.check_batch, plan.check_length), _collator(), 0, device)).loss.backward()
     start = {name: p.detach().clone() for name, p in model.named_parameters()}
     after = {}
@@ -240,8 +237,7 @@ def check_compile(device: torch.device, plan: Plan) -> dict:
     """A compiled model trains `compile_steps` steps beside the eager one (same weights, masks, fused AdamW, bf16
     autocast, no dropout); losses must agree, few graphs must be compiled, and the saved folder has plain names."""
     config = RandomMaskConfig.from_preset(plan.compile_size, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-    torch.manual_seed(0)
-    eager = RandomMaskForMaskedLM(config).to(device)
+    eager = build_model("randommask", config).to(device)
     twin = copy.deepcopy(eager)
     torch._dynamo.reset()
     counters.clear()

@@ -81,6 +81,12 @@ class FastaFormatError(ValueError, InputError):
         super().__init__(f"{path}: line {line}: {problem}")
 
 
+def letter_counts(codes: np.ndarray) -> list[tuple[int, str]]:
+    """``(count, letter)`` of the byte codes in ``codes``, commonest first: what error messages and notes list."""
+    letters, counts = np.unique(codes, return_counts=True)
+    return sorted(zip(counts.tolist(), map(chr, letters.tolist())), reverse=True)
+
+
 def default_corpus(include_lambda: bool = False) -> list[Path]:
     """The embedded default pretraining corpus: E. coli K-12 MG1655 (and phage lambda if asked)."""
     return [EMBEDDED_GENOMES / "ecoli_k12_mg1655.fa.gz"] + (

@@ -28,7 +28,7 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from torch.utils.data import Dataset
 
-from .fasta import COMPLEMENT, IS_ACGT, Genome, default_corpus, read_genome
+from .fasta import COMPLEMENT, IS_ACGT, Genome, default_corpus, letter_counts, read_genome
 from .seeding import seed_hash
 
 logger = logging.getLogger(__name__)
@@ -268,8 +268,7 @@ class GenomeWindowDataset(Dataset):
 
 def _letters(genome: Genome) -> str:
     """The commonest non-ACGT letters, for an error message (U says the FASTA is RNA)."""
-    letters, counts = np.unique(genome.sequence[~IS_ACGT[genome.sequence]], return_counts=True)
-    found = sorted(zip(counts.tolist(), map(chr, letters.tolist())), reverse=True)[:4]
+    found = letter_counts(genome.sequence[~IS_ACGT[genome.sequence]])[:4]
     rna = "; U is RNA: write T for U" if "U" in {char for _, char in found} else ""
     return (": " + ", ".join(f"{char} {count:,}" for count, char in found) + rna) if found else ""
 

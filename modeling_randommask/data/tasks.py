@@ -39,11 +39,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from .base_labels import token_labels
+from .fasta import letter_counts
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ _CSV_FIELD_LIMIT = 2**31 - 1  # csv's own limit is a C long; 131,072 by default
 _PROTEIN_ONLY = set("EFIJLOPQXZ")  # letters of protein sequences that are no IUPAC nucleotide code
 
 TaskKind = Literal["binary", "multiclass", "regression", "token"]
-_KINDS = ("auto", "binary", "multiclass", "regression", "token")
+_KINDS = ("auto", *get_args(TaskKind))
 
 
 @dataclass
@@ -249,8 +250,7 @@ def _letters_note(raw: _RawSplit) -> str | None:
     other = codes[~np.isin(codes, np.frombuffer(b"ACGTN", dtype=np.uint8))]
     if not other.size:
         return None
-    letters, counts = np.unique(other, return_counts=True)
-    found = sorted(zip(counts.tolist(), map(chr, letters.tolist())), reverse=True)
+    found = letter_counts(other)
     chars = {char for _, char in found}
     hints = (["U: RNA? write T for U"] if "U" in chars else []) + (
         ["letters that are no nucleotide code: protein?"] if chars & _PROTEIN_ONLY else [])
