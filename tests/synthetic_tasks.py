@@ -4,7 +4,6 @@ tests run on a bare clone (no ../shared data) in seconds."""
 from __future__ import annotations
 
 import functools
-import gzip
 import re
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import torch
 from conftest import ECOLI
 
 from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM, save_checkpoint
+from modeling_randommask.data.fasta import read_genome
 from tokenization import KmerTokenizer
 
 # Where each split's windows start in the genome: far apart, so no window occurs in two splits.
@@ -21,13 +21,17 @@ SPLIT_STARTS = {"train": 0, "dev": 2_000_000, "test": 3_000_000}
 
 @functools.cache
 def ecoli_dna() -> str:
-    with gzip.open(ECOLI, "rt") as handle:
-        return "".join(line.strip() for line in handle if not line.startswith(">")).upper()
+    return read_genome(ECOLI).record("K-12-MG1655")
+
+
+def _starts(split: str, count: int, length: int) -> range:
+    """Where the split's ``count`` consecutive windows of ``length`` bases start."""
+    return range(SPLIT_STARTS[split], SPLIT_STARTS[split] + count * length, length)
 
 
 def _windows(split: str, count: int, length: int) -> list[str]:
     dna = ecoli_dna()
-    return [dna[SPLIT_STARTS[split] + i * length: SPLIT_STARTS[split] + (i + 1) * length] for i in range(count)]
+    return [dna[start: start + length] for start in _starts(split, count, length)]
 
 
 def write_gc_task(folder: Path, counts: dict[str, int], length: int = 60) -> Path:
@@ -44,14 +48,13 @@ def write_motif_task(folder: Path, counts: dict[str, int], motif: str = "TGC", l
     """Token task: a per-base label string, 1 on the bases of every occurrence of ``motif`` (about 6% of bases for
     TGC), 0 elsewhere."""
     dna = ecoli_dna()
-    labels = np.zeros(len(dna), dtype=np.int8)
+    digits = np.full(len(dna), ord("0"), dtype=np.uint8)  # genome-wide: an occurrence may straddle two windows
     for match in re.finditer(f"(?={motif})", dna):
-        labels[match.start(): match.start() + len(motif)] = 1
-    digits = "".join(map(str, labels.tolist()))
+        digits[match.start(): match.start() + len(motif)] = ord("1")
     folder.mkdir(parents=True)
     for split, count in counts.items():
-        start = SPLIT_STARTS[split]
-        rows = [f"{dna[a: a + length]},{digits[a: a + length]}" for a in range(start, start + count * length, length)]
+        rows = [f"{dna[a: a + length]},{digits[a: a + length].tobytes().decode()}"
+                for a in _starts(split, count, length)]
         (folder / f"{split}.csv").write_text("\n".join(["sequence,label", *rows]) + "\n")
     return folder
 
