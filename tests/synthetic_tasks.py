@@ -34,14 +34,19 @@ def _windows(split: str, count: int, length: int) -> list[str]:
     return [dna[start: start + length] for start in _starts(split, count, length)]
 
 
+def _write_task(folder: Path, rows: dict[str, list[str]]) -> Path:
+    """``<split>.csv`` files of ``sequence,label`` rows in a new ``folder``."""
+    folder.mkdir(parents=True)
+    for split, lines in rows.items():
+        (folder / f"{split}.csv").write_text("\n".join(["sequence,label", *lines]) + "\n")
+    return folder
+
+
 def write_gc_task(folder: Path, counts: dict[str, int], length: int = 60) -> Path:
     """Binary sequence task: label 1 when the window's GC content is above 50%."""
-    folder.mkdir(parents=True)
-    for split, count in counts.items():
-        rows = [f"{seq},{int((seq.count('G') + seq.count('C')) / len(seq) > 0.5)}"
-                for seq in _windows(split, count, length)]
-        (folder / f"{split}.csv").write_text("\n".join(["sequence,label", *rows]) + "\n")
-    return folder
+    return _write_task(folder, {split: [f"{seq},{int((seq.count('G') + seq.count('C')) / len(seq) > 0.5)}"
+                                        for seq in _windows(split, count, length)]
+                                for split, count in counts.items()})
 
 
 def write_motif_task(folder: Path, counts: dict[str, int], motif: str = "TGC", length: int = 60) -> Path:
@@ -51,12 +56,9 @@ def write_motif_task(folder: Path, counts: dict[str, int], motif: str = "TGC", l
     digits = np.full(len(dna), ord("0"), dtype=np.uint8)  # genome-wide: an occurrence may straddle two windows
     for match in re.finditer(f"(?={motif})", dna):
         digits[match.start(): match.start() + len(motif)] = ord("1")
-    folder.mkdir(parents=True)
-    for split, count in counts.items():
-        rows = [f"{dna[a: a + length]},{digits[a: a + length].tobytes().decode()}"
-                for a in _starts(split, count, length)]
-        (folder / f"{split}.csv").write_text("\n".join(["sequence,label", *rows]) + "\n")
-    return folder
+    return _write_task(folder, {split: [f"{dna[a: a + length]},{digits[a: a + length].tobytes().decode()}"
+                                        for a in _starts(split, count, length)]
+                                for split, count in counts.items()})
 
 
 def tiny_checkpoint(folder: Path) -> Path:
