@@ -36,6 +36,8 @@ from transformers import (
     PreTrainedModel,
     Trainer,
     TrainingArguments,
+    enable_full_determinism,
+    set_seed,
 )
 from transformers.utils import logging as hf_logging
 
@@ -292,6 +294,9 @@ def _finetune_checked(args: FinetuneArguments, training_args: TrainingArguments)
     runs: list[SeedResult] = []
     best_model, best_score = None, -math.inf
     for seed in args.seeds or [training_args.seed]:
+        # The head's random weights are drawn here, before the Trainer seeds anything: seed first, or one seed
+        # gives a different model (and metrics) in every process.
+        (enable_full_determinism if training_args.full_determinism else set_seed)(seed)
         model = _load_head(head, args.model, first=not runs, **head_options)
         if args.lora_r:
             model = with_lora(model, args, token_level)
