@@ -9,17 +9,7 @@ Writes loss_by_phase.png, attention.png, kmer_tsne.png, diagnostics.json and dia
 prints the markdown table. The logic lives in ``modeling_randommask.analysis.diagnostics``.
 """
 
-import os
-
-# Idle OpenMP threads sleep instead of spinning (set before torch loads): on a busy 2-core machine spinning threads
-# made a 200-step tiny run take 302 s and 155 CPU-s instead of 70 s and 28 CPU-s (README: Quickstart).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from modeling_randommask.analysis.diagnostics import AnalyzeArguments, analyze
-from modeling_randommask.data.options import parse_cli
+from modeling_randommask.cli.analyze import main
 
 if __name__ == "__main__":
-    (args,) = parse_cli(AnalyzeArguments)
-    report = analyze(args)
-    print(report["table"])
-    print("\nfigures: " + ", ".join(report["figures"].values()))
+    main()

@@ -10,24 +10,7 @@ rate on dev when --learning_rates lists some. The table is printed, saved as ben
 written into the model's card (README.md) when the model is a local folder.
 """
 
-import logging
-import os
-import sys
-
-# Idle OpenMP threads sleep instead of spinning (set before torch loads): on a busy 2-core machine spinning threads
-# made a 200-step tiny run take 302 s and 155 CPU-s instead of 70 s and 28 CPU-s (README: Quickstart).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from modeling_randommask.analysis.benchmark import parse_benchmark_args, run_benchmark
-from modeling_randommask.data.options import errors_as_messages
+from modeling_randommask.cli.benchmark_gue import main
 
 if __name__ == "__main__":
-    logging.basicConfig(format="%(message)s")
-    logging.getLogger("modeling_randommask").setLevel(logging.INFO)
-    bench, args, training_options = parse_benchmark_args()
-    with errors_as_messages():
-        print(run_benchmark(args, bench.tasks, baselines=bench.baselines, learning_rates=bench.learning_rates,
-                            **training_options))
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)  # gloo process groups can abort at interpreter exit; everything is written by now
+    main()

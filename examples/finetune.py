@@ -12,25 +12,7 @@ Every transformers ``TrainingArguments`` option works; those not given come from
 family (batch = the global batch, learning rate, epochs, weight decay), then from this package's defaults.
 """
 
-import logging
-import os
-import sys
-
-# Idle OpenMP threads sleep instead of spinning (set before torch loads): on a busy 2-core machine spinning threads
-# made a 200-step tiny run take 302 s and 155 CPU-s instead of 70 s and 28 CPU-s (README: Quickstart).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from modeling_randommask.data.options import errors_as_messages
-from modeling_randommask.training.finetuning import finetune, finetune_summary, parse_finetune_args
+from modeling_randommask.cli.finetune import main
 
 if __name__ == "__main__":
-    logging.basicConfig(format="%(message)s")
-    logging.getLogger("modeling_randommask").setLevel(logging.INFO)
-    args, training_args = parse_finetune_args()
-    with errors_as_messages():
-        results = finetune(args, training_args)
-    if training_args.process_index == 0:
-        print(finetune_summary(results))
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)  # gloo process groups can abort at interpreter exit; everything is written by now
+    main()

@@ -9,15 +9,7 @@ the figures into --output_dir. Rerunning continues an interrupted run. The logic
 ``modeling_randommask.analysis.reproduction``.
 """
 
-import os
-
-# Idle OpenMP threads sleep instead of spinning (set before torch loads): on a busy 2-core machine spinning threads
-# made a 200-step tiny run take 302 s and 155 CPU-s instead of 70 s and 28 CPU-s (README: Quickstart).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from modeling_randommask.analysis.reproduction import ReproduceArguments, render_report, reproduce
-from modeling_randommask.data.options import parse_cli
+from modeling_randommask.cli.reproduce import main
 
 if __name__ == "__main__":
-    (args,) = parse_cli(ReproduceArguments)
-    print(render_report(reproduce(args)))
+    main()

@@ -9,8 +9,7 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -47,16 +46,7 @@ class InputError(Exception):
 
 
 USER_ERRORS = (FileExistsError, FileNotFoundError, NotADirectoryError, InputError)
-"""What a CLI prints as one ``error:`` line instead of a traceback (``errors_as_messages``)."""
-
-
-@contextmanager
-def errors_as_messages() -> Iterator[None]:
-    """In a CLI: exit with the message of a ``USER_ERRORS`` error (status 1), without a traceback."""
-    try:
-        yield
-    except USER_ERRORS as error:
-        sys.exit(f"error: {error}")
+"""What a CLI prints as one ``error:`` line instead of a traceback (``cli.entry.run_command``)."""
 
 
 def parse_cli(dataclass_types: Any, argv: list[str] | None = None, defaults: dict[str, Any] | None = None) -> tuple:

@@ -1,0 +1,15 @@
+"""``randommask-benchmark-gue`` (``examples/benchmark_gue.py``): fine-tune on several tasks beside both baselines."""
+
+from __future__ import annotations
+
+from ..analysis.benchmark import parse_benchmark_args, run_benchmark
+from .entry import run_command
+
+
+def main(argv: list[str] | None = None) -> None:
+    def body() -> None:
+        bench, args, training_options = parse_benchmark_args(argv)
+        print(run_benchmark(args, bench.tasks, baselines=bench.baselines, learning_rates=bench.learning_rates,
+                            **training_options))
+
+    run_command(body)

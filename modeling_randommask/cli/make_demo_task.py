@@ -1,0 +1,26 @@
+"""``randommask-make-demo-task`` (``examples/make_demo_task.py``): a small task from the embedded genomes, 100 bp
+fragments of phage lambda (1) or E. coli (0), so fine-tuning runs on a fresh clone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..data.demo_task import write_phage_host_task
+from ..data.options import parse_cli
+from .entry import run_command
+
+
+@dataclass
+class DemoTaskArguments:
+    output_dir: str = field(default="outputs/phage-host", metadata={"help": "task folder to write"})
+    seed: int = field(default=0, metadata={"help": "which fragments are drawn"})
+
+
+def main(argv: list[str] | None = None) -> None:
+    def body() -> None:
+        (args,) = parse_cli(DemoTaskArguments, argv)
+        folder = write_phage_host_task(args.output_dir, seed=args.seed)
+        print(f"wrote {folder}/train,dev,test.csv.gz (2,000 / 300 / 300 fragments); next: python examples/finetune.py "
+              f"--model outputs/randommask-tiny --task {folder} --output_dir outputs/ft-demo")
+
+    run_command(body)

@@ -1,0 +1,11 @@
+"""``randommask-pretrain`` (``examples/pretrain.py``): pretrain on FASTA files with the RandomMask curriculum."""
+
+from __future__ import annotations
+
+from ..training.pretrain_arguments import parse_args
+from ..training.pretraining import pretrain
+from .entry import run_command
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_command(lambda: pretrain(*parse_args(argv)))

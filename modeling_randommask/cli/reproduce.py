@@ -1,0 +1,11 @@
+"""``randommask-reproduce`` (``examples/reproduce.py``): the mini reproduction of the paper at CPU scale."""
+
+from __future__ import annotations
+
+from ..analysis.reproduction import ReproduceArguments, render_report, reproduce
+from ..data.options import parse_cli
+from .entry import run_command
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_command(lambda: print(render_report(reproduce(*parse_cli(ReproduceArguments, argv)))))
