@@ -29,6 +29,10 @@ MODEL_SIZES: dict[str, dict[str, int]] = {
     "base": {"num_hidden_layers": 12, "hidden_size": 768, "num_attention_heads": 12, "intermediate_size": 3072},
 }
 
+# Sizes a model can be built with: the smallest value each may take (0 layers: the embeddings alone).
+_WHOLE_NUMBERS = {"kmer_size": 1, "kmer_stride": 1, "hidden_size": 1, "num_hidden_layers": 0, "num_attention_heads": 1,
+                  "intermediate_size": 1, "max_position_embeddings": 1, "type_vocab_size": 1}
+
 ModelSize = Literal["tiny", "mini", "small", "base"]
 Pooling = Literal["cls", "mean"]
 CLASSIFIER_POOLINGS = get_args(Pooling)
@@ -80,8 +84,11 @@ class RandomMaskConfig(PreTrainedConfig):
     auto_map: dict[str, Any] | None = None
 
     def __post_init__(self, **kwargs):
-        if self.kmer_size < 1:
-            raise ValueError(f"kmer_size must be >= 1, got {self.kmer_size}")
+        # A hand-edited or damaged config.json must fail here, naming the field, not deep inside torch.
+        for name, least in _WHOLE_NUMBERS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}")
         if not 1 <= self.kmer_stride <= self.kmer_size:
             raise ValueError(f"kmer_stride must be in 1..kmer_size={self.kmer_size}, got {self.kmer_stride}")
         kmer_vocab_size = NUM_SPECIAL_TOKENS + 4**self.kmer_size

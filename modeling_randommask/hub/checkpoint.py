@@ -22,6 +22,7 @@ from tokenization import KmerTokenizer
 from .. import pipeline_randommask
 from ..modeling_randommask import RandomMaskForMaskedLM
 from .dnabert import from_dnabert
+from .model_source import CheckpointError, check_local_folder, check_masked_lm_weights, read_config
 
 
 def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, out_dir: str | os.PathLike) -> Path:
@@ -89,14 +90,26 @@ def check_self_contained(folder: str | os.PathLike) -> None:
 def load_masked_lm(path: str | os.PathLike) -> tuple[RandomMaskForMaskedLM, KmerTokenizer]:
     """A saved RandomMask folder (or a DNABERT ``BertForMaskedLM`` folder, converted) in eval mode, and the k-mer
     tokenizer saved with it, or the one its config names (``kmer_size``, ``kmer_stride``) when the folder has none
-    or its tokenizer reads other k-mers than the model (warned)."""
+    or its tokenizer reads other k-mers than the model (warned). A folder without trained masked-LM weights
+    (a classifier), with an impossible config or without weights is refused (``CheckpointError``)."""
+    folder = check_local_folder(path)
+    if folder is not None and not any(folder.glob("*.safetensors")) and not (folder / "pytorch_model.bin").is_file():
+        raise CheckpointError(f"{path}: the folder holds config.json but no model weights (model.safetensors)")
     try:
         if PreTrainedConfig.get_config_dict(str(path))[0].get("model_type") == "bert":
             model = from_dnabert(path)
         else:
-            model = RandomMaskForMaskedLM.from_pretrained(path)
+            read_config(path)  # an impossible config.json is named as such
+            model, info = RandomMaskForMaskedLM.from_pretrained(path, output_loading_info=True)
+            check_masked_lm_weights(path, info["missing_keys"])
     except SafetensorError as error:  # safetensors does not say which file
-        raise ValueError(f"{path}: a .safetensors weights file is unreadable (truncated or corrupted?): {error}") from None
+        raise CheckpointError(f"{path}: a .safetensors weights file is unreadable (truncated or corrupted?): "
+                              f"{error}") from None
+    except RuntimeError as error:
+        if "ignore_mismatched_sizes" not in str(error):
+            raise
+        raise CheckpointError(f"{path}: the weights' shapes do not match config.json (edited by hand, or saved from "
+                              "another model?); transformers' report above lists them") from None
     tokenizer = KmerTokenizer(k=model.config.kmer_size, kmer_stride=model.config.kmer_stride)
     if (Path(path) / "tokenizer_config.json").is_file():
         saved = KmerTokenizer.from_pretrained(path)  # warns when its k-mers are not the model's

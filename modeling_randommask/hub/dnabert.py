@@ -15,6 +15,7 @@ from tokenization import kmer_vocab
 
 from ..configuration_randommask import NUM_SPECIAL_TOKENS, RandomMaskConfig
 from ..modeling_randommask import RandomMaskForMaskedLM
+from .model_source import check_masked_lm_weights
 
 # BertConfig fields that carry over unchanged (the architecture; everything else is ours or irrelevant).
 _SHARED_FIELDS = (
@@ -61,7 +62,8 @@ def from_dnabert(path_or_model: str | os.PathLike | BertForMaskedLM, **config_ov
         found = PreTrainedConfig.get_config_dict(source)[0].get("model_type")
         if found != "bert":
             raise ValueError(f"{source} holds a checkpoint of model_type {found!r}; DNABERT checkpoints are 'bert'")
-        bert = BertForMaskedLM.from_pretrained(source)
+        bert, info = BertForMaskedLM.from_pretrained(source, output_loading_info=True)
+        check_masked_lm_weights(source, info["missing_keys"])
     else:
         raise TypeError(f"from_dnabert expects a checkpoint path or a BertForMaskedLM, got {type(path_or_model)}")
 

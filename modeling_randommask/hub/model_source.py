@@ -8,9 +8,40 @@ as a missing folder; one that could be either is tried on the Hub and, if that f
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..configuration_randommask import RandomMaskConfig
+from ..data.options import InputError
+
+
+class CheckpointError(InputError, ValueError):
+    """A model folder that cannot be used as asked: a ``config.json`` with impossible values, weights missing or
+    not matching it, or no trained head for the task (e.g. a classifier where the masked-LM head is needed)."""
+
+
+def read_config(source: str | Path) -> RandomMaskConfig:
+    """``RandomMaskConfig.from_pretrained(source)``, a value it refuses reported against the folder's config.json."""
+    try:
+        return RandomMaskConfig.from_pretrained(source)
+    except ValueError as error:
+        where = Path(source) / "config.json" if Path(source).is_dir() else source
+        raise CheckpointError(f"{where}: {error}") from None
+
+
+def check_masked_lm_weights(source: str | os.PathLike, missing_keys: Iterable[str]) -> None:
+    """Refuse a model whose weights ``missing_keys`` were drawn at random instead of loaded from ``source``:
+    transformers only warns, and a folder without the trained masked-LM head (a fine-tuned classifier) would give
+    predictions that change from run to run."""
+    missing_keys = sorted(missing_keys)
+    if not missing_keys:
+        return
+    head = [key for key in missing_keys if key.startswith("cls.")]
+    what = ("has no trained masked-LM head (a fine-tuned classifier? use the pretrained folder it started from)"
+            if head else "lacks weights the model needs")
+    raise CheckpointError(f"{source}: the checkpoint {what}: missing {missing_keys[:4]}"
+                          f"{f' and {len(missing_keys) - 4} more' if len(missing_keys) > 4 else ''}")
 
 
 def _could_be_repo_id(model: str) -> bool:
@@ -26,23 +57,32 @@ def _could_be_repo_id(model: str) -> bool:
     return True
 
 
+def check_local_folder(model: str | os.PathLike) -> Path | None:
+    """``model`` as a saved folder (it has a config.json and weights), ``None`` when it may be a Hub repo id, or an
+    error naming it: a file, a folder that is not a saved model, a path that does not exist."""
+    path = Path(model).expanduser()
+    if not path.exists():
+        if _could_be_repo_id(str(model)):
+            return None
+        raise FileNotFoundError(f"model {str(model)!r}: no such folder (and it is not a Hub repo id of the form "
+                                "user/name)")
+    if not path.is_dir():
+        raise NotADirectoryError(f"model {str(model)!r} is a file; expected a saved model folder (config.json, "
+                                 "weights, tokenizer) or a Hub repo id")
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"model {str(model)!r}: the folder has no config.json, so it is not a saved model "
+                                "(pretraining writes one into its --output_dir when it finishes)")
+    return path
+
+
 def load_model_config(model: str) -> RandomMaskConfig:
     """The ``RandomMaskConfig`` of ``model`` (a saved folder or a Hub repo id), or an error naming ``model`` that
     says whether it was read as a folder or a repo id and what is wrong."""
-    path = Path(model).expanduser()
-    if path.exists():
-        if not path.is_dir():
-            raise NotADirectoryError(f"model {model!r} is a file; expected a saved model folder (config.json, "
-                                     "weights, tokenizer) or a Hub repo id")
-        if not (path / "config.json").is_file():
-            raise FileNotFoundError(f"model {model!r}: the folder has no config.json, so it is not a saved model "
-                                    "(pretraining writes one into its --output_dir when it finishes)")
-        return RandomMaskConfig.from_pretrained(path)
-    if not _could_be_repo_id(model):
-        raise FileNotFoundError(f"model {model!r}: no such folder (and it is not a Hub repo id of the form "
-                                "user/name)")
+    path = check_local_folder(model)
+    if path is not None:
+        return read_config(path)
     try:
-        return RandomMaskConfig.from_pretrained(model)
+        return read_config(model)
     except OSError as error:
         raise FileNotFoundError(f"model {model!r}: no such local folder, and as a Hub repo id it could not be "
                                 f"loaded: {error}") from error

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.options import InputError
+from ..data.output_files import PartialFile, check_new_outputs
 from .sequences import Sequences
 
 OUTPUT_SUFFIXES = (".npy", ".safetensors", ".parquet")
@@ -32,34 +34,75 @@ def ids_file(output: str | os.PathLike) -> Path:
     return Path(f"{output}.ids.tsv")
 
 
-def check_output(output: str | os.PathLike, overwrite: bool) -> Path:
-    """Refuse an unknown suffix, or (unless ``overwrite``) an output or ids file that exists; before anything runs."""
+def check_suffix(output: str | os.PathLike) -> None:
+    """Refuse an output whose suffix names no format (``ValueError``: a usage error of ``--output``)."""
+    if Path(output).suffix not in OUTPUT_SUFFIXES:
+        raise ValueError(f"--output {output}: the suffix must be one of {', '.join(OUTPUT_SUFFIXES)} (it picks the "
+                         "format)")
+
+
+def output_files(output: str | os.PathLike) -> list[Path]:
+    """Every file an output writes: itself, and beside a ``.npy`` or ``.safetensors`` its ids file."""
     path = Path(output)
-    if path.suffix not in OUTPUT_SUFFIXES:
-        raise ValueError(f"{path}: output suffix must be one of {', '.join(OUTPUT_SUFFIXES)} (it picks the format)")
-    existing = [p for p in (path, ids_file(path)) if p.exists() and (p == path or path.suffix != ".parquet")]
-    if existing and not overwrite:
-        raise FileExistsError(f"{existing[0]} exists: pass --overwrite to replace it")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"{path.parent}: output folder does not exist")
-    return path
+    return [path] if path.suffix == ".parquet" else [path, ids_file(path)]
+
+
+def check_output(output: str | os.PathLike, overwrite: bool, inputs: tuple[str | os.PathLike, ...] = ()) -> Path:
+    """Before anything runs: refuse an unknown suffix, an output that is an input, a missing folder, or (unless
+    ``overwrite``) an output or ids file that exists."""
+    check_suffix(output)
+    check_new_outputs(output_files(output), overwrite, inputs)
+    return Path(output)
+
+
+class NameCollisionError(InputError, ValueError):
+    """A record id or table column would take the name of one of the output format's own entries."""
+
+
+def check_names(output: str | os.PathLike, sequences: Sequences, per_base: bool) -> None:
+    """Refuse record ids or table columns the output could not hold apart from its own entries: per-base
+    ``.safetensors`` tensors are named by record id (``__metadata__`` is the header's entry; ids must differ); a
+    per-sequence ``.parquet`` table's own columns are ``id`` and ``embedding``."""
+    path = Path(output)
+    if path.suffix == ".safetensors" and per_base:
+        taken = {"__metadata__"} & set(sequences.ids)
+        if taken or len(set(sequences.ids)) < len(sequences.ids):
+            what = "record id '__metadata__' is the safetensors header's key" if taken else "record ids repeat"
+            raise NameCollisionError(f"{path}: per-base tensors are named by record id, and {what}: rename the "
+                                     "record(s), or write .npy or .parquet")
+    clash = [name for name in sequences.columns if name in ("id", "embedding")]
+    if path.suffix == ".parquet" and not per_base and clash:  # per-base tables keep no input columns
+        raise NameCollisionError(f"{path}: the input table's column(s) {clash} would take the name of the "
+                                 "output's own column (id: the record, <file>:<line>; embedding): rename them in "
+                                 "the table")
 
 
 class _Writer:
-    """Base: rows arrive as ``write(record, first_base, rows)`` in record order; ``files`` lists what was written."""
+    """Base: rows arrive as ``write(record, first_base, rows)`` in record order; ``files`` lists what is written.
+    Every file is written under a unique partial name and moved into place only when the ``with`` block ends
+    without error (``data.output_files``): an interrupted run leaves no output, and no zeros that look like one."""
 
-    def __init__(self, path: Path, sequences: Sequences, dim: int, per_base: bool):
-        self.path, self.sequences, self.dim, self.per_base = path, sequences, dim, per_base
+    def __init__(self, path: Path, sequences: Sequences, dim: int, per_base: bool, overwrite: bool):
+        self.sequences, self.dim, self.per_base = sequences, dim, per_base
         self.row_counts = sequences.lengths if per_base else np.ones(len(sequences), dtype=np.int64)
         self.first_rows = np.cumsum(self.row_counts) - self.row_counts
         self.rows = 0
-        self.files = [path]
+        self.files = output_files(path)
+        self.partials = [PartialFile(file, overwrite) for file in self.files]
+        self.path = self.partials[0].temp  # where the rows go until the end
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *error) -> None:
-        self.close()
+    def __exit__(self, error_type, *_) -> None:
+        try:
+            self.close()
+            if error_type is None:
+                for partial in self.partials:
+                    partial.commit()
+        finally:
+            for partial in self.partials:
+                partial.discard()
 
     def close(self) -> None:
         pass
@@ -67,18 +110,17 @@ class _Writer:
     def _write_ids(self) -> None:
         lines = ["id\tlength\tfirst_row"] + [f"{i}\t{n}\t{r}" for i, n, r in
                                              zip(self.sequences.ids, self.sequences.lengths, self.first_rows)]
-        ids_file(self.path).write_text("\n".join(lines) + "\n", encoding="utf-8")
-        self.files.append(ids_file(self.path))
+        self.partials[1].temp.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 class _MemmapWriter(_Writer):
     """``.npy`` and ``.safetensors``: rows go to their place in one ``[total rows, dim]`` float32 memory map."""
 
-    def __init__(self, path: Path, sequences: Sequences, dim: int, per_base: bool):
-        super().__init__(path, sequences, dim, per_base)
+    def __init__(self, path: Path, sequences: Sequences, dim: int, per_base: bool, overwrite: bool):
+        super().__init__(path, sequences, dim, per_base, overwrite)
         total = int(self.row_counts.sum())
         if path.suffix == ".npy":
-            self.array = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(total, dim))
+            self.array = np.lib.format.open_memmap(self.path, mode="w+", dtype=np.float32, shape=(total, dim))
         else:
             self.array = self._safetensors(total)
         self._write_ids()
@@ -112,17 +154,17 @@ class _MemmapWriter(_Writer):
 class _ParquetWriter(_Writer):
     """``.parquet``: rows buffered into row groups, in record order."""
 
-    def __init__(self, path: Path, sequences: Sequences, dim: int, per_base: bool):
+    def __init__(self, path: Path, sequences: Sequences, dim: int, per_base: bool, overwrite: bool):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        super().__init__(path, sequences, dim, per_base)
+        super().__init__(path, sequences, dim, per_base, overwrite)
         self.pa = pa
         fields = [pa.field("id", pa.string())]
         fields += [pa.field("position", pa.int64()), pa.field("base", pa.string())] if per_base else \
             [pa.field(name, pa.string()) for name in sequences.columns]
         self.schema = pa.schema([*fields, pa.field("embedding", pa.list_(pa.float32(), dim))])
-        self.writer = pq.ParquetWriter(path, self.schema)
+        self.writer = pq.ParquetWriter(self.path, self.schema)
         self.buffer: list[tuple[int, int, np.ndarray]] = []
         self.buffered = 0
 
@@ -157,8 +199,11 @@ class _ParquetWriter(_Writer):
         self.writer.close()
 
 
-def open_writer(output: str | os.PathLike, sequences: Sequences, dim: int, per_base: bool) -> _Writer:
-    """A writer for ``output`` (format by suffix, module docstring); use it as a context manager."""
+def open_writer(output: str | os.PathLike, sequences: Sequences, dim: int, per_base: bool, overwrite: bool = False
+                ) -> _Writer:
+    """A writer for ``output`` (format by suffix, module docstring); use it as a context manager: the files appear
+    when it ends without error (an existing one is replaced only with ``overwrite``)."""
+    check_names(output, sequences, per_base)
     path = Path(output)
     writer = _ParquetWriter if path.suffix == ".parquet" else _MemmapWriter
-    return writer(path, sequences, dim, per_base)
+    return writer(path, sequences, dim, per_base, overwrite)
