@@ -56,6 +56,22 @@ def _layer_outputs(output_attentions: bool | None, output_hidden_states: bool | 
     return {name: value for name, value in given.items() if value is not None}
 
 
+def _check_length(config: RandomMaskConfig, input_ids: torch.Tensor | None, inputs_embeds: torch.Tensor | None,
+                  position_ids: torch.Tensor | None) -> None:
+    """Refuse an input longer than the position embeddings (e.g. a long DNA string through `pipeline("fill-mask")`):
+    torch would fail with a shape mismatch that does not say why."""
+    given = input_ids if input_ids is not None else inputs_embeds
+    if given is None or position_ids is not None or given.dim() < 2:
+        return
+    if given.shape[1] > config.max_position_embeddings:
+        raise ValueError(
+            f"the input holds {given.shape[1]} tokens, more than this model's {config.max_position_embeddings} "
+            f"positions (max_position_embeddings): truncate it (tokenizer(..., truncation=True, "
+            f"max_length={config.max_position_embeddings})) or read long DNA in windows (the dna-base-probabilities "
+            "pipeline does)"
+        )
+
+
 class RandomMaskPreTrainedModel(BertPreTrainedModel):
     """BERT's weight init, output capturing and backend support, bound to `RandomMaskConfig`."""
 
@@ -91,6 +107,7 @@ class RandomMaskModel(RandomMaskPreTrainedModel, BertModel):
             "position_ids": position_ids,
             "inputs_embeds": inputs_embeds,
         }
+        _check_length(self.config, input_ids, inputs_embeds, position_ids)
         kwargs.update(_layer_outputs(None, output_hidden_states))
         if output_attentions is None:
             output_attentions = self.config.output_attentions
@@ -212,6 +229,7 @@ class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
         depend on the slot bucket only, so a compiled run builds a few graphs, not one per batch.
         """
         bert = self.bert
+        _check_length(self.config, inputs["input_ids"], inputs["inputs_embeds"], inputs["position_ids"])
         hidden = bert.embeddings(
             input_ids=inputs["input_ids"], token_type_ids=inputs["token_type_ids"],
             position_ids=inputs["position_ids"], inputs_embeds=inputs["inputs_embeds"],

@@ -145,7 +145,7 @@ def test_reverse_complement_scores_both_strands(tmp_path, setup):
     (["#CHROM\tPOS\tID\tREF\tALT", "chrA\t10\t.\tA\tG", "#note"], "line 3: header or comment line among"),
     ([], "no header line"),
     (["chrom\tpos\tref\talt", "chrA\t10\tA\tG\textra"], "line 2: 5 tab-separated fields, expected 4"),
-    (["chrom\tpos\tref\talt", "chrA\t10\tA\t"], "line 2: ALT is empty"),
+    (["chrom\tpos\tref\talt", "chrA\t10\tA\t"], "line 2: ALT '' holds an empty allele"),
 ])
 def test_malformed_variant_files_fail_naming_the_line(tmp_path, setup, lines, message):
     path = tmp_path / "bad.vcf"

@@ -14,12 +14,14 @@ from .entry import run_command
 class DemoTaskArguments:
     output_dir: str = field(default="outputs/phage-host", metadata={"help": "task folder to write"})
     seed: int = field(default=0, metadata={"help": "which fragments are drawn"})
+    overwrite_output_dir: bool = field(default=False, metadata={
+        "help": "replace train/dev/test.csv.gz already in --output_dir (refused otherwise)"})
 
 
 def main(argv: list[str] | None = None) -> None:
     def body() -> None:
         (args,) = parse_cli(DemoTaskArguments, argv)
-        folder = write_phage_host_task(args.output_dir, seed=args.seed)
+        folder = write_phage_host_task(args.output_dir, seed=args.seed, overwrite=args.overwrite_output_dir)
         print(f"wrote {folder}/train,dev,test.csv.gz (2,000 / 300 / 300 fragments); next: python examples/finetune.py "
               f"--model outputs/randommask-tiny --task {folder} --output_dir outputs/ft-demo")
 

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from .fasta import COMPLEMENT, IS_ACGT, default_corpus, read_genome
+from .options import check_output_folder
+from .output_files import partial_file
 
 SPLITS = {"train": (0.0, 0.8), "dev": (0.8, 0.9), "test": (0.9, 1.0)}
 
@@ -38,18 +40,24 @@ def _fragments(sequence: np.ndarray, share: tuple[float, float], count: int, len
 
 
 def write_phage_host_task(out_dir: str | Path, per_class: tuple[int, int, int] = (1000, 150, 150),
-                          length: int = 100, seed: int = 0) -> Path:
+                          length: int = 100, seed: int = 0, overwrite: bool = False) -> Path:
     """Write ``train/dev/test.csv.gz`` (``sequence,label``; lambda 1, E. coli 0) into ``out_dir``; return it.
-    ``per_class`` is the number of fragments of each class in train, dev and test."""
+    ``per_class`` is the number of fragments of each class in train, dev and test. Split files already in
+    ``out_dir`` (perhaps the user's own task) are refused unless ``overwrite``; each file appears whole."""
+    out = check_output_folder(out_dir)
+    files = [out / f"{split}.csv.gz" for split in SPLITS]
+    existing = [file.name for file in files if file.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(f"--output_dir {out} already holds {', '.join(existing)} (a task of yours?): pass "
+                              "--overwrite_output_dir to replace them")
     ecoli, phage = (read_genome(path).sequence for path in default_corpus(include_lambda=True))
     rng = np.random.default_rng(seed)
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for (split, share), count in zip(SPLITS.items(), per_class):
+    for file, share, count in zip(files, SPLITS.values(), per_class):
         rows = [(fragment, 0) for fragment in _fragments(ecoli, share, count, length, rng)]
         rows += [(fragment, 1) for fragment in _fragments(phage, share, count, length, rng)]
         order = rng.permutation(len(rows))
         lines = ["sequence,label"] + [f"{rows[i][0].tobytes().decode('ascii')},{rows[i][1]}" for i in order]
-        with gzip.open(out / f"{split}.csv.gz", "wt", encoding="ascii") as handle:
+        with partial_file(file, overwrite) as partial, gzip.open(partial, "wt", encoding="ascii") as handle:
             handle.write("\n".join(lines) + "\n")
     return out

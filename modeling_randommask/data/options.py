@@ -45,6 +45,10 @@ class InputError(Exception):
     what to do. Mixed into the package's own error types so that every CLI reports them the same way."""
 
 
+class OptionError(InputError, ValueError):
+    """An option value that cannot be used with the model or data it meets; the message names the option."""
+
+
 USER_ERRORS = (FileExistsError, FileNotFoundError, NotADirectoryError, InputError)
 """What a CLI prints as one ``error:`` line instead of a traceback (``cli.entry.run_command``)."""
 

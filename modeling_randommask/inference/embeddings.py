@@ -33,16 +33,11 @@ from tokenization import KmerTokenizer
 
 from ..data.fasta import COMPLEMENT
 from ..modeling_randommask import RandomMaskPreTrainedModel
-from ..pipeline_randommask import (
-    DEFAULT_BATCH_TOKENS,
-    num_tokens,
-    resolve_window,
-    token_batches,
-    window_inputs,
-)
-from .loading import DType, load_model
-from .outputs import OUTPUT_SUFFIXES, check_output, open_writer
-from .sequences import Sequences, read_sequences
+from ..data.options import OptionError, check_ranges
+from ..pipeline_randommask import DEFAULT_BATCH_TOKENS, num_tokens, token_batches, window_inputs
+from .loading import DType, checked_window, load_model, resolve_device
+from .outputs import OUTPUT_SUFFIXES, check_names, check_output, check_suffix, open_writer
+from .sequences import SequenceError, Sequences, read_sequences
 from .windows import Tiling, default_overlap, per_base_states, tile
 
 Pooling = Literal["mean", "max"]
@@ -69,20 +64,21 @@ def _plan(model: RandomMaskPreTrainedModel, tokenizer: KmerTokenizer, sequences:
           layer: int, batch_tokens: int) -> _Plan:
     """Every option checked and the windows laid out, before any model call."""
     if pooling not in POOLINGS or window_pooling not in WINDOW_POOLINGS:
-        raise ValueError(f"pooling must be one of {POOLINGS} and window_pooling one of {WINDOW_POOLINGS}, got "
-                         f"{pooling!r} and {window_pooling!r}")
+        raise OptionError(f"pooling must be one of {POOLINGS} and window_pooling one of {WINDOW_POOLINGS}, got "
+                          f"{pooling!r} and {window_pooling!r}")
     layers = model.config.num_hidden_layers
     if not -(layers + 1) <= layer <= layers:
-        raise ValueError(f"layer must be in {-(layers + 1)}..{layers} (0: embeddings, {layers} or -1: last), got {layer}")
+        raise OptionError(f"--layer must be in {-(layers + 1)}..{layers} for this {layers}-layer model (0: "
+                          f"embeddings, {layers} or -1: last), got {layer}")
     if batch_tokens < 1:
-        raise ValueError(f"batch_tokens must be >= 1, got {batch_tokens}")
+        raise OptionError(f"--batch_tokens must be >= 1, got {batch_tokens}")
     if not len(sequences):
-        raise ValueError("no sequences to embed")
+        raise SequenceError("no sequences to embed")
     short = np.flatnonzero(sequences.lengths < tokenizer.k)
     if short.size:
         names = ", ".join(f"{sequences.ids[i]!r} ({sequences.lengths[i]} bp)" for i in short[:5])
-        raise ValueError(f"{short.size} sequence(s) hold no {tokenizer.k}-mer, e.g. {names}: remove them first")
-    _, bases = resolve_window(model, tokenizer, window_tokens)
+        raise SequenceError(f"{short.size} sequence(s) hold no {tokenizer.k}-mer, e.g. {names}: remove them first")
+    _, bases = checked_window(model, tokenizer, window_tokens)
     overlap = default_overlap(bases, tokenizer.k) if overlap is None else overlap
     tiling = tile(sequences.lengths, bases, overlap, tokenizer.k, tokenizer.kmer_stride)
     dim = model.config.hidden_size
@@ -224,17 +220,25 @@ class EmbedArguments:
     sequence_column: str = field(default="sequence", metadata={"help": "DNA column of a CSV/TSV input"})
     overwrite: bool = field(default=False, metadata={"help": "replace an existing output"})
 
+    def __post_init__(self) -> None:
+        """What can be checked without the model or the data: a usage error before anything runs."""
+        check_suffix(self.output)
+        check_ranges(self, positive=("window_tokens", "batch_tokens"), non_negative=("overlap",))
+        resolve_device(self.device)
+
 
 def embed_to_file(args: EmbedArguments) -> dict:
-    """Embed ``args.input`` into ``args.output`` (and its ids file), streaming; returns what was written."""
-    check_output(args.output, args.overwrite)
+    """Embed ``args.input`` into ``args.output`` (and its ids file), streaming; returns what was written. The
+    files appear only when complete (``outputs``); every option is checked before that."""
+    check_output(args.output, args.overwrite, inputs=(args.input,))
     sequences = read_sequences(args.input, args.sequence_column)
+    check_names(args.output, sequences, args.per_base)
     model, tokenizer = load_model(args.model, args.device, args.dtype)
     options = {"per_base": args.per_base, "pooling": args.pooling, "window_pooling": args.window_pooling,
                "window_tokens": args.window_tokens, "overlap": args.overlap,
                "reverse_complement": args.reverse_complement, "layer": args.layer, "batch_tokens": args.batch_tokens}
     stream = iter_embeddings(model, tokenizer, sequences, **options)
-    written = open_writer(args.output, sequences, model.config.hidden_size, args.per_base)
+    written = open_writer(args.output, sequences, model.config.hidden_size, args.per_base, args.overwrite)
     with written as writer:
         for record, first, rows in stream:
             writer.write(record, first, rows)

@@ -37,7 +37,7 @@ def ids_file(output: str | os.PathLike) -> Path:
 def check_suffix(output: str | os.PathLike) -> None:
     """Refuse an output whose suffix names no format (``ValueError``: a usage error of ``--output``)."""
     if Path(output).suffix not in OUTPUT_SUFFIXES:
-        raise ValueError(f"--output {output}: the suffix must be one of {', '.join(OUTPUT_SUFFIXES)} (it picks the "
+        raise ValueError(f"--output {output}: the output suffix must be one of {', '.join(OUTPUT_SUFFIXES)} (it picks the "
                          "format)")
 
 

@@ -17,9 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from ..data.fasta import COMPLEMENT, read_genome
+from ..data.options import InputError
 from ..data.tasks import read_sequence_file
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
+
+
+class SequenceError(InputError, ValueError):
+    """Sequences that cannot be run as given (none, or one shorter than a k-mer); the message names them."""
 
 
 @dataclass

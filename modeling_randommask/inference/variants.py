@@ -30,6 +30,7 @@ import itertools
 import json
 import os
 import time
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,9 +39,11 @@ from pathlib import Path
 import numpy as np
 
 from ..data.fasta import read_genome
-from ..pipeline_randommask import BASES, DEFAULT_BATCH_TOKENS, DEFAULT_RULE, RULES, Rule, resolve_window
+from ..data.options import InputError, check_ranges
+from ..data.output_files import check_new_outputs, partial_file
+from ..pipeline_randommask import BASES, DEFAULT_BATCH_TOKENS, DEFAULT_RULE, RULES, Rule
 from .base_probabilities import log_probs_at
-from .loading import DType, load_model
+from .loading import DType, checked_window, load_model, resolve_device
 from .sequences import Sequences
 
 STATUSES = ("scored", "ref_mismatch", "indel", "mnv", "symbolic", "no_alt", "alt_is_ref", "non_acgt",
@@ -66,16 +69,27 @@ class Allele:
     score: float | None = None
 
 
+class VariantFileError(InputError, ValueError):
+    """A variant file that cannot be read as given; the message names the file and line."""
+
+
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, text without the line break) of a plain or gzipped (bgzip) text file."""
+    """(line number, text without the line break) of a plain or gzipped (bgzip) UTF-8 text file; a byte-order mark
+    at its start is dropped."""
     with open(path, "rb") as handle:
         gzipped = handle.read(2) == b"\x1f\x8b"
+    number = 0
     with (gzip.open if gzipped else open)(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                yield number, raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as error:
-                raise ValueError(f"{path}: line {number}: not UTF-8 text ({error})") from None
+        try:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    text = raw.decode("utf-8-sig" if number == 1 else "utf-8").rstrip("\r\n")
+                except UnicodeDecodeError as error:
+                    raise VariantFileError(f"{path}: line {number}: not UTF-8 text ({error})") from None
+                yield number, text
+        except (EOFError, OSError, zlib.error) as error:  # a gzip stream cut short or corrupted
+            raise VariantFileError(f"{path}: the gzip data is truncated or corrupted after line {number} "
+                                   f"({error})") from None
 
 
 def _classify(ref: str, alt: str) -> str:
@@ -112,15 +126,15 @@ class VariantReader:
                 self._header(number, text)
                 break
         else:
-            raise ValueError(f"{self.path}: no header line (a VCF's #CHROM line, or a table header naming chrom, "
+            raise VariantFileError(f"{self.path}: no header line (a VCF's #CHROM line, or a table header naming chrom, "
                              "pos, ref, alt)")
 
     def _header(self, number: int, text: str) -> None:
         names = text.split("\t")
         if self.vcf:
             if names[:5] != ["#CHROM", "POS", "ID", "REF", "ALT"]:
-                raise ValueError(f"{self.path}: line {number}: expected the #CHROM header line "
-                                 f"(#CHROM POS ID REF ALT ...), got {text[:80]!r}")
+                raise VariantFileError(f"{self.path}: line {number}: expected the #CHROM header line "
+                                       f"(#CHROM POS ID REF ALT ...) after the ## lines, got {text[:80]!r}")
             self.columns = [name.lstrip("#") for name in names[:8]]
             self.at = {"chrom": 0, "pos": 1, "ref": 3, "alt": 4}
             return
@@ -129,8 +143,8 @@ class VariantReader:
         for key, choices in _TABLE_NAMES.items():
             found = [i for i, name in enumerate(lowered) if name in choices]
             if len(found) != 1:
-                raise ValueError(f"{self.path}: line {number}: the header must name one {key} column "
-                                 f"({' / '.join(choices)}); got {names}")
+                raise VariantFileError(f"{self.path}: line {number}: the header must name one {key} column "
+                                       f"({' / '.join(choices)}); got {names}")
             self.at[key] = found[0]
         self.columns = [name.strip() for name in names]
 
@@ -140,25 +154,39 @@ class VariantReader:
             if not text.strip():
                 continue
             if text.startswith("#"):
-                raise ValueError(f"{self.path}: line {number}: header or comment line among the variants")
+                raise VariantFileError(f"{self.path}: line {number}: header or comment line among the variants")
             fields = text.split("\t")
             if len(fields) < 5 if self.vcf else len(fields) != width:
-                raise ValueError(f"{self.path}: line {number}: {len(fields)} tab-separated fields, expected "
-                                 f"{'at least 5 (CHROM POS ID REF ALT)' if self.vcf else width}")
+                raise VariantFileError(f"{self.path}: line {number}: {len(fields)} tab-separated fields, expected "
+                                       f"{'at least 5 (CHROM POS ID REF ALT)' if self.vcf else width}")
             fields = fields[:width] + [""] * (width - len(fields))  # a VCF may omit QUAL, FILTER, INFO
             chrom, pos, ref = (fields[self.at[key]].strip() for key in ("chrom", "pos", "ref"))
-            if not pos.isdigit():
-                raise ValueError(f"{self.path}: line {number}: POS {pos!r} is not a whole number")
+            if not (pos.isascii() and pos.isdigit()):  # int() would also read '-5', '+5', '٣' (Arabic-Indic)
+                raise VariantFileError(f"{self.path}: line {number}: POS {pos!r} is not a whole number (a 1-based "
+                                       "position, digits 0-9)")
             ref = ref.upper()
             if not (ref.isalpha() or ref == "-"):
-                raise ValueError(f"{self.path}: line {number}: REF {ref!r} is not a sequence of bases")
+                raise VariantFileError(f"{self.path}: line {number}: REF {ref!r} is not a sequence of bases")
             alts = fields[self.at["alt"]].strip().upper()
-            if not alts:
-                raise ValueError(f"{self.path}: line {number}: ALT is empty (VCF writes '.' for no alternative)")
+            if not all(alts.split(",")):
+                raise VariantFileError(f"{self.path}: line {number}: ALT {alts!r} holds an empty allele (VCF writes "
+                                       "'.' for no alternative, alleles separated by single commas)")
             for alt in alts.split(","):
                 row = fields.copy()
                 row[self.at["alt"]] = alt
                 yield Allele(number, row, chrom, int(pos), ref, alt, _classify(ref, alt))
+
+
+def _naming_hint(variant_contigs: set[str], reference_contigs: dict[str, int]) -> str:
+    """How the two sets of names differ when a 'chr' prefix is all that does (the UCSC against the Ensembl/NCBI
+    style), else a general hint."""
+    if any(name.removeprefix("chr") in reference_contigs for name in variant_contigs if name.startswith("chr")):
+        return (": the variants name contigs 'chr1', the reference '1'; drop the prefix in the variant file (bcftools "
+                "annotate --rename-chrs) or use a reference named like it")
+    if any(f"chr{name}" in reference_contigs for name in variant_contigs):
+        return (": the variants name contigs '1', the reference 'chr1'; add the prefix in the variant file (bcftools "
+                "annotate --rename-chrs) or use a reference named like it")
+    return " (do both name the same assembly's contigs?)"
 
 
 @dataclass
@@ -222,32 +250,33 @@ class ScoreVariantsArguments:
     dtype: DType = field(default="float32", metadata={"help": "model dtype"})
     overwrite: bool = field(default=False, metadata={"help": "replace an existing output"})
 
+    def __post_init__(self) -> None:
+        """What can be checked without the model or the files: a usage error before anything runs."""
+        if self.rule not in RULES:
+            raise ValueError(f"--rule must be one of {RULES}, got {self.rule!r}")
+        check_ranges(self, positive=("window_tokens", "batch_tokens"))
+        resolve_device(self.device)
+
 
 def summary_file(output: str | os.PathLike) -> Path:
     return Path(f"{output}.summary.json")
 
 
 def score_variants(args: ScoreVariantsArguments) -> dict:
-    """Score every allele of ``args.variants``, write the TSV and the summary; return the summary."""
+    """Score every allele of ``args.variants``, write the TSV and the summary; return the summary. Both files are
+    written under unique partial names and appear when complete (``data.output_files``)."""
     output = Path(args.output)
-    if args.rule not in RULES:
-        raise ValueError(f"rule must be one of {RULES}, got {args.rule!r}")
-    if args.batch_tokens < 1:
-        raise ValueError(f"batch_tokens must be >= 1, got {args.batch_tokens}")
-    for path in (output, summary_file(output)):
-        if path.exists() and not args.overwrite:
-            raise FileExistsError(f"{path} exists: pass --overwrite to replace it")
-    if not output.parent.is_dir():
-        raise FileNotFoundError(f"{output.parent}: output folder does not exist")
+    check_new_outputs([output, summary_file(output)], args.overwrite, inputs=[args.variants, *args.reference])
     reader = VariantReader(args.variants)
     reference = Reference.read(args.reference)
     model, tokenizer = load_model(args.model, args.device, args.dtype)
-    window_tokens, _ = resolve_window(model, tokenizer, args.window_tokens)  # a bad window fails before writing
+    window_tokens, _ = checked_window(model, tokenizer, args.window_tokens)  # a bad window fails before writing
     options = {"rule": args.rule, "window_tokens": window_tokens, "batch_tokens": args.batch_tokens,
                "reverse_complement": args.reverse_complement}
     counts, vcf_contigs, forward_rows, clock = Counter(), set(), 0, time.perf_counter()
-    partial = output.with_name(output.name + ".partial")
-    try:
+    # The TSV is moved into place first: if another run's TSV appeared meanwhile, this run's summary is dropped too.
+    with partial_file(summary_file(output), args.overwrite) as summary_partial, \
+            partial_file(output, args.overwrite) as partial:
         with open(partial, "w", encoding="utf-8") as out:
             out.write("\t".join(reader.columns + ["genome_ref", "status", "score"]) + "\n")
             alleles = iter(reader)
@@ -260,18 +289,13 @@ def score_variants(args: ScoreVariantsArguments) -> dict:
                     out.write("\t".join(allele.fields + [allele.genome_ref, allele.status, score]) + "\n")
         snvs = sum(counts[s] for s in ("scored", "ref_mismatch", "unknown_contig", "outside_contig"))
         if snvs and counts["unknown_contig"] == snvs:
-            raise ValueError(f"{args.variants}: none of its SNVs lies on a reference contig: variant contigs "
-                             f"{sorted(vcf_contigs)[:10]}, reference contigs {reference.sequences.ids[:10]} "
-                             "(a naming difference such as 'chr1' against '1'?)")
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    os.replace(partial, output)
-    seconds = time.perf_counter() - clock
-    summary = {"variants": str(args.variants), "reference": [str(p) for p in args.reference], "model": args.model,
-               "output": str(output), "alleles": sum(counts.values()), **{s: counts[s] for s in STATUSES},
-               "masked_copies": forward_rows, "masked_copies_per_scored_allele":
-                   forward_rows / counts["scored"] if counts["scored"] else None,
-               "seconds": seconds, **options}
-    summary_file(output).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+            raise VariantFileError(f"{args.variants}: none of its SNVs lies on a reference contig: variant "
+                                   f"contigs {sorted(vcf_contigs)[:10]}, reference contigs "
+                                   f"{reference.sequences.ids[:10]}{_naming_hint(vcf_contigs, reference.index)}")
+        summary = {"variants": str(args.variants), "reference": [str(p) for p in args.reference],
+                   "model": args.model, "output": str(output), "alleles": sum(counts.values()),
+                   **{s: counts[s] for s in STATUSES}, "masked_copies": forward_rows,
+                   "masked_copies_per_scored_allele": forward_rows / counts["scored"] if counts["scored"] else None,
+                   "seconds": time.perf_counter() - clock, **options}
+        summary_partial.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary

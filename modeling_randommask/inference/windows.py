@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..data.options import OptionError
+
 
 @dataclass
 class Tiling:
@@ -49,7 +51,7 @@ def tile(lengths: np.ndarray, window_bases: int, overlap: int, k: int, stride: i
         raise ValueError(f"a record of {int(lengths.min())} bases holds no {k}-mer")
     step = (window_bases - overlap) // stride * stride
     if overlap < 0 or step < stride:
-        raise ValueError(f"overlap must be in 0..{window_bases - stride} bases for windows of {window_bases} bases "
+        raise OptionError(f"--overlap must be in 0..{window_bases - stride} bases for windows of {window_bases} bases "
                          f"and k-mer stride {stride}, got {overlap}")
     width = ((np.minimum(lengths, window_bases) - k) // stride) * stride + k  # longest tokenizable stretch
     extra = lengths - width
