@@ -87,21 +87,22 @@ def check_self_contained(folder: str | os.PathLike) -> None:
                     raise FileNotFoundError(f"{folder / name}: {auto_class} needs {module}.py, missing from the folder")
 
 
-def load_masked_lm(path: str | os.PathLike) -> tuple[RandomMaskForMaskedLM, KmerTokenizer]:
+def load_masked_lm(path: str | os.PathLike, head: bool = True) -> tuple[RandomMaskForMaskedLM, KmerTokenizer]:
     """A saved RandomMask folder (or a DNABERT ``BertForMaskedLM`` folder, converted) in eval mode, and the k-mer
     tokenizer saved with it, or the one its config names (``kmer_size``, ``kmer_stride``) when the folder has none
-    or its tokenizer reads other k-mers than the model (warned). A folder without trained masked-LM weights
-    (a classifier), with an impossible config or without weights is refused (``CheckpointError``)."""
+    or its tokenizer reads other k-mers than the model (warned). A folder with an impossible config, without weights
+    or, unless ``head=False`` (only the encoder is used), without a trained masked-LM head (a classifier) is refused
+    (``CheckpointError``)."""
     folder = check_local_folder(path)
     if folder is not None and not any(folder.glob("*.safetensors")) and not (folder / "pytorch_model.bin").is_file():
         raise CheckpointError(f"{path}: the folder holds config.json but no model weights (model.safetensors)")
     try:
         if PreTrainedConfig.get_config_dict(str(path))[0].get("model_type") == "bert":
-            model = from_dnabert(path)
+            model = from_dnabert(path, head=head)
         else:
             read_config(path)  # an impossible config.json is named as such
             model, info = RandomMaskForMaskedLM.from_pretrained(path, output_loading_info=True)
-            check_masked_lm_weights(path, info["missing_keys"])
+            check_masked_lm_weights(path, info["missing_keys"], head)
     except SafetensorError as error:  # safetensors does not say which file
         raise CheckpointError(f"{path}: a .safetensors weights file is unreadable (truncated or corrupted?): "
                               f"{error}") from None

@@ -46,13 +46,15 @@ def kmer_size_of_vocab(vocab_size: int) -> int:
     return k
 
 
-def from_dnabert(path_or_model: str | os.PathLike | BertForMaskedLM, **config_overrides) -> RandomMaskForMaskedLM:
+def from_dnabert(path_or_model: str | os.PathLike | BertForMaskedLM, head: bool = True, **config_overrides
+                 ) -> RandomMaskForMaskedLM:
     """RandomMaskForMaskedLM with the weights of a DNABERT checkpoint folder or `BertForMaskedLM` instance.
 
     `config_overrides` set RandomMask fields the BERT config lacks, e.g. `kmer_stride=6` for a
     non-overlapping model (the default, 1, is DNABERT's). A `vocab.txt` beside a checkpoint folder is
     checked against the k-mer vocabulary, so a checkpoint with other ids is refused, not silently
-    mis-read. The result is in eval mode and gives the same logits as the source.
+    mis-read. A folder without the trained masked-LM head (a fine-tuned classifier) is refused unless ``head=False``
+    (only the encoder will be used). The result is in eval mode and gives the same logits as the source.
     """
     if isinstance(path_or_model, BertForMaskedLM):
         bert = path_or_model
@@ -63,7 +65,7 @@ def from_dnabert(path_or_model: str | os.PathLike | BertForMaskedLM, **config_ov
         if found != "bert":
             raise ValueError(f"{source} holds a checkpoint of model_type {found!r}; DNABERT checkpoints are 'bert'")
         bert, info = BertForMaskedLM.from_pretrained(source, output_loading_info=True)
-        check_masked_lm_weights(source, info["missing_keys"])
+        check_masked_lm_weights(source, info["missing_keys"], head)
     else:
         raise TypeError(f"from_dnabert expects a checkpoint path or a BertForMaskedLM, got {type(path_or_model)}")
 

@@ -30,16 +30,16 @@ def read_config(source: str | Path) -> RandomMaskConfig:
         raise CheckpointError(f"{where}: {error}") from None
 
 
-def check_masked_lm_weights(source: str | os.PathLike, missing_keys: Iterable[str]) -> None:
+def check_masked_lm_weights(source: str | os.PathLike, missing_keys: Iterable[str], head: bool = True) -> None:
     """Refuse a model whose weights ``missing_keys`` were drawn at random instead of loaded from ``source``:
     transformers only warns, and a folder without the trained masked-LM head (a fine-tuned classifier) would give
-    predictions that change from run to run."""
-    missing_keys = sorted(missing_keys)
+    predictions that change from run to run. ``head=False``: only the encoder is used (embeddings), so only its
+    weights must be there."""
+    missing_keys = sorted(key for key in missing_keys if head or not key.startswith("cls."))
     if not missing_keys:
         return
-    head = [key for key in missing_keys if key.startswith("cls.")]
     what = ("has no trained masked-LM head (a fine-tuned classifier? use the pretrained folder it started from)"
-            if head else "lacks weights the model needs")
+            if any(key.startswith("cls.") for key in missing_keys) else "lacks weights the model needs")
     raise CheckpointError(f"{source}: the checkpoint {what}: missing {missing_keys[:4]}"
                           f"{f' and {len(missing_keys) - 4} more' if len(missing_keys) > 4 else ''}")
 

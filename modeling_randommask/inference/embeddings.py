@@ -233,7 +233,7 @@ def embed_to_file(args: EmbedArguments) -> dict:
     check_output(args.output, args.overwrite, inputs=(args.input,))
     sequences = read_sequences(args.input, args.sequence_column)
     check_names(args.output, sequences, args.per_base)
-    model, tokenizer = load_model(args.model, args.device, args.dtype)
+    model, tokenizer = load_model(args.model, args.device, args.dtype, head=False)  # the encoder only
     options = {"per_base": args.per_base, "pooling": args.pooling, "window_pooling": args.window_pooling,
                "window_tokens": args.window_tokens, "overlap": args.overlap,
                "reverse_complement": args.reverse_complement, "layer": args.layer, "batch_tokens": args.batch_tokens}

@@ -34,11 +34,12 @@ def resolve_device(device: str = "auto") -> torch.device:
     return resolved
 
 
-def load_model(path: str | os.PathLike, device: str = "auto", dtype: DType = "float32"
+def load_model(path: str | os.PathLike, device: str = "auto", dtype: DType = "float32", head: bool = True
                ) -> tuple[RandomMaskForMaskedLM, KmerTokenizer]:
     """The masked-LM checkpoint in ``path`` (DNABERT folders are converted) in eval mode on ``device`` in ``dtype``,
-    and its k-mer tokenizer."""
-    model, tokenizer = load_masked_lm(path)
+    and its k-mer tokenizer. ``head=False``: only the encoder will be used (embeddings), so a fine-tuned classifier's
+    folder is accepted; otherwise a folder without a trained masked-LM head is refused."""
+    model, tokenizer = load_masked_lm(path, head)
     return model.to(device=resolve_device(device), dtype=getattr(torch, dtype)), tokenizer
 
 
