@@ -129,10 +129,9 @@ def test_an_interrupted_writer_leaves_no_output_so_a_rerun_is_not_refused(tmp_pa
     """It used to leave a full-size .npy of zeros (or a parquet with some rows) that a rerun refused to replace."""
     sequences = read_sequences([DNA, DNA[:40]])
     output = tmp_path / f"out{suffix}"
-    with pytest.raises(KeyboardInterrupt):
-        with open_writer(output, sequences, 64, per_base=False) as writer:
-            writer.write(0, 0, np.ones((1, 64), dtype=np.float32))
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), open_writer(output, sequences, 64, per_base=False) as writer:
+        writer.write(0, 0, np.ones((1, 64), dtype=np.float32))
+        raise KeyboardInterrupt
     assert listing(tmp_path) == []
     with open_writer(output, sequences, 64, per_base=False) as writer:
         for record in range(2):
@@ -154,12 +153,12 @@ def test_embeddings_of_a_fine_tuned_classifier_use_its_encoder(tmp_path, work):
 def test_two_writers_of_one_output_never_share_a_partial_file(tmp_path):
     output = tmp_path / "out.tsv"
     with partial_file(output) as first:
-        with pytest.raises(FileExistsError, match="appeared while this run was writing it"):
-            with partial_file(output) as second:
-                assert first != second and first.parent == second.parent == tmp_path
-                second.write_text("second run")
-                first.write_text("first run")
-                output.write_text("a third run finished meanwhile")
+        with pytest.raises(FileExistsError, match="appeared while this run was writing it"), \
+                partial_file(output) as second:
+            assert first != second and first.parent == second.parent == tmp_path
+            second.write_text("second run")
+            first.write_text("first run")
+            output.write_text("a third run finished meanwhile")
         assert first.read_text() == "first run"
         output.unlink()
     assert output.read_text() == "first run" and listing(tmp_path) == ["out.tsv"]
