@@ -10,6 +10,9 @@ The output's suffix picks the format:
 - ``.parquet``: a table (``datasets.Dataset.from_parquet`` or pandas read it) with ``id`` and ``embedding``
   (fixed-size list of float32) and, per base, ``position`` (0-based) and ``base``; a table input's other columns
   (e.g. labels) are kept in the per-sequence table. Written in row groups.
+
+Every file is written under a unique partial name and appears only when complete (``data.output_files``). Record ids
+and table columns that would take one of the format's own names are refused (``check_names``).
 """
 
 from __future__ import annotations

@@ -16,11 +16,13 @@ Input: a VCF(.gz) (bgzip included), or a tab-separated table with a header namin
 - ``unknown_contig``, ``outside_contig``: the reference has no such contig, or the contig is shorter than POS.
 
 A multi-allelic ALT gives one row per allele. Lower-case bases (soft-masked reference, VCF) read as upper case.
-Malformed lines (too few fields, or a table line with another number of fields than its header, a POS that is not a
-number, an empty ALT, a data line before a VCF's ``#CHROM`` header) are errors naming the file and line. The output is a TSV of the input columns (a VCF's first eight; ALT holding the
-allele of the row) plus ``genome_ref``, ``status`` and ``score``, written to a temporary file and renamed when
-complete; when no SNV lies on any reference contig (contig names that differ, ``chr1`` against ``1``), nothing is
-written and the error lists both sets of names.
+Malformed lines (too few fields, or a table line with another number of fields than its header, a POS that is not
+ASCII digits, an empty ALT or ALT allele, a data line before a VCF's ``#CHROM`` header, a truncated gzip stream) are
+errors naming the file and line; a UTF-8 byte-order mark is dropped. The output is a TSV of the input columns (a
+VCF's first eight; ALT holding the allele of the row) plus ``genome_ref``, ``status`` and ``score``, written under a
+unique partial name and renamed when complete (``data.output_files``); when no SNV lies on any reference contig
+(contig names that differ, ``chr1`` against ``1``), nothing is written and the error lists both sets of names and
+how to rename them.
 """
 
 from __future__ import annotations
