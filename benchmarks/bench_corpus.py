@@ -199,9 +199,9 @@ def main() -> None:
     work.mkdir(parents=True)
     fasta, corpus_dir = work / "synthetic.fa", work / "corpora"
     lines = [f"# bench_corpus: {args.gbp:g} Gbp synthetic genome", "",
-             f"machine: {platform.platform()}, {os.cpu_count()} cores ({_cpu()}), "
+             (f"machine: {platform.platform()}, {os.cpu_count()} cores ({_cpu()}), "
              f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM; "
-             f"load avg at start {' / '.join(f'{x:.1f}' for x in os.getloadavg())}", ""]
+             f"load avg at start {' / '.join(f'{x:.1f}' for x in os.getloadavg())}"), ""]
     try:
         clock = time.perf_counter()
         made = generate_fasta(fasta, int(args.gbp * 1e9))
@@ -219,8 +219,8 @@ def main() -> None:
                      f"{prepared['again_seconds']:.2f} s; store on disk {disk / 1e9:.2f} GB "
                      f"({disk / made['bases']:.3f} bytes per base)")
         print(lines[-1], flush=True)
-        lines += ["", "launch -> first optimizer step, per rank (tiny model, 512-token windows, batch 8; memory at "
-                  "the first step: peak RSS, and the current RSS as anonymous / file-backed pages):", "",
+        lines += ["", ("launch -> first optimizer step, per rank (tiny model, 512-token windows, batch 8; memory at "
+                  "the first step: peak RSS, and the current RSS as anonymous / file-backed pages):"), "",
                   "| path | rank 0 | rank 1 |", "|---|---|---|"]
         for processes in (1, 2):
             for store_on in (True, False):
@@ -229,11 +229,11 @@ def main() -> None:
                 print(lines[-1], flush=True)
         rate, windows = windows_per_second(fasta, corpus_dir)
         gpu = H100_BF16_DENSE_FLOPS / BASE_SIZE_FLOPS_PER_WINDOW
-        lines += ["", f"data: {rate:,.0f} training windows/s per rank from the store (512 tokens, batch 32, one "
+        lines += ["", (f"data: {rate:,.0f} training windows/s per rank from the store (512 tokens, batch 32, one "
                       f"thread; {windows:,} windows per epoch). One GPU at base size consumes at most {gpu:,.0f} "
                       "windows/s (an H100's dense bf16 peak, 989 TFLOP/s, over 6 x 86M parameters x 512 tokens per "
                       f"window; no GPU step time has been measured yet): the loader is {rate / gpu:.1f}x that bound "
-                      "on one core, before DataLoader workers."]
+                      "on one core, before DataLoader workers.")]
         print(lines[-1], flush=True)
     finally:
         if not args.keep:
