@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from conftest import (
     run_script,
 )
 from safetensors.torch import load_file
+from torch.utils.data import DataLoader
 
 from modeling_randommask.data.corpus_store import (
     BASES_FILE,
@@ -199,6 +201,26 @@ def test_prepare_command_names_the_store_and_the_next_step(tmp_path):
     missing = run_script(["--genome", str(tmp_path / "none.fa")],
                          program=(str(REPO / "examples" / "prepare_corpus.py"),)).communicate(timeout=300)[0]
     assert missing.strip().endswith(f"error: {tmp_path / 'none.fa'}: no such FASTA file or folder")
+
+
+def _stack(features):
+    return torch.stack([feature["input_ids"] for feature in features])
+
+
+@pytest.mark.slow
+def test_spawned_workers_map_the_store_again_instead_of_copying_it(tmp_path):
+    config = GenomeDataConfig(paths=[str(LAMBDA)], max_length=40, corpus_dir=str(tmp_path / "corpora"))
+    train, _, _ = build_genome_datasets(config, TOKENIZER)
+    train.set_epoch(2)
+    pickled = pickle.dumps(train)
+    in_ram = build_genome_datasets(GenomeDataConfig(**{**vars(config), "corpus_store": False}), TOKENIZER)[0]
+    assert len(pickle.dumps(in_ram)) - len(pickled) >= train.sequence.numel()  # the path travels, not the bases
+    copy = pickle.loads(pickled)
+    assert copy.mapped_file == train.mapped_file and torch.equal(copy.input_ids(range(64)), train.input_ids(range(64)))
+    loader = DataLoader(train, batch_size=16, num_workers=1, multiprocessing_context="spawn", collate_fn=_stack)
+    batches = [batch for _, batch in zip(range(2), loader)]
+    assert torch.equal(torch.cat(batches), train.input_ids(range(32)))
+    assert not train.sequence.is_shared()  # not moved into shared memory: the workers mapped the file
 
 
 # ---- per-genome weights -------------------------------------------------------------------------------------------

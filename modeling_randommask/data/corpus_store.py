@@ -28,14 +28,15 @@ import json
 import logging
 import os
 import shutil
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 from filelock import FileLock
 from tqdm.auto import tqdm
-from typing_extensions import Self
 
 from .fasta import (
     FastaFormatError,
@@ -44,8 +45,9 @@ from .fasta import (
     default_corpus,
     fasta_files,
     finish_content_hash,
-    non_acgt_runs,
+    join_runs,
     read_genome,
+    runs_in_block,
 )
 from .options import InputError
 
@@ -107,12 +109,15 @@ def corpus_key(files: list[Path], corpus_dir: Path) -> str:
 
 
 class _SpillingBases:
-    """What ``_FastaReader`` appends to: holds up to ``_FLUSH_BYTES`` bases, then writes them to ``handle`` and
-    hashes them, so preparing never holds the corpus in RAM. ``len()`` counts every base appended."""
+    """What ``_FastaReader`` appends to: holds up to ``_FLUSH_BYTES`` bases, then writes them to ``handle``, hashes
+    them and finds their non-ACGT runs, so preparing never holds (or re-reads) the corpus. ``len()`` counts every
+    base appended."""
 
     def __init__(self, handle, progress: tqdm):
         self.handle, self.pending, self.written, self.progress = handle, bytearray(), 0, progress
         self.digest = hashlib.sha256()
+        self.run_starts: list[np.ndarray] = []
+        self.run_ends: list[np.ndarray] = []
 
     def __len__(self) -> int:
         return self.written + len(self.pending)
@@ -126,6 +131,9 @@ class _SpillingBases:
     def flush(self) -> None:
         self.handle.write(self.pending)
         self.digest.update(self.pending)
+        starts, ends = runs_in_block(np.frombuffer(self.pending, np.uint8), self.written)
+        self.run_starts.append(starts)
+        self.run_ends.append(ends)
         self.written += len(self.pending)
         self.progress.update(len(self.pending))
         self.pending = bytearray()
@@ -157,9 +165,7 @@ def _write_store(files: list[Path], folder: Path) -> dict:
     if not names:
         raise FastaFormatError(files[-1], 1, "no record with sequence in the input files")
     sha256 = finish_content_hash(out.digest, names, np.array(lengths, dtype=np.int64))
-    bases = np.memmap(folder / BASES_FILE, dtype=np.uint8, mode="r")
-    runs = np.stack(non_acgt_runs(bases, np.array(starts, dtype=np.int64)))
-    del bases
+    runs = np.stack(join_runs(out.run_starts, out.run_ends, np.array(starts, dtype=np.int64)))
     with open(folder / RUNS_FILE, "wb") as handle:
         np.save(handle, runs)
         handle.flush()
@@ -193,7 +199,7 @@ def prepare_corpus(paths: str | Path | list[str | Path], corpus_dir: str | Path 
         for stale in corpus_dir.glob(f".tmp-{store.name}-*"):  # left by a crashed preparer (we hold the lock)
             logger.warning("removing %s, an unfinished store left by an interrupted preparation", stale)
             shutil.rmtree(stale)
-        temporary = corpus_dir / f".tmp-{store.name}-{os.getpid()}"
+        temporary = corpus_dir / f".tmp-{store.name}-{socket.gethostname()}-{os.getpid()}"
         temporary.mkdir()
         clock = time.perf_counter()
         try:

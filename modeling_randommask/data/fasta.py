@@ -219,21 +219,30 @@ def split_at(starts: np.ndarray, ends: np.ndarray, points: np.ndarray) -> tuple[
     return np.sort(np.concatenate((starts, cuts))), np.sort(np.concatenate((ends, cuts)))
 
 
-def non_acgt_runs(sequence: np.ndarray, record_starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Maximal runs of non-ACGT bases of ``sequence``, cut at record starts; scanned in blocks (a few block-sized
-    temporaries, so a memory-mapped genome is never loaded whole)."""
-    starts, ends = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-    for first in range(0, sequence.size, _SCAN_BASES):
-        acgt = IS_ACGT[sequence[first : first + _SCAN_BASES]].view(np.int8)
-        edges = np.diff(acgt, prepend=np.int8(1), append=np.int8(1))
-        starts.append(np.flatnonzero(edges == -1) + first)
-        ends.append(np.flatnonzero(edges == 1) + first)
-    starts, ends = np.concatenate(starts), np.concatenate(ends)
+def runs_in_block(codes: np.ndarray, first: int) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of the non-ACGT runs of one block of bases that begins at genome offset ``first``."""
+    edges = np.diff(IS_ACGT[codes].view(np.int8), prepend=np.int8(1), append=np.int8(1))
+    return np.flatnonzero(edges == -1) + first, np.flatnonzero(edges == 1) + first
+
+
+def join_runs(starts: list[np.ndarray], ends: list[np.ndarray], record_starts: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """The runs of consecutive blocks (``runs_in_block``) as one list: runs continuing across a block boundary
+    joined, then cut at record starts."""
+    starts, ends = np.concatenate([np.zeros(0, np.int64), *starts]), np.concatenate([np.zeros(0, np.int64), *ends])
     if not starts.size:
         return starts, ends
-    join = ends[:-1] == starts[1:]  # runs continuing across a block boundary
+    join = ends[:-1] == starts[1:]
     starts, ends = starts[np.concatenate(([True], ~join))], ends[np.concatenate((~join, [True]))]
     return split_at(starts, ends, np.asarray(record_starts[1:], dtype=np.int64))
+
+
+def non_acgt_runs(sequence: np.ndarray, record_starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Maximal runs of non-ACGT bases of ``sequence``, cut at record starts; scanned in blocks (a few block-sized
+    temporaries)."""
+    blocks = [runs_in_block(sequence[first : first + _SCAN_BASES], first)
+              for first in range(0, sequence.size, _SCAN_BASES)]
+    return join_runs([block[0] for block in blocks], [block[1] for block in blocks], record_starts)
 
 
 def _chunks(handle: IO[bytes], path: Path) -> Iterator[bytes]:

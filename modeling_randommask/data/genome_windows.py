@@ -196,7 +196,9 @@ class GenomeWindowDataset(Dataset):
     with ``persistent_workers=True`` they would keep their first epoch. The bases are one torch uint8 tensor
     (``Genome.tensor()``, shared by the train and validation sets): forked workers read it copy-on-write (no page
     is copied); with spawn/forkserver torch moves it into shared memory once when workers start (the ``Genome``'s
-    own buffer stays while referenced) and every worker maps that same memory.
+    own buffer stays while referenced) and every worker maps that same memory. A genome mapped from a prepared corpus
+    travels to spawned workers as its file's path, and each worker maps the file again (copying it into shared
+    memory would cost RAM per rank, which the store exists to avoid).
     """
 
     def __init__(self, genome: Genome, slots: np.ndarray, window: int, tokenizer, *, seed: int = 0,
@@ -206,6 +208,7 @@ class GenomeWindowDataset(Dataset):
         if tokenizer.tokens_for_bases(window) < 1:
             raise ValueError(f"windows of {window} bases hold no {tokenizer.k}-mer")
         self.sequence = genome.tensor()
+        self.mapped_file = genome.sequence.filename if isinstance(genome.sequence, np.memmap) else None
         self.record_names, self.record_starts = list(genome.names), genome.starts.copy()
         self.slots = torch.from_numpy(np.asarray(slots, dtype=np.int64))
         self.window, self.tokenizer, self.seed = window, tokenizer, seed
@@ -219,6 +222,17 @@ class GenomeWindowDataset(Dataset):
 
     def __len__(self) -> int:
         return self.slots.numel()
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        if self.mapped_file is not None:
+            state["sequence"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self.mapped_file is not None:
+            self.sequence = torch.from_numpy(np.memmap(self.mapped_file, dtype=np.uint8, mode="c"))
 
     def set_epoch(self, epoch: int) -> None:
         """Use epoch ``epoch``'s grid offset and reverse-complement draws."""
