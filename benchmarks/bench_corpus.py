@@ -109,23 +109,26 @@ from modeling_randommask.training.pretrain_arguments import parse_args
 
 launched, out = float(os.environ["BENCH_LAUNCHED"]), Path(os.environ["BENCH_OUT"])
 imported = time.time()
-data_seconds = []
+data_seconds, data_anon = [], []
 real_build, real_step = pretraining.build_genome_datasets, torch.optim.AdamW.step
 
+def memory():
+    status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    return {key: int(status[key].split()[0]) / 1024 for key in ("VmHWM", "RssAnon", "RssFile", "RssShmem")}
+
 def build(*args, **kwargs):
-    clock = time.perf_counter()
+    clock, before = time.perf_counter(), memory()["RssAnon"]
     result = real_build(*args, **kwargs)
     data_seconds.append(time.perf_counter() - clock)
+    data_anon.append(memory()["RssAnon"] - before)
     return result
 
 def step(self, *args, **kwargs):
     result = real_step(self, *args, **kwargs)
-    status = dict(line.split(":", 1) for line in open("/proc/self/status"))
-    mb = {key: int(status[key].split()[0]) / 1024 for key in ("VmHWM", "RssAnon", "RssFile", "RssShmem")}
     rank = int(os.environ.get("RANK", 0))
     (out / f"rank{rank}.json").write_text(json.dumps({
         "first_step_s": time.time() - launched, "import_s": imported - launched, "datasets_s": data_seconds[0],
-        **mb}))
+        "datasets_anon_mb": data_anon[0], **memory()}))
     sys.stdout.flush()
     os._exit(0)
 
@@ -162,29 +165,44 @@ def first_step(fasta: Path, corpus_dir: Path, work: Path, processes: int, store:
     return [json.loads(path.read_text()) for path in ranks]
 
 
-def windows_per_second(fasta: Path, corpus_dir: Path, batches: int = 200) -> tuple[float, int]:
-    """Training windows (512 tokens) per second cut and tokenized from the store on one thread; and the epoch's
-    number of windows."""
+def windows_per_second(fasta: Path, corpus_dir: Path, batches: int = 200) -> dict[str, float]:
+    """Training windows (512 tokens) per second cut and tokenized on one thread, shuffled batches of 32: from the
+    store cold (its pages not yet mapped by this process: the page cache may or may not hold them), from the store
+    warm (after one sequential read of the bases file, as a node's page cache is after the first epoch), and from
+    the in-RAM genome (the baseline), the last two in turns, best of 3; and the epoch's number of windows."""
     import torch
 
     from modeling_randommask.data import GenomeDataConfig, build_genome_datasets
     from tokenization import KmerTokenizer
 
     torch.set_num_threads(1)
-    config = GenomeDataConfig(paths=[str(fasta)], max_length=512, corpus_dir=str(corpus_dir))
-    train, _, _ = build_genome_datasets(config, KmerTokenizer(k=6))
-    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[: batches * 32].view(batches, 32)
-    train.input_ids(order[0])  # first touch of the pages is I/O; the steady rate is what a long run sees
-    clock = time.perf_counter()
-    for batch in order:
-        train.input_ids(batch)
-    return batches * 32 / (time.perf_counter() - clock), len(train)
+    tokenizer = KmerTokenizer(k=6)
+    options = {"paths": [str(fasta)], "max_length": 512, "corpus_dir": str(corpus_dir)}
+    stored = build_genome_datasets(GenomeDataConfig(**options), tokenizer)[0]
+    draws = torch.randperm(len(stored), generator=torch.Generator().manual_seed(0))[: 2 * batches * 32]
+    cold, warm = draws[: batches * 32].view(batches, 32), draws[batches * 32 :].view(batches, 32)
+
+    def rate(dataset, order) -> float:
+        clock = time.perf_counter()
+        for batch in order:
+            dataset.input_ids(batch)
+        return order.numel() / (time.perf_counter() - clock)
+
+    rates = {"windows_per_epoch": len(stored), "store_cold": rate(stored, cold)}
+    with open(stored.mapped_file, "rb") as handle:  # one sequential read: the page cache holds the store
+        while handle.read(1 << 24):
+            pass
+    in_ram = build_genome_datasets(GenomeDataConfig(**options, corpus_store=False), tokenizer)[0]
+    turns = [(rate(stored, warm), rate(in_ram, warm)) for _ in range(3)]
+    rates["store_warm"], rates["in_ram"] = max(t[0] for t in turns), max(t[1] for t in turns)
+    return rates
 
 
 def _row(label: str, ranks: list[dict]) -> str:
-    cells = [f"{r['first_step_s']:6.1f} s (import {r['import_s']:4.1f}, data {r['datasets_s']:5.1f}) | "
-             f"peak {r['VmHWM']:7.0f} MB, anon {r['RssAnon']:6.0f}, file {r['RssFile']:6.0f}" for r in ranks]
-    return f"| {label} | " + " || ".join(cells) + " |"
+    cells = [f"{r['first_step_s']:.0f} s (import {r['import_s']:.0f} s, datasets {r['datasets_s']:.1f} s) | "
+             f"{r['datasets_anon_mb']:,.0f} MB | {r['VmHWM']:,.0f} MB | {r['RssAnon']:,.0f} / {r['RssFile']:,.0f} MB"
+             for r in ranks]
+    return f"| {label} | {' | '.join(cells)} |"
 
 
 def main() -> None:
@@ -219,21 +237,27 @@ def main() -> None:
                      f"{prepared['again_seconds']:.2f} s; store on disk {disk / 1e9:.2f} GB "
                      f"({disk / made['bases']:.3f} bytes per base)")
         print(lines[-1], flush=True)
-        lines += ["", ("launch -> first optimizer step, per rank (tiny model, 512-token windows, batch 8; memory at "
-                  "the first step: peak RSS, and the current RSS as anonymous / file-backed pages):"), "",
-                  "| path | rank 0 | rank 1 |", "|---|---|---|"]
+        lines += ["", ("Launch to the first optimizer step, per rank (tiny model, 512-token windows, batch 8): seconds "
+                  "(of which importing the libraries, and building the datasets); the anonymous (private) memory "
+                  "the datasets added; peak RSS; RSS at the first step as anonymous / file-backed (mapped store and "
+                  "libraries: page cache, shared):"), "",
+                  ("| path | rank 0: time | data anon | peak RSS | anon / file | rank 1: time | data anon | peak RSS "
+                  "| anon / file |"), "|---|---|---|---|---|---|---|---|---|"]
         for processes in (1, 2):
             for store_on in (True, False):
                 ranks = first_step(fasta, corpus_dir, work, processes, store_on)
                 lines.append(_row(f"{processes} proc, {'store' if store_on else 'in RAM (baseline)'}", ranks))
                 print(lines[-1], flush=True)
-        rate, windows = windows_per_second(fasta, corpus_dir)
+        rates = windows_per_second(fasta, corpus_dir)
         gpu = H100_BF16_DENSE_FLOPS / BASE_SIZE_FLOPS_PER_WINDOW
-        lines += ["", (f"data: {rate:,.0f} training windows/s per rank from the store (512 tokens, batch 32, one "
-                      f"thread; {windows:,} windows per epoch). One GPU at base size consumes at most {gpu:,.0f} "
-                      "windows/s (an H100's dense bf16 peak, 989 TFLOP/s, over 6 x 86M parameters x 512 tokens per "
-                      f"window; no GPU step time has been measured yet): the loader is {rate / gpu:.1f}x that bound "
-                      "on one core, before DataLoader workers.")]
+        lines += ["", (f"data, training windows/s per rank (512 tokens, batches of 32, one thread, "
+                       f"{rates['windows_per_epoch']:,} windows per epoch): store cold {rates['store_cold']:,.0f}, "
+                       f"store warm (page cache) {rates['store_warm']:,.0f}, in RAM (baseline) "
+                       f"{rates['in_ram']:,.0f}: warm store / in RAM = {rates['store_warm'] / rates['in_ram']:.2f}. "
+                       f"One GPU at base size consumes at most {gpu:,.0f} windows/s (an H100's dense bf16 peak, "
+                       "989 TFLOP/s, over 6 x 86M parameters x 512 tokens per window: no GPU step time has been "
+                       f"measured yet); the warm store on one core is {rates['store_warm'] / gpu:.1f}x that bound, "
+                       "before DataLoader workers (each adds a core's worth).")]
         print(lines[-1], flush=True)
     finally:
         if not args.keep:
