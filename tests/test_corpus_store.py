@@ -127,6 +127,16 @@ def test_malformed_input_leaves_no_store(tmp_path):
     assert [p.name for p in (tmp_path / "corpora").iterdir() if p.is_dir()] == ["digests"]
 
 
+def test_a_corpus_dir_that_is_a_file_is_refused_before_anything_is_written(tmp_path):
+    blocker = tmp_path / "corpora"
+    blocker.write_text("not a folder")
+    with pytest.raises(NotADirectoryError, match=r"--corpus_dir .*corpora is a file: give a folder"):
+        GenomeDataConfig(corpus_dir=str(blocker))
+    with pytest.raises(NotADirectoryError, match=r"--corpus_dir .*sub would be inside .*corpora, which is a file"):
+        prepare_corpus(LAMBDA, blocker / "sub")
+    assert [p.name for p in tmp_path.iterdir()] == ["corpora"]
+
+
 # Prepares a store in a fresh process that pauses (writes the marker file argv[3], sleeps) just before its temporary folder is
 # renamed into place: everything is written, nothing is published.
 _PAUSED_PREPARE = """

@@ -49,7 +49,7 @@ from .fasta import (
     read_genome,
     runs_in_block,
 )
-from .options import InputError
+from .options import InputError, check_output_folder
 
 logger = logging.getLogger(__name__)
 
@@ -95,10 +95,13 @@ def _file_digest(path: Path, corpus_dir: Path) -> str:
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 24):
             digest.update(chunk)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    temporary = cached.with_suffix(f".{os.getpid()}.tmp")
-    temporary.write_text(json.dumps({"path": str(path.resolve()), "sha256": digest.hexdigest()}))
-    os.replace(temporary, cached)
+    try:  # best effort: a store on read-only shared storage is still found, by hashing again
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cached.with_suffix(f".{socket.gethostname()}-{os.getpid()}.tmp")
+        temporary.write_text(json.dumps({"path": str(path.resolve()), "sha256": digest.hexdigest()}))
+        os.replace(temporary, cached)
+    except OSError as error:
+        logger.info("%s: digest not cached (%s)", path, error)
     return digest.hexdigest()
 
 
@@ -188,11 +191,11 @@ def prepare_corpus(paths: str | Path | list[str | Path], corpus_dir: str | Path 
 
     Safe to call from every rank at once: one builds it under the lock, the others wait and then find it."""
     files = fasta_files(paths)
-    corpus_dir = Path(corpus_dir) if corpus_dir else default_corpus_dir()
-    corpus_dir.mkdir(parents=True, exist_ok=True)
+    corpus_dir = check_output_folder(corpus_dir or default_corpus_dir(), "--corpus_dir")
     store = corpus_dir / corpus_key(files, corpus_dir)
     if (store / INFO_FILE).is_file():
         return store
+    corpus_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(str(store) + ".lock"):
         if (store / INFO_FILE).is_file():  # built by another process while this one waited
             return store

@@ -35,6 +35,7 @@ from torch.utils.data import Dataset
 
 from .corpus_store import load_genome
 from .fasta import COMPLEMENT, IS_ACGT, Genome, default_corpus, letter_counts, split_at
+from .options import check_output_folder
 from .seeding import keyed_generator, seed_hash
 
 logger = logging.getLogger(__name__)
@@ -86,6 +87,8 @@ class GenomeDataConfig:
         failed = [rule for rule, ok in checks.items() if not ok]
         if failed:
             raise ValueError(f"GenomeDataConfig: need {', '.join(failed)} (got {asdict(self)})")
+        if self.corpus_dir is not None:
+            check_output_folder(self.corpus_dir, "--corpus_dir")
         self.genome_weights = [str(weight) for weight in self.genome_weights]
         if self.genome_weights not in (["bases"], ["equal"]):
             try:
