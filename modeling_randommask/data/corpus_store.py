@@ -32,7 +32,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING
 
 import numpy as np
 from filelock import FileLock
@@ -50,6 +50,9 @@ from .fasta import (
     runs_in_block,
 )
 from .options import InputError, check_output_folder
+
+if TYPE_CHECKING:
+    from typing import Self  # Python 3.11+; annotations are not evaluated at run time
 
 logger = logging.getLogger(__name__)
 
