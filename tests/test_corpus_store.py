@@ -305,3 +305,24 @@ def test_resume_over_a_store_equals_an_uninterrupted_in_ram_run(tmp_path):
     assert all(torch.equal(final_ram[k], final_stored[k]) for k in final_ram)
     start = json.loads((stored / "training_log.jsonl").read_text().splitlines()[0])
     assert start["data"]["content_sha256"] == read_genome(LAMBDA).content_hash()
+
+
+@pytest.mark.slow
+def test_weighted_run_resumes_exactly_and_its_card_reports_the_mix(tmp_path):
+    from modeling_randommask.training.pretrain_arguments import parse_args
+    from modeling_randommask.training.pretraining import pretrain
+
+    out = tmp_path / "run"
+    options = [*QUICK_PRETRAIN, "--genome", str(LAMBDA), str(ECOLI), "--genome_weights", "equal",
+               "--output_dir", str(out)]
+    pretrain(*parse_args(options))
+    copy = Path(shutil.copytree(out, tmp_path / "copy"))
+    pretrain(*parse_args([*options, "--output_dir", str(copy), "--resume_from_checkpoint",
+                          str(copy / "checkpoints" / "step-00000008")]))
+    assert _losses(copy) == _losses(out) and len(_losses(out)) == 12
+    data = read_log(out)[0]["data"]
+    assert [g["sampling_share"] for g in data["genomes"]] == [0.5, 0.5] and data["genome_weights"] == "equal"
+    card = (out / "README.md").read_text()
+    windows = [f"{g['train_windows']:,}" for g in data["genomes"]]
+    assert f"| lambda_NC_001416.fa.gz | 48,502 | {windows[0]} | 0.5 |" in card
+    assert f"| ecoli_k12_mg1655.fa.gz | 4,639,675 | {windows[1]} | 0.5 |" in card
