@@ -33,6 +33,20 @@ QUICK_PRETRAIN = ["--genome", str(LAMBDA), "--max_length", "40", "--per_device_b
                   "--save_every", "4", "--num_phases", "3", "--val_fraction", "0.05"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def corpus_dir(tmp_path_factory):
+    """Prepared corpora (``corpus_store``) of the whole session go to one temporary folder, never the user's cache;
+    child processes inherit it."""
+    folder = tmp_path_factory.mktemp("corpora")
+    previous = os.environ.get("RANDOMMASK_CORPUS_DIR")
+    os.environ["RANDOMMASK_CORPUS_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        del os.environ["RANDOMMASK_CORPUS_DIR"]
+    else:
+        os.environ["RANDOMMASK_CORPUS_DIR"] = previous
+
+
 def shared_data(*parts: str) -> Path:
     """``DATA_DIR / parts``, or skip the calling test with a reason naming the missing file."""
     path = DATA_DIR.joinpath(*parts)

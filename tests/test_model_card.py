@@ -213,4 +213,14 @@ def test_table_cells_escape_pipes_from_fasta_headers():
     info["training_data"]["genomes"] = [{"name": "lambda.fa", "bases": 48502,
                                          "source": "lambda.fa (first record gi|9626243|ref|NC_001416.1|)"}]
     row = next(line for line in render_pretrained_card(info).text.splitlines() if line.startswith("| lambda.fa"))
-    assert row == "| lambda.fa | 48,502 | lambda.fa (first record gi\\|9626243\\|ref\\|NC_001416.1\\|) |"
+    assert row == "| lambda.fa | 48,502 |  |  | lambda.fa (first record gi\\|9626243\\|ref\\|NC_001416.1\\|) |"
+
+
+def test_card_reports_the_genome_mix():
+    info = copy.deepcopy(PRETRAINED)
+    info["training_data"]["genomes"][0] |= {"train_windows": 35056, "sampling_share": 0.5}
+    info["training_data"]["genomes"][1] |= {"train_windows": 369, "sampling_share": 0.5}
+    text = render_pretrained_card(info).text
+    assert "| genome | bases | training windows per epoch | share of training windows | source |" in text
+    assert "| E. coli K-12 MG1655 | 4,639,675 | 35,056 | 0.5 | NCBI NC_000913 |" in text
+    assert "| phage lambda | 48,502 | 369 | 0.5 | NCBI NC_001416 |" in text

@@ -6,6 +6,7 @@ user accepts it by name (then the log and the card say so). A second run on a fo
 refused; the lock of a run killed with SIGKILL never blocks the next one. Every refusal leaves the folder as it was.
 """
 
+import gzip
 import json
 import os
 import re
@@ -14,7 +15,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from conftest import ECOLI, QUICK_PRETRAIN, read_log, run_script
+from conftest import ECOLI, LAMBDA, QUICK_PRETRAIN, read_log, run_script
 
 from modeling_randommask.training.checkpoints import CheckpointError
 from modeling_randommask.training.output_lock import LOCK_FILE, OutputDirInUseError, output_dir_lock
@@ -224,3 +225,20 @@ def test_two_runs_started_together_one_writes_and_the_other_is_refused(tmp_path)
     log = read_log(out)
     assert [r["event"] for r in log if "event" in r] == ["start"]
     assert [r["step"] for r in log if "loss" in r and "event" not in r] == list(range(1, 13))
+
+
+def test_resume_over_changed_genome_content_under_the_same_name_is_refused(tmp_path):
+    """Same file name, records and length, one base changed: names and counts all match, so the resume used to go
+    through silently over other DNA. The bases' SHA-256 is in the checkpoint's settings now."""
+    genome = tmp_path / "lambda.fa"
+    genome.write_bytes(gzip.decompress(LAMBDA.read_bytes()))
+    out = tmp_path / "run"
+    options = [*QUICK_PRETRAIN, "--genome", str(genome), "--max_steps", "4", "--output_dir", str(out)]
+    pretrain(*parse_args(options))
+    lines = genome.read_bytes().split(b"\n")
+    lines[100] = bytes(reversed(lines[100]))  # the same letters in another order
+    genome.write_bytes(b"\n".join(lines))
+    before = snapshot(out)
+    with pytest.raises(CheckpointError, match=r"would not continue the run exactly: genome \{.*'content_sha256': '"):
+        pretrain(*parse_args([*options, "--resume_from_checkpoint", "latest"]))
+    assert snapshot(out) == before

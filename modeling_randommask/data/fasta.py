@@ -20,6 +20,7 @@ base) into one growing ``bytearray`` of upper-case ASCII bases for all records (
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import zlib
 from collections.abc import Iterator
@@ -56,6 +57,7 @@ UNREADABLE_STARTS = {
 IUPAC = b"ACGTUNRYKMSWBDHV"
 _WHITESPACE = b" \t\r\n"
 _CHUNK_BYTES = 1 << 24  # bytes of (decompressed) FASTA per parsing step
+_SCAN_BASES = 1 << 24  # bases per step when scanning or hashing a genome
 _RAW_BYTES = 1 << 18  # compressed bytes per read
 
 
@@ -141,8 +143,9 @@ def _folder_fasta_files(folder: Path) -> list[Path]:
 @dataclass
 class Genome:
     """All records of some FASTA files, concatenated: record ``i`` is ``sequence[starts[i] : starts[i] + lengths[i]]``
-    (upper-case ASCII, uint8). ``record_files[i]`` indexes ``files``; empty records are listed in
-    ``skipped_records`` as ``"file:name"``."""
+    (upper-case ASCII, uint8; a ``np.memmap`` when mapped from a prepared corpus). ``record_files[i]`` indexes
+    ``files``; empty records are listed in ``skipped_records`` as ``"file:name"``. ``runs`` and ``sha256`` are
+    computed on first use unless given (a prepared corpus stores both)."""
 
     sequence: np.ndarray
     names: list[str]
@@ -151,6 +154,8 @@ class Genome:
     files: list[Path]
     record_files: list[int]
     skipped_records: list[str] = field(default_factory=list)
+    runs: tuple[np.ndarray, np.ndarray] | None = None
+    sha256: str | None = None
 
     @property
     def num_bases(self) -> int:
@@ -162,6 +167,22 @@ class Genome:
         if getattr(self, "_tensor", None) is None:
             self._tensor = torch.from_numpy(self.sequence)
         return self._tensor
+
+    def non_acgt_runs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(starts, ends) of the maximal runs of non-ACGT bases within records: gaps, IUPAC codes."""
+        if self.runs is None:
+            self.runs = non_acgt_runs(self.sequence, self.starts)
+        return self.runs
+
+    def content_hash(self) -> str:
+        """SHA-256 of the bases and the record table: the genome's content, whatever the files are called (a resume
+        compares it, so changed bases under the same file names are refused)."""
+        if self.sha256 is None:
+            digest = hashlib.sha256()
+            for first in range(0, self.num_bases, _SCAN_BASES):
+                digest.update(self.sequence[first : first + _SCAN_BASES])
+            self.sha256 = finish_content_hash(digest, self.names, self.lengths)
+        return self.sha256
 
     def source(self, file_index: int) -> str:
         """Where file ``file_index`` came from, for model cards: an embedded genome's provenance, else the path as
@@ -177,6 +198,51 @@ class Genome:
         index = self.names.index(name)
         start = int(self.starts[index])
         return self.sequence[start : start + int(self.lengths[index])].tobytes().decode("ascii")
+
+
+def finish_content_hash(digest, names: list[str], lengths: np.ndarray) -> str:
+    """``Genome.content_hash`` from a SHA-256 already fed with the bases: the record table goes in last, so a store
+    can hash its bases while it writes them."""
+    digest.update("\n".join(names).encode())
+    digest.update(np.asarray(lengths, dtype="<i8").tobytes())
+    return digest.hexdigest()
+
+
+def split_at(starts: np.ndarray, ends: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cut sorted disjoint intervals at the points that fall strictly inside them."""
+    if not starts.size:
+        return starts, ends
+    after = np.searchsorted(ends, points, side="right")
+    inside = after < starts.size
+    inside[inside] = starts[after[inside]] < points[inside]
+    cuts = points[inside]
+    return np.sort(np.concatenate((starts, cuts))), np.sort(np.concatenate((ends, cuts)))
+
+
+def runs_in_block(codes: np.ndarray, first: int) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of the non-ACGT runs of one block of bases that begins at genome offset ``first``."""
+    edges = np.diff(IS_ACGT[codes].view(np.int8), prepend=np.int8(1), append=np.int8(1))
+    return np.flatnonzero(edges == -1) + first, np.flatnonzero(edges == 1) + first
+
+
+def join_runs(starts: list[np.ndarray], ends: list[np.ndarray], record_starts: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """The runs of consecutive blocks (``runs_in_block``) as one list: runs continuing across a block boundary
+    joined, then cut at record starts."""
+    starts, ends = np.concatenate([np.zeros(0, np.int64), *starts]), np.concatenate([np.zeros(0, np.int64), *ends])
+    if not starts.size:
+        return starts, ends
+    join = ends[:-1] == starts[1:]
+    starts, ends = starts[np.concatenate(([True], ~join))], ends[np.concatenate((~join, [True]))]
+    return split_at(starts, ends, np.asarray(record_starts[1:], dtype=np.int64))
+
+
+def non_acgt_runs(sequence: np.ndarray, record_starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Maximal runs of non-ACGT bases of ``sequence``, cut at record starts; scanned in blocks (a few block-sized
+    temporaries)."""
+    blocks = [runs_in_block(sequence[first : first + _SCAN_BASES], first)
+              for first in range(0, sequence.size, _SCAN_BASES)]
+    return join_runs([block[0] for block in blocks], [block[1] for block in blocks], record_starts)
 
 
 def _chunks(handle: IO[bytes], path: Path) -> Iterator[bytes]:

@@ -14,6 +14,11 @@ Validation. The genome is cut into equal blocks (``val_block`` bases, made small
 ``val_fraction`` of them is at least one block, and never below 4 windows); ``val_fraction`` of the mostly-ACGT
 blocks (at least one) are held out, chosen by a seeded hash. Training segments exclude them, so no training
 window, whatever the epoch's offset, holds a validation base. Validation windows are tiled, never flipped.
+
+Mix. A genome is one input FASTA file. By default (``genome_weights`` 'bases') every training window is read once
+per epoch, so each genome is sampled in proportion to its usable bases. Other weights keep the epoch's length and
+give each file its share of it: a file's quota of windows is drawn from its own slots, seeded per (seed, epoch,
+file), repeating them when the quota exceeds them. Validation windows are never weighted.
 """
 
 from __future__ import annotations
@@ -28,12 +33,12 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from torch.utils.data import Dataset
 
-from .fasta import COMPLEMENT, IS_ACGT, Genome, default_corpus, letter_counts, read_genome
-from .seeding import seed_hash
+from .corpus_store import load_genome
+from .fasta import COMPLEMENT, IS_ACGT, Genome, default_corpus, letter_counts, split_at
+from .options import check_output_folder
+from .seeding import keyed_generator, seed_hash
 
 logger = logging.getLogger(__name__)
-
-_SCAN_BASES = 1 << 24  # bases per step when scanning the genome for non-ACGT runs
 
 
 @dataclass
@@ -61,6 +66,17 @@ class GenomeDataConfig:
     reverse_complement: bool = field(default=True, metadata={
         "help": "reverse-complement half of the training windows, drawn per (seed, epoch, index): on by default, "
                 "--no_reverse_complement turns it off"})
+    genome_weights: list[str] = field(default_factory=lambda: ["bases"], metadata={
+        "help": "how training windows are shared among genomes (a genome is one input FASTA file): 'bases' (every "
+                "window once per epoch: uniform over bases), 'equal' (the same share per file, as multi-species "
+                "corpora do), or one number per file (relative shares)"})
+    corpus_store: bool = field(default=True, metadata={
+        "help": "parse the FASTA files once into a prepared corpus under --corpus_dir and memory-map it (one copy "
+                "per node in the page cache, whatever the number of ranks): on by default, --no_corpus_store reads "
+                "them into RAM in every process"})
+    corpus_dir: str | None = field(default=None, metadata={
+        "help": "where prepared corpora live; on storage all nodes share for a multi-node run (default: "
+                "$RANDOMMASK_CORPUS_DIR, else ~/.cache/randommask/corpora)"})
 
     def __post_init__(self):
         self.paths = [self.paths] if isinstance(self.paths, (str, Path)) else list(self.paths)
@@ -71,6 +87,36 @@ class GenomeDataConfig:
         failed = [rule for rule, ok in checks.items() if not ok]
         if failed:
             raise ValueError(f"GenomeDataConfig: need {', '.join(failed)} (got {asdict(self)})")
+        if self.corpus_dir is not None:
+            check_output_folder(self.corpus_dir, "--corpus_dir")
+        self.genome_weights = [str(weight) for weight in self.genome_weights]
+        if self.genome_weights not in (["bases"], ["equal"]):
+            try:
+                numbers = [float(weight) for weight in self.genome_weights]
+            except ValueError:
+                numbers = []
+            if not numbers or not all(math.isfinite(w) and w >= 0 for w in numbers) or not sum(numbers) > 0:
+                raise ValueError(f"--genome_weights: 'bases', 'equal' or one number >= 0 per genome file (not all 0), "
+                                 f"got {' '.join(self.genome_weights)}")
+
+    def file_weights(self, genome: Genome, train_windows: np.ndarray) -> np.ndarray | None:
+        """Each file's share of an epoch's training windows, or None for 'bases' (every window once per epoch).
+        Raises ``ValueError`` naming the files when explicit numbers do not match them, or when a file with a
+        share has no training window."""
+        if self.genome_weights == ["bases"]:
+            return None
+        files = genome.files
+        if self.genome_weights == ["equal"]:
+            weights = (train_windows > 0).astype(np.float64)
+        elif len(self.genome_weights) != len(files):
+            raise ValueError(f"--genome_weights: {len(self.genome_weights)} numbers for {len(files)} genome files "
+                             f"({', '.join(path.name for path in files)}): give one per file, in this order")
+        else:
+            weights = np.array([float(weight) for weight in self.genome_weights])
+            empty = [path.name for path, w, n in zip(files, weights, train_windows) if w > 0 and n == 0]
+            if empty:
+                raise ValueError(f"--genome_weights: {', '.join(empty)} has a share but no training window")
+        return weights / weights.sum()
 
     def genome_paths(self) -> list[str | Path]:
         """``paths``, or the embedded default corpus when none are given."""
@@ -78,33 +124,6 @@ class GenomeDataConfig:
 
 
 # ---- intervals [start, end) over the concatenated genome: numpy arrays, never a mask per base ----------------
-
-
-def _split_at(starts: np.ndarray, ends: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cut sorted disjoint intervals at the points that fall strictly inside them."""
-    if not starts.size:
-        return starts, ends
-    after = np.searchsorted(ends, points, side="right")
-    inside = after < starts.size
-    inside[inside] = starts[after[inside]] < points[inside]
-    cuts = points[inside]
-    return np.sort(np.concatenate((starts, cuts))), np.sort(np.concatenate((ends, cuts)))
-
-
-def _non_acgt_runs(genome: Genome) -> tuple[np.ndarray, np.ndarray]:
-    """Maximal runs of non-ACGT bases within records, scanned in blocks (a few block-sized temporaries)."""
-    starts, ends = [], []
-    for first in range(0, genome.num_bases, _SCAN_BASES):
-        acgt = IS_ACGT[genome.sequence[first : first + _SCAN_BASES]].view(np.int8)
-        edges = np.diff(acgt, prepend=np.int8(1), append=np.int8(1))
-        starts.append(np.flatnonzero(edges == -1) + first)
-        ends.append(np.flatnonzero(edges == 1) + first)
-    starts, ends = np.concatenate(starts), np.concatenate(ends)
-    if not starts.size:
-        return starts, ends
-    join = ends[:-1] == starts[1:]  # runs continuing across a block boundary
-    starts, ends = starts[np.concatenate(([True], ~join))], ends[np.concatenate((~join, [True]))]
-    return _split_at(starts, ends, genome.starts[1:])
 
 
 class _RunCounter:
@@ -134,7 +153,7 @@ def _free_segments(cut_starts: np.ndarray, cut_ends: np.ndarray, genome: Genome)
     free_ends = np.concatenate((starts, [genome.num_bases]))
     free_ends = np.maximum(free_ends, free_starts)  # a cut inside an earlier, longer cut leaves nothing free
     keep = free_ends > free_starts
-    return _split_at(free_starts[keep], free_ends[keep], genome.starts[1:])
+    return split_at(free_starts[keep], free_ends[keep], genome.starts[1:])
 
 
 def _validation_blocks(genome: Genome, runs: _RunCounter, config: GenomeDataConfig, window: int
@@ -180,15 +199,19 @@ class GenomeWindowDataset(Dataset):
     with ``persistent_workers=True`` they would keep their first epoch. The bases are one torch uint8 tensor
     (``Genome.tensor()``, shared by the train and validation sets): forked workers read it copy-on-write (no page
     is copied); with spawn/forkserver torch moves it into shared memory once when workers start (the ``Genome``'s
-    own buffer stays while referenced) and every worker maps that same memory.
+    own buffer stays while referenced) and every worker maps that same memory. A genome mapped from a prepared corpus
+    travels to spawned workers as its file's path, and each worker maps the file again (copying it into shared
+    memory would cost RAM per rank, which the store exists to avoid).
     """
 
     def __init__(self, genome: Genome, slots: np.ndarray, window: int, tokenizer, *, seed: int = 0,
                  random_offsets: bool = False, reverse_complement: bool = False,
-                 segments: tuple[np.ndarray, np.ndarray] | None = None, skipped_windows: int = 0):
+                 segments: tuple[np.ndarray, np.ndarray] | None = None, skipped_windows: int = 0,
+                 file_shares: np.ndarray | None = None):
         if tokenizer.tokens_for_bases(window) < 1:
             raise ValueError(f"windows of {window} bases hold no {tokenizer.k}-mer")
         self.sequence = genome.tensor()
+        self.mapped_file = genome.sequence.filename if isinstance(genome.sequence, np.memmap) else None
         self.record_names, self.record_starts = list(genome.names), genome.starts.copy()
         self.slots = torch.from_numpy(np.asarray(slots, dtype=np.int64))
         self.window, self.tokenizer, self.seed = window, tokenizer, seed
@@ -196,16 +219,44 @@ class GenomeWindowDataset(Dataset):
         self.segments = segments if segments is not None else (np.zeros(0, np.int64), np.zeros(0, np.int64))
         self.skipped_windows = skipped_windows
         self.cls, self.sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+        self.file_slots = _file_slot_bounds(genome, np.asarray(slots))
+        self.file_quotas = None if file_shares is None else _quotas(file_shares, len(self))
         self.set_epoch(0)
 
     def __len__(self) -> int:
         return self.slots.numel()
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        if self.mapped_file is not None:
+            state["sequence"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self.mapped_file is not None:
+            self.sequence = torch.from_numpy(np.memmap(self.mapped_file, dtype=np.uint8, mode="c"))
 
     def set_epoch(self, epoch: int) -> None:
         """Use epoch ``epoch``'s grid offset and reverse-complement draws."""
         self.epoch = int(epoch)
         self._key = seed_hash(self.seed, 0x45504F4348, self.epoch)
         self.offset = int(self._key % np.uint64(self.window)) if self.random_offsets else 0
+        self.epoch_slots = None if self.file_quotas is None else self._weighted_slots()
+
+    def _weighted_slots(self) -> torch.Tensor:
+        """Slot of each index this epoch under per-file quotas: a file whose quota exceeds its slots repeats all of
+        them (as often as fits) plus a seeded sample of the rest, a smaller one takes a seeded sample; a pure
+        function of (seed, epoch), so a resumed run draws the same."""
+        drawn = []
+        for file, quota in enumerate(self.file_quotas.tolist()):
+            first, count = int(self.file_slots[file]), int(self.file_slots[file + 1] - self.file_slots[file])
+            if not quota:
+                continue
+            repeats, rest = divmod(quota, count)
+            sample = torch.randperm(count, generator=keyed_generator(self.seed, 0x574549474854, self.epoch, file))
+            drawn.append(torch.cat((torch.arange(count).repeat(repeats), sample[:rest])) + first)
+        return torch.cat(drawn)
 
     def _indices(self, indices) -> torch.Tensor:
         indices = torch.as_tensor(indices, dtype=torch.long).reshape(-1)
@@ -215,7 +266,8 @@ class GenomeWindowDataset(Dataset):
 
     def window_starts(self, indices) -> torch.Tensor:
         """Genome offset (in the concatenated sequence) of each window this epoch."""
-        return self.slots[self._indices(indices)] + self.offset
+        indices = self._indices(indices)
+        return self.slots[indices if self.epoch_slots is None else self.epoch_slots[indices]] + self.offset
 
     def reversed(self, indices) -> torch.Tensor:
         """Whether each window is reverse-complemented this epoch."""
@@ -266,6 +318,23 @@ class GenomeWindowDataset(Dataset):
                 for r, s, e in zip(records.tolist(), starts.tolist(), ends.tolist())]
 
 
+def _file_slot_bounds(genome: Genome, slots: np.ndarray) -> np.ndarray:
+    """``[files + 1]``: file ``f``'s slots are ``slots[bounds[f] : bounds[f + 1]]`` (slots are sorted and files are
+    concatenated in order)."""
+    first_record = np.searchsorted(np.asarray(genome.record_files), np.arange(len(genome.files) + 1))
+    base_bounds = np.append(genome.starts, genome.num_bases)[first_record]
+    return np.searchsorted(slots, base_bounds)
+
+
+def _quotas(shares: np.ndarray, total: int) -> np.ndarray:
+    """``total`` windows split by ``shares`` in whole numbers (largest remainders first, ties to the first file)."""
+    exact = shares * total
+    quotas = np.floor(exact).astype(np.int64)
+    order = np.argsort(-(exact - quotas), kind="stable")
+    quotas[order[: total - int(quotas.sum())]] += 1
+    return quotas
+
+
 def _letters(genome: Genome) -> str:
     """The commonest non-ACGT letters, for an error message (U says the FASTA is RNA)."""
     found = letter_counts(genome.sequence[~IS_ACGT[genome.sequence]])[:4]
@@ -277,11 +346,13 @@ def build_genome_datasets(config: GenomeDataConfig, tokenizer, genome: Genome | 
                           ) -> tuple[GenomeWindowDataset, GenomeWindowDataset, dict]:
     """Train and validation window datasets for ``tokenizer``'s k-mers, and the figures a model card reports.
 
-    ``genome`` (already read) overrides ``config.genome_paths()``. Raises ``ValueError`` when no training window (or no
-    validation window while ``val_fraction > 0``) is left."""
-    genome = read_genome(config.genome_paths()) if genome is None else genome
+    ``genome`` (already read) overrides ``config.genome_paths()``, which are otherwise mapped from their prepared
+    corpus (``corpus_store``; built on first use) or read into RAM (``--no_corpus_store``). Raises ``ValueError`` when
+    no training window (or no validation window while ``val_fraction > 0``) is left."""
+    if genome is None:
+        genome = load_genome(config.genome_paths(), config.corpus_dir, config.corpus_store)
     window = tokenizer.bases_for_tokens(config.max_length - 2)
-    runs = _RunCounter(*_non_acgt_runs(genome))
+    runs = _RunCounter(*genome.non_acgt_runs())
     gap = (runs.ends - runs.starts) >= config.min_gap
     gap_starts, gap_ends = runs.starts[gap], runs.ends[gap]
     val_starts, val_ends, block = _validation_blocks(genome, runs, config, window)
@@ -294,9 +365,11 @@ def build_genome_datasets(config: GenomeDataConfig, tokenizer, genome: Genome | 
     train_slots, train_skipped = _window_slots(*train_segments, window, 2 if config.random_offsets else 1, runs,
                                                config.max_n_fraction)
     val_slots, val_skipped = _window_slots(*val_segments, window, 1, runs, config.max_n_fraction)
+    per_file_windows = np.diff(_file_slot_bounds(genome, train_slots))
+    shares = config.file_weights(genome, per_file_windows) if train_slots.size else None
     train = GenomeWindowDataset(genome, train_slots, window, tokenizer, seed=config.seed,
                                 random_offsets=config.random_offsets, reverse_complement=config.reverse_complement,
-                                segments=train_segments, skipped_windows=train_skipped)
+                                segments=train_segments, skipped_windows=train_skipped, file_shares=shares)
     val = GenomeWindowDataset(genome, val_slots, window, tokenizer, seed=config.seed, segments=val_segments,
                               skipped_windows=val_skipped)
     sources = ", ".join(map(str, genome.files))
@@ -305,11 +378,16 @@ def build_genome_datasets(config: GenomeDataConfig, tokenizer, genome: Genome | 
                          f"and {len(val)} validation windows ({genome.num_bases:,} bases, "
                          f"{int(runs.before[-1]):,} non-ACGT{_letters(genome)})")
     per_file = np.bincount(genome.record_files, weights=genome.lengths, minlength=len(genome.files))
+    epoch_share = per_file_windows / max(len(train), 1) if shares is None else shares
     stats = {
-        "genomes": [{"name": path.name, "bases": int(bases), "source": genome.source(index)}
-                    for index, (path, bases) in enumerate(zip(genome.files, per_file))],
+        "genomes": [{"name": path.name, "bases": int(bases), "source": genome.source(index),
+                     "train_windows": int(windows), "sampling_share": round(float(share), 6)}
+                    for index, (path, bases, windows, share) in enumerate(zip(genome.files, per_file, per_file_windows,
+                                                                               epoch_share))],
+        "genome_weights": " ".join(config.genome_weights),
         "records": len(genome.names),
         "bases": genome.num_bases,
+        "content_sha256": genome.content_hash(),
         "non_acgt_bases": int(runs.before[-1]),
         "skipped_empty_records": len(genome.skipped_records),
         "window_bases": window,

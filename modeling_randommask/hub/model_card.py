@@ -107,7 +107,8 @@ def render_pretrained_card(info: Mapping[str, Any], template_path: str | os.Path
     - ``license`` (optional, ``apache-2.0``), ``datasets`` (optional Hub ids), ``base_model`` (optional),
       ``tags`` (optional, added to the package's)
     - ``architecture``: dict of model settings (layers, hidden size, heads, k-mer size and stride, parameters...)
-    - ``training_data``: dict; ``genomes`` (list of dicts with ``name``, ``bases``, optional ``source``) plus any
+    - ``training_data``: dict; ``genomes`` (list of dicts with ``name``, ``bases``, optional ``source``,
+      ``train_windows`` and ``sampling_share``: the mix, a genome's share of each epoch's windows) plus any
       other settings (window length, window counts, held-out rule...)
     - ``masking_schedule``: the schedule's settings as a dict (e.g. ``RandomMaskSchedule.to_dict()``); see
       ``_phase_rows`` for the phase table
@@ -140,7 +141,8 @@ def render_pretrained_card(info: Mapping[str, Any], template_path: str | os.Path
         model_name=info["model_name"],
         repo_id=info.get("repo_id", info["model_name"]),
         architecture_rows=_rows(info["architecture"]),
-        genome_rows=[(_fmt(g["name"]), _fmt(g["bases"]), _fmt(g.get("source", ""))) for g in genomes],
+        genome_rows=[(_fmt(g["name"]), _fmt(g["bases"]), _fmt(g.get("train_windows", "")),
+                      _fmt(g.get("sampling_share", "")), _fmt(g.get("source", ""))) for g in genomes],
         data_rows=_rows(data),
         schedule_rows=_rows({k: v for k, v in info["masking_schedule"].items() if k != "phases"}),
         phase_rows=_phase_rows(info["masking_schedule"]),

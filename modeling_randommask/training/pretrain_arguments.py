@@ -102,7 +102,8 @@ RECIPES: dict[str, dict] = {
 BOOKKEEPING_OPTIONS = frozenset({
     "output_dir", "recipe", "num_workers", "log_every", "eval_every", "eval_batches", "save_every", "keep_checkpoints",
     "resume_from_checkpoint", "overwrite_output_dir", "max_consecutive_faults", "push_to_hub", "hub_model_id",
-    "allow_resume_changes", "paths"})  # paths: the genome is compared by content (records, bases), not by path
+    "allow_resume_changes", "paths",  # paths: the genome is compared by content (records, bases), not by path
+    "corpus_store", "corpus_dir"})  # the same bases, mapped or read
 # Never changed on resume, even when allowed: the weights' shapes and the curriculum the log and card describe.
 FIXED_ON_RESUME = ("model_preset", "kmer_size", "masking", "num_phases", "max_steps")
 

@@ -126,10 +126,10 @@ def run_settings(args: PretrainArguments, data: GenomeDataConfig, data_stats: di
                  accumulation: int) -> dict:
     """What a resumed run must share with its checkpoint to continue it exactly: every option but the bookkeeping
     ones (mixed precision as in force, whether given or from accelerate's config), the number of processes and
-    gradient-accumulation steps, and the genome by content (not by path)."""
+    gradient-accumulation steps, and the genome by content (the SHA-256 of its bases and records, not its paths)."""
     options = {k: v for k, v in (asdict(args) | asdict(data)).items() if k not in BOOKKEEPING_OPTIONS}
     options["mixed_precision"] = str(accelerator.mixed_precision)
-    genome = {key: data_stats[key] for key in ("genomes", "records", "bases", "non_acgt_bases")}
+    genome = {key: data_stats[key] for key in ("genomes", "records", "bases", "non_acgt_bases", "content_sha256")}
     run = {"world_size": accelerator.num_processes, "accumulation": accumulation, "genome": genome}
     return json.loads(json.dumps(options | run))
 

@@ -1,0 +1,17 @@
+"""Parse FASTA files once into a prepared corpus that every rank of every later pretraining run memory-maps.
+
+    python examples/prepare_corpus.py --genome hg38.fa.gz --corpus_dir /shared/corpora
+    python examples/prepare_corpus.py --genome genomes/ --corpus_dir /shared/corpora   # every FASTA file of a folder
+
+``examples/pretrain.py`` does the same step itself when the store is missing (rank 0 prepares, the others wait);
+this command lets a cluster user build it once, e.g. on a login node, on storage every node sees. The logic lives
+in ``modeling_randommask.data.corpus_store``.
+"""
+
+from modeling_randommask.data.corpus_store import CorpusArguments, prepare
+from modeling_randommask.data.options import errors_as_messages, parse_cli
+
+if __name__ == "__main__":
+    (args,) = parse_cli(CorpusArguments)
+    with errors_as_messages():
+        print(prepare(args))
