@@ -8,10 +8,7 @@ this command lets a cluster user build it once, e.g. on a login node, on storage
 in ``modeling_randommask.data.corpus_store``.
 """
 
-from modeling_randommask.data.corpus_store import CorpusArguments, prepare
-from modeling_randommask.data.options import errors_as_messages, parse_cli
+from modeling_randommask.cli.prepare_corpus import main
 
 if __name__ == "__main__":
-    (args,) = parse_cli(CorpusArguments)
-    with errors_as_messages():
-        print(prepare(args))
+    main()
