@@ -105,19 +105,22 @@ def _batches(loader: DataLoader, sampler: ShardedBatchSampler, state: TrainingSt
 def evaluate(model, loader: DataLoader, collator: DataCollatorForRandomMask, step: int, accelerator: Accelerator,
              max_batches: int) -> float:
     """Masked-LM loss on held-out windows, masked as at the start of ``step``'s phase so that every evaluation
-    within a phase sees the same masks."""
+    within a phase sees the same masks: the first ``max_batches`` batches whose mask selected a token."""
     model.eval()
     phase_start = collator.schedule.phase_start(collator.schedule.phase(step))
-    total, count = torch.zeros((), device=accelerator.device), torch.zeros((), device=accelerator.device)
+    total, scored = torch.zeros((), device=accelerator.device), 0
     for index, batch in enumerate(loader):
-        if index == max_batches:
+        if scored == max_batches:
             break
         batch = collator.mask(batch, step=phase_start, rank=accelerator.process_index, micro_step=index)
+        if not (batch["labels"] != -100).any():
+            continue  # a mask that selected no token has no loss (see the training step)
         batch = {key: value.to(accelerator.device) for key, value in batch.items()}
         loss = model(**batch).loss
         total += loss.float()
-        count += 1
+        scored += 1
     model.train()
+    count = torch.tensor(float(scored), device=accelerator.device)
     total, count = accelerator.reduce(total, "sum"), accelerator.reduce(count, "sum")
     return (total / count).item() if count.item() else float("nan")
 
@@ -226,7 +229,10 @@ def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> P
     tokens_seen, data_wait, clock = 0, 0.0, time.perf_counter()
     last_val = None
     while state.step < args.max_steps:
-        step_loss = torch.zeros((), device=accelerator.device)
+        # Summed over the micro-batches whose mask selected at least one token, and their count: with tiny batches
+        # a mask may select none, and that micro-batch has no loss (a mean over no token is NaN), not a fault.
+        loss_sum = torch.zeros((), device=accelerator.device)
+        labelled = torch.zeros((), device=accelerator.device)
         for micro in range(accumulation):
             waiting = time.perf_counter()
             batch = next(batches)
@@ -236,15 +242,24 @@ def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> P
                 mask_stats = collator.mask_statistics(batch, state.step)
                 identity = torch.stack([_fingerprint(batch["input_ids"]), torch.tensor(schedule.phase(state.step))])
             tokens_seen += int(batch["attention_mask"].sum()) * accelerator.num_processes
+            has_labels = bool((batch["labels"] != -100).any())
             batch = {key: value.to(accelerator.device, non_blocking=True) for key, value in batch.items()}
             sync = accelerator.no_sync(model) if micro < accumulation - 1 else nullcontext()
             with sync:
-                loss = model(**batch).loss
+                output = model(**batch)
+                # Without labels the micro-batch adds zero to the gradient, but still runs backward: every process
+                # must join each gradient all-reduce.
+                loss = output.loss if has_labels else output.logits.sum() * 0
                 accelerator.backward(loss / accumulation)
-            step_loss += loss.detach().float() / accumulation
-        step_loss = accelerator.reduce(step_loss, "mean").item()
+            if has_labels:
+                loss_sum += loss.detach().float()
+                labelled += 1
+        loss_sum, labelled = accelerator.reduce(torch.stack([loss_sum, labelled]), "sum").tolist()
+        step_loss = loss_sum / labelled if labelled else math.nan
         grad_norm = accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
-        if math.isfinite(step_loss) and torch.isfinite(grad_norm):
+        if not labelled:  # no process's mask selected a token: nothing to learn from, no update, no fault
+            run_log.write({"step": state.step, "event": "skipped_no_labels"})
+        elif math.isfinite(step_loss) and torch.isfinite(grad_norm):
             optimizer.step()
             state.consecutive_faults = 0
         else:
@@ -266,7 +281,7 @@ def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> P
         if (state.step - 1) % args.log_every == 0:
             elapsed = time.perf_counter() - clock
             by_rank = accelerator.gather(identity.to(accelerator.device)[None]).tolist()
-            record = {"step": state.step, "loss": step_loss, "lr": scheduler.get_last_lr()[0],
+            record = {"step": state.step, "loss": step_loss if labelled else None, "lr": scheduler.get_last_lr()[0],
                       "phase": phase_before, "epoch": state.epoch, "tokens_per_s": tokens_seen / max(elapsed, 1e-9),
                       "data_wait_fraction": data_wait / max(elapsed, 1e-9),
                       "batch_fingerprints": [r[0] for r in by_rank], "phases_by_rank": [r[1] for r in by_rank],
