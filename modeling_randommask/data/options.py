@@ -45,6 +45,11 @@ class InputError(Exception):
     what to do. Mixed into the package's own error types so that every CLI reports them the same way."""
 
 
+class OptionError(InputError, ValueError):
+    """An option value (or combination) that cannot work, found after parsing (it needs a file or the task to
+    decide); the message names the option."""
+
+
 USER_ERRORS = (FileExistsError, FileNotFoundError, NotADirectoryError, InputError)
 """What a CLI prints as one ``error:`` line instead of a traceback (``cli.entry.run_command``)."""
 
