@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import LAMBDA
+from synthetic_tasks import tiny_checkpoint
 from transformers import BertConfig, TrainingArguments
 
 from modeling_randommask.analysis.diagnostics import AnalyzeArguments, analyze
@@ -448,8 +449,9 @@ def test_finetune_into_a_folder_another_run_writes_is_refused(tmp_path):
     from modeling_randommask.training.output_lock import OutputDirInUseError, output_dir_lock
 
     out = tmp_path / "ft"
+    model = tiny_checkpoint(tmp_path / "model")
     with output_dir_lock(out), pytest.raises(OutputDirInUseError, match=f"{re.escape(str(out))} is in use by another"):
-        finetune(FinetuneArguments(model="unused", task=str(write_task(tmp_path / "task"))),
+        finetune(FinetuneArguments(model=str(model), task=str(write_task(tmp_path / "task"))),
                      TrainingArguments(output_dir=str(out), report_to="none"))
     assert [p.name for p in out.iterdir()] == [".randommask.lock"]  # the refused run wrote nothing
 

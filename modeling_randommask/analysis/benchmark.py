@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..data.options import check_output_folder, check_ranges
+from ..data.options import OptionError, check_output_folder, check_ranges
 from ..data.tasks import task_folders
 from ..hub.model_card import add_benchmark_results, set_card_section
 from ..training.finetune_recipes import TRAINER_DEFAULTS, finetune_training_arguments
@@ -71,6 +71,21 @@ def task_output_name(folder: Path) -> str:
     return "-".join(folder.resolve().parts[-2:])
 
 
+def distinct_tasks(task_roots: list[str]) -> list[Path]:
+    """Every task folder under ``task_roots``, each once; two folders whose results would share a name (a
+    sub-folder and a table row: ``task_output_name``) are refused before anything runs."""
+    folders = list(dict.fromkeys(folder.resolve() for root in task_roots for folder in task_folders(root)))
+    by_name: dict[str, list[Path]] = {}
+    for folder in folders:
+        by_name.setdefault(task_output_name(folder), []).append(folder)
+    clashes = {name: found for name, found in by_name.items() if len(found) > 1}
+    if clashes:
+        listed = "; ".join(f"{' and '.join(map(str, found))} would both be {name!r}" for name, found in clashes.items())
+        raise OptionError(f"--tasks: {listed} (each task's results folder and table row are named by its last two "
+                          "folders): rename one, or benchmark them in separate runs")
+    return folders
+
+
 def run_benchmark(args: FinetuneArguments, task_roots: list[str], baselines: bool = True,
                   learning_rates: list[float] = (), **training_options: Any) -> str:
     """Fine-tune ``args.model`` on every task under ``task_roots``, each with the paper's recipe for its family
@@ -82,7 +97,7 @@ def run_benchmark(args: FinetuneArguments, task_roots: list[str], baselines: boo
     the model is a local folder with one and into each task's fine-tuned card, and returns the table."""
     output_dir = check_output_folder(training_options.pop("output_dir", TRAINER_DEFAULTS["output_dir"]))
     hub_model_id = training_options.pop("hub_model_id", None)
-    folders = [folder for root in task_roots for folder in task_folders(root)]
+    folders = distinct_tasks(task_roots)
     runs = []
     for folder in folders:  # every task's options are checked before the first run
         name = task_output_name(folder)

@@ -29,11 +29,16 @@ from numpy.lib.stride_tricks import sliding_window_view
 from torch.utils.data import Dataset
 
 from .fasta import COMPLEMENT, IS_ACGT, Genome, default_corpus, letter_counts, read_genome
+from .options import InputError
 from .seeding import seed_hash
 
 logger = logging.getLogger(__name__)
 
 _SCAN_BASES = 1 << 24  # bases per step when scanning the genome for non-ACGT runs
+
+
+class GenomeDataError(InputError, ValueError):
+    """Genome files that cannot give the windows asked for (too short, too few A/C/G/T); the message names them."""
 
 
 @dataclass
@@ -301,9 +306,10 @@ def build_genome_datasets(config: GenomeDataConfig, tokenizer, genome: Genome | 
                               skipped_windows=val_skipped)
     sources = ", ".join(map(str, genome.files))
     if not len(train) or (config.val_fraction > 0 and not len(val)):
-        raise ValueError(f"{sources}: too little usable sequence for windows of {window} bp: {len(train)} training "
-                         f"and {len(val)} validation windows ({genome.num_bases:,} bases, "
-                         f"{int(runs.before[-1]):,} non-ACGT{_letters(genome)})")
+        raise GenomeDataError(
+            f"{sources}: too little usable sequence for windows of {window} bp (--max_length {config.max_length} "
+            f"tokens): {len(train)} training and {len(val)} validation windows ({genome.num_bases:,} bases, "
+            f"{int(runs.before[-1]):,} non-ACGT{_letters(genome)})")
     per_file = np.bincount(genome.record_files, weights=genome.lengths, minlength=len(genome.files))
     stats = {
         "genomes": [{"name": path.name, "bases": int(bases), "source": genome.source(index)}

@@ -383,6 +383,17 @@ def _token_task_labels(raw: dict[str, _RawSplit]) -> tuple[list[str], dict[str, 
     return [str(c) for c in classes], labels
 
 
+def task_folder(path: str | os.PathLike) -> Path:
+    """``path`` as a task folder, or an error saying what it is instead (missing, or a file: give its folder)."""
+    folder = Path(path)
+    if folder.is_file():
+        raise NotADirectoryError(f"task {folder} is a file: give the task folder that holds it ({folder.parent}), "
+                                 "with its train/dev/test files")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"task folder not found: {folder}")
+    return folder
+
+
 def load_task(
     path: str | os.PathLike,
     *,
@@ -395,12 +406,7 @@ def load_task(
     """Read and check a task folder (module docstring: the rules). ``label_columns`` is a column name, a list
     of names (several regression targets, e.g. DeepSTARR's ``Dev_log2_enrichment``/``Hk_log2_enrichment``)
     or ``ALL_COLUMNS``. ``name`` defaults to the folder's last two path parts (``"tf/0"``, ``"EMP/H3"``)."""
-    folder = Path(path)
-    if folder.is_file():
-        raise NotADirectoryError(f"task {folder} is a file: give the task folder that holds it ({folder.parent}), "
-                                 "with its train/dev/test files")
-    if not folder.is_dir():
-        raise FileNotFoundError(f"task folder not found: {folder}")
+    folder = task_folder(path)
     if missing_train not in ("error", "use_dev"):
         raise ValueError(f"missing_train must be 'error' or 'use_dev', got {missing_train!r}")
     if kind not in _KINDS:

@@ -16,7 +16,7 @@ from typing import Literal
 from tokenization import Tokenization
 from tokenization.kmer_vocab import MAX_K
 
-from ..configuration_randommask import ModelSize
+from ..configuration_randommask import ModelSize, RandomMaskConfig
 from ..data.genome_windows import GenomeDataConfig
 from ..data.options import check_ranges, parse_with
 from ..masking.schedule import MaskingPreset, RandomMaskSchedule
@@ -120,4 +120,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[PretrainArguments, Genome
     parser = pretrain_parser()
     recipe, _ = parser.parse_known_args(argv)  # only --recipe matters here; parse_with checks the rest
     parser.set_defaults(**RECIPES.get(recipe.recipe, {}))
-    return parse_with(parser, argv)
+    return parse_with(parser, argv, check=check_positions)
+
+
+def check_positions(parsed: tuple[PretrainArguments, GenomeDataConfig]) -> None:
+    """Refuse windows longer than the model's positions before anything is allocated (attention over 100,000
+    tokens asks for terabytes)."""
+    positions = RandomMaskConfig.max_position_embeddings
+    if parsed[1].max_length > positions:
+        raise ValueError(f"--max_length {parsed[1].max_length} exceeds the model's {positions} positions "
+                         f"(max_position_embeddings, as in BERT and DNABERT): give at most {positions}")

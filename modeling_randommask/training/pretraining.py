@@ -47,7 +47,7 @@ from .checkpoints import (
     verify_checkpoint,
 )
 from .output_lock import locks_output_dir
-from .pretrain_arguments import BOOKKEEPING_OPTIONS, FIXED_ON_RESUME, PretrainArguments
+from .pretrain_arguments import BOOKKEEPING_OPTIONS, FIXED_ON_RESUME, PretrainArguments, check_positions
 from .run_log import TRAINING_LOG, RunLog, read_training_log
 
 logger = logging.getLogger(__name__)
@@ -143,6 +143,7 @@ def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> P
     ``GenomeDataConfig()``: the embedded E. coli genome. Nothing is written or deleted before the options are
     checked, and the folder is locked against a second run meanwhile (``output_lock``)."""
     data = GenomeDataConfig() if data is None else data
+    check_positions((args, data))
     output_dir = Path(args.output_dir)
     accelerator = Accelerator(
         mixed_precision=args.mixed_precision, log_with="tensorboard" if is_tensorboard_available() else None,
@@ -165,8 +166,8 @@ def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> P
     # the [CLS] state (it is never a label) and, the longer it runs, the less [CLS] says about the sequence
     # (measured, README: Baselines: with [CLS] pooling, 8,000 steps fell from MCC 50 to 20-25 on TF-M 0).
     config = RandomMaskConfig.from_preset(
-        args.model_preset, vocab_size=len(tokenizer), max_position_embeddings=max(data.max_length, 512),
-        kmer_size=args.kmer_size, kmer_stride=kmer_stride, classifier_pooling="mean",
+        args.model_preset, vocab_size=len(tokenizer), kmer_size=args.kmer_size, kmer_stride=kmer_stride,
+        classifier_pooling="mean",
     )
     model = RandomMaskForMaskedLM(config)
     if args.position_embedding_init == "sinusoidal":
