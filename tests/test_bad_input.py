@@ -206,7 +206,8 @@ def test_empty_record_is_skipped_with_a_warning_and_counted(tmp_path, caplog):
 
 def test_only_n_is_too_little_usable_sequence(tmp_path):
     (tmp_path / "gaps.fa").write_bytes(b">scaffold\n" + b"N" * 60 + b"\n" + b"n" * 5000 + b"\n")
-    with pytest.raises(ValueError, match=r"gaps\.fa: too little usable sequence for windows of 43 bp: 0 training"):
+    with pytest.raises(ValueError, match=r"gaps\.fa: too little usable sequence for windows of 43 bp "
+                                         r"\(--max_length 40 tokens\): 0 training"):
         build_genome_datasets(GenomeDataConfig(paths=tmp_path / "gaps.fa", max_length=40), KmerTokenizer(k=6))
 
 

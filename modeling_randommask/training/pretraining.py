@@ -27,6 +27,7 @@ from tokenization import KmerTokenizer, kmer_stride_of
 
 from ..configuration_randommask import RandomMaskConfig
 from ..data.genome_windows import GenomeDataConfig, build_genome_datasets
+from ..data.options import OptionError
 from ..data.sampler import ShardedBatchSampler
 from ..hub.checkpoint import save_checkpoint
 from ..hub.model_card import render_pretrained_card
@@ -76,8 +77,8 @@ def _accumulation_steps(args: PretrainArguments, world_size: int) -> int:
         return 1
     per_step = args.per_device_batch_size * world_size
     if args.global_batch_size % per_step:
-        raise ValueError(
-            f"global_batch_size {args.global_batch_size} is not a multiple of per_device_batch_size "
+        raise OptionError(
+            f"--global_batch_size {args.global_batch_size} is not a multiple of per_device_batch_size "
             f"{args.per_device_batch_size} x {world_size} processes"
         )
     return args.global_batch_size // per_step
@@ -137,7 +138,6 @@ def run_settings(args: PretrainArguments, data: GenomeDataConfig, data_stats: di
     return json.loads(json.dumps(options | run))
 
 
-@locks_output_dir
 def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> Path:
     """Run pretraining as configured and return the model folder (``args.output_dir``). ``data`` defaults to
     ``GenomeDataConfig()``: the embedded E. coli genome. Nothing is written or deleted before the options are
@@ -150,6 +150,13 @@ def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> P
         project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
     )
     accumulation = _accumulation_steps(args, accelerator.num_processes)
+    return _pretrain_locked(args, data, accelerator, accumulation)
+
+
+@locks_output_dir
+def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerator: Accelerator,
+                     accumulation: int) -> Path:
+    output_dir = Path(args.output_dir)
     check_output_dir(output_dir, resume=bool(args.resume_from_checkpoint), overwrite=args.overwrite_output_dir)
     set_seed(data.seed)
 
