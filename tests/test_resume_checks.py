@@ -90,15 +90,21 @@ def test_damaged_checkpoint_file_is_refused_by_name(finished, tmp_path, name, da
     assert snapshot(out) == before
 
 
-def test_checkpoint_without_manifest_still_names_an_empty_training_state(finished, tmp_path, caplog):
-    """Checkpoints written before manifests existed cannot be verified (a warning says so); an empty JSON file in
-    one is still named, not a raw JSONDecodeError."""
+def test_checkpoint_without_manifest_is_refused_unless_its_pickles_are_trusted(finished, tmp_path, caplog):
+    """Without a manifest nothing says this package wrote the checkpoint, and resuming unpickles its .pkl files
+    (which can run any code): refused, before anything is loaded, unless --trust_checkpoint_pickles. Trusted, it
+    cannot be verified (a warning says so) and an empty JSON file in it is still named."""
     out = copy_of(finished, tmp_path)
     (out / "checkpoints" / LATEST / "manifest.json").unlink()
     (out / "checkpoints" / LATEST / "training_state.json").write_text("")
+    before = snapshot(out)
+    with pytest.raises(CheckpointError, match="no manifest.json, so nothing says this package wrote it, and resuming "
+                                              "would unpickle custom_checkpoint_0.pkl, random_states_0.pkl"):
+        resume(out)
+    assert snapshot(out) == before
     with pytest.raises(CheckpointError, match=re.escape(f"{out / 'checkpoints' / LATEST / 'training_state.json'}: "
                                                         "empty (the step and data position)")):
-        resume(out)
+        resume(out, "--trust_checkpoint_pickles")
     assert "no manifest.json (written by an older version)" in caplog.text
 
 

@@ -59,6 +59,9 @@ class PretrainArguments:
     keep_checkpoints: int = field(default=2, metadata={"help": "checkpoints kept (the newest)"})
     resume_from_checkpoint: str | None = field(default=None, metadata={"help": "'latest' or a checkpoint folder"})
     overwrite_output_dir: bool = field(default=False, metadata={"help": "replace an existing run's folder"})
+    trust_checkpoint_pickles: bool = field(default=False, metadata={
+        "help": "resume from a checkpoint without manifest.json (an older version's) although that unpickles its "
+                ".pkl files, which can run any code: only for checkpoints you trust"})
     max_consecutive_faults: int = field(default=3, metadata={"help": "non-finite steps in a row before stopping"})
     mixed_precision: MixedPrecision | None = field(default=None, metadata={
         "help": "default: accelerate's config (`accelerate config`), else no"})
@@ -101,8 +104,8 @@ RECIPES: dict[str, dict] = {
 # number of processes and the genome's content are recorded in each checkpoint and compared on resume.
 BOOKKEEPING_OPTIONS = frozenset({
     "output_dir", "recipe", "num_workers", "log_every", "eval_every", "eval_batches", "save_every", "keep_checkpoints",
-    "resume_from_checkpoint", "overwrite_output_dir", "max_consecutive_faults", "push_to_hub", "hub_model_id",
-    "allow_resume_changes", "paths"})  # paths: the genome is compared by content (records, bases), not by path
+    "resume_from_checkpoint", "overwrite_output_dir", "trust_checkpoint_pickles", "max_consecutive_faults",
+    "push_to_hub", "hub_model_id", "allow_resume_changes", "paths"})  # paths: the genome is compared by content (records, bases), not by path
 # Never changed on resume, even when allowed: the weights' shapes and the curriculum the log and card describe.
 FIXED_ON_RESUME = ("model_preset", "kmer_size", "masking", "num_phases", "max_steps")
 

@@ -208,7 +208,7 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
     changes: dict[str, list] = {}
     if args.resume_from_checkpoint:
         checkpoint = resolve_checkpoint(output_dir, args.resume_from_checkpoint)
-        verify_checkpoint(checkpoint)
+        verify_checkpoint(checkpoint, trust_pickles=args.trust_checkpoint_pickles)
         saved = read_json(checkpoint / SCHEDULE_FILE, "the masking schedule")
         if saved != schedule.to_dict():
             raise ValueError(f"{checkpoint / SCHEDULE_FILE}: the checkpoint was trained with masking schedule {saved}, "
