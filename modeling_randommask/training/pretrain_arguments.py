@@ -18,7 +18,7 @@ from tokenization.kmer_vocab import MAX_K
 
 from ..configuration_randommask import ModelSize, RandomMaskConfig
 from ..data.genome_windows import GenomeDataConfig
-from ..data.options import check_ranges, parse_with
+from ..data.options import OptionError, check_ranges, parse_with
 from ..masking.schedule import MaskingPreset, RandomMaskSchedule
 
 PositionInit = Literal["normal", "sinusoidal"]
@@ -131,5 +131,5 @@ def check_positions(parsed: tuple[PretrainArguments, GenomeDataConfig]) -> None:
     tokens asks for terabytes)."""
     positions = RandomMaskConfig.max_position_embeddings
     if parsed[1].max_length > positions:
-        raise ValueError(f"--max_length {parsed[1].max_length} exceeds the model's {positions} positions "
+        raise OptionError(f"--max_length {parsed[1].max_length} exceeds the model's {positions} positions "
                          f"(max_position_embeddings, as in BERT and DNABERT): give at most {positions}")
