@@ -37,6 +37,8 @@ def work(tmp_path_factory) -> Path:
     (write_gc_task(root / "empty_dev", COUNTS) / "dev.csv").write_text("sequence,label\n")
     for family in ("a", "b"):
         write_gc_task(root / family / "tf" / "0", COUNTS)
+    write_gc_fraction_task(root / "mixed" / "EAP" / "gc", COUNTS)
+    write_gc_task(root / "mixed" / "other" / "gc", COUNTS)
     (root / "one_base.fa").write_text(">tiny\nA\n")
     return root
 
@@ -73,6 +75,9 @@ CASES = [  # (command, argv, exit status: 1 an error line, 2 a usage error, expe
     (benchmark_gue, ["--model", "{w}/model", "--tasks", "{w}/good", "--output_dir", "{o}",
                      "--gradient_accumulation_steps", "5"], 1,
      "the other recipe's batch 32 cannot be split evenly over 1 devices x 5 accumulation steps"),
+    (benchmark_gue, ["--model", "{w}/model", "--tasks", "{w}/mixed", "--output_dir", "{o}",
+                     "--metric_for_best_model", "pearson"], 1,
+     "--metric_for_best_model pearson: the binary task other/gc reports loss, mcc"),
 ]
 
 

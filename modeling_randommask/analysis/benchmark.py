@@ -11,7 +11,12 @@ from ..data.options import OptionError, check_output_folder, check_ranges
 from ..data.tasks import task_folders
 from ..hub.model_card import add_benchmark_results, set_card_section
 from ..training.finetune_recipes import TRAINER_DEFAULTS, finetune_training_arguments
-from ..training.finetuning import FinetuneArguments, parse_with_trainer_options
+from ..training.finetuning import (
+    FinetuneArguments,
+    best_model_metric,
+    check_selection_options,
+    parse_with_trainer_options,
+)
 from .baselines import (
     compare_on_task,
     finetune_with_tuned_rate,
@@ -99,11 +104,14 @@ def run_benchmark(args: FinetuneArguments, task_roots: list[str], baselines: boo
     hub_model_id = training_options.pop("hub_model_id", None)
     folders = distinct_tasks(task_roots)
     runs = []
-    for folder in folders:  # every task's options are checked before the first run
+    for folder in folders:  # every task and its options are checked before the first run
         name = task_output_name(folder)
-        runs.append((folder, finetune_training_arguments(
+        training_args = finetune_training_arguments(
             folder, output_dir=str(output_dir / name), hub_model_id=f"{hub_model_id}-{name}" if hub_model_id else None,
-            **training_options)))
+            **training_options)
+        check_selection_options(training_args)
+        best_model_metric(training_args, replace(args, task=str(folder)).load_task())
+        runs.append((folder, training_args))
     scratch = from_scratch_folder(args.model, output_dir / "from-scratch-model") if baselines else None
     rows = []
     for folder, training_args in runs:

@@ -162,14 +162,10 @@ def summarise(values: list[float]) -> dict[str, float]:
     return {"mean": statistics.fmean(finite), "std": std, "n": len(finite)}
 
 
-def _check_options(args: FinetuneArguments, training_args: TrainingArguments) -> None:
-    """Refuse bad options before any file is written."""
-    if args.task is None:
-        raise OptionError("--task is required: a folder with train/dev/test .csv/.tsv(.gz) files")
-    task_folder(args.task)
-    check_trainer_ranges(training_args)
+def check_selection_options(training_args: TrainingArguments) -> None:
+    """Refuse saving and evaluation options under which the best evaluation on dev cannot be kept."""
     if training_args.eval_strategy != "no":
-        try:  # the selection finetune() adds (_selection), with the user's saving and evaluation
+        try:  # the selection finetune() adds (_selection), with the given saving and evaluation
             replace(training_args, load_best_model_at_end=True,
                     metric_for_best_model=training_args.metric_for_best_model or "loss")
         except ValueError as error:
@@ -179,6 +175,15 @@ def _check_options(args: FinetuneArguments, training_args: TrainingArguments) ->
                 f"(load_best_model_at_end), which transformers refuses here ({' '.join(str(error).split())}); keep "
                 "--save_strategy best (the default) or match --eval_strategy, or pass --eval_strategy no to keep "
                 "the last epoch") from None
+
+
+def _check_options(args: FinetuneArguments, training_args: TrainingArguments) -> None:
+    """Refuse bad options before any file is written."""
+    if args.task is None:
+        raise OptionError("--task is required: a folder with train/dev/test .csv/.tsv(.gz) files")
+    task_folder(args.task)
+    check_trainer_ranges(training_args)
+    check_selection_options(training_args)
     if args.lora_r and importlib.util.find_spec("peft") is None:
         raise ImportError("--lora_r needs the peft package: pip install 'randommask[peft]' (or pip install peft)")
     results = check_output_folder(training_args.output_dir) / "results.json"
@@ -242,7 +247,7 @@ def _metrics_for(task: TaskData, datasets, tokenizer: KmerTokenizer, split: str)
     return compute_metrics("token", bases=bases)
 
 
-def _selection_metric(training_args: TrainingArguments, task: TaskData) -> str:
+def best_model_metric(training_args: TrainingArguments, task: TaskData) -> str:
     """The metric that picks the best evaluation on dev: ``metric_for_best_model`` (refused unless the task's
     evaluation reports it), default the task's primary metric."""
     metric = (training_args.metric_for_best_model or PRIMARY_METRIC[task.kind]).removeprefix("eval_")
@@ -257,7 +262,7 @@ def _selection(training_args: TrainingArguments, task: TaskData, has_dev: bool) 
     """The per-seed Trainer settings for model selection, the metric that selects and whether greater is better:
     with dev evaluation, keep the best checkpoint by ``metric_for_best_model`` (default: the task's primary metric);
     without, keep the last epoch."""
-    metric = _selection_metric(training_args, task)
+    metric = best_model_metric(training_args, task)
     greater = not metric.endswith("loss") if training_args.greater_is_better is None else training_args.greater_is_better
     if has_dev and training_args.eval_strategy != "no":
         return {"metric_for_best_model": metric, "load_best_model_at_end": True}, metric, greater
@@ -278,7 +283,7 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict:
     _check_options(args, training_args)
     config = load_model_config(args.model)
     task = args.load_task()
-    _selection_metric(training_args, task)
+    best_model_metric(training_args, task)
     return _finetune_checked(args, training_args, config, task)
 
 
