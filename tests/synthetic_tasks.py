@@ -49,6 +49,13 @@ def write_gc_task(folder: Path, counts: dict[str, int], length: int = 60) -> Pat
                                 for split, count in counts.items()})
 
 
+def write_gc_fraction_task(folder: Path, counts: dict[str, int], length: int = 60) -> Path:
+    """Regression task: the window's GC fraction."""
+    return _write_task(folder, {split: [f"{seq},{(seq.count('G') + seq.count('C')) / len(seq):.4f}"
+                                        for seq in _windows(split, count, length)]
+                                for split, count in counts.items()})
+
+
 def write_motif_task(folder: Path, counts: dict[str, int], motif: str = "TGC", length: int = 60) -> Path:
     """Token task: a per-base label string, 1 on the bases of every occurrence of ``motif`` (about 6% of bases for
     TGC), 0 elsewhere."""

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import LAMBDA
+from synthetic_tasks import tiny_checkpoint
 from transformers import BertConfig, TrainingArguments
 
 from modeling_randommask.analysis.diagnostics import AnalyzeArguments, analyze
@@ -25,7 +26,7 @@ from modeling_randommask.configuration_randommask import RandomMaskConfig
 from modeling_randommask.data import fasta, tasks
 from modeling_randommask.data.fasta import FastaFormatError, read_genome
 from modeling_randommask.data.genome_windows import GenomeDataConfig, build_genome_datasets
-from modeling_randommask.data.options import parse_cli
+from modeling_randommask.data.options import USER_ERRORS, parse_cli
 from modeling_randommask.data.tasks import build_datasets, load_task
 from modeling_randommask.hub.checkpoint import load_masked_lm, save_checkpoint
 from modeling_randommask.modeling_randommask import RandomMaskForMaskedLM
@@ -205,7 +206,8 @@ def test_empty_record_is_skipped_with_a_warning_and_counted(tmp_path, caplog):
 
 def test_only_n_is_too_little_usable_sequence(tmp_path):
     (tmp_path / "gaps.fa").write_bytes(b">scaffold\n" + b"N" * 60 + b"\n" + b"n" * 5000 + b"\n")
-    with pytest.raises(ValueError, match=r"gaps\.fa: too little usable sequence for windows of 43 bp: 0 training"):
+    with pytest.raises(ValueError, match=r"gaps\.fa: too little usable sequence for windows of 43 bp "
+                                         r"\(--max_length 40 tokens\): 0 training"):
         build_genome_datasets(GenomeDataConfig(paths=tmp_path / "gaps.fa", max_length=40), KmerTokenizer(k=6))
 
 
@@ -229,13 +231,13 @@ TASK_ERRORS = [  # (case, train text, test text, exception, match)
     ("missing label column", GOOD, "sequence,class\nACGT,0\n", ValueError,
      at("test.csv", 1) + r" label column\(s\) \['label'\] not in header"),
     ("non-numeric label", "sequence,label\nACGTAC,0\nACGTAA,yes\nACGTTT,1\n", GOOD, ValueError,
-     at("train.csv", 3) + " label 'label' is non-numeric or non-finite \\('yes'\\)"),
+     at("train.csv", 3) + " label 'label' is not a number \\('yes'\\): labels are numbers, classes written 0..C-1"),
     ("missing label", "sequence,label\nACGTAC,0\nACGTAA,\nACGTTT,1\n", GOOD, ValueError,
      at("train.csv", 3) + " label 'label' is missing"),
     ("NaN label", GOOD, "sequence,label\nACGTAC,0\nACGTAA,nan\n", ValueError,
-     at("test.csv", 3) + " label 'label' is non-numeric or non-finite \\('nan'\\)"),
+     at("test.csv", 3) + " label 'label' is not finite \\('nan'\\)"),
     ("inf label (regression)", "sequence,label\nACGTAC,0.5\nACGTAA,inf\n", GOOD, ValueError,
-     at("train.csv", 3) + " label 'label' is non-numeric or non-finite"),
+     at("train.csv", 3) + " label 'label' is not finite \\('inf'\\)"),
     ("empty sequence", "sequence,label\nACGTAC,0\n  ,1\nACGTTT,1\n", GOOD, ValueError,
      at("train.csv", 3) + " empty sequence"),
     ("non-base characters", GOOD, "sequence,label\nACG-TAC,0\n", ValueError,
@@ -255,8 +257,9 @@ TASK_ERRORS = [  # (case, train text, test text, exception, match)
 
 @pytest.mark.parametrize("case, train, test, error, match", TASK_ERRORS, ids=[c[0] for c in TASK_ERRORS])
 def test_malformed_task_files_raise_naming_file_and_line(tmp_path, case, train, test, error, match):
-    with pytest.raises(error, match=match):
+    with pytest.raises(error, match=match) as raised:
         load_task(write_task(tmp_path / "task", train=train, test=test))
+    assert isinstance(raised.value, USER_ERRORS)  # a command reports it as one line, without a traceback
 
 
 def test_sequence_longer_than_the_csv_field_limit_loads_and_is_truncated_with_a_warning(tmp_path, caplog):
@@ -447,10 +450,11 @@ def test_finetune_into_a_folder_another_run_writes_is_refused(tmp_path):
     from modeling_randommask.training.output_lock import OutputDirInUseError, output_dir_lock
 
     out = tmp_path / "ft"
+    model = tiny_checkpoint(tmp_path / "model")
     with output_dir_lock(out), pytest.raises(OutputDirInUseError, match=f"{re.escape(str(out))} is in use by another"):
-        finetune(FinetuneArguments(model="unused", task=str(write_task(tmp_path / "task"))),
+        finetune(FinetuneArguments(model=str(model), task=str(write_task(tmp_path / "task"))),
                      TrainingArguments(output_dir=str(out), report_to="none"))
-    assert not out.exists()
+    assert [p.name for p in out.iterdir()] == [".randommask.lock"]  # the refused run wrote nothing
 
 
 def test_finetune_from_a_non_randommask_folder_is_refused(tmp_path, bert_folder):

@@ -77,3 +77,21 @@ def test_consecutive_faults_stop_the_run_with_a_message(tmp_path, poison):
     checkpoint = out / "checkpoints" / (out / "checkpoints" / "latest").read_text()
     assert checkpoint.name == "step-00000004"
     assert _all_finite(load_file(checkpoint / "model.safetensors"))
+
+
+def test_batches_whose_mask_selects_no_token_are_not_faults(tmp_path, caplog):
+    """One window of 12 tokens per batch: the mask (p = 0.025 per centre) selects no token in most batches. Such a
+    batch has no loss; it used to be a NaN loss, counted as a fault, and three in a row stopped the run with
+    "lower the learning rate"."""
+    out = tmp_path / "run"
+    pretrain(*parse_args([*QUICK, "--per_device_batch_size", "1", "--max_length", "12", "--output_dir", str(out)]))
+
+    log = read_log(out)
+    empty = [r["step"] for r in log if r.get("event") == "skipped_no_labels"]
+    trained = [r for r in log if "loss" in r and "event" not in r]
+    assert len(empty) >= 3 and not any(r.get("event") == "skipped_non_finite" for r in log)
+    assert "non-finite" not in caplog.text
+    assert all(r["loss"] is None for r in trained if r["step"] - 1 in empty)  # no made-up loss for them
+    assert all(math.isfinite(r["loss"]) for r in trained if r["step"] - 1 not in empty)
+    assert all(math.isfinite(r["val_loss"]) for r in log if "val_loss" in r)
+    assert _all_finite(load_file(out / "model.safetensors"))

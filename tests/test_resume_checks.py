@@ -12,6 +12,8 @@ import os
 import re
 import shutil
 import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -89,15 +91,21 @@ def test_damaged_checkpoint_file_is_refused_by_name(finished, tmp_path, name, da
     assert snapshot(out) == before
 
 
-def test_checkpoint_without_manifest_still_names_an_empty_training_state(finished, tmp_path, caplog):
-    """Checkpoints written before manifests existed cannot be verified (a warning says so); an empty JSON file in
-    one is still named, not a raw JSONDecodeError."""
+def test_checkpoint_without_manifest_is_refused_unless_its_pickles_are_trusted(finished, tmp_path, caplog):
+    """Without a manifest nothing says this package wrote the checkpoint, and resuming unpickles its .pkl files
+    (which can run any code): refused, before anything is loaded, unless --trust_checkpoint_pickles. Trusted, it
+    cannot be verified (a warning says so) and an empty JSON file in it is still named."""
     out = copy_of(finished, tmp_path)
     (out / "checkpoints" / LATEST / "manifest.json").unlink()
     (out / "checkpoints" / LATEST / "training_state.json").write_text("")
+    before = snapshot(out)
+    with pytest.raises(CheckpointError, match="no manifest.json, so nothing says this package wrote it, and resuming "
+                                              "would unpickle custom_checkpoint_0.pkl, random_states_0.pkl"):
+        resume(out)
+    assert snapshot(out) == before
     with pytest.raises(CheckpointError, match=re.escape(f"{out / 'checkpoints' / LATEST / 'training_state.json'}: "
                                                         "empty (the step and data position)")):
-        resume(out)
+        resume(out, "--trust_checkpoint_pickles")
     assert "no manifest.json (written by an older version)" in caplog.text
 
 
@@ -184,7 +192,7 @@ def test_a_locked_folder_is_refused_before_anything_is_written(finished, tmp_pat
         with output_dir_lock(out), pytest.raises(OutputDirInUseError):
             resume(out)
         assert snapshot(out) == before
-    assert not fresh.exists()  # the lock's own folder goes with it when nothing else was written
+    assert [p.name for p in fresh.iterdir()] == [LOCK_FILE]  # the refused run wrote nothing
 
 
 HOLD_LOCK = """
@@ -209,7 +217,7 @@ def test_the_lock_of_a_killed_run_does_not_block_the_next_run(tmp_path):
         holder.wait()
     assert (out / LOCK_FILE).exists()  # the killed holder's file is left behind, its lock is not
     pretrain(*parse_args([*QUICK_PRETRAIN, "--max_steps", "4", "--output_dir", str(out)]))
-    assert (out / "model.safetensors").is_file() and not (out / LOCK_FILE).exists()
+    assert (out / "model.safetensors").is_file() and (out / LOCK_FILE).read_text() == ""  # released, kept
 
 
 def test_two_runs_started_together_one_writes_and_the_other_is_refused(tmp_path):
@@ -242,3 +250,34 @@ def test_resume_over_changed_genome_content_under_the_same_name_is_refused(tmp_p
     with pytest.raises(CheckpointError, match=r"would not continue the run exactly: genome \{.*'content_sha256': '"):
         pretrain(*parse_args([*options, "--resume_from_checkpoint", "latest"]))
     assert snapshot(out) == before
+
+
+def test_contending_runs_never_hold_one_folder_together(tmp_path):
+    """Runs (threads here: a flock belongs to an open file, so they contend like processes) take and release one
+    folder's lock as fast as they can for 2 s. When the holder unlinked the lock file on release, a contender that
+    had opened it just before locked the deleted file while another locked a fresh one: two holders at once."""
+    folder, guard, counts = tmp_path / "run", threading.Lock(), {"holders": 0, "overlaps": 0, "held": 0}
+
+    def contend():
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            try:
+                with output_dir_lock(folder):
+                    with guard:
+                        counts["holders"] += 1
+                        counts["overlaps"] += counts["holders"] > 1
+                        counts["held"] += 1
+                    time.sleep(0.0005)
+                    with guard:
+                        counts["holders"] -= 1
+            except OutputDirInUseError:
+                pass
+
+    threads = [threading.Thread(target=contend) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert counts["held"] > 100, counts  # the lock changed hands often enough for the race to show
+    assert counts["overlaps"] == 0, f"{counts['overlaps']} times two runs held the folder at once"
+    assert (folder / LOCK_FILE).read_text() == ""  # the file stays, without a holder line

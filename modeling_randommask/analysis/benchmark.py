@@ -7,11 +7,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..data.options import check_output_folder, check_ranges
+from ..data.options import OptionError, check_output_folder, check_ranges
 from ..data.tasks import task_folders
 from ..hub.model_card import add_benchmark_results, set_card_section
 from ..training.finetune_recipes import TRAINER_DEFAULTS, finetune_training_arguments
-from ..training.finetuning import FinetuneArguments, parse_with_trainer_options
+from ..training.finetuning import (
+    FinetuneArguments,
+    best_model_metric,
+    check_selection_options,
+    parse_with_trainer_options,
+)
 from .baselines import (
     compare_on_task,
     finetune_with_tuned_rate,
@@ -71,6 +76,21 @@ def task_output_name(folder: Path) -> str:
     return "-".join(folder.resolve().parts[-2:])
 
 
+def distinct_tasks(task_roots: list[str]) -> list[Path]:
+    """Every task folder under ``task_roots``, each once; two folders whose results would share a name (a
+    sub-folder and a table row: ``task_output_name``) are refused before anything runs."""
+    folders = list(dict.fromkeys(folder.resolve() for root in task_roots for folder in task_folders(root)))
+    by_name: dict[str, list[Path]] = {}
+    for folder in folders:
+        by_name.setdefault(task_output_name(folder), []).append(folder)
+    clashes = {name: found for name, found in by_name.items() if len(found) > 1}
+    if clashes:
+        listed = "; ".join(f"{' and '.join(map(str, found))} would both be {name!r}" for name, found in clashes.items())
+        raise OptionError(f"--tasks: {listed} (each task's results folder and table row are named by its last two "
+                          "folders): rename one, or benchmark them in separate runs")
+    return folders
+
+
 def run_benchmark(args: FinetuneArguments, task_roots: list[str], baselines: bool = True,
                   learning_rates: list[float] = (), **training_options: Any) -> str:
     """Fine-tune ``args.model`` on every task under ``task_roots``, each with the paper's recipe for its family
@@ -82,13 +102,16 @@ def run_benchmark(args: FinetuneArguments, task_roots: list[str], baselines: boo
     the model is a local folder with one and into each task's fine-tuned card, and returns the table."""
     output_dir = check_output_folder(training_options.pop("output_dir", TRAINER_DEFAULTS["output_dir"]))
     hub_model_id = training_options.pop("hub_model_id", None)
-    folders = [folder for root in task_roots for folder in task_folders(root)]
+    folders = distinct_tasks(task_roots)
     runs = []
-    for folder in folders:  # every task's options are checked before the first run
+    for folder in folders:  # every task and its options are checked before the first run
         name = task_output_name(folder)
-        runs.append((folder, finetune_training_arguments(
+        training_args = finetune_training_arguments(
             folder, output_dir=str(output_dir / name), hub_model_id=f"{hub_model_id}-{name}" if hub_model_id else None,
-            **training_options)))
+            **training_options)
+        check_selection_options(training_args)
+        best_model_metric(training_args, replace(args, task=str(folder)).load_task())
+        runs.append((folder, training_args))
     scratch = from_scratch_folder(args.model, output_dir / "from-scratch-model") if baselines else None
     rows = []
     for folder, training_args in runs:

@@ -37,9 +37,11 @@ from tokenization.kmer_vocab import BASES
 from ..configuration_randommask import NUM_SPECIAL_TOKENS
 from ..data.fasta import default_corpus, read_genome
 from ..data.genome_windows import GenomeDataConfig
-from ..data.options import check_output_folder, check_ranges
+from ..data.options import OptionError, check_output_folder, check_ranges
 from ..hub.checkpoint import load_masked_lm
+from ..hub.model_source import check_model_source
 from ..inference import bits_per_base as bpb
+from ..inference.markov import MAX_ORDER
 from ..pipeline_randommask import DEFAULT_RULE, RULES
 from ..training.run_log import TrainingCurve, log_file, read_training_log
 
@@ -464,7 +466,12 @@ class AnalyzeArguments:
 
     def __post_init__(self):
         check_ranges(self, positive=("num_windows", "window_bases", "batch_size", "n_neighbors", "tsne_max_iter"),
-                     non_negative=("seed",))
+                     non_negative=("seed", "bits_positions"))
+        if not 0 <= self.markov_order <= MAX_ORDER:
+            raise ValueError(f"--markov_order must be between 0 and {MAX_ORDER}, got {self.markov_order}")
+        unknown = sorted(set(self.bits_rules) - set(RULES))
+        if unknown:
+            raise ValueError(f"--bits_rules: unknown rule(s) {unknown}; choose from {list(RULES)}")
 
 
 def analyze(args: AnalyzeArguments) -> dict[str, Any]:
@@ -472,10 +479,9 @@ def analyze(args: AnalyzeArguments) -> dict[str, Any]:
     ``attention.png``, ``kmer_tsne.png``, ``diagnostics.json`` and ``diagnostics.md`` into ``args.out_dir``;
     return what ``diagnostics.json`` holds."""
     labels = _labels(args.labels, [Path(m).name for m in args.models])
-    unknown = sorted(set(args.bits_rules) - set(RULES))
-    if unknown:
-        raise ValueError(f"--bits_rules: unknown rule(s) {unknown}; choose from {list(RULES)}")
     out_dir = check_output_folder(args.out_dir, "--out_dir")
+    for model in args.models:  # a mistyped one is named before any model or genome is read
+        check_model_source(model)
     out_dir.mkdir(parents=True, exist_ok=True)
     logs = {label: read_training_log(path) for path, label in zip(args.models, labels) if log_file(path).is_file()}
     window_bases = args.window_bases or _trained_window_bases(logs.values()) or 515
@@ -537,9 +543,9 @@ def _trained_window_bases(curves) -> int | None:
 def _labels(labels: Sequence[str] | None, defaults: list[str]) -> list[str]:
     labels = list(labels) if labels is not None else defaults
     if len(labels) != len(defaults):
-        raise ValueError(f"got {len(labels)} labels for {len(defaults)} models/runs")
+        raise OptionError(f"--labels: got {len(labels)} labels for {len(defaults)} models/runs")
     if len(set(labels)) != len(labels):
-        raise ValueError(f"labels must be distinct, got {labels} (pass --labels)")
+        raise OptionError(f"labels must be distinct, got {labels} (pass --labels)")
     return labels
 
 

@@ -35,10 +35,14 @@ from torch.utils.data import Dataset
 
 from .corpus_store import load_genome
 from .fasta import COMPLEMENT, IS_ACGT, Genome, default_corpus, letter_counts, split_at
-from .options import check_output_folder
+from .options import InputError, check_output_folder
 from .seeding import keyed_generator, seed_hash
 
 logger = logging.getLogger(__name__)
+
+
+class GenomeDataError(InputError, ValueError):
+    """Genome files that cannot give the windows asked for (too short, too few A/C/G/T); the message names them."""
 
 
 @dataclass
@@ -374,9 +378,10 @@ def build_genome_datasets(config: GenomeDataConfig, tokenizer, genome: Genome | 
                               skipped_windows=val_skipped)
     sources = ", ".join(map(str, genome.files))
     if not len(train) or (config.val_fraction > 0 and not len(val)):
-        raise ValueError(f"{sources}: too little usable sequence for windows of {window} bp: {len(train)} training "
-                         f"and {len(val)} validation windows ({genome.num_bases:,} bases, "
-                         f"{int(runs.before[-1]):,} non-ACGT{_letters(genome)})")
+        raise GenomeDataError(
+            f"{sources}: too little usable sequence for windows of {window} bp (--max_length {config.max_length} "
+            f"tokens): {len(train)} training and {len(val)} validation windows ({genome.num_bases:,} bases, "
+            f"{int(runs.before[-1]):,} non-ACGT{_letters(genome)})")
     per_file = np.bincount(genome.record_files, weights=genome.lengths, minlength=len(genome.files))
     epoch_share = per_file_windows / max(len(train), 1) if shares is None else shares
     stats = {

@@ -46,7 +46,8 @@ class InputError(Exception):
 
 
 class OptionError(InputError, ValueError):
-    """An option value that cannot be used with the model or data it meets; the message names the option."""
+    """An option value (or combination) that cannot work, found after parsing (it needs a file or the task to
+    decide); the message names the option."""
 
 
 USER_ERRORS = (FileExistsError, FileNotFoundError, NotADirectoryError, InputError)

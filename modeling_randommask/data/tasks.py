@@ -45,6 +45,7 @@ import numpy as np
 
 from .base_labels import token_labels
 from .fasta import letter_counts
+from .options import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,11 @@ _INTEGER = re.compile(r"[+-]?\d+")
 _NO_LIMIT = int(1e12)  # transformers uses a huge integer for "model_max_length unknown"
 _CSV_FIELD_LIMIT = 2**31 - 1  # csv's own limit is a C long; 131,072 by default
 _PROTEIN_ONLY = set("EFIJLOPQXZ")  # letters of protein sequences that are no IUPAC nucleotide code
+
+class TaskFileError(InputError, ValueError):
+    """A task file (or folder) that breaks the rules above; the message names the file and, where one is at fault,
+    the line."""
+
 
 TaskKind = Literal["binary", "multiclass", "regression", "token"]
 _KINDS = ("auto", *get_args(TaskKind))
@@ -124,7 +130,7 @@ def find_split_file(folder: str | os.PathLike, split: str) -> Path | None:
     found = [folder / f"{split}{ext}{gz}" for ext in _DELIMITERS for gz in ("", ".gz")]
     found = [p for p in found if p.is_file()]
     if len(found) > 1:
-        raise ValueError(f"{folder}: several files for split {split!r}: {[p.name for p in found]}; keep one")
+        raise TaskFileError(f"{folder}: several files for split {split!r}: {[p.name for p in found]}; keep one")
     return found[0] if found else None
 
 
@@ -143,17 +149,17 @@ def _join_kmers(text: str, where: str) -> str:
     kmers = text.split()
     k = len(kmers[0])
     if any(len(t) != k for t in kmers):
-        raise ValueError(f"{where}: sequence holds spaces but its tokens are not all k-mers of one length")
+        raise TaskFileError(f"{where}: sequence holds spaces but its tokens are not all k-mers of one length")
     bases = kmers[0] + "".join(t[-1] for t in kmers[1:])
     if " ".join(bases[i : i + k] for i in range(len(kmers))) != " ".join(kmers):
-        raise ValueError(
+        raise TaskFileError(
             f"{where}: sequence holds space-separated {k}-mers that do not overlap by {k - 1} bases; "
             "only DNABERT's overlapping (stride 1) k-mer format is converted back to bases"
         )
     return bases
 
 
-def _unreadable(path: Path, error: Exception) -> ValueError:
+def _unreadable(path: Path, error: Exception) -> TaskFileError:
     """Error path: re-read the raw lines to name the first that is not UTF-8 or where a gzip stream breaks."""
     line = 0
     try:
@@ -161,10 +167,10 @@ def _unreadable(path: Path, error: Exception) -> ValueError:
             for line, data in enumerate(raw, 1):
                 data.decode("utf-8")
     except UnicodeDecodeError as bad:
-        return ValueError(f"{path}: line {line}: not UTF-8 text ({bad})")
+        return TaskFileError(f"{path}: line {line}: not UTF-8 text ({bad})")
     except (EOFError, OSError, zlib.error):
         pass
-    return ValueError(f"{path}: line {line + 1}: unreadable data: truncated or corrupt gzip? ({error})")
+    return TaskFileError(f"{path}: line {line + 1}: unreadable data: truncated or corrupt gzip? ({error})")
 
 
 def _rows(reader, path: Path):
@@ -197,21 +203,21 @@ def _read_split(path: Path, sequence_column: str, label_columns: str | Sequence[
         reader = csv.reader(handle, delimiter=delimiter)
         header = next(_rows(reader, path), None)
         if header is None:
-            raise ValueError(f"{path}: file is empty (expected a header row naming {sequence_column!r})")
+            raise TaskFileError(f"{path}: file is empty (expected a header row naming {sequence_column!r})")
         header = [h.strip() for h in header]
         if len(set(header)) != len(header):
-            raise ValueError(f"{path}: line 1: duplicate column names in header {header}")
+            raise TaskFileError(f"{path}: line 1: duplicate column names in header {header}")
         if sequence_column not in header:
             other, suffix = ("\t", ".tsv") if delimiter == "," else (",", ".csv")
             hint = f" (it looks {other!r}-separated: name the file {suffix})" if other in header[0] else ""
-            raise ValueError(f"{path}: line 1: no {sequence_column!r} column in header {header}{hint}")
+            raise TaskFileError(f"{path}: line 1: no {sequence_column!r} column in header {header}{hint}")
         if label_columns == ALL_COLUMNS:
             targets = [h for h in header if h != sequence_column]
         else:
             targets = [label_columns] if isinstance(label_columns, str) else list(label_columns)
         missing = [c for c in targets if c not in header]
         if missing or (require_labels and not targets):
-            raise ValueError(f"{path}: line 1: label column(s) {missing or targets} not in header {header}")
+            raise TaskFileError(f"{path}: line 1: label column(s) {missing or targets} not in header {header}")
         seq_at = header.index(sequence_column)
         label_at = [header.index(c) for c in targets]
         for row in _rows(reader, path):
@@ -220,21 +226,21 @@ def _read_split(path: Path, sequence_column: str, label_columns: str | Sequence[
                 blank += 1
                 continue
             if len(row) != len(header):
-                raise ValueError(f"{path}: line {line}: {len(row)} fields, header has {len(header)}")
+                raise TaskFileError(f"{path}: line {line}: {len(row)} fields, header has {len(header)}")
             seq = row[seq_at].strip()
             if not seq:
-                raise ValueError(f"{path}: line {line}: empty sequence")
+                raise TaskFileError(f"{path}: line {line}: empty sequence")
             if " " in seq or "\t" in seq:
                 seq = _join_kmers(seq, f"{path}: line {line}")
                 joined_kmers += 1
             if not (seq.isascii() and seq.isalpha()):
                 bad = next(c for c in seq if not (c.isascii() and c.isalpha()))
-                raise ValueError(f"{path}: line {line}: sequence holds {bad!r}; expected letters (bases) only")
+                raise TaskFileError(f"{path}: line {line}: sequence holds {bad!r}; expected letters (bases) only")
             sequences.append(seq)
             cells.append([row[i].strip() for i in label_at])
             lines.append(line)
     if not sequences:
-        raise ValueError(f"{path}: no data rows after the header")
+        raise TaskFileError(f"{path}: no data rows after the header")
     if joined_kmers:
         logger.info("%s: %d sequences were space-separated overlapping k-mers (DNABERT format); joined back "
                     "into bases", path, joined_kmers)
@@ -278,12 +284,13 @@ def _parse_numbers(raw: _RawSplit) -> np.ndarray:
         for row, line in zip(raw.cells, raw.lines):
             for column, cell in zip(raw.label_columns, row):
                 try:
-                    ok = np.isfinite(float(cell))
+                    number = float(cell)
                 except ValueError:
-                    ok = False
-                if not ok:
-                    what = "missing" if not cell else f"non-numeric or non-finite ({cell!r})"
-                    raise ValueError(f"{raw.path}: line {line}: label {column!r} is {what}")
+                    number = None
+                if number is None or not np.isfinite(number):
+                    what = ("missing" if not cell else f"not a number ({cell!r}): labels are numbers, classes "
+                            "written 0..C-1 (e.g. 0 for no, 1 for yes)" if number is None else f"not finite ({cell!r})")
+                    raise TaskFileError(f"{raw.path}: line {line}: label {column!r} is {what}")
     return values
 
 
@@ -296,7 +303,7 @@ def _class_ids(raw: _RawSplit, values: np.ndarray) -> np.ndarray:
     fractional = np.flatnonzero(ids != np.round(ids))
     if fractional.size:
         i = fractional[0]
-        raise ValueError(f"{raw.path}: line {raw.lines[i]}: class label {raw.cells[i][0]!r} is not a whole number")
+        raise TaskFileError(f"{raw.path}: line {raw.lines[i]}: class label {raw.cells[i][0]!r} is not a whole number")
     return ids.astype(np.int64)
 
 
@@ -311,22 +318,23 @@ def _detect_kind(train: _RawSplit, values: np.ndarray, kind: str) -> TaskKind:
         ids = _class_ids(train, values)
         classes = np.unique(ids)
         if not np.array_equal(classes, np.arange(classes.size)):
-            raise ValueError(
+            raise TaskFileError(
                 f"{train.path}: integer labels {classes.tolist()[:20]} are not 0..C-1 with every class present; "
-                "relabel them to 0..C-1, or pass kind='regression' if they are quantities"
+                "relabel them to 0..C-1, or write them as decimals (1.0) if they are quantities: the task is then "
+                "a regression"
             )
         kind = "binary" if classes.size == 2 else "multiclass"
     if kind != "regression":
         if several:
-            raise ValueError(f"{train.path}: kind={kind!r} needs one label column, got {train.label_columns}")
+            raise TaskFileError(f"{train.path}: kind={kind!r} needs one label column, got {train.label_columns}")
         classes = np.unique(_class_ids(train, values))
         if classes.min() < 0 or classes.size < 2:
-            raise ValueError(
+            raise TaskFileError(
                 f"{train.path}: classification needs labels 0..C-1 with at least two classes in train, "
                 f"got {classes.tolist()[:20]}"
             )
         if kind == "binary" and classes.max() > 1:
-            raise ValueError(f"{train.path}: kind='binary' but train holds labels {classes.tolist()[:20]}")
+            raise TaskFileError(f"{train.path}: kind='binary' but train holds labels {classes.tolist()[:20]}")
     return kind
 
 
@@ -343,17 +351,17 @@ def _base_labels(raw: _RawSplit) -> np.ndarray:
                               != np.fromiter(map(len, raw.sequences), np.int64, len(cells)))
     if mismatch.size:
         i = mismatch[0]
-        raise ValueError(f"{raw.path}: line {raw.lines[i]}: per-base label has {len(cells[i])} characters for a "
+        raise TaskFileError(f"{raw.path}: line {raw.lines[i]}: per-base label has {len(cells[i])} characters for a "
                          f"sequence of {len(raw.sequences[i])} bases")
     joined = "".join(cells)
     if not joined.isascii():
         bad = np.flatnonzero([not cell.isascii() for cell in cells])[0]
-        raise ValueError(f"{raw.path}: line {raw.lines[bad]}: per-base label holds non-digit characters")
+        raise TaskFileError(f"{raw.path}: line {raw.lines[bad]}: per-base label holds non-digit characters")
     codes = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).astype(np.int16) - ord("0")
     bad_bases = np.flatnonzero((codes < 0) | (codes > 9))
     if bad_bases.size:
         row = int(np.searchsorted(np.cumsum([len(c) for c in cells]), bad_bases[0], side="right"))
-        raise ValueError(f"{raw.path}: line {raw.lines[row]}: per-base label holds "
+        raise TaskFileError(f"{raw.path}: line {raw.lines[row]}: per-base label holds "
                          f"{joined[bad_bases[0]]!r}; expected one digit (class 0-9) per base")
     return codes.astype(np.int8)
 
@@ -363,16 +371,27 @@ def _token_task_labels(raw: dict[str, _RawSplit]) -> tuple[list[str], dict[str, 
     labels = {s: _base_labels(r) for s, r in raw.items()}
     classes = np.unique(labels["train"])
     if classes.size < 2 or not np.array_equal(classes, np.arange(classes.size)):
-        raise ValueError(f"{raw['train'].path}: per-base labels {classes.tolist()} are not 0..C-1 with at least "
+        raise TaskFileError(f"{raw['train'].path}: per-base labels {classes.tolist()} are not 0..C-1 with at least "
                          "two classes present in the training split")
     for split, values in labels.items():
         unseen = np.flatnonzero(values >= classes.size)
         if unseen.size:
             r = raw[split]
             row = int(np.searchsorted(np.cumsum([len(s) for s in r.sequences]), unseen[0], side="right"))
-            raise ValueError(f"{r.path}: line {r.lines[row]}: per-base label {values[unseen[0]]} never occurs in "
+            raise TaskFileError(f"{r.path}: line {r.lines[row]}: per-base label {values[unseen[0]]} never occurs in "
                              f"the training split ({raw['train'].path.name}: {classes.tolist()})")
     return [str(c) for c in classes], labels
+
+
+def task_folder(path: str | os.PathLike) -> Path:
+    """``path`` as a task folder, or an error saying what it is instead (missing, or a file: give its folder)."""
+    folder = Path(path)
+    if folder.is_file():
+        raise NotADirectoryError(f"task {folder} is a file: give the task folder that holds it ({folder.parent}), "
+                                 "with its train/dev/test files")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"task folder not found: {folder}")
+    return folder
 
 
 def load_task(
@@ -387,9 +406,7 @@ def load_task(
     """Read and check a task folder (module docstring: the rules). ``label_columns`` is a column name, a list
     of names (several regression targets, e.g. DeepSTARR's ``Dev_log2_enrichment``/``Hk_log2_enrichment``)
     or ``ALL_COLUMNS``. ``name`` defaults to the folder's last two path parts (``"tf/0"``, ``"EMP/H3"``)."""
-    folder = Path(path)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"task folder not found: {folder}")
+    folder = task_folder(path)
     if missing_train not in ("error", "use_dev"):
         raise ValueError(f"missing_train must be 'error' or 'use_dev', got {missing_train!r}")
     if kind not in _KINDS:
@@ -419,12 +436,12 @@ def load_task(
     train = raw["train"]
     for r in raw.values():
         if r.label_columns != train.label_columns:
-            raise ValueError(f"{r.path}: label columns {r.label_columns} differ from train's {train.label_columns}")
+            raise TaskFileError(f"{r.path}: label columns {r.label_columns} differ from train's {train.label_columns}")
     labels: dict[str, np.ndarray] = {}
     if kind == "token" or (kind == "auto" and _is_per_base(train)):
         task_kind = "token"
         if len(train.label_columns) != 1:
-            raise ValueError(f"{train.path}: kind='token' needs one label column, got {train.label_columns}")
+            raise TaskFileError(f"{train.path}: kind='token' needs one label column, got {train.label_columns}")
         label_names, labels = _token_task_labels(raw)
     else:
         values = {s: _parse_numbers(r) for s, r in raw.items()}
@@ -441,7 +458,7 @@ def load_task(
             unseen = np.flatnonzero(~np.isin(ids, classes))
             if unseen.size:
                 i = unseen[0]
-                raise ValueError(f"{r.path}: line {r.lines[i]}: label {ids[i]} never occurs in the training split "
+                raise TaskFileError(f"{r.path}: line {r.lines[i]}: label {ids[i]} never occurs in the training split "
                                  f"({train.path.name}: {classes.tolist()})")
             labels[s] = ids
         missing_classes = np.setdiff1d(np.arange(len(label_names)), classes)
@@ -503,7 +520,7 @@ def _check_too_long(
     first = f"first at {task.where(split, idx[0])} ({lengths[split][idx[0]] + specials} tokens)"
     message = f"task {task.name}: sequences longer than {limit} tokens with specials ({counts}); {first}"
     if too_long == "error":
-        raise ValueError(message + "; pass too_long='truncate' to keep their first tokens")
+        raise TaskFileError(message + "; pass too_long='truncate' to keep their first tokens")
     logger.warning("%s; truncating them to their first %d tokens", message, limit)
 
 

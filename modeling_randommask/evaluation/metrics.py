@@ -29,6 +29,19 @@ logger = logging.getLogger(__name__)
 PRIMARY_METRIC = {"binary": "mcc", "multiclass": "mcc", "regression": "pearson", "token": "mcc"}
 """The paper's metric per task kind; use as ``TrainingArguments(metric_for_best_model=...)``."""
 
+CLASSIFICATION_METRICS = ("mcc", "accuracy", "f1", "f1_macro", "roc_auc")
+REGRESSION_METRICS = ("pearson", "spearman", "mse")
+
+
+def metric_names(kind: str, target_names: Sequence[str] = ()) -> list[str]:
+    """What an evaluation of a ``kind`` task reports (the loss beside its metrics; per target too with several
+    regression targets): the names ``metric_for_best_model`` may give."""
+    if kind != "regression":
+        return ["loss", *CLASSIFICATION_METRICS]
+    per_target = [f"{key}_{name}" for name in target_names for key in REGRESSION_METRICS] if len(target_names) > 1 else []
+    return ["loss", *REGRESSION_METRICS, *per_target]
+
+
 DNA_METRICS = str(Path(__file__).with_name("dna_metrics.py"))
 """Path of the ``evaluate`` module: ``evaluate.load(DNA_METRICS, "classification" | "regression")``, offline."""
 
@@ -64,13 +77,13 @@ def classification_metrics(labels: np.ndarray, logits: np.ndarray) -> dict[str, 
     num_classes = logits.shape[1]
     classes = np.arange(num_classes)
     f1_macro = float(skm.f1_score(labels, preds, labels=classes, average="macro", zero_division=0))
-    return {
-        "mcc": float(skm.matthews_corrcoef(labels, preds)),
-        "accuracy": float(skm.accuracy_score(labels, preds)),
-        "f1": float(skm.f1_score(labels, preds, zero_division=0)) if num_classes == 2 else f1_macro,
-        "f1_macro": f1_macro,
-        "roc_auc": _roc_auc(labels, _softmax(logits)),
-    }
+    return dict(zip(CLASSIFICATION_METRICS, (
+        float(skm.matthews_corrcoef(labels, preds)),
+        float(skm.accuracy_score(labels, preds)),
+        float(skm.f1_score(labels, preds, zero_division=0)) if num_classes == 2 else f1_macro,
+        f1_macro,
+        _roc_auc(labels, _softmax(logits)),
+    ), strict=True))
 
 
 def _correlation(fn: Callable, x: np.ndarray, y: np.ndarray, what: str) -> float:
@@ -103,7 +116,7 @@ def regression_metrics(
         }
         for t, name in enumerate(names)
     }
-    out = {key: float(np.mean([m[key] for m in per_target.values()])) for key in ("pearson", "spearman", "mse")}
+    out = {key: float(np.mean([m[key] for m in per_target.values()])) for key in REGRESSION_METRICS}
     if len(names) > 1:
         out |= {f"{key}_{name}": value for name, m in per_target.items() for key, value in m.items()}
     return out

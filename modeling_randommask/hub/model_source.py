@@ -9,8 +9,9 @@ as a missing folder; one that could be either is tried on the Hub and, if that f
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from ..configuration_randommask import RandomMaskConfig
 from ..data.options import InputError
@@ -75,14 +76,28 @@ def check_local_folder(model: str | os.PathLike) -> Path | None:
     return path
 
 
+def _read_config(model: str, read: Callable[[str], Any]) -> Any:
+    """``read(model)`` (a config reader) after ``check_local_folder``; a repo id that cannot be loaded is an error
+    naming ``model``."""
+    path = check_local_folder(model)
+    if path is not None:
+        return read(str(path))
+    try:
+        return read(model)
+    except OSError as error:
+        raise FileNotFoundError(f"model {model!r}: no such local folder, and as a Hub repo id it could not be "
+                                f"loaded: {' '.join(str(error).split())}") from error
+
+
 def load_model_config(model: str) -> RandomMaskConfig:
     """The ``RandomMaskConfig`` of ``model`` (a saved folder or a Hub repo id), or an error naming ``model`` that
     says whether it was read as a folder or a repo id and what is wrong."""
-    path = check_local_folder(model)
-    if path is not None:
-        return read_config(path)
-    try:
-        return read_config(model)
-    except OSError as error:
-        raise FileNotFoundError(f"model {model!r}: no such local folder, and as a Hub repo id it could not be "
-                                f"loaded: {error}") from error
+    return _read_config(model, read_config)
+
+
+def check_model_source(model: str) -> None:
+    """Refuse, as ``load_model_config`` does, a ``model`` whose config.json cannot be read; any architecture
+    passes (a DNABERT folder too), and no weights are read."""
+    from transformers import PreTrainedConfig
+
+    _read_config(model, PreTrainedConfig.get_config_dict)

@@ -23,6 +23,7 @@ from ..pipeline_randommask import BASES
 
 Context = Literal["left", "centred"]
 CONTEXTS = ("left", "centred")
+MAX_ORDER = 9  # 4**10 counts of 10-mers: 8 MB; a higher order has too few counts per context on any genome
 _CHUNK = 1 << 24  # bases counted per step
 _TO_OUTPUT = [VOCAB_ORDER.index(base) for base in BASES]
 
@@ -31,8 +32,8 @@ class MarkovBaseline:
     """Counts of (order + 1)-mers; ``fit`` them, then ``log_probs`` at any base with an all-ACGT neighbourhood."""
 
     def __init__(self, order: int = 5):
-        if not 0 <= order <= 9:
-            raise ValueError(f"order must be in 0..9, got {order}")
+        if not 0 <= order <= MAX_ORDER:
+            raise ValueError(f"order must be in 0..{MAX_ORDER}, got {order}")
         self.order = order
         self.tokenizer = KmerTokenizer(k=order + 1)  # its ids are the (order + 1)-mers in vocabulary order, + 5
         self.counts = np.zeros(4 ** (order + 1), dtype=np.int64)

@@ -159,10 +159,19 @@ def read_json(path: Path, what: str) -> Any:
         raise CheckpointError(f"{path}: {problem} ({what}); the checkpoint is damaged{_others(path.parent)}") from None
 
 
-def verify_checkpoint(checkpoint: Path) -> None:
+def verify_checkpoint(checkpoint: Path, trust_pickles: bool = False) -> None:
     """Refuse a checkpoint whose files do not match its manifest (missing, truncated, corrupted), naming the file.
-    Checkpoints written before manifests existed are resumed with a warning that they cannot be checked."""
+    A checkpoint without a manifest (written by an older version, or not by this package) cannot be checked: it is
+    refused when resuming would unpickle files of it (pickle runs any code it holds: accelerate's
+    ``custom_checkpoint_*.pkl``, ``random_states_*.pkl``) unless ``trust_pickles`` (``--trust_checkpoint_pickles``),
+    and resumed with a warning otherwise."""
     if not (checkpoint / MANIFEST).is_file():
+        pickles = sorted(path.name for path in checkpoint.glob("*.pkl"))
+        if pickles and not trust_pickles:
+            raise CheckpointError(
+                f"{checkpoint}: no {MANIFEST}, so nothing says this package wrote it, and resuming would unpickle "
+                f"{', '.join(pickles)} (a pickle can run any code): pass --trust_checkpoint_pickles if you trust "
+                f"these files (a checkpoint of your own older run){_others(checkpoint)}")
         logger.warning("%s: no %s (written by an older version): its files cannot be checked before resuming",
                        checkpoint, MANIFEST)
         return

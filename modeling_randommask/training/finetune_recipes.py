@@ -17,6 +17,7 @@ import torch
 from transformers import TrainingArguments
 
 from ..data.gue import resolve_task
+from ..data.options import OptionError
 from ..evaluation.metrics import PRIMARY_METRIC
 
 
@@ -117,6 +118,6 @@ def finetune_training_arguments(task: str | os.PathLike | None, **options: Any) 
     try:
         split = recipe.training_arguments(devices, args.gradient_accumulation_steps)
     except ValueError as error:
-        raise ValueError(f"{error}: pass per_device_train_batch_size (--per_device_train_batch_size) and "
+        raise OptionError(f"{error}: pass per_device_train_batch_size (--per_device_train_batch_size) and "
                          "gradient_accumulation_steps to choose the batch yourself") from None
     return replace(args, per_device_train_batch_size=split["per_device_train_batch_size"])

@@ -43,12 +43,12 @@ from transformers.utils import logging as hf_logging
 
 from tokenization import KmerTokenizer, kmer_stride_of, tokenization_name
 
-from ..configuration_randommask import Pooling
+from ..configuration_randommask import Pooling, RandomMaskConfig
 from ..data.base_labels import BaseAlignment
 from ..data.gue import resolve_task
-from ..data.options import check_output_folder, check_ranges, parse_with
-from ..data.tasks import TaskData, build_datasets, load_task, train_subset
-from ..evaluation.metrics import PRIMARY_METRIC, compute_metrics
+from ..data.options import OptionError, check_output_folder, check_ranges, parse_with
+from ..data.tasks import TaskData, build_datasets, load_task, task_folder, train_subset
+from ..evaluation.metrics import PRIMARY_METRIC, compute_metrics, metric_names
 from ..hub.checkpoint import save_checkpoint
 from ..hub.model_card import render_finetuned_card, task_info
 from ..hub.model_source import load_model_config
@@ -162,11 +162,28 @@ def summarise(values: list[float]) -> dict[str, float]:
     return {"mean": statistics.fmean(finite), "std": std, "n": len(finite)}
 
 
+def check_selection_options(training_args: TrainingArguments) -> None:
+    """Refuse saving and evaluation options under which the best evaluation on dev cannot be kept."""
+    if training_args.eval_strategy != "no":
+        try:  # the selection finetune() adds (_selection), with the given saving and evaluation
+            replace(training_args, load_best_model_at_end=True,
+                    metric_for_best_model=training_args.metric_for_best_model or "loss")
+        except ValueError as error:
+            raise OptionError(
+                f"--save_strategy {training_args.save_strategy.value} with --eval_strategy "
+                f"{training_args.eval_strategy.value}: fine-tuning keeps the best evaluation on dev "
+                f"(load_best_model_at_end), which transformers refuses here ({' '.join(str(error).split())}); keep "
+                "--save_strategy best (the default) or match --eval_strategy, or pass --eval_strategy no to keep "
+                "the last epoch") from None
+
+
 def _check_options(args: FinetuneArguments, training_args: TrainingArguments) -> None:
     """Refuse bad options before any file is written."""
     if args.task is None:
-        raise ValueError("--task is required: a folder with train/dev/test .csv/.tsv(.gz) files")
+        raise OptionError("--task is required: a folder with train/dev/test .csv/.tsv(.gz) files")
+    task_folder(args.task)
     check_trainer_ranges(training_args)
+    check_selection_options(training_args)
     if args.lora_r and importlib.util.find_spec("peft") is None:
         raise ImportError("--lora_r needs the peft package: pip install 'randommask[peft]' (or pip install peft)")
     results = check_output_folder(training_args.output_dir) / "results.json"
@@ -230,11 +247,22 @@ def _metrics_for(task: TaskData, datasets, tokenizer: KmerTokenizer, split: str)
     return compute_metrics("token", bases=bases)
 
 
+def best_model_metric(training_args: TrainingArguments, task: TaskData) -> str:
+    """The metric that picks the best evaluation on dev: ``metric_for_best_model`` (refused unless the task's
+    evaluation reports it), default the task's primary metric."""
+    metric = (training_args.metric_for_best_model or PRIMARY_METRIC[task.kind]).removeprefix("eval_")
+    reported = metric_names(task.kind, task.label_names)
+    if metric not in reported:
+        raise OptionError(f"--metric_for_best_model {training_args.metric_for_best_model}: the {task.kind} task "
+                          f"{task.name} reports {', '.join(reported)}")
+    return metric
+
+
 def _selection(training_args: TrainingArguments, task: TaskData, has_dev: bool) -> tuple[dict[str, Any], str, bool]:
     """The per-seed Trainer settings for model selection, the metric that selects and whether greater is better:
     with dev evaluation, keep the best checkpoint by ``metric_for_best_model`` (default: the task's primary metric);
     without, keep the last epoch."""
-    metric = (training_args.metric_for_best_model or PRIMARY_METRIC[task.kind]).removeprefix("eval_")
+    metric = best_model_metric(training_args, task)
     greater = not metric.endswith("loss") if training_args.greater_is_better is None else training_args.greater_is_better
     if has_dev and training_args.eval_strategy != "no":
         return {"metric_for_best_model": metric, "load_best_model_at_end": True}, metric, greater
@@ -250,16 +278,19 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> dict:
     ``seed-N/`` folders; uploads ``model/`` when ``training_args.push_to_hub``. Returns the results.
 
     ``finetune_training_arguments(task, **options)`` gives ``training_args`` with the paper's recipe; any
-    ``TrainingArguments`` works. Options are checked before anything is written; one run at a time writes a folder."""
+    ``TrainingArguments`` works. Options, the model's config and the task are checked before anything is written;
+    one run at a time writes a folder."""
     _check_options(args, training_args)
-    return _finetune_checked(args, training_args)
+    config = load_model_config(args.model)
+    task = args.load_task()
+    best_model_metric(training_args, task)
+    return _finetune_checked(args, training_args, config, task)
 
 
 @locks_output_dir
-def _finetune_checked(args: FinetuneArguments, training_args: TrainingArguments) -> dict:
+def _finetune_checked(args: FinetuneArguments, training_args: TrainingArguments, config: RandomMaskConfig,
+                      task: TaskData) -> dict:
     output_dir = Path(training_args.output_dir)
-    config = load_model_config(args.model)
-    task = args.load_task()
     kmer_stride = config.kmer_stride if args.tokenization == "pretrained" else kmer_stride_of(
         args.tokenization, config.kmer_size)
     tokenizer = KmerTokenizer(k=config.kmer_size, kmer_stride=kmer_stride)

@@ -1,15 +1,15 @@
 """One writer per output folder: a pretraining or fine-tuning run holds an OS file lock on
-``<output_dir>/.randommask.lock`` while it runs.
+``<output_dir>/.randommask.lock`` (``filelock``, ``flock`` on Unix) while it runs.
 
 Two runs started on one folder would otherwise both pass the "folder is empty" check, then delete each other's
 checkpoint staging folders and interleave their losses in one ``training_log.jsonl``. The second run is refused
-with a message naming the holder (pid, host, start time, written into the lock file).
+with a message naming the holder (pid, host, start time, written into the lock file once the lock is held).
 
-Stale locks: the lock is ``flock`` on an open file, so the kernel drops it when the holding process ends in any
-way (exit, exception, ``kill -9``, OOM killer); a run killed mid-way never blocks the next one, which takes the lock
-and overwrites the holder line. On NFS (v4) the server drops the lock of a crashed client when its lease expires
-(about 90 s). A filesystem without file locks (Lustre mounted without ``flock``) gets a warning and no lock. The
-file is removed when the run ends normally.
+The lock file stays when the run ends: unlinking it while held let a run that had opened it just before lock the
+deleted file while a third run created and locked a fresh one, so two runs held one folder. Stale locks cannot
+block: the kernel drops a ``flock`` when its process ends in any way (exit, exception, ``kill -9``, OOM killer),
+and on NFS (v4) the server drops a crashed client's lock when its lease expires (about 90 s). A filesystem
+without file locks (Lustre mounted without ``flock``) gets a warning and no lock.
 """
 
 from __future__ import annotations
@@ -25,13 +25,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from accelerate.utils import get_int_from_env
+from filelock import FileLock, Timeout
 
 from ..data.options import InputError, check_output_folder
-
-try:
-    import fcntl
-except ImportError:  # Windows: no flock
-    fcntl = None
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +39,13 @@ class OutputDirInUseError(RuntimeError, InputError):
     """Another live run holds the output folder's lock."""
 
 
+def _record_holder(descriptor: int) -> None:
+    """Write who holds the lock into the (locked) lock file, for the message of a run refused meanwhile."""
+    line = f"pid {os.getpid()} on {socket.gethostname()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+    os.ftruncate(descriptor, 0)
+    os.pwrite(descriptor, line.encode(), 0)
+
+
 @contextmanager
 def output_dir_lock(output_dir: Path, enabled: bool = True) -> Iterator[None]:
     """Hold ``output_dir``'s lock for the enclosed block (``enabled`` False: the other ranks of a run, which write
@@ -52,26 +55,28 @@ def output_dir_lock(output_dir: Path, enabled: bool = True) -> Iterator[None]:
     if not enabled:
         yield
         return
-    created = not output_dir.exists()
     output_dir.mkdir(parents=True, exist_ok=True)
     path = output_dir / LOCK_FILE
+    # Not a singleton and not shared between threads: every call is one more contender, refused while held.
+    lock = FileLock(path, blocking=False, preserve_lock_file=True, on_acquired=_record_holder)
     try:
-        with open(path, "a+", encoding="utf-8") as handle:
-            if not _lock(handle, path):
-                yield
-                return
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"pid {os.getpid()} on {socket.gethostname()}, started "
-                         f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
-            handle.flush()
-            try:
-                yield
-            finally:
-                path.unlink(missing_ok=True)  # still locked: a run that opened the file meanwhile is refused
+        lock.acquire()
+    except Timeout:
+        holder = path.read_text(encoding="utf-8", errors="replace").strip() if path.is_file() else ""
+        raise OutputDirInUseError(
+            f"{output_dir} is in use by another run ({holder or 'holder unknown'}): wait for it to end, or choose "
+            f"another --output_dir (the lock is released when that process ends, even if it is killed)"
+        ) from None
+    except OSError as error:
+        logger.warning("%s: this filesystem does not support file locks (%s); make sure no other run writes here",
+                       path, error)
+        yield
+        return
+    try:
+        yield
     finally:
-        if created and output_dir.is_dir() and not any(output_dir.iterdir()):
-            output_dir.rmdir()  # a run refused before writing anything leaves no empty folder behind
+        os.truncate(path, 0)  # still held: the holder line goes, the file stays (see the module docstring)
+        lock.release()
 
 
 def locks_output_dir(run: Run) -> Run:
@@ -88,24 +93,3 @@ def locks_output_dir(run: Run) -> Run:
             return run(args, *more, **kwargs)
 
     return locked
-
-
-def _lock(handle, path: Path) -> bool:
-    """Take the lock without waiting: True when held, False when the filesystem cannot lock (warned)."""
-    if fcntl is None:
-        logger.warning("%s: file locks are not available on this system; make sure no other run writes here", path)
-        return False
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "holder unknown"
-        raise OutputDirInUseError(
-            f"{path.parent} is in use by another run ({holder}): wait for it to end, or choose another "
-            f"--output_dir (the lock is released when that process ends, even if it is killed)"
-        ) from None
-    except OSError as error:
-        logger.warning("%s: this filesystem does not support file locks (%s); make sure no other run writes here",
-                       path, error)
-        return False
-    return True

@@ -16,9 +16,9 @@ from typing import Literal
 from tokenization import Tokenization
 from tokenization.kmer_vocab import MAX_K
 
-from ..configuration_randommask import ModelSize
+from ..configuration_randommask import ModelSize, RandomMaskConfig
 from ..data.genome_windows import GenomeDataConfig
-from ..data.options import check_ranges, parse_with
+from ..data.options import OptionError, check_ranges, parse_with
 from ..masking.schedule import MaskingPreset, RandomMaskSchedule
 
 PositionInit = Literal["normal", "sinusoidal"]
@@ -59,6 +59,9 @@ class PretrainArguments:
     keep_checkpoints: int = field(default=2, metadata={"help": "checkpoints kept (the newest)"})
     resume_from_checkpoint: str | None = field(default=None, metadata={"help": "'latest' or a checkpoint folder"})
     overwrite_output_dir: bool = field(default=False, metadata={"help": "replace an existing run's folder"})
+    trust_checkpoint_pickles: bool = field(default=False, metadata={
+        "help": "resume from a checkpoint without manifest.json (an older version's) although that unpickles its "
+                ".pkl files, which can run any code: only for checkpoints you trust"})
     max_consecutive_faults: int = field(default=3, metadata={"help": "non-finite steps in a row before stopping"})
     mixed_precision: MixedPrecision | None = field(default=None, metadata={
         "help": "default: accelerate's config (`accelerate config`), else no"})
@@ -101,8 +104,9 @@ RECIPES: dict[str, dict] = {
 # number of processes and the genome's content are recorded in each checkpoint and compared on resume.
 BOOKKEEPING_OPTIONS = frozenset({
     "output_dir", "recipe", "num_workers", "log_every", "eval_every", "eval_batches", "save_every", "keep_checkpoints",
-    "resume_from_checkpoint", "overwrite_output_dir", "max_consecutive_faults", "push_to_hub", "hub_model_id",
-    "allow_resume_changes", "paths",  # paths: the genome is compared by content (records, bases), not by path
+    "resume_from_checkpoint", "overwrite_output_dir", "trust_checkpoint_pickles", "max_consecutive_faults",
+    "push_to_hub", "hub_model_id", "allow_resume_changes",
+    "paths",  # the genome is compared by content (records, bases), not by path
     "corpus_store", "corpus_dir"})  # the same bases, mapped or read
 # Never changed on resume, even when allowed: the weights' shapes and the curriculum the log and card describe.
 FIXED_ON_RESUME = ("model_preset", "kmer_size", "masking", "num_phases", "max_steps")
@@ -121,4 +125,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[PretrainArguments, Genome
     parser = pretrain_parser()
     recipe, _ = parser.parse_known_args(argv)  # only --recipe matters here; parse_with checks the rest
     parser.set_defaults(**RECIPES.get(recipe.recipe, {}))
-    return parse_with(parser, argv)
+    return parse_with(parser, argv, check=check_positions)
+
+
+def check_positions(parsed: tuple[PretrainArguments, GenomeDataConfig]) -> None:
+    """Refuse windows longer than the model's positions before anything is allocated (attention over 100,000
+    tokens asks for terabytes)."""
+    positions = RandomMaskConfig.max_position_embeddings
+    if parsed[1].max_length > positions:
+        raise OptionError(f"--max_length {parsed[1].max_length} exceeds the model's {positions} positions "
+                         f"(max_position_embeddings, as in BERT and DNABERT): give at most {positions}")

@@ -27,6 +27,7 @@ from tokenization import KmerTokenizer, kmer_stride_of
 
 from ..configuration_randommask import RandomMaskConfig
 from ..data.genome_windows import GenomeDataConfig, build_genome_datasets
+from ..data.options import OptionError
 from ..data.sampler import ShardedBatchSampler
 from ..hub.checkpoint import save_checkpoint
 from ..hub.model_card import render_pretrained_card
@@ -47,7 +48,7 @@ from .checkpoints import (
     verify_checkpoint,
 )
 from .output_lock import locks_output_dir
-from .pretrain_arguments import BOOKKEEPING_OPTIONS, FIXED_ON_RESUME, PretrainArguments
+from .pretrain_arguments import BOOKKEEPING_OPTIONS, FIXED_ON_RESUME, PretrainArguments, check_positions
 from .run_log import TRAINING_LOG, RunLog, read_training_log
 
 logger = logging.getLogger(__name__)
@@ -76,8 +77,8 @@ def _accumulation_steps(args: PretrainArguments, world_size: int) -> int:
         return 1
     per_step = args.per_device_batch_size * world_size
     if args.global_batch_size % per_step:
-        raise ValueError(
-            f"global_batch_size {args.global_batch_size} is not a multiple of per_device_batch_size "
+        raise OptionError(
+            f"--global_batch_size {args.global_batch_size} is not a multiple of per_device_batch_size "
             f"{args.per_device_batch_size} x {world_size} processes"
         )
     return args.global_batch_size // per_step
@@ -105,19 +106,22 @@ def _batches(loader: DataLoader, sampler: ShardedBatchSampler, state: TrainingSt
 def evaluate(model, loader: DataLoader, collator: DataCollatorForRandomMask, step: int, accelerator: Accelerator,
              max_batches: int) -> float:
     """Masked-LM loss on held-out windows, masked as at the start of ``step``'s phase so that every evaluation
-    within a phase sees the same masks."""
+    within a phase sees the same masks: the first ``max_batches`` batches whose mask selected a token."""
     model.eval()
     phase_start = collator.schedule.phase_start(collator.schedule.phase(step))
-    total, count = torch.zeros((), device=accelerator.device), torch.zeros((), device=accelerator.device)
+    total, scored = torch.zeros((), device=accelerator.device), 0
     for index, batch in enumerate(loader):
-        if index == max_batches:
+        if scored == max_batches:
             break
         batch = collator.mask(batch, step=phase_start, rank=accelerator.process_index, micro_step=index)
+        if not (batch["labels"] != -100).any():
+            continue  # a mask that selected no token has no loss (see the training step)
         batch = {key: value.to(accelerator.device) for key, value in batch.items()}
         loss = model(**batch).loss
         total += loss.float()
-        count += 1
+        scored += 1
     model.train()
+    count = torch.tensor(float(scored), device=accelerator.device)
     total, count = accelerator.reduce(total, "sum"), accelerator.reduce(count, "sum")
     return (total / count).item() if count.item() else float("nan")
 
@@ -134,18 +138,25 @@ def run_settings(args: PretrainArguments, data: GenomeDataConfig, data_stats: di
     return json.loads(json.dumps(options | run))
 
 
-@locks_output_dir
 def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> Path:
     """Run pretraining as configured and return the model folder (``args.output_dir``). ``data`` defaults to
     ``GenomeDataConfig()``: the embedded E. coli genome. Nothing is written or deleted before the options are
     checked, and the folder is locked against a second run meanwhile (``output_lock``)."""
     data = GenomeDataConfig() if data is None else data
+    check_positions((args, data))
     output_dir = Path(args.output_dir)
     accelerator = Accelerator(
         mixed_precision=args.mixed_precision, log_with="tensorboard" if is_tensorboard_available() else None,
         project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
     )
     accumulation = _accumulation_steps(args, accelerator.num_processes)
+    return _pretrain_locked(args, data, accelerator, accumulation)
+
+
+@locks_output_dir
+def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerator: Accelerator,
+                     accumulation: int) -> Path:
+    output_dir = Path(args.output_dir)
     check_output_dir(output_dir, resume=bool(args.resume_from_checkpoint), overwrite=args.overwrite_output_dir)
     set_seed(data.seed)
 
@@ -162,8 +173,8 @@ def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> P
     # the [CLS] state (it is never a label) and, the longer it runs, the less [CLS] says about the sequence
     # (measured, README: Baselines: with [CLS] pooling, 8,000 steps fell from MCC 50 to 20-25 on TF-M 0).
     config = RandomMaskConfig.from_preset(
-        args.model_preset, vocab_size=len(tokenizer), max_position_embeddings=max(data.max_length, 512),
-        kmer_size=args.kmer_size, kmer_stride=kmer_stride, classifier_pooling="mean",
+        args.model_preset, vocab_size=len(tokenizer), kmer_size=args.kmer_size, kmer_stride=kmer_stride,
+        classifier_pooling="mean",
     )
     model = RandomMaskForMaskedLM(config)
     if args.position_embedding_init == "sinusoidal":
@@ -197,7 +208,7 @@ def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> P
     changes: dict[str, list] = {}
     if args.resume_from_checkpoint:
         checkpoint = resolve_checkpoint(output_dir, args.resume_from_checkpoint)
-        verify_checkpoint(checkpoint)
+        verify_checkpoint(checkpoint, trust_pickles=args.trust_checkpoint_pickles)
         saved = read_json(checkpoint / SCHEDULE_FILE, "the masking schedule")
         if saved != schedule.to_dict():
             raise ValueError(f"{checkpoint / SCHEDULE_FILE}: the checkpoint was trained with masking schedule {saved}, "
@@ -226,7 +237,10 @@ def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> P
     tokens_seen, data_wait, clock = 0, 0.0, time.perf_counter()
     last_val = None
     while state.step < args.max_steps:
-        step_loss = torch.zeros((), device=accelerator.device)
+        # Summed over the micro-batches whose mask selected at least one token, and their count: with tiny batches
+        # a mask may select none, and that micro-batch has no loss (a mean over no token is NaN), not a fault.
+        loss_sum = torch.zeros((), device=accelerator.device)
+        labelled = torch.zeros((), device=accelerator.device)
         for micro in range(accumulation):
             waiting = time.perf_counter()
             batch = next(batches)
@@ -236,15 +250,24 @@ def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> P
                 mask_stats = collator.mask_statistics(batch, state.step)
                 identity = torch.stack([_fingerprint(batch["input_ids"]), torch.tensor(schedule.phase(state.step))])
             tokens_seen += int(batch["attention_mask"].sum()) * accelerator.num_processes
+            has_labels = bool((batch["labels"] != -100).any())
             batch = {key: value.to(accelerator.device, non_blocking=True) for key, value in batch.items()}
             sync = accelerator.no_sync(model) if micro < accumulation - 1 else nullcontext()
             with sync:
-                loss = model(**batch).loss
+                output = model(**batch)
+                # Without labels the micro-batch adds zero to the gradient, but still runs backward: every process
+                # must join each gradient all-reduce.
+                loss = output.loss if has_labels else output.logits.sum() * 0
                 accelerator.backward(loss / accumulation)
-            step_loss += loss.detach().float() / accumulation
-        step_loss = accelerator.reduce(step_loss, "mean").item()
+            if has_labels:
+                loss_sum += loss.detach().float()
+                labelled += 1
+        loss_sum, labelled = accelerator.reduce(torch.stack([loss_sum, labelled]), "sum").tolist()
+        step_loss = loss_sum / labelled if labelled else math.nan
         grad_norm = accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
-        if math.isfinite(step_loss) and torch.isfinite(grad_norm):
+        if not labelled:  # no process's mask selected a token: nothing to learn from, no update, no fault
+            run_log.write({"step": state.step, "event": "skipped_no_labels"})
+        elif math.isfinite(step_loss) and torch.isfinite(grad_norm):
             optimizer.step()
             state.consecutive_faults = 0
         else:
@@ -266,7 +289,7 @@ def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> P
         if (state.step - 1) % args.log_every == 0:
             elapsed = time.perf_counter() - clock
             by_rank = accelerator.gather(identity.to(accelerator.device)[None]).tolist()
-            record = {"step": state.step, "loss": step_loss, "lr": scheduler.get_last_lr()[0],
+            record = {"step": state.step, "loss": step_loss if labelled else None, "lr": scheduler.get_last_lr()[0],
                       "phase": phase_before, "epoch": state.epoch, "tokens_per_s": tokens_seen / max(elapsed, 1e-9),
                       "data_wait_fraction": data_wait / max(elapsed, 1e-9),
                       "batch_fingerprints": [r[0] for r in by_rank], "phases_by_rank": [r[1] for r in by_rank],

@@ -7,7 +7,8 @@ One JSON object per line, each with the ``step`` (optimizer updates done) it was
   every ``log_every`` steps; the last two cover the steps since the previous point, ``data_wait_fraction`` being
   the share of that wall time the loop spent blocked on the DataLoader;
 * validation points ``{"val_loss", "phase", "phase_end"}``;
-* other events, e.g. ``{"event": "skipped_non_finite", "loss": NaN}``.
+* other events, e.g. ``{"event": "skipped_non_finite", "loss": NaN}``, ``{"event": "skipped_no_labels"}`` (no mask
+  selected a token: no update; that step's training point has ``"loss": null``).
 
 A write cut short (a full disk, a kill) leaves a last line without its newline: readers skip it with a warning and a
 resumed run drops it, while a broken line elsewhere is an error naming the file and line.
