@@ -15,6 +15,7 @@ from transformers import BertConfig, BertForMaskedLM, BertForSequenceClassificat
 from modeling_randommask.configuration_randommask import DEFAULT_AUTO_MAP, RandomMaskConfig
 from modeling_randommask.hub.checkpoint import save_checkpoint
 from modeling_randommask.hub.dnabert import from_dnabert, kmer_size_of_vocab
+from modeling_randommask.hub.travelling_files import MODEL_CODE
 from modeling_randommask.modeling_randommask import (
     RandomMaskForMaskedLM,
     RandomMaskForSequenceClassification,
@@ -117,7 +118,7 @@ def test_save_pretrained_writes_full_auto_map_code_and_safetensors(tmp_path, bat
     model.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["auto_map"] == DEFAULT_AUTO_MAP and saved["architectures"] == ["RandomMaskForMaskedLM"]
-    assert {"model.safetensors", "configuration_randommask.py", "modeling_randommask.py"} <= {
+    assert {"model.safetensors", *MODEL_CODE} <= {
         p.name for p in tmp_path.iterdir()
     }
     loaded = RandomMaskForMaskedLM.from_pretrained(tmp_path).eval()

@@ -20,13 +20,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, get_args
 
-from tokenization import Tokenization
-
 from ..configuration_randommask import ModelSize
 from ..data.fasta import fasta_files
 from ..data.genome_windows import GenomeDataConfig
 from ..data.gue import PAPER_TABLE3_MCC
 from ..data.options import check_output_folder, check_ranges
+from ..data.strides import Tokenization
 from ..data.tasks import load_task, task_folders
 from ..training.finetune_recipes import finetune_training_arguments
 from ..training.finetuning import FinetuneArguments, finetune

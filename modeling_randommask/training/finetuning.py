@@ -41,12 +41,13 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
-from tokenization import KmerTokenizer, kmer_stride_of, tokenization_name
+from tokenization import KmerTokenizer
 
 from ..configuration_randommask import Pooling
 from ..data.base_labels import BaseAlignment
 from ..data.gue import resolve_task
 from ..data.options import check_output_folder, check_ranges, parse_with
+from ..data.strides import kmer_stride_of, tokenization_name
 from ..data.tasks import TaskData, build_datasets, load_task, train_subset
 from ..evaluation.metrics import PRIMARY_METRIC, compute_metrics
 from ..hub.checkpoint import save_checkpoint
