@@ -294,9 +294,9 @@ def test_compare_mode_through_the_script(tmp_path):
     write_log(tmp_path / "ovl")
     tiny_model(seed=1, kmer_size=3, kmer_stride=3).save_pretrained(tmp_path / "nonovl")  # no training log
     out = tmp_path / "analysis"
-    command = [sys.executable, str(REPO / "examples" / "analyze.py"), "--models", str(tmp_path / "ovl"),
+    command = [sys.executable, str(REPO / "examples" / "analyze.py"), "--model", str(tmp_path / "ovl"),
                str(tmp_path / "nonovl"), "--labels", "overlapping", "non-overlapping", "--genome", str(ECOLI),
-               "--num_windows", "4", "--tsne_max_iter", "250", "--bits_positions", "100", "--out_dir", str(out)]
+               "--num_windows", "4", "--tsne_max_iter", "250", "--bits_positions", "100", "--output_dir", str(out)]
     run = subprocess.run(command, check=False, capture_output=True, text=True, timeout=300,
                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert run.returncode == 0, run.stderr[-3000:]

@@ -83,7 +83,7 @@ def write_vcf(path, rows, gzipped=False):
 
 def run(setup, variants, output, **options):
     _, folder, reference, _, _ = setup
-    return score_variants(ScoreVariantsArguments(model=str(folder), reference=[str(reference)], variants=str(variants),
+    return score_variants(ScoreVariantsArguments(model=str(folder), genome=[str(reference)], variants=str(variants),
                                                  output=str(output), device="cpu", **options))
 
 
@@ -175,7 +175,7 @@ def test_the_command_line_prints_what_it_wrote_where(tmp_path, setup):
     _, folder, reference, _, _ = setup
     variants = write_vcf(tmp_path / "calls.vcf", VCF_ROWS)
     output = tmp_path / "scores.tsv"
-    process = run_script(["--model", str(folder), "--reference", str(reference), "--variants", str(variants),
+    process = run_script(["--model", str(folder), "--genome", str(reference), "--variants", str(variants),
                           "--output", str(output)], program=(str(REPO / "examples" / "score_variants.py"),))
     out, _ = process.communicate(timeout=600)
     assert process.returncode == 0, out[-3000:]

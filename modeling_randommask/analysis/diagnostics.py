@@ -25,7 +25,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -433,14 +433,18 @@ def diagnostics_table(results: dict[str, dict[str, Any]]) -> str:
 class AnalyzeArguments:
     """Options of ``examples/analyze.py``."""
 
-    models: list[str] = field(metadata={"help": "checkpoint folders (RandomMask, or DNABERT to convert)"})
+    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {  # deprecated spellings (README: Command-line vocabulary)
+        "--models": "--model", "--out_dir": "--output_dir", "--bits_fasta": "--bits_genome",
+        "--batch_size": "--per_device_eval_batch_size"}
+
+    model: list[str] = field(metadata={"help": "checkpoint folders (RandomMask, or DNABERT to convert)"})
     labels: list[str] | None = field(default=None, metadata={"help": "a name per model (default: folder names)"})
     genome: str = field(default_factory=lambda: str(default_corpus()[0]), metadata={"help": "FASTA(.gz) the attention windows come from"})
     num_windows: int = field(default=32, metadata={"help": "windows for the attention statistics"})
     window_bases: int | None = field(default=None, metadata={
         "help": "bases per window (default: the shortest training window in the models' logs, else 515 = 512 "
                 "tokens with overlapping 6-mers)"})
-    batch_size: int = 4
+    per_device_eval_batch_size: int = 4
     n_neighbors: int = field(default=10, metadata={"help": "neighbours for the k-mer kNN purity"})
     tsne: bool = field(default=True, metadata={
         "help": "the t-SNE figure of the k-mer embeddings, the slow part (~30 s per model): on by default, --no_tsne "
@@ -448,7 +452,7 @@ class AnalyzeArguments:
     tsne_max_iter: int = 1000
     bits_positions: int = field(default=bpb.DEFAULT_POSITIONS, metadata={
         "help": "held-out positions for bits per base (0: skip it)"})
-    bits_fasta: str | None = field(default=None, metadata={
+    bits_genome: str | None = field(default=None, metadata={
         "help": "FASTA(.gz) to measure bits per base on (default: the validation regions pretraining held out of "
                 "--pretraining_genome)"})
     bits_rules: list[str] = field(default_factory=lambda: [DEFAULT_RULE], metadata={
@@ -460,33 +464,34 @@ class AnalyzeArguments:
         "help": "the pretraining run's --seed (it picks the validation regions)"})
     markov_order: int = field(default=bpb.DEFAULT_ORDER, metadata={"help": "order of the Markov baseline"})
     seed: int = 0
-    out_dir: str = "outputs/analysis"
+    output_dir: str = "outputs/analysis"
 
     def __post_init__(self):
-        check_ranges(self, positive=("num_windows", "window_bases", "batch_size", "n_neighbors", "tsne_max_iter"),
+        check_ranges(self, positive=("num_windows", "window_bases", "per_device_eval_batch_size", "n_neighbors",
+                                     "tsne_max_iter"),
                      non_negative=("seed",))
 
 
 def analyze(args: AnalyzeArguments) -> dict[str, Any]:
     """Diagnose every model on the same genome windows, write ``loss_by_phase.png`` (models with a training log),
-    ``attention.png``, ``kmer_tsne.png``, ``diagnostics.json`` and ``diagnostics.md`` into ``args.out_dir``;
+    ``attention.png``, ``kmer_tsne.png``, ``diagnostics.json`` and ``diagnostics.md`` into ``args.output_dir``;
     return what ``diagnostics.json`` holds."""
-    labels = _labels(args.labels, [Path(m).name for m in args.models])
+    labels = _labels(args.labels, [Path(m).name for m in args.model])
     unknown = sorted(set(args.bits_rules) - set(RULES))
     if unknown:
         raise ValueError(f"--bits_rules: unknown rule(s) {unknown}; choose from {list(RULES)}")
-    out_dir = check_output_folder(args.out_dir, "--out_dir")
+    out_dir = check_output_folder(args.output_dir, "--output_dir")
     out_dir.mkdir(parents=True, exist_ok=True)
-    logs = {label: read_training_log(path) for path, label in zip(args.models, labels) if log_file(path).is_file()}
+    logs = {label: read_training_log(path) for path, label in zip(args.model, labels) if log_file(path).is_file()}
     window_bases = args.window_bases or _trained_window_bases(logs.values()) or 515
     sequences = read_fasta_windows(args.genome, args.num_windows, window_bases, seed=args.seed)
     held_out = _held_out_bases(args) if args.bits_positions else None
     results, embeddings = {}, {}
-    for path, label in zip(args.models, labels):
+    for path, label in zip(args.model, labels):
         logger.info("diagnosing %s (%s)", label, path)
         model, tokenizer = load_masked_lm(path)
         results[label] = {"checkpoint": str(path),
-                          **diagnose(model, tokenizer, sequences, logs.get(label), args.batch_size, args.n_neighbors)}
+                          **diagnose(model, tokenizer, sequences, logs.get(label), args.per_device_eval_batch_size, args.n_neighbors)}
         if held_out is not None:
             dna, positions, markov = held_out
             results[label]["bits_per_base"] = {
@@ -520,7 +525,7 @@ def _held_out_bases(args: AnalyzeArguments) -> tuple[bpb.HeldOutDNA, np.ndarray,
     the training stretches of ``--pretraining_genome``)."""
     split = GenomeDataConfig(paths=list(args.pretraining_genome), seed=args.pretraining_seed)
     validation, training = bpb.from_pretraining_data(split, KmerTokenizer())
-    dna = bpb.from_fasta(args.bits_fasta) if args.bits_fasta else validation
+    dna = bpb.from_fasta(args.bits_genome) if args.bits_genome else validation
     markov = bpb.fit_markov(validation.sequences.bases, training, args.markov_order)
     positions = bpb.sample_positions(dna, args.bits_positions, args.seed, args.markov_order)
     return dna, positions, bpb.markov_bits_per_base(markov, dna, positions)

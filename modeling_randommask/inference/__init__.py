@@ -4,6 +4,10 @@ travels with checkpoints as their ``dna-base-probabilities`` pipeline."""
 
 from .. import lazy_exports
 
+# Eager: the function shares its module's name, and an import of that module would otherwise leave the package
+# attribute pointing at the module.
+from .base_probabilities import base_probabilities as base_probabilities
+
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "..pipeline_randommask": ["BASES", "DEFAULT_RULE", "RULES", "TASK", "DNABaseProbabilityPipeline"],
     ".base_probabilities": ["base_probabilities", "log_probs_at"],

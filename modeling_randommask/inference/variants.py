@@ -34,6 +34,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -207,7 +208,9 @@ class ScoreVariantsArguments:
     """Options of ``examples/score_variants.py``."""
 
     model: str = field(metadata={"help": "checkpoint folder (RandomMask, or DNABERT to convert)"})
-    reference: list[str] = field(metadata={"help": "reference FASTA(.gz) file(s) or folder the variants refer to"})
+    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {"--reference": "--genome"}  # README: Command-line vocabulary
+
+    genome: list[str] = field(metadata={"help": "reference FASTA(.gz) file(s) or folder the variants refer to"})
     variants: str = field(metadata={"help": "VCF(.gz), or a TSV with chrom, pos (1-based), ref, alt columns"})
     output: str = field(metadata={"help": "output TSV; a summary goes to <output>.summary.json"})
     rule: Rule = field(default=DEFAULT_RULE, metadata={
@@ -240,7 +243,7 @@ def score_variants(args: ScoreVariantsArguments) -> dict:
     if not output.parent.is_dir():
         raise FileNotFoundError(f"{output.parent}: output folder does not exist")
     reader = VariantReader(args.variants)
-    reference = Reference.read(args.reference)
+    reference = Reference.read(args.genome)
     model, tokenizer = load_model(args.model, args.device, args.dtype)
     window_tokens, _ = resolve_window(model, tokenizer, args.window_tokens)  # a bad window fails before writing
     options = {"rule": args.rule, "window_tokens": window_tokens, "batch_tokens": args.batch_tokens,
@@ -268,7 +271,7 @@ def score_variants(args: ScoreVariantsArguments) -> dict:
         raise
     os.replace(partial, output)
     seconds = time.perf_counter() - clock
-    summary = {"variants": str(args.variants), "reference": [str(p) for p in args.reference], "model": args.model,
+    summary = {"variants": str(args.variants), "reference": [str(p) for p in args.genome], "model": args.model,
                "output": str(output), "alleles": sum(counts.values()), **{s: counts[s] for s in STATUSES},
                "masked_copies": forward_rows, "masked_copies_per_scored_allele":
                    forward_rows / counts["scored"] if counts["scored"] else None,
