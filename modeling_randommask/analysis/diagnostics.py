@@ -39,6 +39,7 @@ from ..data.fasta import default_corpus, read_genome
 from ..data.genome_windows import GenomeDataConfig
 from ..data.options import check_output_folder, check_ranges
 from ..hub.checkpoint import load_masked_lm
+from ..hub.dnabert import kmer_size_of_vocab
 from ..inference import bits_per_base as bpb
 from ..pipeline_randommask import DEFAULT_RULE, RULES
 from ..training.run_log import TrainingCurve, log_file, read_training_log
@@ -273,10 +274,8 @@ def kmer_embeddings(model: PreTrainedModel) -> np.ndarray:
 
 
 def _kmer_size(num_kmers: int) -> int:
-    k = round(math.log(num_kmers, 4)) if num_kmers > 1 else 0
-    if k < 2 or 4**k != num_kmers:
-        raise ValueError(f"{num_kmers} embedding rows are not the 4**k k-mers of some k >= 2")
-    return k
+    """k of ``num_kmers`` k-mer rows (the 4**k rows past the special tokens)."""
+    return kmer_size_of_vocab(NUM_SPECIAL_TOKENS + num_kmers)
 
 
 def knn_purity(embeddings: np.ndarray, labels: np.ndarray, n_neighbors: int = 10, chunk: int = 1024) -> float:
