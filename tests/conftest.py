@@ -7,6 +7,8 @@ and names it. The embedded E. coli and lambda genomes are always there.
 
 from __future__ import annotations
 
+import functools
+import gzip
 import json
 import os
 import signal
@@ -26,6 +28,18 @@ from modeling_randommask.data import default_corpus
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("RANDOMMASK_TEST_DATA", REPO.parent / "shared" / "data"))
 ECOLI, LAMBDA = default_corpus(include_lambda=True)
+
+
+@functools.cache
+def lambda_genome() -> str:
+    """Phage lambda's 48,502 bp as one string, read once: the real DNA most tests slice their inputs from."""
+    with gzip.open(LAMBDA, "rt") as handle:
+        return "".join(line.strip() for line in handle if not line.startswith(">"))
+
+
+def lambda_dna(start: int, length: int) -> str:
+    """``length`` bases of the lambda genome from ``start`` (0-based)."""
+    return lambda_genome()[start : start + length]
 
 # A pretraining run that takes seconds: lambda genome, 40-token windows, 12 steps, checkpoints every 4.
 QUICK_PRETRAIN = ["--genome", str(LAMBDA), "--max_length", "40", "--per_device_batch_size", "8", "--max_steps", "12",

@@ -1,13 +1,12 @@
 """Base-level predictions: the batched path equals a naive one-base-at-a-time computation, a model that knows the
 bases gives them the highest probability, and the other strand maps back to the right base."""
 
-import gzip
 import itertools
 
 import numpy as np
 import pytest
 import torch
-from conftest import LAMBDA
+from conftest import lambda_dna
 
 from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM
 from modeling_randommask.inference import base_probabilities, from_strings, log_probs_at
@@ -15,11 +14,6 @@ from modeling_randommask.pipeline_randommask import RULES, centred_windows
 from tokenization import KmerTokenizer
 
 NO_DROPOUT = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
-
-
-def lambda_dna(start: int, length: int) -> str:
-    with gzip.open(LAMBDA, "rt") as handle:
-        return "".join(line.strip() for line in handle if not line.startswith(">"))[start : start + length]
 
 
 def tiny_model(k: int, stride: int, seed: int = 0) -> tuple[RandomMaskForMaskedLM, KmerTokenizer]:

@@ -2,13 +2,12 @@
 the other strand maps back to the right base, batching changes nothing, and every output format holds the same
 numbers."""
 
-import gzip
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import LAMBDA, REPO, run_script
+from conftest import REPO, lambda_dna, run_script
 from safetensors.numpy import load_file
 
 from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM, save_checkpoint
@@ -17,11 +16,6 @@ from modeling_randommask.inference import embeddings as embeddings_module
 from tokenization import KmerTokenizer
 
 NO_DROPOUT = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
-
-
-def lambda_dna(start: int, length: int) -> str:
-    with gzip.open(LAMBDA, "rt") as handle:
-        return "".join(line.strip() for line in handle if not line.startswith(">"))[start : start + length]
 
 
 def reverse_complement(dna: str) -> str:

@@ -7,13 +7,12 @@ exactly, and runs the feature-extraction, text-classification and fill-mask pipe
 a `[MASK]` in the text is one masked token between the k-mers of the DNA around it).
 """
 
-import gzip
 import json
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import LAMBDA, REPO, run_without_package
+from conftest import REPO, lambda_genome, run_without_package
 
 from modeling_randommask.configuration_randommask import DEFAULT_AUTO_MAP, RandomMaskConfig
 from modeling_randommask.hub.checkpoint import save_checkpoint
@@ -113,8 +112,7 @@ with torch.no_grad():
 
 
 def lambda_windows() -> list[str]:
-    with gzip.open(LAMBDA, "rt") as handle:
-        genome = "".join(line.strip() for line in handle if not line.startswith(">"))
+    genome = lambda_genome()
     return [genome[start : start + length] for start, length in [(1_000, 90), (15_000, 70), (40_000, 50)]]
 
 

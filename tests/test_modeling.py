@@ -1,14 +1,13 @@
 """RandomMask config and models: BERT-base defaults, DNABERT weight names, masked-only MLM logits, attention
 maps under SDPA, task heads, DNABERT import. Tiny models on real lambda-phage DNA."""
 
-import gzip
 import inspect
 import json
 import typing
 
 import pytest
 import torch
-from conftest import LAMBDA
+from conftest import lambda_genome
 from torch.nn import functional as F
 from transformers import BertConfig, BertForMaskedLM, BertForSequenceClassification
 
@@ -25,11 +24,6 @@ from modeling_randommask.modeling_randommask import (
 from tokenization import KmerTokenizer, kmer_vocab
 
 TINY = {"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 2, "intermediate_size": 256}
-
-
-def lambda_genome() -> str:
-    with gzip.open(LAMBDA, "rt") as handle:
-        return "".join(line.strip() for line in handle if not line.startswith(">"))
 
 
 @pytest.fixture(scope="module")

@@ -8,17 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import LAMBDA, REPO, run_script
+from conftest import REPO, lambda_dna, run_script
 
 from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM, save_checkpoint
 from modeling_randommask.inference import ScoreVariantsArguments, base_probabilities, score_variants
 from tokenization import KmerTokenizer
-
-
-def lambda_dna(start: int, length: int) -> str:
-    with gzip.open(LAMBDA, "rt") as handle:
-        return "".join(line.strip() for line in handle if not line.startswith(">"))[start : start + length]
-
 
 CHR_A = lambda_dna(2_000, 100) + lambda_dna(2_100, 50).lower() + lambda_dna(2_150, 150)  # soft-masked 101..150
 CHR_B = lambda_dna(7_000, 40)  # shorter than a window: the window is the whole contig
