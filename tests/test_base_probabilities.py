@@ -6,21 +6,17 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from conftest import lambda_dna
+from conftest import lambda_dna, tiny_masked_lm
 
-from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM
+from modeling_randommask import RandomMaskForMaskedLM
 from modeling_randommask.inference import base_probabilities, from_strings, log_probs_at
 from modeling_randommask.pipeline_randommask import RULES, centred_windows
 from tokenization import KmerTokenizer
 
-NO_DROPOUT = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
-
 
 def tiny_model(k: int, stride: int, seed: int = 0) -> tuple[RandomMaskForMaskedLM, KmerTokenizer]:
-    torch.manual_seed(seed)
-    config = RandomMaskConfig.from_preset("tiny", kmer_size=k, kmer_stride=stride, max_position_embeddings=64,
-                                          **NO_DROPOUT)
-    return RandomMaskForMaskedLM(config).eval(), KmerTokenizer(k=k, kmer_stride=stride)
+    model = tiny_masked_lm(seed, kmer_size=k, kmer_stride=stride, max_position_embeddings=64)
+    return model, KmerTokenizer(k=k, kmer_stride=stride)
 
 
 @torch.no_grad()

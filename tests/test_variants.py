@@ -7,10 +7,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
-from conftest import REPO, lambda_dna, run_script
+from conftest import REPO, lambda_dna, run_script, tiny_masked_lm
 
-from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM, save_checkpoint
+from modeling_randommask import save_checkpoint
 from modeling_randommask.inference import ScoreVariantsArguments, base_probabilities, score_variants
 from tokenization import KmerTokenizer
 
@@ -25,10 +24,7 @@ def other_bases(base: str) -> list[str]:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     work = tmp_path_factory.mktemp("variants")
-    torch.manual_seed(0)
-    config = RandomMaskConfig.from_preset("tiny", max_position_embeddings=64, hidden_dropout_prob=0.0,
-                                          attention_probs_dropout_prob=0.0)
-    model, tokenizer = RandomMaskForMaskedLM(config).eval(), KmerTokenizer()
+    model, tokenizer = tiny_masked_lm(max_position_embeddings=64), KmerTokenizer()
     folder = save_checkpoint(model, tokenizer, work / "model")
     reference = work / "reference.fa.gz"
     with gzip.open(reference, "wt") as handle:
