@@ -38,7 +38,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..data.fasta import read_genome
+from ..data.fasta import is_gzipped, read_genome
 from ..pipeline_randommask import BASES, DEFAULT_BATCH_TOKENS, DEFAULT_RULE, RULES, Rule, resolve_window
 from .base_probabilities import log_probs_at
 from .loading import DType, load_model
@@ -69,9 +69,7 @@ class Allele:
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
     """(line number, text without the line break) of a plain or gzipped (bgzip) text file."""
-    with open(path, "rb") as handle:
-        gzipped = handle.read(2) == b"\x1f\x8b"
-    with (gzip.open if gzipped else open)(path, "rb") as handle:
+    with (gzip.open if is_gzipped(path) else open)(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
                 yield number, raw.decode("utf-8").rstrip("\r\n")
