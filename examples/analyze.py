@@ -1,11 +1,11 @@
 """Diagnose pretrained checkpoints (the paper's Figs. 2-5): loss by phase, attention on [CLS], k-mer embeddings; and
-bits per base on held-out DNA beside an order-5 Markov baseline (--bits_fasta, --bits_rules, --pretraining_genome).
+bits per base on held-out DNA beside an order-5 Markov baseline (--bits_genome, --bits_rules, --pretraining_genome).
 
-    python examples/analyze.py --models outputs/randommask-tiny --out_dir outputs/analysis
-    python examples/analyze.py --models outputs/a outputs/b --labels randommask dnabert \
-        --genome ../shared/data/genomes/human_chr22_20-21M.fa.gz --out_dir outputs/analysis
+    python examples/analyze.py --model outputs/randommask-tiny --output_dir outputs/analysis
+    python examples/analyze.py --model outputs/a outputs/b --labels randommask dnabert \
+        --genome ../shared/data/genomes/human_chr22_20-21M.fa.gz --output_dir outputs/analysis
 
-Writes loss_by_phase.png, attention.png, kmer_tsne.png, diagnostics.json and diagnostics.md into --out_dir and
+Writes loss_by_phase.png, attention.png, kmer_tsne.png, diagnostics.json and diagnostics.md into --output_dir and
 prints the markdown table. The logic lives in ``modeling_randommask.analysis.diagnostics``.
 """
 

@@ -1,6 +1,6 @@
 """Zero-shot variant effect scores: log P(ALT) - log P(REF) at each SNV's base, from the masked-LM head.
 
-    python examples/score_variants.py --model outputs/randommask-tiny --reference genome.fa.gz \
+    python examples/score_variants.py --model outputs/randommask-tiny --genome genome.fa.gz \
         --variants calls.vcf.gz --output scores.tsv
 
 Writes the TSV (input columns + genome_ref, status, score) and <output>.summary.json. The logic lives in

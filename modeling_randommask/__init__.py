@@ -4,14 +4,36 @@ Only ``configuration_randommask.py``, ``modeling_randommask.py`` and ``pipeline_
 inside checkpoints; the sub-packages are the tooling, by stage: ``data`` -> ``masking`` -> ``evaluation`` -> ``hub``
 -> ``inference`` -> ``training`` -> ``analysis`` -> ``cli`` (each imports only the ones before it).
 
-The public names below load lazily (PEP 562): ``import modeling_randommask.data.fasta`` loads that stage only, not
-torch's whole training stack, and a command can set its environment before torch is imported.
+The public names below load lazily (PEP 562), and so do the sub-packages' (``lazy_exports``):
+``import modeling_randommask.data.seeding`` loads that module only, not the stages beside it or torch's training
+stack, and a command can set its environment before torch is imported.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+
+def lazy_exports(package: str, public: dict[str, list[str]]) -> tuple[list[str], Callable, Callable]:
+    """``__all__``, ``__getattr__`` and ``__dir__`` for ``package`` whose public names (``{".module": [names]}``)
+    import their module on first use, so importing one module of a package does not import its siblings."""
+    module_of = {name: module for module, names in public.items() for name in names}
+
+    def __getattr__(name: str) -> Any:
+        if name not in module_of:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module_of[name], package), name)
+        vars(sys.modules[package])[name] = value  # later lookups skip this function
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(vars(sys.modules[package])) | set(module_of))
+
+    return sorted(module_of), __getattr__, __dir__
+
 
 _PUBLIC = {
     ".configuration_randommask": ["MODEL_SIZES", "RandomMaskConfig"],
@@ -22,20 +44,7 @@ _PUBLIC = {
     ".modeling_randommask": ["RandomMaskForMaskedLM", "RandomMaskForSequenceClassification",
                              "RandomMaskForTokenClassification", "RandomMaskModel", "RandomMaskPreTrainedModel"],
 }
-_MODULE_OF = {name: module for module, names in _PUBLIC.items() for name in names}
-__all__ = sorted(_MODULE_OF)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_MODULE_OF[name], __name__), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _PUBLIC)
 
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; never executed

@@ -15,6 +15,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 from torch.nn import functional as F
+from transformers import AttentionInterface
 from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_outputs import (
     BaseModelOutputWithPoolingAndCrossAttentions,
@@ -22,7 +23,6 @@ from transformers.modeling_outputs import (
     SequenceClassifierOutput,
     TokenClassifierOutput,
 )
-from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.models.bert.modeling_bert import (
     BertLayer,
     BertModel,
@@ -37,6 +37,9 @@ from transformers.utils.generic import can_return_tuple
 from .configuration_randommask import RandomMaskConfig
 
 logger = logging.get_logger(__name__)
+
+# transformers' public registry of attention backends (every instance sees what is registered on the class).
+ATTENTION_FUNCTIONS = AttentionInterface()
 
 
 @contextmanager
@@ -353,7 +356,7 @@ def _layer_at_queries(layer: BertLayer, hidden: torch.Tensor, mask: torch.Tensor
     query = attention.query(query_hidden).view(batch, width, -1, head_size).transpose(1, 2)
     key = attention.key(hidden).view(batch, length, -1, head_size).transpose(1, 2)
     value = attention.value(hidden).view(batch, length, -1, head_size).transpose(1, 2)
-    interface = ALL_ATTENTION_FUNCTIONS.get_interface(attention.config._attn_implementation, eager_attention_forward)
+    interface = ATTENTION_FUNCTIONS.get_interface(attention.config._attn_implementation, eager_attention_forward)
     context, _ = interface(
         attention, query, key, value, mask,
         dropout=attention.dropout.p if attention.training else 0.0, scaling=attention.scaling,

@@ -7,6 +7,8 @@ and names it. The embedded E. coli and lambda genomes are always there.
 
 from __future__ import annotations
 
+import functools
+import gzip
 import json
 import os
 import signal
@@ -15,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 # Idle OpenMP threads sleep instead of spinning while other tests' processes run (set before torch loads).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -23,9 +26,37 @@ import pytest
 
 from modeling_randommask.data import default_corpus
 
+if TYPE_CHECKING:
+    from modeling_randommask import RandomMaskForMaskedLM
+
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("RANDOMMASK_TEST_DATA", REPO.parent / "shared" / "data"))
 ECOLI, LAMBDA = default_corpus(include_lambda=True)
+
+
+@functools.cache
+def lambda_genome() -> str:
+    """Phage lambda's 48,502 bp as one string, read once: the real DNA most tests slice their inputs from."""
+    with gzip.open(LAMBDA, "rt") as handle:
+        return "".join(line.strip() for line in handle if not line.startswith(">"))
+
+
+def lambda_dna(start: int, length: int) -> str:
+    """``length`` bases of the lambda genome from ``start`` (0-based)."""
+    return lambda_genome()[start : start + length]
+
+
+def tiny_masked_lm(seed: int = 0, **config_overrides: Any) -> RandomMaskForMaskedLM:
+    """The model most tests run: a ``tiny`` masked LM drawn from ``seed`` (the same weights whatever ran before),
+    dropout off, in eval mode; ``config_overrides`` go to ``RandomMaskConfig.from_preset``."""
+    import torch
+
+    from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM
+
+    torch.manual_seed(seed)
+    config = RandomMaskConfig.from_preset("tiny", hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+                                          **config_overrides)
+    return RandomMaskForMaskedLM(config).eval()
 
 # A pretraining run that takes seconds: lambda genome, 40-token windows, 12 steps, checkpoints every 4.
 QUICK_PRETRAIN = ["--genome", str(LAMBDA), "--max_length", "40", "--per_device_batch_size", "8", "--max_steps", "12",

@@ -536,8 +536,8 @@ def test_output_dir_that_is_a_file_is_refused_naming_it(tmp_path):
     with pytest.raises(NotADirectoryError, match=re.escape(f"--output_dir {tmp_path / 'a_file'} is a file")):
         finetune(FinetuneArguments(model="unused", task=str(task)),
                  TrainingArguments(output_dir=str(tmp_path / "a_file"), report_to="none"))
-    with pytest.raises(NotADirectoryError, match=re.escape(f"--out_dir {tmp_path / 'a_file'} is a file")):
-        analyze(AnalyzeArguments(models=["unused"], out_dir=str(tmp_path / "a_file")))
+    with pytest.raises(NotADirectoryError, match=re.escape(f"--output_dir {tmp_path / 'a_file'} is a file")):
+        analyze(AnalyzeArguments(model=["unused"], output_dir=str(tmp_path / "a_file")))
     assert (tmp_path / "a_file").read_text() == "not a folder"
 
 
@@ -557,9 +557,9 @@ OTHER_CLI_ERRORS = [  # (parser, argv, message)
     (ReproduceArguments, ["--variants", "BERT"], r"unknown variant or tokenization \['BERT'\]"),
     (ReproduceArguments, ["--max_length", "2"], "max_length >= 3"),
     (ReproduceArguments, ["--model_preset", "huge"], "invalid choice: 'huge'"),
-    (AnalyzeArguments, ["--models", "m", "--num_windows", "0"], "--num_windows must be > 0"),
-    (AnalyzeArguments, ["--models", "m", "--window_bases", "-1"], "--window_bases must be > 0"),
-    (AnalyzeArguments, ["--models", "m", "--batch_size", "0"], "--batch_size must be > 0"),
+    (AnalyzeArguments, ["--model", "m", "--num_windows", "0"], "--num_windows must be > 0"),
+    (AnalyzeArguments, ["--model", "m", "--window_bases", "-1"], "--window_bases must be > 0"),
+    (AnalyzeArguments, ["--model", "m", "--per_device_eval_batch_size", "0"], "--per_device_eval_batch_size must be > 0"),
 ]
 
 

@@ -1,32 +1,22 @@
 """Base-level predictions: the batched path equals a naive one-base-at-a-time computation, a model that knows the
 bases gives them the highest probability, and the other strand maps back to the right base."""
 
-import gzip
 import itertools
 
 import numpy as np
 import pytest
 import torch
-from conftest import LAMBDA
+from conftest import lambda_dna, tiny_masked_lm
 
-from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM
+from modeling_randommask import RandomMaskForMaskedLM
 from modeling_randommask.inference import base_probabilities, from_strings, log_probs_at
 from modeling_randommask.pipeline_randommask import RULES, centred_windows
 from tokenization import KmerTokenizer
 
-NO_DROPOUT = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
-
-
-def lambda_dna(start: int, length: int) -> str:
-    with gzip.open(LAMBDA, "rt") as handle:
-        return "".join(line.strip() for line in handle if not line.startswith(">"))[start : start + length]
-
 
 def tiny_model(k: int, stride: int, seed: int = 0) -> tuple[RandomMaskForMaskedLM, KmerTokenizer]:
-    torch.manual_seed(seed)
-    config = RandomMaskConfig.from_preset("tiny", kmer_size=k, kmer_stride=stride, max_position_embeddings=64,
-                                          **NO_DROPOUT)
-    return RandomMaskForMaskedLM(config).eval(), KmerTokenizer(k=k, kmer_stride=stride)
+    model = tiny_masked_lm(seed, kmer_size=k, kmer_stride=stride, max_position_embeddings=64)
+    return model, KmerTokenizer(k=k, kmer_stride=stride)
 
 
 @torch.no_grad()

@@ -32,8 +32,7 @@ def test_inference_benchmark_paths_agree_with_their_baselines():
 def test_model_benchmark_counts_the_work_the_masked_only_step_skips():
     output = _run("bench_model.py", "--sizes", "tiny", "--steps", "1", "--batch_size", "2", "--length", "128")
     row = next(line for line in output.splitlines() if line.startswith("tiny"))
-    speed_up, flop_ratio = (float(value) for value in re.findall(r"([\d.]+)x", row)[:2])
-    assert speed_up > 0
+    flop_ratio = float(re.findall(r"([\d.]+)x", row)[1])  # the first is the speed-up: timing, not asserted here
     # tiny at 2 x 128: BERT's 4,101-way decoder at every token dominates its step; ours runs it at ~15% of them
     assert 2.5 < flop_ratio < 4.0, row
 

@@ -4,10 +4,9 @@ expected error is one line without a traceback, and importing a command sets the
 import os
 import subprocess
 import sys
-import tomllib
-from pathlib import Path
 
 import pytest
+import tomllib
 from conftest import REPO
 
 SCRIPTS = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]

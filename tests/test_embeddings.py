@@ -2,26 +2,18 @@
 the other strand maps back to the right base, batching changes nothing, and every output format holds the same
 numbers."""
 
-import gzip
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import LAMBDA, REPO, run_script
+from conftest import REPO, lambda_dna, run_script, tiny_masked_lm
 from safetensors.numpy import load_file
 
-from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM, save_checkpoint
+from modeling_randommask import RandomMaskForMaskedLM, save_checkpoint
 from modeling_randommask.inference import EmbedArguments, embed, embed_to_file, read_sequences, tile
 from modeling_randommask.inference import embeddings as embeddings_module
 from tokenization import KmerTokenizer
-
-NO_DROPOUT = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
-
-
-def lambda_dna(start: int, length: int) -> str:
-    with gzip.open(LAMBDA, "rt") as handle:
-        return "".join(line.strip() for line in handle if not line.startswith(">"))[start : start + length]
 
 
 def reverse_complement(dna: str) -> str:
@@ -29,10 +21,8 @@ def reverse_complement(dna: str) -> str:
 
 
 def model_of(k: int, stride: int, layers: int = 2, seed: int = 0) -> tuple[RandomMaskForMaskedLM, KmerTokenizer]:
-    torch.manual_seed(seed)
-    config = RandomMaskConfig.from_preset("tiny", kmer_size=k, kmer_stride=stride, num_hidden_layers=layers,
-                                          max_position_embeddings=64, **NO_DROPOUT)
-    return RandomMaskForMaskedLM(config).eval(), KmerTokenizer(k=k, kmer_stride=stride)
+    model = tiny_masked_lm(seed, kmer_size=k, kmer_stride=stride, num_hidden_layers=layers, max_position_embeddings=64)
+    return model, KmerTokenizer(k=k, kmer_stride=stride)
 
 
 def position_free_model(k: int, stride: int) -> tuple[RandomMaskForMaskedLM, KmerTokenizer]:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import DATA_DIR, LAMBDA, REPO
+from conftest import DATA_DIR, LAMBDA, REPO, lambda_genome
 from huggingface_hub import ModelCard
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments
 
@@ -99,11 +99,9 @@ def test_task_discovery_and_seed_summary():
 
 def test_two_target_regression_runs_end_to_end(pretrained, tmp_path):
     """A DeepSTARR-shaped task (two activity columns) built from lambda DNA: GC and A content plus noise."""
-    import gzip
     import random
 
-    with gzip.open(LAMBDA, "rt") as handle:
-        dna = "".join(line.strip() for line in handle if not line.startswith(">"))
+    dna = lambda_genome()
     rng = random.Random(0)
     folder = tmp_path / "EAP" / "toy"
     folder.mkdir(parents=True)

@@ -7,16 +7,16 @@ exactly, and runs the feature-extraction, text-classification and fill-mask pipe
 a `[MASK]` in the text is one masked token between the k-mers of the DNA around it).
 """
 
-import gzip
 import json
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import LAMBDA, REPO, run_without_package
+from conftest import REPO, lambda_genome, run_without_package
 
 from modeling_randommask.configuration_randommask import DEFAULT_AUTO_MAP, RandomMaskConfig
 from modeling_randommask.hub.checkpoint import save_checkpoint
+from modeling_randommask.hub.travelling_files import travelling_files
 from modeling_randommask.modeling_randommask import (
     RandomMaskForMaskedLM,
     RandomMaskForSequenceClassification,
@@ -25,7 +25,6 @@ from modeling_randommask.modeling_randommask import (
 from tokenization.tokenization_kmer import KmerTokenizer
 
 pytestmark = pytest.mark.slow  # loads the saved folders in a separate interpreter
-CODE_FILES = {"configuration_randommask.py", "modeling_randommask.py", "tokenization_kmer.py", "kmer_vocab.py"}
 LABELS = {0: "no_binding", 1: "binding"}
 
 # Runs in the isolated interpreter (conftest.run_without_package). argv: repo root, work dir. Writes results.json.
@@ -113,8 +112,7 @@ with torch.no_grad():
 
 
 def lambda_windows() -> list[str]:
-    with gzip.open(LAMBDA, "rt") as handle:
-        genome = "".join(line.strip() for line in handle if not line.startswith(">"))
+    genome = lambda_genome()
     return [genome[start : start + length] for start, length in [(1_000, 90), (15_000, 70), (40_000, 50)]]
 
 
@@ -177,7 +175,7 @@ def test_folder_holds_weights_code_and_full_auto_maps(checkpoints):
     for name in ("mlm", "seqcls", "tokcls"):
         folder = work / name
         files = {path.name for path in folder.iterdir()}
-        assert CODE_FILES | {"model.safetensors", "config.json", "tokenizer_config.json"} <= files, files
+        assert set(travelling_files(with_pipeline=False)) | {"model.safetensors", "config.json", "tokenizer_config.json"} <= files, files
         assert not any(file.endswith((".bin", ".pt")) for file in files)
         assert json.loads((folder / "config.json").read_text())["auto_map"] == DEFAULT_AUTO_MAP
         tokenizer_map = json.loads((folder / "tokenizer_config.json").read_text())["auto_map"]

@@ -1,20 +1,20 @@
 """RandomMask config and models: BERT-base defaults, DNABERT weight names, masked-only MLM logits, attention
 maps under SDPA, task heads, DNABERT import. Tiny models on real lambda-phage DNA."""
 
-import gzip
 import inspect
 import json
 import typing
 
 import pytest
 import torch
-from conftest import LAMBDA
+from conftest import lambda_genome
 from torch.nn import functional as F
 from transformers import BertConfig, BertForMaskedLM, BertForSequenceClassification
 
 from modeling_randommask.configuration_randommask import DEFAULT_AUTO_MAP, RandomMaskConfig
 from modeling_randommask.hub.checkpoint import save_checkpoint
 from modeling_randommask.hub.dnabert import from_dnabert, kmer_size_of_vocab
+from modeling_randommask.hub.travelling_files import MODEL_CODE
 from modeling_randommask.modeling_randommask import (
     RandomMaskForMaskedLM,
     RandomMaskForSequenceClassification,
@@ -24,11 +24,6 @@ from modeling_randommask.modeling_randommask import (
 from tokenization import KmerTokenizer, kmer_vocab
 
 TINY = {"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 2, "intermediate_size": 256}
-
-
-def lambda_genome() -> str:
-    with gzip.open(LAMBDA, "rt") as handle:
-        return "".join(line.strip() for line in handle if not line.startswith(">"))
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +112,7 @@ def test_save_pretrained_writes_full_auto_map_code_and_safetensors(tmp_path, bat
     model.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["auto_map"] == DEFAULT_AUTO_MAP and saved["architectures"] == ["RandomMaskForMaskedLM"]
-    assert {"model.safetensors", "configuration_randommask.py", "modeling_randommask.py"} <= {
+    assert {"model.safetensors", *MODEL_CODE} <= {
         p.name for p in tmp_path.iterdir()
     }
     loaded = RandomMaskForMaskedLM.from_pretrained(tmp_path).eval()
@@ -354,7 +349,9 @@ def test_activation_checkpointing_gives_the_same_gradients(batch):
     grads = []
     for checkpointing in (False, True):
         if checkpointing:
-            model.activation_checkpointing_enable()
+            # 5.25 renamed gradient_checkpointing_enable (now a deprecated alias); older releases have only that name
+            enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+            enable()
         model.train().zero_grad()
         model(**batch, labels=labels).loss.backward()
         grads.append(model.bert.encoder.layer[0].attention.self.query.weight.grad.clone())

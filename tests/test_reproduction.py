@@ -46,7 +46,7 @@ def tasks(tmp_path_factory, gue) -> Path:
 
 def _quick(tasks: Path, out: Path) -> ReproduceArguments:
     return ReproduceArguments(
-        genome=[str(LAMBDA)], tasks=[str(tasks)], output_dir=str(out), max_length=32, batch_size=8, max_steps=10,
+        genome=[str(LAMBDA)], tasks=[str(tasks)], output_dir=str(out), max_length=32, per_device_train_batch_size=8, max_steps=10,
         warmup_steps=2, finetune_epochs=1, finetune_max_train_samples=64, tsne=False,
     )
 

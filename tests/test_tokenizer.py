@@ -13,6 +13,7 @@ from conftest import LAMBDA, run_without_package
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from modeling_randommask.hub.travelling_files import TOKENIZER_CODE
 from tokenization import SPECIAL_TOKENS, KmerTokenizer, kmer_vocab
 
 
@@ -104,7 +105,7 @@ def test_save_writes_vocab_and_from_pretrained_reads_it(tmp_path):
     config = json.loads((tmp_path / "tokenizer_config.json").read_text())
     assert config["auto_map"] == {"AutoTokenizer": ["tokenization_kmer.KmerTokenizer", None]}
     assert (config["k"], config["kmer_stride"]) == (6, 3)
-    assert (tmp_path / "tokenization_kmer.py").is_file() and (tmp_path / "kmer_vocab.py").is_file()
+    assert all((tmp_path / name).is_file() for name in TOKENIZER_CODE)
     loaded = KmerTokenizer.from_pretrained(tmp_path)
     assert (loaded.k, loaded.kmer_stride, loaded.model_max_length) == (6, 3, 128)
     # A vocab.txt that disagrees with the generated one is refused, naming the file and line.

@@ -15,16 +15,11 @@ from modeling_randommask import (
     RandomMaskForSequenceClassification,
     save_checkpoint,
 )
+from modeling_randommask.hub.travelling_files import travelling_files
 from tokenization import KmerTokenizer
 
 REPO = Path(__file__).resolve().parents[1]
-TRAVELLING = {
-    "configuration_randommask.py": REPO / "modeling_randommask" / "configuration_randommask.py",
-    "modeling_randommask.py": REPO / "modeling_randommask" / "modeling_randommask.py",
-    "pipeline_randommask.py": REPO / "modeling_randommask" / "pipeline_randommask.py",
-    "tokenization_kmer.py": REPO / "tokenization" / "tokenization_kmer.py",
-    "kmer_vocab.py": REPO / "tokenization" / "kmer_vocab.py",
-}
+TRAVELLING = travelling_files(with_pipeline=True)
 SIBLINGS = {Path(name).stem for name in TRAVELLING}
 ALLOWED_PACKAGES = {"torch", "transformers"}
 FORBIDDEN_MODULES = {"subprocess", "socket", "ssl", "urllib", "http", "requests", "httpx", "aiohttp", "ftplib",
@@ -136,7 +131,7 @@ def test_saved_checkpoints_hold_safetensors_weights_and_only_the_checked_code(tm
     assert not [name for name in files if Path(name).suffix in PICKLE_SUFFIXES]
     code = {name for name in files if name.endswith(".py")}
     # everything that travels is what the import checks above cover; the base-level pipeline needs the MLM head
-    assert code == set(TRAVELLING) - ({"pipeline_randommask.py"} if model_class is not RandomMaskForMaskedLM else set())
+    assert code == set(travelling_files(with_pipeline=model_class is RandomMaskForMaskedLM))
     for name in code:
         assert (folder / name).read_text() == TRAVELLING[name].read_text()
         assert problems((folder / name).read_text(), name) == []

@@ -7,18 +7,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
-from conftest import LAMBDA, REPO, run_script
+from conftest import REPO, lambda_dna, run_script, tiny_masked_lm
 
-from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM, save_checkpoint
+from modeling_randommask import save_checkpoint
 from modeling_randommask.inference import ScoreVariantsArguments, base_probabilities, score_variants
 from tokenization import KmerTokenizer
-
-
-def lambda_dna(start: int, length: int) -> str:
-    with gzip.open(LAMBDA, "rt") as handle:
-        return "".join(line.strip() for line in handle if not line.startswith(">"))[start : start + length]
-
 
 CHR_A = lambda_dna(2_000, 100) + lambda_dna(2_100, 50).lower() + lambda_dna(2_150, 150)  # soft-masked 101..150
 CHR_B = lambda_dna(7_000, 40)  # shorter than a window: the window is the whole contig
@@ -31,10 +24,7 @@ def other_bases(base: str) -> list[str]:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     work = tmp_path_factory.mktemp("variants")
-    torch.manual_seed(0)
-    config = RandomMaskConfig.from_preset("tiny", max_position_embeddings=64, hidden_dropout_prob=0.0,
-                                          attention_probs_dropout_prob=0.0)
-    model, tokenizer = RandomMaskForMaskedLM(config).eval(), KmerTokenizer()
+    model, tokenizer = tiny_masked_lm(max_position_embeddings=64), KmerTokenizer()
     folder = save_checkpoint(model, tokenizer, work / "model")
     reference = work / "reference.fa.gz"
     with gzip.open(reference, "wt") as handle:
@@ -83,7 +73,7 @@ def write_vcf(path, rows, gzipped=False):
 
 def run(setup, variants, output, **options):
     _, folder, reference, _, _ = setup
-    return score_variants(ScoreVariantsArguments(model=str(folder), reference=[str(reference)], variants=str(variants),
+    return score_variants(ScoreVariantsArguments(model=str(folder), genome=[str(reference)], variants=str(variants),
                                                  output=str(output), device="cpu", **options))
 
 
@@ -175,7 +165,7 @@ def test_the_command_line_prints_what_it_wrote_where(tmp_path, setup):
     _, folder, reference, _, _ = setup
     variants = write_vcf(tmp_path / "calls.vcf", VCF_ROWS)
     output = tmp_path / "scores.tsv"
-    process = run_script(["--model", str(folder), "--reference", str(reference), "--variants", str(variants),
+    process = run_script(["--model", str(folder), "--genome", str(reference), "--variants", str(variants),
                           "--output", str(output)], program=(str(REPO / "examples" / "score_variants.py"),))
     out, _ = process.communicate(timeout=600)
     assert process.returncode == 0, out[-3000:]

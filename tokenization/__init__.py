@@ -1,11 +1,10 @@
 """DNA k-mer tokenization with DNABERT-compatible vocabularies.
 
-``tokenization_kmer.py`` and ``kmer_vocab.py`` travel inside every checkpoint (``trust_remote_code``);
-``strides.py`` names the tokenizations for options and reports.
+``tokenization_kmer.py`` and ``kmer_vocab.py`` travel inside every checkpoint (``trust_remote_code``); nothing else
+sits here (the tokenizations' names for options and reports are ``modeling_randommask.data.strides``).
 """
 
 from .kmer_vocab import SPECIAL_TOKENS, kmer_vocab
-from .strides import Tokenization, kmer_stride_of, tokenization_name
 from .tokenization_kmer import KmerTokenizer
 
-__all__ = ["SPECIAL_TOKENS", "KmerTokenizer", "Tokenization", "kmer_stride_of", "kmer_vocab", "tokenization_name"]
+__all__ = ["SPECIAL_TOKENS", "KmerTokenizer", "kmer_vocab"]

@@ -46,8 +46,16 @@ def parse_benchmark_args(argv: list[str] | None = None
                          ) -> tuple[BenchmarkArguments, FinetuneArguments, dict[str, Any]]:
     """The options of ``examples/benchmark_gue.py``: the Trainer options given explicitly are returned as a dict,
     to be laid over each task's own recipe."""
-    (bench, args), options = parse_with_trainer_options((BenchmarkArguments, FinetuneArguments), argv)
+    (bench, args), options = parse_with_trainer_options((BenchmarkArguments, FinetuneArguments), argv,
+                                                        check=_refuse_task)
     return bench, args, options
+
+
+def _refuse_task(dataclasses: tuple) -> None:
+    """The benchmark sets fine-tuning's ``--task`` to each of ``--tasks`` in turn: a ``--task`` given would be lost."""
+    if dataclasses[1].task is not None:
+        raise ValueError(f"--task {dataclasses[1].task} is finetune's option: benchmark_gue fine-tunes on every task "
+                         "of --tasks")
 
 
 def benchmark_table(rows: list[dict]) -> str:

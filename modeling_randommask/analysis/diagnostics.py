@@ -25,7 +25,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -39,6 +39,7 @@ from ..data.fasta import default_corpus, read_genome
 from ..data.genome_windows import GenomeDataConfig
 from ..data.options import OptionError, check_output_folder, check_ranges
 from ..hub.checkpoint import load_masked_lm
+from ..hub.dnabert import kmer_size_of_vocab
 from ..hub.model_source import check_model_source
 from ..inference import bits_per_base as bpb
 from ..inference.markov import MAX_ORDER
@@ -275,10 +276,8 @@ def kmer_embeddings(model: PreTrainedModel) -> np.ndarray:
 
 
 def _kmer_size(num_kmers: int) -> int:
-    k = round(math.log(num_kmers, 4)) if num_kmers > 1 else 0
-    if k < 2 or 4**k != num_kmers:
-        raise ValueError(f"{num_kmers} embedding rows are not the 4**k k-mers of some k >= 2")
-    return k
+    """k of ``num_kmers`` k-mer rows (the 4**k rows past the special tokens)."""
+    return kmer_size_of_vocab(NUM_SPECIAL_TOKENS + num_kmers)
 
 
 def knn_purity(embeddings: np.ndarray, labels: np.ndarray, n_neighbors: int = 10, chunk: int = 1024) -> float:
@@ -435,14 +434,18 @@ def diagnostics_table(results: dict[str, dict[str, Any]]) -> str:
 class AnalyzeArguments:
     """Options of ``examples/analyze.py``."""
 
-    models: list[str] = field(metadata={"help": "checkpoint folders (RandomMask, or DNABERT to convert)"})
+    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {  # deprecated spellings (README: Command-line vocabulary)
+        "--models": "--model", "--out_dir": "--output_dir", "--bits_fasta": "--bits_genome",
+        "--batch_size": "--per_device_eval_batch_size"}
+
+    model: list[str] = field(metadata={"help": "checkpoint folders (RandomMask, or DNABERT to convert)"})
     labels: list[str] | None = field(default=None, metadata={"help": "a name per model (default: folder names)"})
     genome: str = field(default_factory=lambda: str(default_corpus()[0]), metadata={"help": "FASTA(.gz) the attention windows come from"})
     num_windows: int = field(default=32, metadata={"help": "windows for the attention statistics"})
     window_bases: int | None = field(default=None, metadata={
         "help": "bases per window (default: the shortest training window in the models' logs, else 515 = 512 "
                 "tokens with overlapping 6-mers)"})
-    batch_size: int = 4
+    per_device_eval_batch_size: int = 4
     n_neighbors: int = field(default=10, metadata={"help": "neighbours for the k-mer kNN purity"})
     tsne: bool = field(default=True, metadata={
         "help": "the t-SNE figure of the k-mer embeddings, the slow part (~30 s per model): on by default, --no_tsne "
@@ -450,7 +453,7 @@ class AnalyzeArguments:
     tsne_max_iter: int = 1000
     bits_positions: int = field(default=bpb.DEFAULT_POSITIONS, metadata={
         "help": "held-out positions for bits per base (0: skip it)"})
-    bits_fasta: str | None = field(default=None, metadata={
+    bits_genome: str | None = field(default=None, metadata={
         "help": "FASTA(.gz) to measure bits per base on (default: the validation regions pretraining held out of "
                 "--pretraining_genome)"})
     bits_rules: list[str] = field(default_factory=lambda: [DEFAULT_RULE], metadata={
@@ -462,10 +465,11 @@ class AnalyzeArguments:
         "help": "the pretraining run's --seed (it picks the validation regions)"})
     markov_order: int = field(default=bpb.DEFAULT_ORDER, metadata={"help": "order of the Markov baseline"})
     seed: int = 0
-    out_dir: str = "outputs/analysis"
+    output_dir: str = "outputs/analysis"
 
     def __post_init__(self):
-        check_ranges(self, positive=("num_windows", "window_bases", "batch_size", "n_neighbors", "tsne_max_iter"),
+        check_ranges(self, positive=("num_windows", "window_bases", "per_device_eval_batch_size", "n_neighbors",
+                                     "tsne_max_iter"),
                      non_negative=("seed", "bits_positions"))
         if not 0 <= self.markov_order <= MAX_ORDER:
             raise ValueError(f"--markov_order must be between 0 and {MAX_ORDER}, got {self.markov_order}")
@@ -476,23 +480,23 @@ class AnalyzeArguments:
 
 def analyze(args: AnalyzeArguments) -> dict[str, Any]:
     """Diagnose every model on the same genome windows, write ``loss_by_phase.png`` (models with a training log),
-    ``attention.png``, ``kmer_tsne.png``, ``diagnostics.json`` and ``diagnostics.md`` into ``args.out_dir``;
+    ``attention.png``, ``kmer_tsne.png``, ``diagnostics.json`` and ``diagnostics.md`` into ``args.output_dir``;
     return what ``diagnostics.json`` holds."""
-    labels = _labels(args.labels, [Path(m).name for m in args.models])
-    out_dir = check_output_folder(args.out_dir, "--out_dir")
-    for model in args.models:  # a mistyped one is named before any model or genome is read
+    labels = _labels(args.labels, [Path(m).name for m in args.model])
+    out_dir = check_output_folder(args.output_dir, "--output_dir")
+    for model in args.model:  # a mistyped one is named before any model or genome is read
         check_model_source(model)
     out_dir.mkdir(parents=True, exist_ok=True)
-    logs = {label: read_training_log(path) for path, label in zip(args.models, labels) if log_file(path).is_file()}
+    logs = {label: read_training_log(path) for path, label in zip(args.model, labels) if log_file(path).is_file()}
     window_bases = args.window_bases or _trained_window_bases(logs.values()) or 515
     sequences = read_fasta_windows(args.genome, args.num_windows, window_bases, seed=args.seed)
     held_out = _held_out_bases(args) if args.bits_positions else None
     results, embeddings = {}, {}
-    for path, label in zip(args.models, labels):
+    for path, label in zip(args.model, labels):
         logger.info("diagnosing %s (%s)", label, path)
         model, tokenizer = load_masked_lm(path)
         results[label] = {"checkpoint": str(path),
-                          **diagnose(model, tokenizer, sequences, logs.get(label), args.batch_size, args.n_neighbors)}
+                          **diagnose(model, tokenizer, sequences, logs.get(label), args.per_device_eval_batch_size, args.n_neighbors)}
         if held_out is not None:
             dna, positions, markov = held_out
             results[label]["bits_per_base"] = {
@@ -526,7 +530,7 @@ def _held_out_bases(args: AnalyzeArguments) -> tuple[bpb.HeldOutDNA, np.ndarray,
     the training stretches of ``--pretraining_genome``)."""
     split = GenomeDataConfig(paths=list(args.pretraining_genome), seed=args.pretraining_seed)
     validation, training = bpb.from_pretraining_data(split, KmerTokenizer())
-    dna = bpb.from_fasta(args.bits_fasta) if args.bits_fasta else validation
+    dna = bpb.from_fasta(args.bits_genome) if args.bits_genome else validation
     markov = bpb.fit_markov(validation.sequences.bases, training, args.markov_order)
     positions = bpb.sample_positions(dna, args.bits_positions, args.seed, args.markov_order)
     return dna, positions, bpb.markov_bits_per_base(markov, dna, positions)

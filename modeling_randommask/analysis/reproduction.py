@@ -18,15 +18,14 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, get_args
-
-from tokenization import Tokenization
+from typing import Any, ClassVar, get_args
 
 from ..configuration_randommask import ModelSize
 from ..data.fasta import fasta_files
 from ..data.genome_windows import GenomeDataConfig
 from ..data.gue import PAPER_TABLE3_MCC
 from ..data.options import check_output_folder, check_ranges
+from ..data.strides import Tokenization
 from ..data.tasks import load_task, task_folders
 from ..training.finetune_recipes import finetune_training_arguments
 from ..training.finetuning import FinetuneArguments, finetune
@@ -51,6 +50,8 @@ FINETUNE_TOKENIZATIONS = get_args(Tokenization)
 class ReproduceArguments:
     """Options of ``examples/reproduce.py``. Defaults: the budget measured to fit about an hour on 2 CPU cores."""
 
+    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {"--batch_size": "--per_device_train_batch_size"}  # README: Command-line vocabulary
+
     genome: list[str] = field(default_factory=lambda: ["../shared/data/genomes"],
                               metadata={"help": "FASTA(.gz) files or folders to pretrain on"})
     tasks: list[str] = field(default_factory=lambda: ["../shared/data/gue"],
@@ -60,7 +61,7 @@ class ReproduceArguments:
                                 metadata={"help": f"pretraining variants, from {list(VARIANTS)}"})
     model_preset: ModelSize = "tiny"
     max_length: int = field(default=128, metadata={"help": "pretraining tokens per window"})
-    batch_size: int = 64
+    per_device_train_batch_size: int = 64
     learning_rate: float = 1e-3
     max_steps: int = field(default=3000, metadata={"help": "pretraining steps per model (the shared budget)"})
     warmup_steps: int = 200
@@ -82,7 +83,7 @@ class ReproduceArguments:
                 "default, --no_baselines skips them"})
 
     def __post_init__(self):
-        check_ranges(self, positive=("batch_size", "learning_rate", "max_steps", "finetune_learning_rate",
+        check_ranges(self, positive=("per_device_train_batch_size", "learning_rate", "max_steps", "finetune_learning_rate",
                                      "finetune_epochs", "finetune_batch_size", "finetune_max_train_samples"),
                      non_negative=("warmup_steps", "finetune_seeds"))
         unknown = sorted(set(self.variants) - set(VARIANTS)) + sorted(set(self.finetune_tokenizations)
@@ -102,7 +103,7 @@ def _pretrain_variant(args: ReproduceArguments, label: str) -> Path:
     resume = "latest" if (folder / "checkpoints" / "latest").is_file() else None
     options = PretrainArguments(
         output_dir=str(folder), model_preset=args.model_preset, **VARIANTS[label],
-        per_device_batch_size=args.batch_size, learning_rate=args.learning_rate,
+        per_device_batch_size=args.per_device_train_batch_size, learning_rate=args.learning_rate,
         max_steps=args.max_steps, warmup_steps=args.warmup_steps,
         position_embedding_init=args.position_embedding_init, eval_every=max(args.max_steps // 15, 1),
         save_every=max(args.max_steps // 5, 1), resume_from_checkpoint=resume,
@@ -219,8 +220,8 @@ def reproduce(args: ReproduceArguments) -> dict[str, Any]:
 
     start = time.perf_counter()
     genome = args.diagnostics_genome or str(fasta_files(args.genome)[0])
-    diagnostics = analyze(AnalyzeArguments(models=[str(m) for m in models.values()], labels=list(models),
-                                           genome=genome, out_dir=str(output_dir / "diagnostics"), tsne=args.tsne,
+    diagnostics = analyze(AnalyzeArguments(model=[str(m) for m in models.values()], labels=list(models),
+                                           genome=genome, output_dir=str(output_dir / "diagnostics"), tsne=args.tsne,
                                            seed=args.seed, pretraining_genome=list(args.genome),
                                            pretraining_seed=args.seed))
     seconds["diagnostics"] = time.perf_counter() - start

@@ -95,6 +95,13 @@ def default_corpus(include_lambda: bool = False) -> list[Path]:
         [EMBEDDED_GENOMES / "lambda_NC_001416.fa.gz"] if include_lambda else [])
 
 
+def is_gzipped(path: str | Path) -> bool:
+    """Whether the file at ``path`` starts with gzip's magic bytes: how every reader here tells gzip (and bgzip)
+    apart, whatever the file is named."""
+    with open(path, "rb") as handle:
+        return handle.read(len(GZIP_MAGIC)) == GZIP_MAGIC
+
+
 def fasta_files(paths: str | Path | list[str | Path]) -> list[Path]:
     """Expand folders into their FASTA(.gz) files (sorted), saying what else they hold and was not read; refuse
     paths that do not exist, folders with no FASTA file and FASTA-named broken links. A path that is not a folder

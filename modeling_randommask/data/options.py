@@ -66,12 +66,29 @@ def parse_cli(dataclass_types: Any, argv: list[str] | None = None, defaults: dic
     return parse_with(parser, argv)
 
 
+def replace_renamed_options(argv: list[str], renamed: dict[str, str]) -> list[str]:
+    """``argv`` with every old option name of ``renamed`` (``{"--old": "--new"}``, the dataclasses'
+    ``RENAMED_OPTIONS``) replaced by its new one, saying so once per use: old spellings keep working for one release,
+    and ``--help`` shows only the command-line vocabulary (README: Layout)."""
+    replaced = []
+    for arg in argv:
+        name, equals, value = arg.partition("=")
+        new = renamed.get("--" + name[2:].replace("-", "_")) if name.startswith("--") else None
+        if new is not None:
+            print(f"{name} is deprecated, use {new}", file=sys.stderr)
+            arg = new + equals + value
+        replaced.append(arg)
+    return replaced
+
+
 def parse_with(parser: Any, argv: list[str] | None = None, check: Callable[[tuple], None] | None = None) -> tuple:
     """``parser``'s (an ``HfArgumentParser``) dataclasses from ``argv`` (default: the command line), then
-    ``check(dataclasses)``: a ``ValueError`` from either, or an unknown (or abbreviated) option, is a usage error."""
+    ``check(dataclasses)``: a ``ValueError`` from either, or an unknown (or abbreviated) option, is a usage error.
+    Old option names the dataclasses list in ``RENAMED_OPTIONS`` still work, with a deprecation line."""
+    renamed = {old: new for kind in parser.dataclass_types for old, new in getattr(kind, "RENAMED_OPTIONS", {}).items()}
+    argv = replace_renamed_options(sys.argv[1:] if argv is None else list(argv), renamed)
     try:
-        *parsed, unknown = parser.parse_args_into_dataclasses(
-            args=sys.argv[1:] if argv is None else list(argv), return_remaining_strings=True)
+        *parsed, unknown = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
         if check is not None:
             check(tuple(parsed))
     except ValueError as error:

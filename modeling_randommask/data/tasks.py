@@ -44,7 +44,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 from .base_labels import token_labels
-from .fasta import letter_counts
+from .fasta import is_gzipped, letter_counts
 from .options import InputError
 
 logger = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def find_split_file(folder: str | os.PathLike, split: str) -> Path | None:
 
 
 def _open_text(path: Path) -> io.TextIOBase:
-    if path.name.endswith(".gz"):
+    if is_gzipped(path):
         return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
     return open(path, encoding="utf-8-sig", newline="")
 
@@ -163,7 +163,7 @@ def _unreadable(path: Path, error: Exception) -> TaskFileError:
     """Error path: re-read the raw lines to name the first that is not UTF-8 or where a gzip stream breaks."""
     line = 0
     try:
-        with (gzip.open if path.name.endswith(".gz") else open)(path, "rb") as raw:
+        with (gzip.open if is_gzipped(path) else open)(path, "rb") as raw:
             for line, data in enumerate(raw, 1):
                 data.decode("utf-8")
     except UnicodeDecodeError as bad:

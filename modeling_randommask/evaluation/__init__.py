@@ -1,13 +1,8 @@
 """Task metrics (MCC, accuracy, F1, ROC AUC, Pearson/Spearman), offline, also as an ``evaluate`` module."""
 
-from .metrics import (
-    DNA_METRICS,
-    PRIMARY_METRIC,
-    classification_metrics,
-    compute_metrics,
-    load_dna_metrics,
-    regression_metrics,
-)
+from .. import lazy_exports
 
-__all__ = ["DNA_METRICS", "PRIMARY_METRIC", "classification_metrics", "compute_metrics", "load_dna_metrics",
-           "regression_metrics"]
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    ".metrics": ["DNA_METRICS", "PRIMARY_METRIC", "classification_metrics", "compute_metrics", "load_dna_metrics",
+                 "regression_metrics"],
+})

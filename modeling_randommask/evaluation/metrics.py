@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 from sklearn import metrics as skm
 
 if TYPE_CHECKING:
@@ -44,12 +44,6 @@ def metric_names(kind: str, target_names: Sequence[str] = ()) -> list[str]:
 
 DNA_METRICS = str(Path(__file__).with_name("dna_metrics.py"))
 """Path of the ``evaluate`` module: ``evaluate.load(DNA_METRICS, "classification" | "regression")``, offline."""
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
 
 
 def _roc_auc(labels: np.ndarray, probs: np.ndarray) -> float:
@@ -82,7 +76,7 @@ def classification_metrics(labels: np.ndarray, logits: np.ndarray) -> dict[str, 
         float(skm.accuracy_score(labels, preds)),
         float(skm.f1_score(labels, preds, zero_division=0)) if num_classes == 2 else f1_macro,
         f1_macro,
-        _roc_auc(labels, _softmax(logits)),
+        _roc_auc(labels, special.softmax(logits, axis=1)),
     ), strict=True))
 
 
@@ -134,26 +128,26 @@ def load_dna_metrics(kind: str) -> evaluate.EvaluationModule:
 
 def compute_metrics(kind: str, target_names: Sequence[str] | None = None,
                     bases: BaseAlignment | None = None) -> Callable[[Any], dict[str, float]]:
-    """A ``compute_metrics`` for ``transformers.Trainer`` (``EvalPrediction -> dict``) computed by the ``evaluate``
-    module ``DNA_METRICS``. ``kind`` is the task kind (``"binary"``, ``"multiclass"``, ``"regression"``,
+    """A ``compute_metrics`` for ``transformers.Trainer`` (``EvalPrediction -> dict``): the functions the ``evaluate``
+    module ``DNA_METRICS`` serves, called directly (its Arrow round trip adds nothing here). ``kind`` is the task kind (``"binary"``, ``"multiclass"``, ``"regression"``,
     ``"token"``, as ``TaskData.kind``); a token task scores bases, so it needs the evaluated split's ``bases``
     (``BaseAlignment`` with labels): token logits are mapped to bases, and the references are the base labels."""
     if (kind == "token") != (bases is not None):
         raise ValueError("a token task needs bases=BaseAlignment(...) of the evaluated split; other kinds take none")
     if bases is not None and bases.labels is None:
         raise ValueError("bases has no labels: build it with BaseAlignment.from_lengths(..., base_labels=...)")
-    metric = load_dna_metrics(kind)
+    if kind not in PRIMARY_METRIC:
+        raise ValueError(f"kind must be one of {sorted(PRIMARY_METRIC)}, got {kind!r}")
 
     def _compute(eval_prediction: Any) -> dict[str, float]:
         predictions, labels = eval_prediction.predictions, eval_prediction.label_ids
         if isinstance(predictions, (tuple, list)):  # model returned extra outputs (hidden states, ...)
             predictions = predictions[0]
         if bases is not None:
-            return metric.compute(predictions=bases.gather(predictions), references=bases.labels)
+            return classification_metrics(bases.labels, bases.gather(predictions))
         if kind == "regression":
             rows = len(labels)
-            return metric.compute(predictions=predictions.reshape(rows, -1), references=labels.reshape(rows, -1),
-                                  target_names=target_names)
-        return metric.compute(predictions=predictions, references=labels)
+            return regression_metrics(labels.reshape(rows, -1), predictions.reshape(rows, -1), target_names)
+        return classification_metrics(labels, predictions)
 
     return _compute

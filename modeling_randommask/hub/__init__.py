@@ -1,6 +1,8 @@
 """Hub folders: save and load self-contained checkpoints, convert DNABERT, render model cards, upload."""
 
-from .checkpoint import check_self_contained, load_masked_lm, save_checkpoint
-from .dnabert import from_dnabert
+from .. import lazy_exports
 
-__all__ = ["check_self_contained", "from_dnabert", "load_masked_lm", "save_checkpoint"]
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    ".checkpoint": ["check_self_contained", "load_masked_lm", "save_checkpoint"],
+    ".dnabert": ["from_dnabert"],
+})

@@ -23,6 +23,7 @@ from .. import pipeline_randommask
 from ..modeling_randommask import RandomMaskForMaskedLM
 from .dnabert import from_dnabert
 from .model_source import CheckpointError, check_local_folder, check_masked_lm_weights, read_config
+from .travelling_files import travelling_files
 
 
 def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, out_dir: str | os.PathLike) -> Path:
@@ -61,8 +62,8 @@ def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, 
         if bar:
             transformers_logging.enable_progress_bar()
     tokenizer.save_pretrained(out)
-    if has_pipeline:
-        shutil.copyfile(pipeline_randommask.__file__, out / "pipeline_randommask.py")
+    for name, source in travelling_files(with_pipeline=has_pipeline).items():  # transformers copies all but the pipeline
+        shutil.copyfile(source, out / name)
     check_self_contained(out)
     return out
 

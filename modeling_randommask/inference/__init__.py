@@ -2,31 +2,22 @@
 bits per base (with an order-k Markov baseline). The base-level arithmetic is ``pipeline_randommask``, which also
 travels with checkpoints as their ``dna-base-probabilities`` pipeline."""
 
-from ..pipeline_randommask import BASES, DEFAULT_RULE, RULES, TASK, DNABaseProbabilityPipeline
-from .base_probabilities import base_probabilities, log_probs_at
-from .bits_per_base import (
-    HeldOutDNA,
-    fit_markov,
-    from_datasets,
-    from_fasta,
-    from_pretraining_data,
-    held_out_bits_per_base,
-    markov_bits_per_base,
-    model_bits_per_base,
-    sample_positions,
-)
-from .embeddings import EmbedArguments, embed, embed_to_file, iter_embeddings
-from .loading import load_model, resolve_device
-from .markov import MarkovBaseline
-from .outputs import open_writer
-from .sequences import Sequences, from_strings, read_sequences
-from .variants import Allele, Reference, ScoreVariantsArguments, VariantReader, score_alleles, score_variants
-from .windows import Tiling, per_base_states, tile
+from .. import lazy_exports
 
-__all__ = ["BASES", "DEFAULT_RULE", "RULES", "TASK", "Allele", "DNABaseProbabilityPipeline", "EmbedArguments",
-           "HeldOutDNA", "MarkovBaseline", "Reference", "ScoreVariantsArguments", "Sequences", "Tiling",
-           "VariantReader", "base_probabilities", "embed", "embed_to_file", "fit_markov", "from_datasets",
-           "from_fasta", "from_pretraining_data", "from_strings", "held_out_bits_per_base", "iter_embeddings",
-           "load_model", "log_probs_at", "markov_bits_per_base", "model_bits_per_base", "open_writer",
-           "per_base_states", "read_sequences", "resolve_device", "sample_positions", "score_alleles",
-           "score_variants", "tile"]
+# Eager: the function shares its module's name, and an import of that module would otherwise leave the package
+# attribute pointing at the module.
+from .base_probabilities import base_probabilities as base_probabilities
+
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "..pipeline_randommask": ["BASES", "DEFAULT_RULE", "RULES", "TASK", "DNABaseProbabilityPipeline"],
+    ".base_probabilities": ["base_probabilities", "log_probs_at"],
+    ".bits_per_base": ["HeldOutDNA", "fit_markov", "from_datasets", "from_fasta", "from_pretraining_data",
+                       "held_out_bits_per_base", "markov_bits_per_base", "model_bits_per_base", "sample_positions"],
+    ".embeddings": ["EmbedArguments", "embed", "embed_to_file", "iter_embeddings"],
+    ".loading": ["load_model", "resolve_device"],
+    ".markov": ["MarkovBaseline"],
+    ".outputs": ["open_writer"],
+    ".sequences": ["Sequences", "from_strings", "read_sequences"],
+    ".variants": ["Allele", "Reference", "ScoreVariantsArguments", "VariantReader", "score_alleles", "score_variants"],
+    ".windows": ["Tiling", "per_base_states", "tile"],
+})

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
@@ -198,11 +198,13 @@ def _run(model, tokenizer: KmerTokenizer, sequences: Sequences, plan: _Plan, pro
 class EmbedArguments:
     """Options of ``examples/embed.py``."""
 
+    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {"--pooling": "--sequence_pooling"}  # README: Command-line vocabulary
+
     model: str = field(metadata={"help": "checkpoint folder (RandomMask, or DNABERT to convert)"})
     input: str = field(metadata={"help": "FASTA(.gz) file or folder, or a CSV/TSV(.gz) table with a sequence column"})
     output: str = field(metadata={"help": f"output file; its suffix picks the format: {', '.join(OUTPUT_SUFFIXES)}"})
     per_base: bool = field(default=False, metadata={"help": "one row per base instead of one per sequence"})
-    pooling: Pooling = field(default="mean", metadata={
+    sequence_pooling: Pooling = field(default="mean", metadata={
         "help": "sequence pooling over windows: mean (weighted by the bases each window owns) or max"})
     window_pooling: WindowPooling = field(default="mean", metadata={
         "help": "window embedding: cls ([CLS] state) or mean (over its k-mer tokens)"})
@@ -234,7 +236,7 @@ def embed_to_file(args: EmbedArguments) -> dict:
     sequences = read_sequences(args.input, args.sequence_column)
     check_names(args.output, sequences, args.per_base)
     model, tokenizer = load_model(args.model, args.device, args.dtype, head=False)  # the encoder only
-    options = {"per_base": args.per_base, "pooling": args.pooling, "window_pooling": args.window_pooling,
+    options = {"per_base": args.per_base, "pooling": args.sequence_pooling, "window_pooling": args.window_pooling,
                "window_tokens": args.window_tokens, "overlap": args.overlap,
                "reverse_complement": args.reverse_complement, "layer": args.layer, "batch_tokens": args.batch_tokens}
     stream = iter_embeddings(model, tokenizer, sequences, **options)

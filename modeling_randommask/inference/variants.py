@@ -37,10 +37,11 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
-from ..data.fasta import read_genome
+from ..data.fasta import is_gzipped, read_genome
 from ..data.options import InputError, check_ranges
 from ..data.output_files import check_new_outputs, partial_file
 from ..pipeline_randommask import BASES, DEFAULT_BATCH_TOKENS, DEFAULT_RULE, RULES, Rule
@@ -78,10 +79,8 @@ class VariantFileError(InputError, ValueError):
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
     """(line number, text without the line break) of a plain or gzipped (bgzip) UTF-8 text file; a byte-order mark
     at its start is dropped."""
-    with open(path, "rb") as handle:
-        gzipped = handle.read(2) == b"\x1f\x8b"
     number = 0
-    with (gzip.open if gzipped else open)(path, "rb") as handle:
+    with (gzip.open if is_gzipped(path) else open)(path, "rb") as handle:
         try:
             for number, raw in enumerate(handle, start=1):
                 try:
@@ -237,7 +236,9 @@ class ScoreVariantsArguments:
     """Options of ``examples/score_variants.py``."""
 
     model: str = field(metadata={"help": "checkpoint folder (RandomMask, or DNABERT to convert)"})
-    reference: list[str] = field(metadata={"help": "reference FASTA(.gz) file(s) or folder the variants refer to"})
+    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {"--reference": "--genome"}  # README: Command-line vocabulary
+
+    genome: list[str] = field(metadata={"help": "reference FASTA(.gz) file(s) or folder the variants refer to"})
     variants: str = field(metadata={"help": "VCF(.gz), or a TSV with chrom, pos (1-based), ref, alt columns"})
     output: str = field(metadata={"help": "output TSV; a summary goes to <output>.summary.json"})
     rule: Rule = field(default=DEFAULT_RULE, metadata={
@@ -268,9 +269,9 @@ def score_variants(args: ScoreVariantsArguments) -> dict:
     """Score every allele of ``args.variants``, write the TSV and the summary; return the summary. Both files are
     written under unique partial names and appear when complete (``data.output_files``)."""
     output = Path(args.output)
-    check_new_outputs([output, summary_file(output)], args.overwrite, inputs=[args.variants, *args.reference])
+    check_new_outputs([output, summary_file(output)], args.overwrite, inputs=[args.variants, *args.genome])
     reader = VariantReader(args.variants)
-    reference = Reference.read(args.reference)
+    reference = Reference.read(args.genome)
     model, tokenizer = load_model(args.model, args.device, args.dtype)
     window_tokens, _ = checked_window(model, tokenizer, args.window_tokens)  # a bad window fails before writing
     options = {"rule": args.rule, "window_tokens": window_tokens, "batch_tokens": args.batch_tokens,
@@ -294,7 +295,7 @@ def score_variants(args: ScoreVariantsArguments) -> dict:
             raise VariantFileError(f"{args.variants}: none of its SNVs lies on a reference contig: variant "
                                    f"contigs {sorted(vcf_contigs)[:10]}, reference contigs "
                                    f"{reference.sequences.ids[:10]}{_naming_hint(vcf_contigs, reference.index)}")
-        summary = {"variants": str(args.variants), "reference": [str(p) for p in args.reference],
+        summary = {"variants": str(args.variants), "reference": [str(p) for p in args.genome],
                    "model": args.model, "output": str(output), "alleles": sum(counts.values()),
                    **{s: counts[s] for s in STATUSES}, "masked_copies": forward_rows,
                    "masked_copies_per_scored_allele": forward_rows / counts["scored"] if counts["scored"] else None,

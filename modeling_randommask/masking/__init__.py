@@ -1,8 +1,9 @@
 """The RandomMask curriculum: which spans are masked at a given optimizer step, in a custom loop or under Trainer."""
 
-from .collator import IGNORE_INDEX, DataCollatorForRandomMask, span_coverage
-from .schedule import MASKING_PRESETS, RandomMaskSchedule
-from .trainer_callback import MASKING_FILE, RandomMaskCallback
+from .. import lazy_exports
 
-__all__ = ["IGNORE_INDEX", "MASKING_FILE", "MASKING_PRESETS", "DataCollatorForRandomMask", "RandomMaskCallback",
-           "RandomMaskSchedule", "span_coverage"]
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    ".collator": ["IGNORE_INDEX", "DataCollatorForRandomMask", "span_coverage"],
+    ".schedule": ["MASKING_PRESETS", "RandomMaskSchedule"],
+    ".trainer_callback": ["MASKING_FILE", "RandomMaskCallback"],
+})

@@ -24,6 +24,7 @@ import math
 import statistics
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -41,12 +42,13 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
-from tokenization import KmerTokenizer, kmer_stride_of, tokenization_name
+from tokenization import KmerTokenizer
 
 from ..configuration_randommask import Pooling, RandomMaskConfig
 from ..data.base_labels import BaseAlignment
 from ..data.gue import resolve_task
 from ..data.options import OptionError, check_output_folder, check_ranges, parse_with
+from ..data.strides import kmer_stride_of, tokenization_name
 from ..data.tasks import TaskData, build_datasets, load_task, task_folder, train_subset
 from ..evaluation.metrics import PRIMARY_METRIC, compute_metrics, metric_names
 from ..hub.checkpoint import save_checkpoint
@@ -131,14 +133,21 @@ def check_trainer_ranges(training_args: TrainingArguments) -> None:
         raise ValueError(f"--max_steps must be >= 1, or -1 (the epochs decide), got {training_args.max_steps}")
 
 
-def parse_with_trainer_options(dataclass_types: tuple[type, ...], argv: list[str] | None = None
-                               ) -> tuple[list[Any], dict[str, Any]]:
+def parse_with_trainer_options(dataclass_types: tuple[type, ...], argv: list[str] | None = None,
+                               check: Callable[[tuple], None] | None = None) -> tuple[list[Any], dict[str, Any]]:
     """Parse ``argv`` (default: the command line) into ``dataclass_types`` (``FinetuneArguments`` among them) and
-    ``TrainingArguments``, abbreviations refused; return the former and the ``TrainingArguments`` options given
-    explicitly, for ``finetune_training_arguments`` to lay over a recipe."""
+    ``TrainingArguments``, abbreviations refused, then ``check(dataclasses)`` (a ``ValueError`` is a usage error);
+    return the former and the ``TrainingArguments`` options given explicitly, for ``finetune_training_arguments``
+    to lay over a recipe."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = HfArgumentParser((*dataclass_types, TrainingArguments), allow_abbrev=False)
-    *parsed, _ = parse_with(parser, argv, check=lambda dataclasses: check_trainer_ranges(dataclasses[-1]))
+
+    def check_all(dataclasses: tuple) -> None:
+        check_trainer_ranges(dataclasses[-1])
+        if check is not None:
+            check(dataclasses)
+
+    *parsed, _ = parse_with(parser, argv, check=check_all)
     options = given_options(parser, argv, TrainingArguments)
     args = next(p for p in parsed if isinstance(p, FinetuneArguments))
     if args.seeds is not None and "seed" in options:

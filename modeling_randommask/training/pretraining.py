@@ -23,12 +23,13 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
-from tokenization import KmerTokenizer, kmer_stride_of
+from tokenization import KmerTokenizer
 
 from ..configuration_randommask import RandomMaskConfig
 from ..data.genome_windows import GenomeDataConfig, build_genome_datasets
 from ..data.options import OptionError
 from ..data.sampler import ShardedBatchSampler
+from ..data.strides import kmer_stride_of
 from ..hub.checkpoint import save_checkpoint
 from ..hub.model_card import render_pretrained_card
 from ..hub.upload import push_model_folder

@@ -1,0 +1,71 @@
+"""Every command line speaks one vocabulary (README: Command-line vocabulary): ``--help`` offers no old spelling, an
+option spelled alike in two commands takes the same choices, and old spellings still work with a deprecation line."""
+
+import contextlib
+import importlib
+import io
+import re
+
+import pytest
+import tomllib
+from conftest import REPO
+
+from modeling_randommask.analysis.diagnostics import AnalyzeArguments
+from modeling_randommask.analysis.reproduction import ReproduceArguments
+from modeling_randommask.data.options import parse_cli
+from modeling_randommask.inference.embeddings import EmbedArguments
+from modeling_randommask.inference.variants import ScoreVariantsArguments
+from modeling_randommask.training.finetuning import FinetuneArguments
+from modeling_randommask.training.pretrain_arguments import PretrainArguments
+
+COMMANDS = [target.split(":")[0] for target in
+            tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"].values()]
+# The dataclasses whose renamed options each command parses (embed's old --pooling is finetune's --pooling).
+ARGUMENT_TYPES = {"analyze": AnalyzeArguments, "embed": EmbedArguments, "finetune": FinetuneArguments,
+                  "benchmark_gue": FinetuneArguments, "pretrain": PretrainArguments, "reproduce": ReproduceArguments,
+                  "score_variants": ScoreVariantsArguments}
+
+
+def _help(module: str) -> str:
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), pytest.raises(SystemExit) as exit_:
+        importlib.import_module(module).main(["--help"])
+    assert exit_.value.code == 0
+    return printed.getvalue()
+
+
+@pytest.fixture(scope="module")
+def helps() -> dict[str, str]:
+    return {module.rsplit(".", 1)[1]: _help(module) for module in COMMANDS}
+
+
+def test_help_offers_no_deprecated_spelling(helps):
+    renamed = {command: set(getattr(ARGUMENT_TYPES.get(command), "RENAMED_OPTIONS", {})) for command in helps}
+    assert sum(map(len, renamed.values())) >= 6, "the renamed options are listed on the argument dataclasses"
+    offered = {command: set(re.findall(r"(?<![\w-])--\w+", text)) & renamed[command] for command, text in helps.items()}
+    assert offered == {command: set() for command in helps}
+
+
+def test_an_option_spelled_alike_means_the_same_everywhere(helps):
+    """Same name, nested choices (finetune's --tokenization adds "pretrained" to pretrain's two), never clashing ones."""
+    choices: dict[str, dict[str, frozenset]] = {}
+    for command, text in helps.items():
+        for option, allowed in re.findall(r"(?<![\w-])(--\w+) \{([^}]*)\}", text):
+            choices.setdefault(option, {})[command] = frozenset(allowed.split(","))
+    clashing = {option: by_command for option, by_command in choices.items()
+                if any(not (a <= b or b <= a) for a in by_command.values() for b in by_command.values())}
+    assert clashing == {}
+    assert choices["--pooling"] == {"finetune": {"cls", "mean"}, "benchmark_gue": {"cls", "mean"}}
+
+
+def test_old_spellings_still_work_and_say_so(capsys):
+    (args,) = parse_cli(AnalyzeArguments, ["--models", "a", "b", "--out_dir=x", "--bits-fasta", "g.fa",
+                                           "--batch_size", "2"])
+    assert (args.model, args.output_dir, args.bits_genome, args.per_device_eval_batch_size) == (["a", "b"], "x",
+                                                                                                 "g.fa", 2)
+    assert capsys.readouterr().err.splitlines() == [
+        "--models is deprecated, use --model", "--out_dir is deprecated, use --output_dir",
+        "--bits-fasta is deprecated, use --bits_genome", "--batch_size is deprecated, use --per_device_eval_batch_size"]
+    (args,) = parse_cli(ScoreVariantsArguments, ["--model", "m", "--reference", "r.fa", "--variants", "v.vcf",
+                                                 "--output", "o.tsv"])
+    assert args.genome == ["r.fa"]
