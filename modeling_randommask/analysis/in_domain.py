@@ -223,7 +223,7 @@ def bits_table(bits: dict[str, Any], cpu_minutes: dict[str, float], tokens: int)
         cost = f"{cpu_minutes[side]:.1f}" if side in cpu_minutes else "-"
         lines.append(f"| {LABELS.get(side, side)} ({seeds}) | {_mean_std([r['bits_per_base'] for r in runs])} | "
                      f"{_mean_std([r['accuracy'] for r in runs])} | {tokens if side != SCRATCH else 0:,} | {cost} |")
-    for order, result in bits["markov"].items():
+    for order, result in ((int(order), result) for order, result in bits["markov"].items()):
         for context in ("left", "centred"):
             before = order if context == "left" else order // 2
             label = (f"order-{order} Markov, causal ({order} before)" if context == "left" else
@@ -251,7 +251,10 @@ def in_domain(args: InDomainArguments) -> dict[str, Any]:
     output_dir.mkdir(parents=True, exist_ok=True)
     costs = _Costs(output_dir / "costs.json")
     models = pretrained_models(args, costs)
-    bits = costs.run("bits per base", bits_per_base_study, args, models)
+    bits_file = output_dir / "bits_per_base.json"  # the same models and held-out block: measured once
+    if not bits_file.is_file():
+        bits_file.write_text(json.dumps(costs.run("bits per base", bits_per_base_study, args, models), indent=1))
+    bits = json.loads(bits_file.read_text())
     rows = finetune_study(args, models, costs) if args.tasks and args.label_sizes else []
     pretrain_minutes = {masking: np.mean([costs.seconds.get(f"pretrain {masking} seed {seed}", np.nan)
                                           for seed in args.seeds]) / 60 for masking in args.maskings}
