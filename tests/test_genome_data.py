@@ -416,6 +416,17 @@ def test_validation_blocks_depend_on_the_seed_and_fraction(ecoli):
     assert len(val) == 0 and stats["validation_bases"] == 0 and len(train) > 8916
 
 
+def test_val_seed_holds_out_the_same_blocks_whatever_the_run_seed(ecoli):
+    """Seeds of one study (different runs) must be measured on the same held-out DNA."""
+    held = {seed: build_genome_datasets(_config("unused", seed=seed, val_seed=7), TOKENIZER, genome=ecoli)
+            for seed in (0, 1)}
+    assert held[0][1].regions() == held[1][1].regions() == \
+        build_genome_datasets(_config("unused", seed=7), TOKENIZER, genome=ecoli)[1].regions()
+    assert all(np.array_equal(a, b) for a, b in zip(held[0][0].segments, held[1][0].segments))
+    with pytest.raises(ValueError, match="val_seed"):
+        GenomeDataConfig(val_seed=-1)
+
+
 def test_many_short_records(tmp_path):
     rng = np.random.default_rng(1)
     text = b"".join(b">contig%d\n" % i + np.frombuffer(b"ACGT", np.uint8)[rng.integers(0, 4, 3000)].tobytes()

@@ -132,6 +132,20 @@ def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path):
     assert all(torch.equal(final_whole[k], final_broken[k]) for k in final_whole)
 
 
+def test_one_seed_gives_identical_checkpoints_in_two_processes(tmp_path):
+    """Pretraining seeds hold: the same command and seed in two fresh processes give bitwise-equal weights (and
+    another seed does not), so a spread over seeds is seed variance, not unseeded noise."""
+    runs = {name: tmp_path / name for name in ("first", "again", "other")}
+    for name, out in runs.items():
+        seed = ["--seed", "7"] if name != "other" else ["--seed", "8"]
+        process = run_script([*QUICK, *seed, "--output_dir", str(out)])
+        assert process.wait(timeout=600) == 0, process.stdout.read()
+    first, again, other = (load_file(out / "model.safetensors") for out in runs.values())
+    assert first.keys() == again.keys() and all(torch.equal(first[k], again[k]) for k in first)
+    assert _losses(runs["first"]) == _losses(runs["again"])
+    assert not all(torch.equal(first[k], other[k]) for k in first)
+
+
 def test_two_gloo_ranks_read_different_windows_under_one_schedule(tmp_path):
     out = tmp_path / "ddp"
     env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", ACCELERATE_USE_CPU="1", PYTHONPATH=str(REPO))

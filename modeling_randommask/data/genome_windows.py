@@ -59,6 +59,9 @@ class GenomeDataConfig:
         "help": "the run's seed: validation blocks, window offsets, strand flips, batch order, masks, weight init"})
     val_fraction: float = field(default=0.01, metadata={
         "help": "share of the genome's blocks held out for validation (at least one block; 0 disables)"})
+    val_seed: int | None = field(default=None, metadata={
+        "help": "seed of the validation blocks alone (default: --seed), so runs with different seeds can hold out "
+                "the same DNA"})
     val_block: int = field(default=100_000, metadata={
         "help": "validation block size in bases (smaller for small genomes, never below 4 windows)"})
     min_gap: int = field(default=50, metadata={
@@ -87,7 +90,8 @@ class GenomeDataConfig:
         checks = {"max_length >= 3": self.max_length >= 3, "0 <= val_fraction <= 0.5": 0 <= self.val_fraction <= 0.5,
                   "val_block >= 1": self.val_block >= 1, "min_gap >= 1": self.min_gap >= 1,
                   "0 <= max_n_fraction <= 1": 0 <= self.max_n_fraction <= 1,
-                  "0 <= seed < 2**32 (numpy's seeds)": 0 <= self.seed < 2**32}
+                  "0 <= seed < 2**32 (numpy's seeds)": 0 <= self.seed < 2**32,
+                  "0 <= val_seed < 2**32": self.val_seed is None or 0 <= self.val_seed < 2**32}
         failed = [rule for rule, ok in checks.items() if not ok]
         if failed:
             raise ValueError(f"GenomeDataConfig: need {', '.join(failed)} (got {asdict(self)})")
@@ -174,7 +178,7 @@ def _validation_blocks(genome: Genome, runs: _RunCounter, config: GenomeDataConf
     if not usable.size:
         usable = np.arange(starts.size)
     draw = max(1, round(config.val_fraction * usable.size))
-    chosen = np.sort(usable[np.argsort(seed_hash(config.seed, 0x56414C, usable), kind="stable")[:draw]])
+    chosen = np.sort(usable[np.argsort(seed_hash(config.seed if config.val_seed is None else config.val_seed, 0x56414C, usable), kind="stable")[:draw]])
     return starts[chosen], ends[chosen], block
 
 

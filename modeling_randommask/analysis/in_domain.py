@@ -1,0 +1,284 @@
+"""In-domain pretraining: does a model pretrained on human DNA learn more than k-mer statistics?
+
+Earlier runs pretrained on E. coli and fine-tuned on human and mouse tasks, so "too few tokens" could not be told
+apart from "the wrong DNA". This study pretrains on one genome set (human by default) with several seeds per masking
+(DNABERT's fixed span against RandomMask) at equal tokens, and asks two questions of the same checkpoints:
+
+1. Bits per base on one contiguous held-out block (``val_seed`` fixes it for every seed), beside order-k Markov
+   models fitted on exactly the pretraining bases, causal (k bases before) and two-sided (k bases around), all
+   scored at the same positions.
+2. Test MCC on labelled tasks at a few training-set sizes (pretraining should pay most where labels are few),
+   against the same architecture from random weights (one per seed) and a 6-mer logistic regression on the same
+   rows. Fine-tuning seed i runs on pretraining seed i, so the spread over seeds holds both sources of variance.
+
+Every stage writes its results under ``output_dir`` and is skipped when they are there, so a rerun continues and a
+wider grid reuses the finished cells. CPU time (``time.process_time``) is recorded per stage: the budget reported.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tokenization import KmerTokenizer
+
+from ..configuration_randommask import ModelSize
+from ..data.genome_windows import GenomeDataConfig, build_genome_datasets
+from ..data.options import check_output_folder, check_ranges
+from ..data.tasks import load_task
+from ..inference.bits_per_base import (fit_markov, from_datasets, markov_bits_per_base, model_bits_per_base,
+                                       sample_positions)
+from ..inference.loading import load_model
+from ..masking.schedule import MaskingPreset
+from ..training.finetune_recipes import finetune_training_arguments
+from ..training.finetuning import FinetuneArguments
+from ..training.pretrain_arguments import MixedPrecision, PositionInit, PretrainArguments
+from ..training.pretraining import pretrain
+from .baselines import finetune_with_tuned_rate, from_scratch_folder, kmer_on_task
+from .benchmark import task_output_name
+
+logger = logging.getLogger(__name__)
+
+SHARED = "../shared/data"
+HUMAN_GENOMES = [f"{SHARED}/genomes/{name}" for name in
+                 ("human_chr22_20-21M.fa.gz", "human_mito_rCRS_NC_012920.fa.gz", "human_chr2_0-2.33M.fa.gz")]
+HUMAN_TASKS = [f"{SHARED}/gue/{name}" for name in ("tf/0", "prom/prom_core_tata", "prom/prom_300_tata")]
+SCRATCH = "scratch"  # the random-weights side, beside the masking presets
+LABELS = {"dnabert": "DNABERT masking", "randommask": "RandomMask", SCRATCH: "random weights (from scratch)"}
+
+
+@dataclass
+class InDomainArguments:
+    """Options of ``examples/in_domain.py``: genomes, the held-out block, seeds, the pretraining budget, the
+    Markov orders and the fine-tuning grid (tasks x label sizes)."""
+
+    genome: list[str] = field(default_factory=lambda: list(HUMAN_GENOMES),
+                              metadata={"help": "FASTA(.gz) files or folders to pretrain on (default: the human slices)"})
+    tasks: list[str] = field(default_factory=lambda: list(HUMAN_TASKS), metadata={"help": "task folders"})
+    output_dir: str = "outputs/in-domain"
+    maskings: list[MaskingPreset] = field(default_factory=lambda: ["dnabert", "randommask"],
+                                          metadata={"help": "masking presets compared at equal tokens"})
+    seeds: list[int] = field(default_factory=lambda: [1, 2, 3], metadata={
+        "help": "pretraining seeds; fine-tuning seed i runs on pretraining seed i (and on random weights of seed i)"})
+    model_preset: ModelSize = "tiny"
+    max_length: int = field(default=64, metadata={"help": "pretraining tokens per window"})
+    batch_size: int = 32
+    max_steps: int = field(default=600, metadata={"help": "pretraining steps per run (equal for every masking)"})
+    learning_rate: float = 1e-3
+    warmup_steps: int = 50
+    position_embedding_init: PositionInit = "sinusoidal"
+    mixed_precision: MixedPrecision | None = field(default=None, metadata={
+        "help": "pretraining precision on a GPU (bf16 for the GPU-scale command); default: pretrain.py's"})
+    val_fraction: float = field(default=0.03, metadata={
+        "help": "share of the genome held out in one contiguous block (up to 100 kb) per 100 kb-blocks drawn"})
+    val_seed: int = field(default=0, metadata={"help": "seed of the held-out block: the same for every run"})
+    bits_positions: int = field(default=2000, metadata={"help": "held-out positions scored per model"})
+    markov_orders: list[int] = field(default_factory=lambda: [3, 4, 5, 6, 7, 8])
+    label_sizes: list[int] = field(default_factory=lambda: [300, 1000, 3000],
+                                   metadata={"help": "training examples per fine-tuning run (a seeded subset)"})
+    finetune_learning_rate: float = 1e-3
+    finetune_learning_rates: list[float] = field(default_factory=list, metadata={
+        "help": "rates each fine-tuned model chooses from on dev (first seed); default: --finetune_learning_rate"})
+    finetune_epochs: float = 3.0
+    finetune_batch_size: int = 32
+
+    def __post_init__(self):
+        check_ranges(self, positive=("max_steps", "batch_size", "learning_rate", "bits_positions", "label_sizes",
+                                     "finetune_learning_rate", "finetune_learning_rates", "finetune_epochs",
+                                     "finetune_batch_size"),
+                     non_negative=("warmup_steps", "seeds", "val_seed"))
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"--seeds: need distinct seeds, got {self.seeds}")
+        if not self.maskings:
+            raise ValueError("--maskings: name at least one masking preset")
+        if not self.markov_orders or not all(1 <= order <= 9 for order in self.markov_orders):
+            raise ValueError(f"--markov_orders: need orders in 1..9, got {self.markov_orders}")
+        self.data_config(self.seeds[0])  # checks the genome options
+
+    def data_config(self, seed: int) -> GenomeDataConfig:
+        return GenomeDataConfig(paths=self.genome, max_length=self.max_length, seed=seed,
+                                val_fraction=self.val_fraction, val_seed=self.val_seed)
+
+    @property
+    def tokens_per_run(self) -> int:
+        return self.max_steps * self.batch_size * self.max_length
+
+
+class _Costs:
+    """CPU seconds per stage, kept in ``costs.json`` so that skipped (finished) stages keep their measured cost."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.seconds: dict[str, float] = json.loads(path.read_text()) if path.is_file() else {}
+
+    def run(self, stage: str, work, *args, **kwargs):
+        start = time.process_time()
+        result = work(*args, **kwargs)
+        self.seconds[stage] = time.process_time() - start
+        self.path.write_text(json.dumps(self.seconds, indent=1) + "\n")
+        return result
+
+
+def _pretrain(args: InDomainArguments, masking: str, seed: int) -> Path:
+    folder = Path(args.output_dir) / "pretrain" / f"{masking}-seed{seed}"
+    options = PretrainArguments(
+        output_dir=str(folder), model_preset=args.model_preset, masking=masking,
+        per_device_batch_size=args.batch_size, learning_rate=args.learning_rate, max_steps=args.max_steps,
+        warmup_steps=args.warmup_steps, position_embedding_init=args.position_embedding_init,
+        mixed_precision=args.mixed_precision, eval_every=max(args.max_steps // 10, 1), save_every=args.max_steps,
+        overwrite_output_dir=True)
+    return pretrain(options, args.data_config(seed))
+
+
+def _finished(folder: Path) -> bool:
+    return (folder / "model.safetensors").is_file() and (folder / "README.md").is_file()
+
+
+def pretrained_models(args: InDomainArguments, costs: _Costs) -> dict[str, dict[int, Path]]:
+    """``{side: {seed: folder}}`` for every masking and for random weights of the same architecture."""
+    models: dict[str, dict[int, Path]] = {}
+    for masking in args.maskings:
+        for seed in args.seeds:
+            folder = Path(args.output_dir) / "pretrain" / f"{masking}-seed{seed}"
+            if not _finished(folder):
+                costs.run(f"pretrain {masking} seed {seed}", _pretrain, args, masking, seed)
+            models.setdefault(masking, {})[seed] = folder
+    first = next(iter(models.values()))[args.seeds[0]]
+    models[SCRATCH] = {seed: from_scratch_folder(first, Path(args.output_dir) / "pretrain" / f"{SCRATCH}-seed{seed}",
+                                                 args.position_embedding_init, seed=seed) for seed in args.seeds}
+    return models
+
+
+def bits_per_base_study(args: InDomainArguments, models: dict[str, dict[int, Path]]) -> dict[str, Any]:
+    """Every model and every Markov model (each order, both contexts) at the same held-out positions; the
+    Markov models are fitted on the training stretches, exactly the bases pretraining drew its windows from."""
+    tokenizer = KmerTokenizer(k=6)
+    train, val, _ = build_genome_datasets(args.data_config(args.seeds[0]), tokenizer)
+    held_out, stretches = from_datasets(train, val)
+    positions = sample_positions(held_out, args.bits_positions, seed=args.val_seed, margin=max(args.markov_orders))
+    markov = {order: markov_bits_per_base(fit_markov(held_out.sequences.bases, stretches, order), held_out, positions)
+              for order in args.markov_orders}
+    scored = {}
+    for side, by_seed in models.items():
+        for seed, folder in by_seed.items():
+            model, model_tokenizer = load_model(folder, device="cpu")
+            scored.setdefault(side, {})[seed] = model_bits_per_base(model, model_tokenizer, held_out, positions,
+                                                                    window_tokens=args.max_length)
+    blocks = [(int(s), int(e)) for s, e in zip(held_out.starts, held_out.ends)]
+    return {"held_out": held_out.description, "held_out_blocks": blocks, "positions": int(positions.size),
+            "training_bases": int((stretches[1] - stretches[0]).sum()), "markov": markov, "models": scored}
+
+
+def finetune_study(args: InDomainArguments, models: dict[str, dict[int, Path]], costs: _Costs) -> list[dict]:
+    """One row per (task, label size): each model fine-tuned with its own seed, and the 6-mer logistic regression
+    on the same training rows. Label sizes run smallest first, so a cut-short run still holds whole rows."""
+    rows = []
+    for size in sorted(args.label_sizes):
+        for task in args.tasks:
+            name = task_output_name(Path(task))
+            row = {"task": name, "train_examples": size, "sides": {}}
+            for side, by_seed in models.items():
+                for seed, folder in by_seed.items():
+                    out = Path(args.output_dir) / "finetune" / name / f"n{size}" / f"{side}-seed{seed}"
+                    done = out / "results.json"
+                    if not done.is_file():
+                        costs.run(f"finetune {name} n{size} {side} seed {seed}", finetune_with_tuned_rate,
+                                  FinetuneArguments(model=str(folder), task=task, seeds=[seed],
+                                                    max_train_samples=size, overwrite_output_dir=True),
+                                  finetune_training_arguments(
+                                      task, output_dir=str(out), learning_rate=args.finetune_learning_rate,
+                                      num_train_epochs=args.finetune_epochs,
+                                      per_device_train_batch_size=args.finetune_batch_size),
+                                  args.finetune_learning_rates)
+                    result = json.loads(done.read_text())
+                    row["sides"].setdefault(side, []).append(
+                        {"seed": seed, "test_mcc": result["test"]["mcc"]["mean"], "dev_mcc": result["dev"]["mcc"]["mean"],
+                         "learning_rate": result.get("learning_rate_selection", {}).get(
+                             "chosen", args.finetune_learning_rate)})
+            kmer = kmer_on_task(load_task(task), size)
+            row["kmer"] = {"test_mcc": kmer["test"]["mcc"], "dev_mcc": kmer["dev"]["mcc"]}
+            rows.append(row)
+    return rows
+
+
+def _mean_std(values: list[float], scale: float = 1.0, digits: int = 3) -> str:
+    """Mean ± sample standard deviation (0 for one value)."""
+    values = scale * np.asarray(values, dtype=float)
+    spread = values.std(ddof=1) if values.size > 1 else 0.0
+    return f"{values.mean():.{digits}f} ± {spread:.{digits}f}"
+
+
+def bits_table(bits: dict[str, Any], cpu_minutes: dict[str, float], tokens: int) -> str:
+    """Models (mean ± sample std over seeds) and Markov models, all at the same held-out positions."""
+    lines = ["| predictor | bits per base | accuracy | pretraining tokens | CPU-min per run |", "|---|---:|---:|---:|---:|"]
+    for side, by_seed in bits["models"].items():
+        runs = list(by_seed.values())
+        seeds = f"{len(runs)} seeds"
+        cost = f"{cpu_minutes[side]:.1f}" if side in cpu_minutes else "-"
+        lines.append(f"| {LABELS.get(side, side)} ({seeds}) | {_mean_std([r['bits_per_base'] for r in runs])} | "
+                     f"{_mean_std([r['accuracy'] for r in runs])} | {tokens if side != SCRATCH else 0:,} | {cost} |")
+    for order, result in ((int(order), result) for order, result in bits["markov"].items()):
+        for context in ("left", "centred"):
+            before = order if context == "left" else order // 2
+            label = (f"order-{order} Markov, causal ({order} before)" if context == "left" else
+                     f"order-{order} Markov, two-sided ({before} before, {order - before} after)")
+            lines.append(f"| {label} | {result[context]['bits_per_base']:.3f} | {result[context]['accuracy']:.3f} | "
+                         f"{result['fitted_kmers']:,} k-mers | - |")
+    return "\n".join(lines)
+
+
+def mcc_table(rows: list[dict]) -> str:
+    """Test MCC x 100 per (task, label size): each side's mean ± sample std over its seeds, and the k-mer model."""
+    sides = list(rows[0]["sides"])
+    lines = ["| task | training examples | " + " | ".join(LABELS.get(s, s) for s in sides) + " | 6-mer logistic regression |",
+             "|---|---:|" + "---:|" * (len(sides) + 1)]
+    for row in rows:
+        cells = [_mean_std([r["test_mcc"] for r in row["sides"][side]], 100, 1) for side in sides]
+        lines.append(f"| {row['task']} | {row['train_examples']:,} | " + " | ".join(cells)
+                     + f" | {100 * row['kmer']['test_mcc']:.1f} |")
+    return "\n".join(lines)
+
+
+def in_domain(args: InDomainArguments) -> dict[str, Any]:
+    """Run (or continue) the study; write ``results.json`` and ``report.md`` into ``args.output_dir``."""
+    output_dir = check_output_folder(args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    costs = _Costs(output_dir / "costs.json")
+    models = pretrained_models(args, costs)
+    bits_file = output_dir / "bits_per_base.json"  # the same models and held-out block: measured once
+    if not bits_file.is_file():
+        bits_file.write_text(json.dumps(costs.run("bits per base", bits_per_base_study, args, models), indent=1))
+    bits = json.loads(bits_file.read_text())
+    rows = finetune_study(args, models, costs) if args.tasks and args.label_sizes else []
+    pretrain_minutes = {masking: np.mean([costs.seconds.get(f"pretrain {masking} seed {seed}", np.nan)
+                                          for seed in args.seeds]) / 60 for masking in args.maskings}
+    report = {"settings": asdict(args), "tokens_per_run": args.tokens_per_run, "bits_per_base": bits,
+              "finetune": rows, "cpu_seconds": costs.seconds,
+              "cpu_minutes_total": sum(costs.seconds.values()) / 60,
+              "tables": {"bits_per_base": bits_table(bits, pretrain_minutes, args.tokens_per_run),
+                         "mcc": mcc_table(rows) if rows else None}}
+    (output_dir / "results.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    (output_dir / "report.md").write_text(render_report(report), encoding="utf-8")
+    return report
+
+
+def render_report(report: dict[str, Any]) -> str:
+    s = report["settings"]
+    bits = report["bits_per_base"]
+    budget = (f"{s['model_preset']} model, {s['max_steps']:,} steps x {s['batch_size']} windows x {s['max_length']} "
+              f"tokens = {report['tokens_per_run']:,} tokens per run, lr {s['learning_rate']:g}, seeds {s['seeds']}; "
+              f"fine-tuning lr {s['finetune_learning_rates'] or s['finetune_learning_rate']}, {s['finetune_epochs']:g} "
+              f"epochs, batch {s['finetune_batch_size']}; {report['cpu_minutes_total']:.1f} CPU-minutes in all")
+    parts = ["# In-domain pretraining", f"Budget: {budget}.",
+             f"## Bits per base on {bits['held_out']} (blocks {bits['held_out_blocks']}), {bits['positions']:,} "
+             f"positions; Markov models fitted on the {bits['training_bases']:,} training bases",
+             report["tables"]["bits_per_base"]]
+    if report["tables"]["mcc"]:
+        parts += ["## Test MCC x 100 (mean ± std over seeds)", report["tables"]["mcc"]]
+    return "\n\n".join(parts) + "\n"

@@ -1,0 +1,50 @@
+"""The in-domain study at toy size on the embedded lambda genome and a synthetic task: every stage runs, the
+tables hold every side and Markov model, and a rerun reuses the finished stages."""
+
+import json
+
+import pytest
+from conftest import LAMBDA
+from synthetic_tasks import write_gc_task
+
+from modeling_randommask.analysis.in_domain import InDomainArguments, in_domain
+
+pytestmark = pytest.mark.slow
+
+
+def _args(tmp_path, **overrides) -> InDomainArguments:
+    task = tmp_path / "gc"
+    if not task.is_dir():
+        write_gc_task(task, {"train": 60, "dev": 20, "test": 20})
+    return InDomainArguments(**{
+        "genome": [str(LAMBDA)], "tasks": [str(task)], "output_dir": str(tmp_path / "study"), "seeds": [1, 2],
+        "max_length": 24, "batch_size": 4, "max_steps": 10, "warmup_steps": 1, "val_fraction": 0.05,
+        "bits_positions": 50, "markov_orders": [2, 3], "label_sizes": [40], "finetune_epochs": 1,
+        "finetune_batch_size": 16, **overrides})
+
+
+def test_study_runs_every_stage_and_reuses_them(tmp_path):
+    report = in_domain(_args(tmp_path))
+    bits = report["bits_per_base"]
+    assert set(bits["models"]) == {"dnabert", "randommask", "scratch"}
+    assert all(set(seeds) == {"1", "2"} for seeds in bits["models"].values())  # JSON keys
+    assert bits["positions"] == 50 and set(bits["markov"]) == {"2", "3"}
+    assert all(0 < r["bits_per_base"] < 4 for seeds in bits["models"].values() for r in seeds.values())
+    table = report["tables"]["bits_per_base"]
+    assert "order-3 Markov, two-sided (1 before, 2 after)" in table and "order-2 Markov, causal (2 before)" in table
+    (row,) = report["finetune"]
+    assert row["train_examples"] == 40 and [r["seed"] for r in row["sides"]["randommask"]] == [1, 2]
+    assert report["tables"]["mcc"].count("\n") == 2 and (tmp_path / "study" / "report.md").is_file()
+    pretrained = json.loads((tmp_path / "study" / "costs.json").read_text())
+    assert {f"pretrain {m} seed {s}" for m in ("dnabert", "randommask") for s in (1, 2)} <= set(pretrained)
+
+    again = in_domain(_args(tmp_path))  # every model and fine-tuning run is reused: same figures
+    assert again["finetune"] == report["finetune"] and again["bits_per_base"] == report["bits_per_base"]
+
+
+@pytest.mark.parametrize("bad, option", [({"seeds": [1, 1]}, "--seeds"), ({"markov_orders": [12]}, "--markov_orders"),
+                                         ({"label_sizes": [0]}, "--label_sizes"), ({"maskings": []}, "--maskings")])
+def test_bad_options_name_the_option(tmp_path, bad, option):
+    with pytest.raises(ValueError, match=option):
+        _args(tmp_path, **bad)
+    assert not (tmp_path / "study").exists()
