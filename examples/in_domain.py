@@ -9,16 +9,7 @@ Writes results.json, report.md, costs.json (CPU seconds per stage), the models a
 --output_dir; rerunning continues (finished stages are skipped). Logic: ``modeling_randommask.analysis.in_domain``.
 """
 
-import os
-
-# Idle OpenMP threads sleep instead of spinning (set before torch loads): see examples/reproduce.py.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from modeling_randommask.analysis.in_domain import InDomainArguments, in_domain, render_report
-from modeling_randommask.data.options import parse_cli
+from modeling_randommask.cli.in_domain import main
 
 if __name__ == "__main__":
-    (args,) = parse_cli(InDomainArguments)
-    report = in_domain(args)
-    print(render_report(report))
-    print(f"wrote {args.output_dir}/report.md and results.json")
+    main()
