@@ -246,7 +246,7 @@ def reproduce(args: ReproduceArguments) -> dict[str, Any]:
 def render_report(report: dict[str, Any]) -> str:
     """The report as markdown: settings, Table 2, Table 3, diagnostics, figures and time per stage."""
     settings = report["settings"]
-    budget = (f"{settings['model_preset']} model, {settings['max_steps']:,} steps x {settings['batch_size']} windows "
+    budget = (f"{settings['model_preset']} model, {settings['max_steps']:,} steps x {settings['per_device_train_batch_size']} windows "
               f"x {settings['max_length']} tokens, lr {settings['learning_rate']:g}, position embeddings "
               f"{settings['position_embedding_init']}; fine-tuning lr {settings['finetune_learning_rate']:g}, "
               f"{settings['finetune_epochs']:g} epochs, at most {settings['finetune_max_train_samples']} training "

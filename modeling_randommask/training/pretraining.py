@@ -237,6 +237,7 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
     model.train()
     tokens_seen, data_wait, clock = 0, 0.0, time.perf_counter()
     last_val = None
+    last_train_loss = None
     while state.step < args.max_steps:
         # Summed over the micro-batches whose mask selected at least one token, and their count: with tiny batches
         # a mask may select none, and that micro-batch has no loss (a mean over no token is NaN), not a fault.
@@ -271,6 +272,7 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
         elif math.isfinite(step_loss) and torch.isfinite(grad_norm):
             optimizer.step()
             state.consecutive_faults = 0
+            last_train_loss = step_loss  # for the card when no logged step had labels (tiny batches)
         else:
             state.consecutive_faults += 1
             state.skipped_steps += 1
@@ -314,7 +316,7 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
         unwrapped = accelerator.unwrap_model(model)
         save_checkpoint(unwrapped, tokenizer, output_dir)
         info = _card_info(args, data, state, data_stats, schedule, unwrapped, last_val, output_dir,
-                          accelerator.num_processes, accumulation)
+                          accelerator.num_processes, accumulation, last_train_loss)
         info["limitations"] = [_resume_note(resume) for resume in state.resumed_with_changes]
         info["bits_per_base"] = held_out_bits_per_base(unwrapped, tokenizer, train_data, val_data,
                                                        window_tokens=data.max_length, seed=data.seed)
@@ -338,8 +340,10 @@ def _resume_note(resume: dict) -> str:
 
 
 def _card_info(args: PretrainArguments, data: GenomeDataConfig, state: TrainingState, data_stats: dict,
-               schedule, model, last_val, output_dir: Path, world_size: int, accumulation: int) -> dict:
-    """The model card's figures, every one taken from this run."""
+               schedule, model, last_val, output_dir: Path, world_size: int, accumulation: int,
+               last_train_loss: float | None = None) -> dict:
+    """The model card's figures, every one taken from this run (``last_train_loss``: the last update's, for a run
+    whose logged steps all lacked labels)."""
     config = model.config
     losses = read_training_log(output_dir).loss
     return {
@@ -359,7 +363,7 @@ def _card_info(args: PretrainArguments, data: GenomeDataConfig, state: TrainingS
             "global_batch_size": args.per_device_batch_size * world_size * accumulation,
             "tokens_per_window": data.max_length, "learning_rate": args.learning_rate,
             "position_embedding_init": args.position_embedding_init,
-            "processes": world_size, "final_train_loss": float(losses[-1]) if losses.size else None,
+            "processes": world_size, "final_train_loss": float(losses[-1]) if losses.size else last_train_loss,
             "final_val_loss": last_val,
         },
     }
