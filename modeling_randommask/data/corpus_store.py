@@ -39,8 +39,8 @@ from filelock import FileLock
 from tqdm.auto import tqdm
 
 from .fasta import (
-    FastaFormatError,
     Genome,
+    RecordTable,
     _FastaReader,
     default_corpus,
     fasta_files,
@@ -148,36 +148,26 @@ class _SpillingBases:
 def _write_store(files: list[Path], folder: Path) -> dict:
     """Parse ``files`` into ``folder`` (streaming); return what ``corpus.json`` holds. Same rules as
     ``read_genome``: empty records are skipped (and listed), record names must be unique."""
-    names, starts, lengths, record_files, skipped, seen = [], [], [], [], [], {}
+    records = RecordTable()
     with open(folder / BASES_FILE, "wb") as handle, tqdm(desc="preparing corpus", unit="bp", unit_scale=True) as bar:
         out = _SpillingBases(handle, bar)
         for file_index, path in enumerate(files):
             logger.info("preparing corpus: reading %s", path)
             for name, line, start, length in _FastaReader(path, out).read():
-                if name in seen:
-                    raise FastaFormatError(path, line, f"record name {name!r} already used at {seen[name]}")
-                seen[name] = f"{path}: line {line}"
-                if not length:
-                    logger.warning("%s: line %d: record %r has no sequence; skipped", path, line, name)
-                    skipped.append(f"{path.name}:{name}")
-                    continue
-                names.append(name)
-                starts.append(start)
-                lengths.append(length)
-                record_files.append(file_index)
+                records.add(path, file_index, name, line, start, length)
         out.flush()
         handle.flush()
         os.fsync(handle.fileno())
-    if not names:
-        raise FastaFormatError(files[-1], 1, "no record with sequence in the input files")
-    sha256 = finish_content_hash(out.digest, names, np.array(lengths, dtype=np.int64))
-    runs = np.stack(join_runs(out.run_starts, out.run_ends, np.array(starts, dtype=np.int64)))
+    records.check_not_empty(files)
+    sha256 = finish_content_hash(out.digest, records.names, np.array(records.lengths, dtype=np.int64))
+    runs = np.stack(join_runs(out.run_starts, out.run_ends, np.array(records.starts, dtype=np.int64)))
     with open(folder / RUNS_FILE, "wb") as handle:
         np.save(handle, runs)
         handle.flush()
         os.fsync(handle.fileno())
-    return {"format": FORMAT_VERSION, "bases": len(out), "sha256": sha256, "names": names, "starts": starts,
-            "lengths": lengths, "record_files": record_files, "skipped_records": skipped,
+    return {"format": FORMAT_VERSION, "bases": len(out), "sha256": sha256, "names": records.names,
+            "starts": records.starts, "lengths": records.lengths, "record_files": records.record_files,
+            "skipped_records": records.skipped,
             "files": [{"name": path.name, "bytes": path.stat().st_size} for path in files]}
 
 

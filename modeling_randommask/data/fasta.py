@@ -414,6 +414,36 @@ class _FastaReader:
         self.header = None
 
 
+class RecordTable:
+    """The records a FASTA parse keeps, whether the bases go to memory (``read_genome``) or to a store
+    (``corpus_store``): names must be unique across files, records without sequence are skipped and listed."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.starts: list[int] = []
+        self.lengths: list[int] = []
+        self.record_files: list[int] = []
+        self.skipped: list[str] = []
+        self._seen: dict[str, str] = {}
+
+    def add(self, path: Path, file_index: int, name: str, line: int, start: int, length: int) -> None:
+        if name in self._seen:
+            raise FastaFormatError(path, line, f"record name {name!r} already used at {self._seen[name]}")
+        self._seen[name] = f"{path}: line {line}"
+        if not length:
+            logger.warning("%s: line %d: record %r has no sequence; skipped", path, line, name)
+            self.skipped.append(f"{path.name}:{name}")
+            return
+        self.names.append(name)
+        self.starts.append(start)
+        self.lengths.append(length)
+        self.record_files.append(file_index)
+
+    def check_not_empty(self, files: list[Path]) -> None:
+        if not self.names:
+            raise FastaFormatError(files[-1], 1, "no record with sequence in the input files")
+
+
 def read_genome(paths: str | Path | list[str | Path], max_bases: int | None = None) -> Genome:
     """Read FASTA(.gz) files and folders of them into one ``Genome``; record names must be unique across all.
 
@@ -421,7 +451,7 @@ def read_genome(paths: str | Path | list[str | Path], max_bases: int | None = No
     of a genome, not all of it in memory; what lies beyond is not read, so not checked either."""
     files = fasta_files(paths)
     out = bytearray()
-    names, starts, lengths, record_files, skipped, seen = [], [], [], [], [], {}
+    records = RecordTable()
     for file_index, path in enumerate(files):
         if max_bases is not None and len(out) >= max_bases:
             break
@@ -430,22 +460,11 @@ def read_genome(paths: str | Path | list[str | Path], max_bases: int | None = No
                 if start >= max_bases:  # read with the last chunk, beyond the sample
                     break
                 length = min(length, max_bases - start)
-            if name in seen:
-                raise FastaFormatError(path, line, f"record name {name!r} already used at {seen[name]}")
-            seen[name] = f"{path}: line {line}"
-            if not length:
-                logger.warning("%s: line %d: record %r has no sequence; skipped", path, line, name)
-                skipped.append(f"{path.name}:{name}")
-                continue
-            names.append(name)
-            starts.append(start)
-            lengths.append(length)
-            record_files.append(file_index)
-    if not names:
-        raise FastaFormatError(files[-1], 1, "no record with sequence in the input files")
+            records.add(path, file_index, name, line, start, length)
+    records.check_not_empty(files)
     if max_bases is not None:
         del out[max_bases:]
     sequence = np.frombuffer(out, dtype=np.uint8)  # no copy: the bytearray is the storage
-    return Genome(sequence, names, np.array(starts, dtype=np.int64), np.array(lengths, dtype=np.int64), files,
-                  record_files, skipped)
+    return Genome(sequence, records.names, np.array(records.starts, dtype=np.int64),
+                  np.array(records.lengths, dtype=np.int64), files, records.record_files, records.skipped)
 
