@@ -9,9 +9,10 @@ import torch
 from conftest import LAMBDA
 from safetensors.torch import load_file
 
-from modeling_randommask.analysis.baselines import gain
+from modeling_randommask.analysis.baselines import finetune_with_tuned_rate, gain
 from modeling_randommask.analysis.benchmark import run_benchmark
 from modeling_randommask.data.demo_task import write_phage_host_task
+from modeling_randommask.training.finetune_recipes import finetune_training_arguments
 from modeling_randommask.training.finetuning import FinetuneArguments
 from modeling_randommask.training.pretrain_arguments import parse_args
 from modeling_randommask.training.pretraining import pretrain
@@ -80,3 +81,20 @@ def test_both_cards_show_the_from_scratch_figure(benchmark):
     for card in (model / "README.md", bench / "demo-phage-host" / "model" / "README.md"):
         text = card.read_text()
         assert "## Against baselines" in text and figure in text and "within that spread" in text
+
+
+def test_one_seed_keeps_the_chosen_trial_instead_of_training_it_again(benchmark, tmp_path):
+    model, bench, _ = benchmark
+    task = bench.parent / "tasks" / "demo" / "phage-host"
+    out = tmp_path / "tuned"
+    results = finetune_with_tuned_rate(FinetuneArguments(model=str(model), task=str(task), seeds=[3],
+                                                         max_train_samples=120),
+                                       finetune_training_arguments(str(task), output_dir=str(out), max_steps=12),
+                                       [1e-3, 3e-3])
+    chosen = results["learning_rate_selection"]["chosen"]
+    trial = json.loads((out / f"lr-{chosen:g}" / "results.json").read_text())
+    assert results["test"] == trial["test"] and results["dev"] == trial["dev"]
+    assert not (out / "seed-3").exists()  # the chosen rate was not trained a third time
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["learning_rate_selection"]["chosen"] == chosen and saved["output_dir"] == str(out)
+    assert load_file(out / "model" / "model.safetensors").keys()

@@ -41,6 +41,16 @@ def test_study_runs_every_stage_and_reuses_them(tmp_path):
     again = in_domain(_args(tmp_path))  # every model and fine-tuning run is reused: same figures
     assert again["finetune"] == report["finetune"] and again["bits_per_base"] == report["bits_per_base"]
 
+    # A wider grid reuses the models; with several rates each side chooses on dev with its first seed only.
+    tuned = in_domain(_args(tmp_path, label_sizes=[30], finetune_learning_rates=[1e-3, 3e-3]))
+    (row,) = tuned["finetune"]
+    for side, runs in row["sides"].items():
+        cells = tmp_path / "study" / "finetune" / row["task"] / "n30"
+        chosen = json.loads((cells / f"{side}-seed1" / "results.json").read_text())["learning_rate_selection"]["chosen"]
+        assert [r["learning_rate"] for r in runs] == [chosen, chosen]
+        assert not list((cells / f"{side}-seed2").glob("lr-*"))
+    assert "(lr " in tuned["tables"]["mcc"]
+
 
 @pytest.mark.parametrize("bad, option", [({"seeds": [1, 1]}, "--seeds"), ({"markov_orders": [12]}, "--markov_orders"),
                                          ({"label_sizes": [0]}, "--label_sizes"), ({"maskings": []}, "--maskings")])

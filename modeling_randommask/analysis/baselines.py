@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -51,25 +52,34 @@ def from_scratch_folder(model: str | Path, out: str | Path, position_embedding_i
 def finetune_with_tuned_rate(args: FinetuneArguments, training_args: TrainingArguments,
                              learning_rates: Sequence[float] = ()) -> dict:
     """``finetune``; with ``learning_rates``, each rate is first tried with the first seed (into ``lr-<rate>/``)
-    and the one with the best dev primary metric runs every seed. Without a dev split the given rate is kept."""
+    and the one with the best dev primary metric runs every seed. Without a dev split the given rate is kept.
+    With that one seed only, the best trial is the run (seeds hold) and is kept instead of trained again."""
     if not learning_rates:
         return finetune(args, training_args)
     output_dir = Path(training_args.output_dir)
-    first = (args.seeds or [training_args.seed])[:1]
+    seeds = list(args.seeds or [training_args.seed])
     trials = {}
     for rate in learning_rates:
-        trial = finetune(replace(args, seeds=first, overwrite_output_dir=True),
+        trial = finetune(replace(args, seeds=seeds[:1], overwrite_output_dir=True),
                          replace(training_args, learning_rate=rate, output_dir=str(output_dir / f"lr-{rate:g}"),
                                  push_to_hub=False))
         if not trial["dev"]:
             logger.warning("%s has no dev split: the learning rate cannot be chosen on it; keeping %g",
                            trial["task"], training_args.learning_rate)
             return finetune(args, training_args)
-        trials[rate] = trial["dev"][trial["primary_metric"]]["mean"]
-    best = max(learning_rates, key=lambda rate: -math.inf if math.isnan(trials[rate]) else trials[rate])
-    results = finetune(args, replace(training_args, learning_rate=best))
-    results["learning_rate_selection"] = {"on": "dev, first seed", "dev": {f"{r:g}": v for r, v in trials.items()},
+        trials[rate] = trial
+    dev = {rate: trial["dev"][trial["primary_metric"]]["mean"] for rate, trial in trials.items()}
+    best = max(learning_rates, key=lambda rate: -math.inf if math.isnan(dev[rate]) else dev[rate])
+    if len(seeds) == 1 and not training_args.push_to_hub:
+        results = trials[best] | {"output_dir": str(output_dir)}
+        if training_args.should_save:
+            shutil.copytree(output_dir / f"lr-{best:g}" / "model", output_dir / "model", dirs_exist_ok=True)
+    else:
+        results = finetune(args, replace(training_args, learning_rate=best))
+    results["learning_rate_selection"] = {"on": f"dev, seed {seeds[0]}", "dev": {f"{r:g}": v for r, v in dev.items()},
                                           "chosen": best}
+    if training_args.should_save:
+        (output_dir / "results.json").write_text(json.dumps(results, indent=2))
     return results
 
 

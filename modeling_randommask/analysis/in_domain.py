@@ -177,13 +177,16 @@ def bits_per_base_study(args: InDomainArguments, models: dict[str, dict[int, Pat
 
 def finetune_study(args: InDomainArguments, models: dict[str, dict[int, Path]], costs: _Costs) -> list[dict]:
     """One row per (task, label size): each model fine-tuned with its own seed, and the 6-mer logistic regression
-    on the same training rows. Label sizes run smallest first, so a cut-short run still holds whole rows."""
+    on the same training rows. With ``finetune_learning_rates`` each side chooses its rate on dev with its first
+    seed, and its other seeds run at that rate. Label sizes run smallest first, so a cut-short run still holds
+    whole rows."""
     rows = []
     for size in sorted(args.label_sizes):
         for task in args.tasks:
             name = task_output_name(Path(task))
             row = {"task": name, "train_examples": size, "sides": {}}
             for side, by_seed in models.items():
+                rates = args.finetune_learning_rates
                 for seed, folder in by_seed.items():
                     out = Path(args.output_dir) / "finetune" / name / f"n{size}" / f"{side}-seed{seed}"
                     done = out / "results.json"
@@ -192,15 +195,17 @@ def finetune_study(args: InDomainArguments, models: dict[str, dict[int, Path]], 
                                   FinetuneArguments(model=str(folder), task=task, seeds=[seed],
                                                     max_train_samples=size, overwrite_output_dir=True),
                                   finetune_training_arguments(
-                                      task, output_dir=str(out), learning_rate=args.finetune_learning_rate,
+                                      task, output_dir=str(out),
+                                      learning_rate=rates[0] if len(rates) == 1 else args.finetune_learning_rate,
                                       num_train_epochs=args.finetune_epochs,
                                       per_device_train_batch_size=args.finetune_batch_size),
-                                  args.finetune_learning_rates)
+                                  rates if len(rates) > 1 else ())
                     result = json.loads(done.read_text())
+                    rate = result["hyper_parameters"]["learning_rate"]
+                    rates = [rate]  # the side's other seeds run at the rate its first seed chose
                     row["sides"].setdefault(side, []).append(
                         {"seed": seed, "test_mcc": result["test"]["mcc"]["mean"], "dev_mcc": result["dev"]["mcc"]["mean"],
-                         "learning_rate": result.get("learning_rate_selection", {}).get(
-                             "chosen", args.finetune_learning_rate)})
+                         "learning_rate": rate})
             kmer = kmer_on_task(load_task(task), size)
             row["kmer"] = {"test_mcc": kmer["test"]["mcc"], "dev_mcc": kmer["dev"]["mcc"]}
             rows.append(row)
@@ -234,12 +239,14 @@ def bits_table(bits: dict[str, Any], cpu_minutes: dict[str, float], tokens: int)
 
 
 def mcc_table(rows: list[dict]) -> str:
-    """Test MCC x 100 per (task, label size): each side's mean ± sample std over its seeds, and the k-mer model."""
+    """Test MCC x 100 per (task, label size): each side's mean ± sample std over its seeds at its learning rate, and
+    the k-mer model."""
     sides = list(rows[0]["sides"])
     lines = ["| task | training examples | " + " | ".join(LABELS.get(s, s) for s in sides) + " | 6-mer logistic regression |",
              "|---|---:|" + "---:|" * (len(sides) + 1)]
     for row in rows:
-        cells = [_mean_std([r["test_mcc"] for r in row["sides"][side]], 100, 1) for side in sides]
+        cells = [f"{_mean_std([r['test_mcc'] for r in runs], 100, 1)} (lr {runs[0]['learning_rate']:g})"
+                 for runs in (row["sides"][side] for side in sides)]
         lines.append(f"| {row['task']} | {row['train_examples']:,} | " + " | ".join(cells)
                      + f" | {100 * row['kmer']['test_mcc']:.1f} |")
     return "\n".join(lines)
