@@ -154,7 +154,7 @@ def first_step(fasta: Path, corpus_dir: Path, work: Path, processes: int, store:
               "--dynamo_backend", "no", "--main_process_port", "0", "--num_processes", str(processes)]
     launch += ["--multi_gpu"] if processes > 1 else ["--cpu"]
     options = ["--genome", str(fasta), "--corpus_dir", str(corpus_dir), "--max_length", "512",
-               "--per_device_batch_size", "8", "--max_steps", "10", "--output_dir", str(out / "run")]
+               "--per_device_train_batch_size", "8", "--max_steps", "10", "--output_dir", str(out / "run")]
     options += [] if store else ["--no_corpus_store"]
     env = _env() | {"BENCH_LAUNCHED": repr(time.time()), "BENCH_OUT": str(out)}
     done = subprocess.run([*launch, str(driver), *options], env=env, cwd=REPO, capture_output=True, text=True,

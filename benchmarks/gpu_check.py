@@ -366,7 +366,7 @@ def time_pretraining(device: torch.device, plan: Plan, output_dir: Path) -> dict
     with tempfile.TemporaryDirectory() as folder:
         run = Path(folder) / "run"
         command = [sys.executable, str(REPO / "examples" / "pretrain.py"), "--model_preset", plan.pretrain_size,
-                   "--max_length", str(plan.pretrain_length), "--per_device_batch_size", str(plan.pretrain_batch),
+                   "--max_length", str(plan.pretrain_length), "--per_device_train_batch_size", str(plan.pretrain_batch),
                    "--max_steps", str(plan.pretrain_steps), "--log_every", str(plan.pretrain_log_every),
                    "--warmup_steps", "10", "--num_workers", "4", "--mixed_precision", "bf16",
                    "--eval_every", str(plan.pretrain_steps), "--save_every", str(plan.pretrain_steps),

@@ -59,7 +59,7 @@ def tiny_masked_lm(seed: int = 0, **config_overrides: Any) -> RandomMaskForMaske
     return RandomMaskForMaskedLM(config).eval()
 
 # A pretraining run that takes seconds: lambda genome, 40-token windows, 12 steps, checkpoints every 4.
-QUICK_PRETRAIN = ["--genome", str(LAMBDA), "--max_length", "40", "--per_device_batch_size", "8", "--max_steps", "12",
+QUICK_PRETRAIN = ["--genome", str(LAMBDA), "--max_length", "40", "--per_device_train_batch_size", "8", "--max_steps", "12",
                   "--warmup_steps", "2", "--log_every", "1", "--eval_every", "4", "--eval_batches", "2",
                   "--save_every", "4", "--num_phases", "3", "--val_fraction", "0.05"]
 

@@ -21,7 +21,7 @@ from synthetic_tasks import tiny_checkpoint
 from transformers import BertConfig, TrainingArguments
 
 from modeling_randommask.analysis.diagnostics import AnalyzeArguments, analyze
-from modeling_randommask.analysis.reproduction import ReproduceArguments
+from modeling_randommask.analysis.reproduction import parse_reproduce_args
 from modeling_randommask.configuration_randommask import RandomMaskConfig
 from modeling_randommask.data import fasta, tasks
 from modeling_randommask.data.fasta import FastaFormatError, read_genome
@@ -472,7 +472,7 @@ PRETRAIN_OPTION_ERRORS = [  # (extra argv, message)
     (["--eval_every", "-5"], "--eval_every must be > 0, got -5"),
     (["--eval_batches", "0"], "--eval_batches must be > 0"),
     (["--global_batch_size", "0"], "--global_batch_size must be > 0, got 0"),
-    (["--per_device_batch_size", "0"], "--per_device_batch_size must be > 0"),
+    (["--per_device_train_batch_size", "0"], "--per_device_train_batch_size must be > 0"),
     (["--keep_checkpoints", "-1"], "--keep_checkpoints must be > 0, got -1"),
     (["--keep_checkpoints", "0"], "--keep_checkpoints must be > 0, got 0"),
     (["--max_steps", "0"], "--max_steps must be > 0"),
@@ -521,8 +521,8 @@ def test_recipe_with_an_abbreviated_option_is_refused_not_silently_480k_steps(ca
 
 def test_global_batch_size_not_a_multiple_is_refused_before_any_file(tmp_path):
     out = tmp_path / "run"
-    args, data = parse_args(["--output_dir", str(out), "--global_batch_size", "12", "--per_device_batch_size", "8"])
-    with pytest.raises(ValueError, match="global_batch_size 12 is not a multiple of per_device_batch_size 8"):
+    args, data = parse_args(["--output_dir", str(out), "--global_batch_size", "12", "--per_device_train_batch_size", "8"])
+    with pytest.raises(ValueError, match="global_batch_size 12 is not a multiple of per_device_train_batch_size 8"):
         pretrain(args, data)
     assert not out.exists()
 
@@ -552,11 +552,15 @@ OTHER_CLI_ERRORS = [  # (parser, argv, message)
     (parse_finetune_args, ["--model", "m", "--lora_dropout", "1"], "--lora_dropout must be < 1"),
     (parse_finetune_args, ["--model", "m", "--missing_train", "dev"], "invalid choice: 'dev'"),
     (parse_finetune_args, ["--model", "m", "--max_step", "10"], "unrecognized arguments: --max_step 10"),
-    (ReproduceArguments, ["--max_steps", "0"], "--max_steps must be > 0"),
-    (ReproduceArguments, ["--finetune_max_train_samples", "0"], "--finetune_max_train_samples must be > 0"),
-    (ReproduceArguments, ["--variants", "BERT"], r"unknown variant or tokenization \['BERT'\]"),
-    (ReproduceArguments, ["--max_length", "2"], "max_length >= 3"),
-    (ReproduceArguments, ["--model_preset", "huge"], "invalid choice: 'huge'"),
+    (parse_reproduce_args, ["--tasks", "t", "--max_steps", "0"], "--max_steps must be > 0"),
+    (parse_reproduce_args, ["--tasks", "t", "--finetune_max_train_samples", "0"],
+     "--finetune_max_train_samples must be > 0"),
+    (parse_reproduce_args, ["--tasks", "t", "--variants", "BERT"], r"unknown variant or tokenization \['BERT'\]"),
+    (parse_reproduce_args, ["--tasks", "t", "--max_length", "2"], "max_length >= 3"),
+    (parse_reproduce_args, ["--tasks", "t", "--model_preset", "huge"], "invalid choice: 'huge'"),
+    (parse_reproduce_args, ["--max_steps", "10"], "the following arguments are required: --tasks"),
+    (parse_reproduce_args, ["--tasks", "t", "--masking", "dnabert", "--resume_from_checkpoint", "latest"],
+     r"--masking: the reproduction sets it \(--variants\); --resume_from_checkpoint: the reproduction sets it"),
     (AnalyzeArguments, ["--model", "m", "--num_windows", "0"], "--num_windows must be > 0"),
     (AnalyzeArguments, ["--model", "m", "--window_bases", "-1"], "--window_bases must be > 0"),
     (AnalyzeArguments, ["--model", "m", "--per_device_eval_batch_size", "0"], "--per_device_eval_batch_size must be > 0"),
@@ -568,5 +572,5 @@ OTHER_CLI_ERRORS = [  # (parser, argv, message)
                               for c in OTHER_CLI_ERRORS])
 def test_other_cli_options_out_of_range_are_usage_errors(capsys, parser, argv, message):
     with pytest.raises(SystemExit) as exit_:
-        parse_finetune_args(argv) if parser is parse_finetune_args else parse_cli(parser, argv)
+        parse_cli(parser, argv) if isinstance(parser, type) else parser(argv)
     assert exit_.value.code == 2 and re.search(message, capsys.readouterr().err)

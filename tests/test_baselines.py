@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow  # pretrains, then fine-tunes two models on a task
 def benchmark(tmp_path_factory):
     root = tmp_path_factory.mktemp("baselines")
     model = pretrain(*parse_args(["--genome", str(LAMBDA), "--output_dir", str(root / "model"), "--max_length", "64",
-                                  "--per_device_batch_size", "16", "--max_steps", "20", "--warmup_steps", "2",
+                                  "--per_device_train_batch_size", "16", "--max_steps", "20", "--warmup_steps", "2",
                                   "--log_every", "10", "--eval_every", "20", "--save_every", "20",
                                   "--val_fraction", "0.05"]))
     tasks = root / "tasks"

@@ -32,7 +32,7 @@ def pretrained(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("pretrained") / "tiny"
     pretrain(*parse_args([
         "--genome", str(LAMBDA), "--output_dir", str(out),
-        "--max_length", "72", "--per_device_batch_size", "16", "--max_steps", "30", "--warmup_steps", "3",
+        "--max_length", "72", "--per_device_train_batch_size", "16", "--max_steps", "30", "--warmup_steps", "3",
         "--log_every", "10", "--eval_every", "30", "--save_every", "30", "--eval_batches", "2",
         "--val_fraction", "0.05",
     ]))

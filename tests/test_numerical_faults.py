@@ -84,7 +84,7 @@ def test_batches_whose_mask_selects_no_token_are_not_faults(tmp_path, caplog):
     batch has no loss; it used to be a NaN loss, counted as a fault, and three in a row stopped the run with
     "lower the learning rate"."""
     out = tmp_path / "run"
-    pretrain(*parse_args([*QUICK, "--per_device_batch_size", "1", "--max_length", "12", "--output_dir", str(out)]))
+    pretrain(*parse_args([*QUICK, "--per_device_train_batch_size", "1", "--max_length", "12", "--output_dir", str(out)]))
 
     log = read_log(out)
     empty = [r["step"] for r in log if r.get("event") == "skipped_no_labels"]

@@ -18,8 +18,9 @@ from modeling_randommask.analysis.reproduction import (
     table2,
     table3,
 )
+from modeling_randommask.data.genome_windows import GenomeDataConfig
 from modeling_randommask.data.gue import PAPER_TABLE3_MCC
-from modeling_randommask.training.pretrain_arguments import parse_args
+from modeling_randommask.training.pretrain_arguments import PretrainArguments, parse_args
 from modeling_randommask.training.pretraining import sinusoidal_init_
 
 pytestmark = pytest.mark.slow  # pretrains and fine-tunes three models
@@ -44,38 +45,40 @@ def tasks(tmp_path_factory, gue) -> Path:
     return root
 
 
-def _quick(tasks: Path, out: Path) -> ReproduceArguments:
-    return ReproduceArguments(
-        genome=[str(LAMBDA)], tasks=[str(tasks)], output_dir=str(out), max_length=32, per_device_train_batch_size=8, max_steps=10,
-        warmup_steps=2, finetune_epochs=1, finetune_max_train_samples=64, tsne=False,
-    )
+def _quick(tasks: Path, out: Path, **options) -> tuple[ReproduceArguments, PretrainArguments, GenomeDataConfig]:
+    """The reproduction's three option sets at a tiny budget; ``options`` replace ReproduceArguments fields."""
+    return (ReproduceArguments(tasks=[str(tasks)], finetune_epochs=1, finetune_max_train_samples=64, tsne=False,
+                               **options),
+            PretrainArguments(output_dir=str(out), per_device_train_batch_size=8, max_steps=10, warmup_steps=2,
+                              position_embedding_init="sinusoidal", eval_every=1, save_every=2),
+            GenomeDataConfig(paths=[str(LAMBDA)], max_length=32))
 
 
 @pytest.fixture(scope="module")
 def quick_run(tasks, tmp_path_factory):
-    args = _quick(tasks, tmp_path_factory.mktemp("reproduce"))
-    return args, reproduce(args)
+    runs = _quick(tasks, tmp_path_factory.mktemp("reproduce"))
+    return runs, reproduce(*runs)
 
 
 def test_every_model_is_pretrained_with_one_budget_and_its_own_masking(quick_run):
-    args, report = quick_run
-    out = Path(args.output_dir)
+    (args, pre, _), report = quick_run
+    out = Path(pre.output_dir)
     for label, options in VARIANTS.items():
         card = (out / "pretrain" / label / "README.md").read_text()
         config = json.loads((out / "pretrain" / label / "config.json").read_text())
         log = [json.loads(line) for line in (out / "pretrain" / label / "training_log.jsonl").read_text().splitlines()]
         schedule = next(r for r in log if r.get("event") == "start")["schedule"]
         assert config["kmer_stride"] == (1 if options["tokenization"] == "overlapping" else 6)
-        assert max(r["step"] for r in log if "val_loss" in r) == args.max_steps
-        assert schedule["total_steps"] == args.max_steps and "sinusoidal" in card
+        assert max(r["step"] for r in log if "val_loss" in r) == pre.max_steps
+        assert schedule["total_steps"] == pre.max_steps and "sinusoidal" in card
         assert schedule["num_phases"] == (5 if label == "RandomMask" else 1)
-    assert report["settings"]["max_steps"] == args.max_steps
+    assert report["settings"]["pretraining"]["max_steps"] == pre.max_steps
 
 
 def test_the_report_sets_every_model_against_from_scratch_and_a_kmer_model(quick_run):
-    args, report = quick_run
-    scratch = Path(args.output_dir) / "pretrain" / "from-scratch"
-    pretrained = Path(args.output_dir) / "pretrain" / "DNABERT"
+    (args, pre, _), report = quick_run
+    scratch = Path(pre.output_dir) / "pretrain" / "from-scratch"
+    pretrained = Path(pre.output_dir) / "pretrain" / "DNABERT"
     assert json.loads((scratch / "config.json").read_text()) == json.loads((pretrained / "config.json").read_text())
     assert [r["paper_column"] for r in report["from_scratch"]] == ["EMP H3", "CPD tata"]
     assert all(r["train_examples"] == k["train_examples"] for r, k in zip(report["from_scratch"], report["kmer"]))
@@ -96,8 +99,8 @@ def test_each_model_is_fine_tuned_on_every_task_with_both_tokenizations(quick_ru
 
 
 def test_report_holds_both_tables_the_diagnostics_and_figures(quick_run):
-    args, report = quick_run
-    text = (Path(args.output_dir) / "report.md").read_text()
+    (args, pre, _), report = quick_run
+    text = (Path(pre.output_dir) / "report.md").read_text()
     assert report["table2"] in text and report["table3"] in text and report["diagnostics"] in text
     table2_rows = [line for line in report["table2"].splitlines()[2:]]
     assert len(table2_rows) == 6 and table2_rows[0].startswith("| DNABERT (overlapping) | overlapping |")
@@ -106,17 +109,17 @@ def test_report_holds_both_tables_the_diagnostics_and_figures(quick_run):
     assert report["diagnostics"].splitlines()[0] == "| diagnostic | DNABERT | RandomMask | non-overlapping |"
     assert "phase 4 val loss (last)" in report["diagnostics"]  # RandomMask's five phases reached
     assert all(Path(png).is_file() for png in report["figures"].values())
-    assert json.loads((Path(args.output_dir) / "report.json").read_text())["table3"] == report["table3"]
+    assert json.loads((Path(pre.output_dir) / "report.json").read_text())["table3"] == report["table3"]
 
 
 def test_a_rerun_reuses_finished_stages(quick_run):
-    args, report = quick_run
-    out = Path(args.output_dir)
+    (args, pre, data), report = quick_run
+    out = Path(pre.output_dir)
     weights = {label: (out / "pretrain" / label / "model.safetensors").stat().st_mtime_ns for label in VARIANTS}
     results = sorted(out.glob("finetune/*/*/*/results.json"))
     stamps = [p.stat().st_mtime_ns for p in results]
 
-    again = reproduce(args)
+    again = reproduce(args, pre, data)
 
     assert again["table2"] == report["table2"] and again["table3"] == report["table3"]
     assert weights == {label: (out / "pretrain" / label / "model.safetensors").stat().st_mtime_ns for label in VARIANTS}
@@ -124,15 +127,15 @@ def test_a_rerun_reuses_finished_stages(quick_run):
 
 
 def test_an_interrupted_pretraining_resumes_from_its_checkpoint(quick_run, tmp_path):
-    args, _ = quick_run
-    source = Path(args.output_dir) / "pretrain" / "DNABERT"
+    (args, pre, data), _ = quick_run
+    source = Path(pre.output_dir) / "pretrain" / "DNABERT"
     out = tmp_path / "run"
-    args = replace(args, output_dir=str(out), variants=["DNABERT"], finetune_tokenizations=["overlapping"])
-    reproduce(args)
+    args, pre = replace(args, variants=["DNABERT"], finetune_tokenizations=["overlapping"]), replace(pre, output_dir=str(out))
+    reproduce(args, pre, data)
     folder = out / "pretrain" / "DNABERT"
     (folder / "README.md").unlink()  # as if killed after the last checkpoint, before the card was written
 
-    reproduce(args)
+    reproduce(args, pre, data)
 
     assert (folder / "README.md").is_file()
     def trained(folder: Path) -> list[int]:
@@ -144,7 +147,7 @@ def test_an_interrupted_pretraining_resumes_from_its_checkpoint(quick_run, tmp_p
 
 def test_unknown_variants_are_refused(tasks, tmp_path):
     with pytest.raises(ValueError, match="unknown variant or tokenization"):
-        reproduce(replace(_quick(tasks, tmp_path), variants=["BPE"]))
+        reproduce(*_quick(tasks, tmp_path, variants=["BPE"]))
 
 
 def _result(task: str, column: str | None, mcc: list[float], tokenization: str = "overlapping") -> dict:

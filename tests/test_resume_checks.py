@@ -7,6 +7,7 @@ refused; the lock of a run killed with SIGKILL never blocks the next one. Every 
 """
 
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -135,7 +136,7 @@ def test_torn_last_log_line_is_dropped_on_resume(finished, tmp_path, caplog):
 # ---- settings changed on resume ----------------------------------------------------------------------------------
 
 CHANGES = [  # (options of the resumed run, settings the refusal names)
-    (["--per_device_batch_size", "4"], ["per_device_batch_size 8 -> 4"]),
+    (["--per_device_train_batch_size", "4"], ["per_device_train_batch_size 8 -> 4"]),
     (["--seed", "7"], ["seed 42 -> 7"]),
     (["--max_length", "48"], ["max_length 40 -> 48"]),
     (["--genome", str(ECOLI)], ["genome {"]),
@@ -166,16 +167,36 @@ def test_model_preset_never_changes_on_resume(finished, tmp_path):
 
 def test_allowed_change_is_written_into_the_log_the_checkpoint_and_the_card(finished, tmp_path):
     out = copy_of(finished, tmp_path)
-    resume(out, "--per_device_batch_size", "4", "--allow_resume_changes", "per_device_batch_size",
+    resume(out, "--per_device_train_batch_size", "4", "--allow_resume_changes", "per_device_train_batch_size",
            checkpoint=str(out / "checkpoints" / EARLIER))
     event = next(r for r in read_log(out) if r.get("event") == "resumed_with_changes")
-    assert event == {"step": 8, "event": "resumed_with_changes", "changes": {"per_device_batch_size": [8, 4]}}
+    assert event == {"step": 8, "event": "resumed_with_changes", "changes": {"per_device_train_batch_size": [8, 4]}}
     state = json.loads((out / "checkpoints" / LATEST / "training_state.json").read_text())
-    assert state["resumed_with_changes"] == [{"step": 8, "changes": {"per_device_batch_size": [8, 4]}}]
+    assert state["resumed_with_changes"] == [{"step": 8, "changes": {"per_device_train_batch_size": [8, 4]}}]
     settings = json.loads((out / "checkpoints" / LATEST / "run_settings.json").read_text())
-    assert settings["per_device_batch_size"] == 4  # later resumes compare with the new value
+    assert settings["per_device_train_batch_size"] == 4  # later resumes compare with the new value
     card = (out / "README.md").read_text()
-    assert "Resumed at step 8 with changed settings (per_device_batch_size 8 -> 4)" in card
+    assert "Resumed at step 8 with changed settings (per_device_train_batch_size 8 -> 4)" in card
+
+
+def test_a_checkpoint_recording_a_renamed_option_resumes_under_the_new_name(finished, tmp_path, capsys):
+    """Checkpoints written before --per_device_batch_size became --per_device_train_batch_size record the old
+    name; they resume exactly, and so does a command line still using the old spelling."""
+    out = copy_of(finished, tmp_path)
+    checkpoint = out / "checkpoints" / EARLIER
+    settings_file = checkpoint / "run_settings.json"
+    settings = json.loads(settings_file.read_text())
+    settings["per_device_batch_size"] = settings.pop("per_device_train_batch_size")
+    settings_file.write_text(json.dumps(settings))
+    manifest = json.loads((checkpoint / "manifest.json").read_text())  # as the older version would have sealed it
+    manifest["files"]["run_settings.json"] = {"bytes": settings_file.stat().st_size,
+                                              "sha256": hashlib.sha256(settings_file.read_bytes()).hexdigest()}
+    (checkpoint / "manifest.json").write_text(json.dumps(manifest))
+    resume(out, checkpoint=str(checkpoint))
+    assert not any(r.get("event") == "resumed_with_changes" for r in read_log(out))
+    with pytest.raises(CheckpointError, match="per_device_train_batch_size 8 -> 4"):
+        resume(out, "--per_device_batch_size", "4", checkpoint=str(checkpoint))
+    assert "--per_device_batch_size is deprecated, use --per_device_train_batch_size" in capsys.readouterr().err
 
 
 # ---- one writer per output folder --------------------------------------------------------------------------------

@@ -129,7 +129,7 @@ def _pretrain(args: InDomainArguments, masking: str, seed: int) -> Path:
     folder = Path(args.output_dir) / "pretrain" / f"{masking}-seed{seed}"
     options = PretrainArguments(
         output_dir=str(folder), model_preset=args.model_preset, masking=masking,
-        per_device_batch_size=args.batch_size, learning_rate=args.learning_rate, max_steps=args.max_steps,
+        per_device_train_batch_size=args.batch_size, learning_rate=args.learning_rate, max_steps=args.max_steps,
         warmup_steps=args.warmup_steps, position_embedding_init=args.position_embedding_init,
         mixed_precision=args.mixed_precision, eval_every=max(args.max_steps // 10, 1), save_every=args.max_steps,
         overwrite_output_dir=True)

@@ -16,20 +16,19 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, get_args
 
-from ..configuration_randommask import ModelSize
-from ..data.fasta import fasta_files
+from ..data.fasta import default_corpus, fasta_files
 from ..data.genome_windows import GenomeDataConfig
 from ..data.gue import PAPER_TABLE3_MCC
-from ..data.options import check_output_folder, check_ranges
+from ..data.options import OptionError, check_output_folder, check_ranges, parse_with
 from ..data.strides import Tokenization
 from ..data.tasks import load_task, task_folders
 from ..training.finetune_recipes import finetune_training_arguments
 from ..training.finetuning import FinetuneArguments, finetune
-from ..training.pretrain_arguments import PositionInit, PretrainArguments
+from ..training.pretrain_arguments import PretrainArguments
 from ..training.pretraining import pretrain
 from .baselines import format_gain, from_scratch_folder, gain, kmer_on_task, score
 from .benchmark import task_output_name
@@ -48,26 +47,16 @@ FINETUNE_TOKENIZATIONS = get_args(Tokenization)
 
 @dataclass
 class ReproduceArguments:
-    """Options of ``examples/reproduce.py``. Defaults: the budget measured to fit about an hour on 2 CPU cores."""
+    """What ``examples/reproduce.py`` adds to pretraining's options (``PretrainArguments`` and ``GenomeDataConfig``,
+    the budget every variant shares, parsed beside these with ``REPRODUCE_DEFAULTS``): the tasks, the variants and
+    the fine-tuning stage, whose options carry a ``finetune_`` prefix because pretraining owns the plain names."""
 
     RENAMED_OPTIONS: ClassVar[dict[str, str]] = {"--batch_size": "--per_device_train_batch_size"}  # README: Command-line vocabulary
 
-    genome: list[str] = field(default_factory=lambda: ["../shared/data/genomes"],
-                              metadata={"help": "FASTA(.gz) files or folders to pretrain on"})
-    tasks: list[str] = field(default_factory=lambda: ["../shared/data/gue"],
-                             metadata={"help": "GUE-layout task folders (or folders holding them) to fine-tune on"})
-    output_dir: str = "outputs/reproduce"
+    tasks: list[str] = field(metadata={
+        "help": "GUE-layout task folders (or folders holding them) to fine-tune on, e.g. ../shared/data/gue"})
     variants: list[str] = field(default_factory=lambda: list(VARIANTS),
                                 metadata={"help": f"pretraining variants, from {list(VARIANTS)}"})
-    model_preset: ModelSize = "tiny"
-    max_length: int = field(default=128, metadata={"help": "pretraining tokens per window"})
-    per_device_train_batch_size: int = 64
-    learning_rate: float = 1e-3
-    max_steps: int = field(default=3000, metadata={"help": "pretraining steps per model (the shared budget)"})
-    warmup_steps: int = 200
-    position_embedding_init: PositionInit = field(default="sinusoidal", metadata={
-        "help": "sinusoidal (so a small model learns neighbour attention within the budget) | normal (BERT's)"})
-    seed: int = 42
     finetune_tokenizations: list[str] = field(default_factory=lambda: list(FINETUNE_TOKENIZATIONS))
     finetune_learning_rate: float = 1e-3
     finetune_epochs: float = 3.0
@@ -83,38 +72,62 @@ class ReproduceArguments:
                 "default, --no_baselines skips them"})
 
     def __post_init__(self):
-        check_ranges(self, positive=("per_device_train_batch_size", "learning_rate", "max_steps", "finetune_learning_rate",
-                                     "finetune_epochs", "finetune_batch_size", "finetune_max_train_samples"),
-                     non_negative=("warmup_steps", "finetune_seeds"))
+        check_ranges(self, positive=("finetune_learning_rate", "finetune_epochs", "finetune_batch_size",
+                                     "finetune_max_train_samples"),
+                     non_negative=("finetune_seeds",))
         unknown = sorted(set(self.variants) - set(VARIANTS)) + sorted(set(self.finetune_tokenizations)
                                                                       - set(FINETUNE_TOKENIZATIONS))
         if unknown:
             raise ValueError(f"unknown variant or tokenization {unknown}: variants are {list(VARIANTS)}, "
                              f"tokenizations {list(FINETUNE_TOKENIZATIONS)}")
-        GenomeDataConfig(paths=self.genome, max_length=self.max_length, seed=self.seed)  # checks those options
 
 
-def _pretrain_variant(args: ReproduceArguments, label: str) -> Path:
+# The default budget, measured to fit about an hour on 2 CPU cores (README: Mini reproduction); the rest are
+# pretraining's own defaults. Sinusoidal positions: a small model learns neighbour attention within the budget.
+REPRODUCE_DEFAULTS = {"output_dir": "outputs/reproduce", "per_device_train_batch_size": 64, "max_steps": 3000,
+                      "warmup_steps": 200, "position_embedding_init": "sinusoidal", "eval_every": 200,
+                      "save_every": 600}
+# Pretraining options the reproduction sets itself, per variant or per stage.
+SET_BY_REPRODUCTION = {"masking": "--variants", "tokenization": "--variants", "recipe": "the pretraining options",
+                       "resume_from_checkpoint": "the rerun, which continues by itself",
+                       "overwrite_output_dir": "the rerun, which continues by itself", "push_to_hub": "no upload"}
+
+
+def check_composition(parsed: tuple[ReproduceArguments, PretrainArguments, GenomeDataConfig]) -> None:
+    """Refuse pretraining options the reproduction sets itself, rather than silently overriding them."""
+    given = [name for name in SET_BY_REPRODUCTION
+             if getattr(parsed[1], name) != PretrainArguments.__dataclass_fields__[name].default]
+    if given:
+        raise OptionError("; ".join(f"--{name}: the reproduction sets it ({SET_BY_REPRODUCTION[name]})"
+                                    for name in given))
+
+
+def parse_reproduce_args(argv: list[str] | None = None) -> tuple[ReproduceArguments, PretrainArguments,
+                                                                   GenomeDataConfig]:
+    """One parser over the three dataclasses, the reproduction's budget as defaults, abbreviations refused."""
+    from transformers import HfArgumentParser
+
+    parser = HfArgumentParser((ReproduceArguments, PretrainArguments, GenomeDataConfig), allow_abbrev=False)
+    parser.set_defaults(**REPRODUCE_DEFAULTS)
+    return parse_with(parser, argv, check=check_composition)
+
+
+def _pretrain_variant(pretraining: PretrainArguments, data: GenomeDataConfig, label: str) -> Path:
     """Pretrain one variant into ``output_dir/pretrain/<label>``; reuse a finished folder, resume a partial one."""
-    folder = Path(args.output_dir) / "pretrain" / label
+    folder = Path(pretraining.output_dir) / "pretrain" / label
     if (folder / "README.md").is_file() and (folder / "model.safetensors").is_file():
         logger.info("pretrained %s: already in %s", label, folder)
         return folder
     resume = "latest" if (folder / "checkpoints" / "latest").is_file() else None
-    options = PretrainArguments(
-        output_dir=str(folder), model_preset=args.model_preset, **VARIANTS[label],
-        per_device_batch_size=args.per_device_train_batch_size, learning_rate=args.learning_rate,
-        max_steps=args.max_steps, warmup_steps=args.warmup_steps,
-        position_embedding_init=args.position_embedding_init, eval_every=max(args.max_steps // 15, 1),
-        save_every=max(args.max_steps // 5, 1), resume_from_checkpoint=resume,
-        overwrite_output_dir=resume is None,  # an unfinished folder without a checkpoint holds nothing to keep
-    )
-    return pretrain(options, GenomeDataConfig(paths=args.genome, max_length=args.max_length, seed=args.seed))
+    options = replace(pretraining, output_dir=str(folder), **VARIANTS[label], resume_from_checkpoint=resume,
+                      overwrite_output_dir=resume is None)  # an unfinished folder without a checkpoint holds nothing
+    return pretrain(options, data)
 
 
-def _finetune_variant(args: ReproduceArguments, label: str, model: Path, tokenization: str, task: Path) -> dict:
+def _finetune_variant(args: ReproduceArguments, output_dir: Path, label: str, model: Path, tokenization: str,
+                      task: Path) -> dict:
     """Fine-tune one (model, tokenization, task); reuse an earlier ``results.json``."""
-    output_dir = Path(args.output_dir) / "finetune" / label / tokenization / task_output_name(task)
+    output_dir = output_dir / "finetune" / label / tokenization / task_output_name(task)
     if (output_dir / "results.json").is_file():
         return json.loads((output_dir / "results.json").read_text())
     return finetune(
@@ -187,17 +200,22 @@ def baselines_table(results: dict[str, dict[str, list[dict]]], scratch: list[dic
     return "\n".join(lines)
 
 
-def reproduce(args: ReproduceArguments) -> dict[str, Any]:
-    """Run every stage (skipping finished ones), write ``report.md`` and ``report.json`` into ``args.output_dir``
-    and return the report."""
-    output_dir = check_output_folder(args.output_dir)
+def reproduce(args: ReproduceArguments, pretraining: PretrainArguments | None = None,
+              data: GenomeDataConfig | None = None) -> dict[str, Any]:
+    """Run every stage (skipping finished ones), write ``report.md`` and ``report.json`` into
+    ``pretraining.output_dir`` and return the report. ``pretraining`` and ``data`` are the budget every variant
+    shares (default: ``REPRODUCE_DEFAULTS`` on the embedded genome)."""
+    pretraining = pretraining or PretrainArguments(**REPRODUCE_DEFAULTS)
+    data = data or GenomeDataConfig()
+    check_composition((args, pretraining, data))
+    output_dir = check_output_folder(pretraining.output_dir)
     tasks = [folder for root in args.tasks for folder in task_folders(root)]
     seconds: dict[str, float] = {}
 
     models = {}
     for label in args.variants:
         start = time.perf_counter()
-        models[label] = _pretrain_variant(args, label)
+        models[label] = _pretrain_variant(pretraining, data, label)
         seconds[f"pretrain {label}"] = time.perf_counter() - start
 
     results: dict[str, dict[str, list[dict]]] = {}
@@ -205,29 +223,29 @@ def reproduce(args: ReproduceArguments) -> dict[str, Any]:
         for tokenization in args.finetune_tokenizations:
             start = time.perf_counter()
             results.setdefault(label, {})[tokenization] = [
-                _finetune_variant(args, label, model, tokenization, task) for task in tasks]
+                _finetune_variant(args, output_dir, label, model, tokenization, task) for task in tasks]
             seconds[f"fine-tune {label} {tokenization}"] = time.perf_counter() - start
 
     scratch, kmer = [], []
     if args.baselines:
         start = time.perf_counter()
         folder = from_scratch_folder(next(iter(models.values())), output_dir / "pretrain" / "from-scratch",
-                                     args.position_embedding_init, seed=args.seed)
-        scratch = [_finetune_variant(args, "from-scratch", folder, "overlapping", task) for task in tasks]
+                                     pretraining.position_embedding_init, seed=data.seed)
+        scratch = [_finetune_variant(args, output_dir, "from-scratch", folder, "overlapping", task) for task in tasks]
         kmer = [kmer_on_task(load_task(task, missing_train="use_dev"), args.finetune_max_train_samples)
                 for task in tasks]
         seconds["baselines"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    genome = args.diagnostics_genome or str(fasta_files(args.genome)[0])
+    genomes = [str(path) for path in fasta_files(data.paths or default_corpus())]
     diagnostics = analyze(AnalyzeArguments(model=[str(m) for m in models.values()], labels=list(models),
-                                           genome=genome, output_dir=str(output_dir / "diagnostics"), tsne=args.tsne,
-                                           seed=args.seed, pretraining_genome=list(args.genome),
-                                           pretraining_seed=args.seed))
+                                           genome=args.diagnostics_genome or genomes[0],
+                                           output_dir=str(output_dir / "diagnostics"), tsne=args.tsne,
+                                           seed=data.seed, pretraining_genome=genomes, pretraining_seed=data.seed))
     seconds["diagnostics"] = time.perf_counter() - start
 
     report = {
-        "settings": asdict(args),
+        "settings": asdict(args) | {"pretraining": asdict(pretraining), "data": asdict(data)},
         "table2": table2(results),
         "table3": table3(results),
         "baselines": baselines_table(results, scratch, kmer) if scratch else None,
@@ -246,9 +264,10 @@ def reproduce(args: ReproduceArguments) -> dict[str, Any]:
 def render_report(report: dict[str, Any]) -> str:
     """The report as markdown: settings, Table 2, Table 3, diagnostics, figures and time per stage."""
     settings = report["settings"]
-    budget = (f"{settings['model_preset']} model, {settings['max_steps']:,} steps x {settings['per_device_train_batch_size']} windows "
-              f"x {settings['max_length']} tokens, lr {settings['learning_rate']:g}, position embeddings "
-              f"{settings['position_embedding_init']}; fine-tuning lr {settings['finetune_learning_rate']:g}, "
+    pre, data = settings["pretraining"], settings["data"]
+    budget = (f"{pre['model_preset']} model, {pre['max_steps']:,} steps x {pre['per_device_train_batch_size']} windows "
+              f"x {data['max_length']} tokens, lr {pre['learning_rate']:g}, position embeddings "
+              f"{pre['position_embedding_init']}; fine-tuning lr {settings['finetune_learning_rate']:g}, "
               f"{settings['finetune_epochs']:g} epochs, at most {settings['finetune_max_train_samples']} training "
               f"examples, seeds {settings['finetune_seeds']}")
     timing = ", ".join(f"{stage} {value / 60:.1f} min" for stage, value in report["seconds"].items())

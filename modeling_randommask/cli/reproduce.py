@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from ..analysis.reproduction import ReproduceArguments, render_report, reproduce
-from ..data.options import parse_cli
+from ..analysis.reproduction import parse_reproduce_args, render_report, reproduce
 from .entry import run_command
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_command(lambda: print(render_report(reproduce(*parse_cli(ReproduceArguments, argv)))))
+    run_command(lambda: print(render_report(reproduce(*parse_reproduce_args(argv)))))

@@ -194,16 +194,20 @@ def format_changes(changes: dict[str, list]) -> str:
 
 
 def check_resume_settings(checkpoint: Path, current: dict[str, Any], allowed: list[str],
-                          fixed: tuple[str, ...]) -> dict[str, list]:
+                          fixed: tuple[str, ...], renamed: dict[str, str] | None = None) -> dict[str, list]:
     """Compare this run's settings with those the checkpoint was trained with; return the changes ``allowed``
     accepts (``{name: [old, new]}``). Any other change, or any change of a ``fixed`` setting, is refused: resuming
-    would no longer continue the run exactly (or, for the model's shape, could not load it at all)."""
+    would no longer continue the run exactly (or, for the model's shape, could not load it at all). ``renamed``
+    (``{"--old": "--new"}``) reads a setting an older version recorded, or a change allowed, under its old name."""
+    new_name = {old.removeprefix("--"): new.removeprefix("--") for old, new in (renamed or {}).items()}
+    allowed = [new_name.get(name, name) for name in allowed]
     path = checkpoint / SETTINGS_FILE
     if not path.is_file():
         logger.warning("%s: no %s (written by an older version): settings cannot be compared", checkpoint,
                        SETTINGS_FILE)
         return {}
-    saved = read_json(path, "the settings the checkpoint was trained with")
+    saved = {new_name.get(name, name): value
+             for name, value in read_json(path, "the settings the checkpoint was trained with").items()}
     unknown = sorted(set(allowed) - set(current))
     if unknown:
         raise ValueError(f"--allow_resume_changes {' '.join(unknown)}: not a setting a resume compares; these are: "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from tokenization.kmer_vocab import MAX_K
 
@@ -30,6 +30,9 @@ Recipe = Literal["paper", "paper-dnabert", "paper-nt"]
 class PretrainArguments:
     """Model, masking, optimisation and run options (the genome options are ``GenomeDataConfig``'s)."""
 
+    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {  # README: Command-line vocabulary
+        "--per_device_batch_size": "--per_device_train_batch_size"}
+
     output_dir: str = field(default="outputs/randommask-tiny", metadata={"help": "model folder; checkpoints/ inside"})
     recipe: Recipe | None = field(default=None, metadata={
         "help": "a named set of defaults (options given explicitly still win): the paper's RandomMask run, or its "
@@ -43,7 +46,7 @@ class PretrainArguments:
     position_embedding_init: PositionInit = field(default="normal", metadata={
         "help": "normal (BERT's) or sinusoidal: learned position embeddings that start as scaled sinusoids, so a "
                 "small model finds a token's neighbours in hundreds of steps instead of thousands"})
-    per_device_batch_size: int = field(default=32, metadata={"help": "windows per process and micro-step"})
+    per_device_train_batch_size: int = field(default=32, metadata={"help": "windows per process and micro-step"})
     global_batch_size: int | None = field(default=None, metadata={
         "help": "windows per optimizer step over all processes, reached by gradient accumulation when set"})
     learning_rate: float = field(default=1e-3, metadata={"help": "peak AdamW learning rate"})
@@ -69,11 +72,11 @@ class PretrainArguments:
     push_to_hub: bool = field(default=False, metadata={"help": "upload the model folder to the Hub at the end"})
     hub_model_id: str | None = field(default=None, metadata={"help": "user/name (default: the folder's name)"})
     allow_resume_changes: list[str] = field(default_factory=list, metadata={
-        "help": "settings a resumed run may change from its checkpoint's (e.g. per_device_batch_size seed): the "
+        "help": "settings a resumed run may change from its checkpoint's (e.g. per_device_train_batch_size seed): the "
                 "resume is then no longer exact, and the log and model card say so"})
 
     def __post_init__(self):
-        check_ranges(self, positive=("per_device_batch_size", "global_batch_size", "learning_rate", "max_steps",
+        check_ranges(self, positive=("per_device_train_batch_size", "global_batch_size", "learning_rate", "max_steps",
                                      "max_grad_norm", "log_every", "eval_every", "eval_batches", "save_every",
                                      "keep_checkpoints", "max_consecutive_faults", "num_phases"),
                      non_negative=("weight_decay", "warmup_steps", "num_workers"))

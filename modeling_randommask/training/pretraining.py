@@ -76,11 +76,11 @@ def sinusoidal_init_(weight: torch.Tensor, scale: float = SINUSOID_SCALE) -> tor
 def _accumulation_steps(args: PretrainArguments, world_size: int) -> int:
     if args.global_batch_size is None:
         return 1
-    per_step = args.per_device_batch_size * world_size
+    per_step = args.per_device_train_batch_size * world_size
     if args.global_batch_size % per_step:
         raise OptionError(
-            f"--global_batch_size {args.global_batch_size} is not a multiple of per_device_batch_size "
-            f"{args.per_device_batch_size} x {world_size} processes"
+            f"--global_batch_size {args.global_batch_size} is not a multiple of per_device_train_batch_size "
+            f"{args.per_device_train_batch_size} x {world_size} processes"
         )
     return args.global_batch_size // per_step
 
@@ -193,7 +193,7 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
     model, optimizer = accelerator.prepare(model, optimizer)
     accelerator.register_for_checkpointing(scheduler)
 
-    sampler = ShardedBatchSampler(len(train_data), args.per_device_batch_size, seed=data.seed,
+    sampler = ShardedBatchSampler(len(train_data), args.per_device_train_batch_size, seed=data.seed,
                                   rank=accelerator.process_index, world_size=accelerator.num_processes)
     # Own generators: creating an iterator would otherwise draw from the global RNG that dropout uses, and a
     # resumed run (which creates one more iterator) would drift from an uninterrupted one.
@@ -201,7 +201,7 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
                               num_workers=args.num_workers, pin_memory=accelerator.device.type == "cuda",
                               generator=torch.Generator().manual_seed(data.seed))
     val_indices = list(range(accelerator.process_index, len(val_data), accelerator.num_processes))
-    val_loader = DataLoader(torch.utils.data.Subset(val_data, val_indices), batch_size=args.per_device_batch_size,
+    val_loader = DataLoader(torch.utils.data.Subset(val_data, val_indices), batch_size=args.per_device_train_batch_size,
                             collate_fn=collator.pad, generator=torch.Generator().manual_seed(data.seed))
 
     state = TrainingState()
@@ -214,7 +214,8 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
         if saved != schedule.to_dict():
             raise ValueError(f"{checkpoint / SCHEDULE_FILE}: the checkpoint was trained with masking schedule {saved}, "
                              f"this run asks for {schedule.to_dict()}: resume with the same masking options")
-        changes = check_resume_settings(checkpoint, settings, args.allow_resume_changes, FIXED_ON_RESUME)
+        changes = check_resume_settings(checkpoint, settings, args.allow_resume_changes, FIXED_ON_RESUME,
+                                        renamed=PretrainArguments.RENAMED_OPTIONS)
         state = TrainingState(**read_json(checkpoint / TRAINING_STATE, "the step and data position"))
         accelerator.load_state(str(checkpoint))
         if changes:
@@ -360,7 +361,7 @@ def _card_info(args: PretrainArguments, data: GenomeDataConfig, state: TrainingS
         "masking_schedule": schedule.to_dict(),
         "training": {
             "steps": state.step, "skipped_non_finite_steps": state.skipped_steps,
-            "global_batch_size": args.per_device_batch_size * world_size * accumulation,
+            "global_batch_size": args.per_device_train_batch_size * world_size * accumulation,
             "tokens_per_window": data.max_length, "learning_rate": args.learning_rate,
             "position_embedding_init": args.position_embedding_init,
             "processes": world_size, "final_train_loss": float(losses[-1]) if losses.size else last_train_loss,
