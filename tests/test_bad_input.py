@@ -560,7 +560,7 @@ OTHER_CLI_ERRORS = [  # (parser, argv, message)
     (parse_reproduce_args, ["--tasks", "t", "--model_preset", "huge"], "invalid choice: 'huge'"),
     (parse_reproduce_args, ["--max_steps", "10"], "the following arguments are required: --tasks"),
     (parse_reproduce_args, ["--tasks", "t", "--masking", "dnabert", "--resume_from_checkpoint", "latest"],
-     r"--masking: the reproduction sets it \(--variants\); --resume_from_checkpoint: the reproduction sets it"),
+     r"--masking: the study sets it \(--variants\); --resume_from_checkpoint: the study sets it"),
     (AnalyzeArguments, ["--model", "m", "--num_windows", "0"], "--num_windows must be > 0"),
     (AnalyzeArguments, ["--model", "m", "--window_bases", "-1"], "--window_bases must be > 0"),
     (AnalyzeArguments, ["--model", "m", "--per_device_eval_batch_size", "0"], "--per_device_eval_batch_size must be > 0"),

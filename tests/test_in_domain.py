@@ -7,24 +7,27 @@ import pytest
 from conftest import LAMBDA
 from synthetic_tasks import write_gc_task
 
-from modeling_randommask.analysis.in_domain import InDomainArguments, in_domain
+from modeling_randommask.analysis.in_domain import InDomainArguments, in_domain, parse_in_domain_args
+from modeling_randommask.data.genome_windows import GenomeDataConfig
+from modeling_randommask.training.pretrain_arguments import PretrainArguments
 
 pytestmark = pytest.mark.slow
 
 
-def _args(tmp_path, **overrides) -> InDomainArguments:
+def _study(tmp_path, **overrides) -> tuple[InDomainArguments, PretrainArguments, GenomeDataConfig]:
+    """A toy study on lambda; ``overrides`` replace InDomainArguments fields."""
     task = tmp_path / "gc"
     if not task.is_dir():
         write_gc_task(task, {"train": 60, "dev": 20, "test": 20})
-    return InDomainArguments(**{
-        "genome": [str(LAMBDA)], "tasks": [str(task)], "output_dir": str(tmp_path / "study"), "seeds": [1, 2],
-        "max_length": 24, "batch_size": 4, "max_steps": 10, "warmup_steps": 1, "val_fraction": 0.05,
-        "bits_positions": 50, "markov_orders": [2, 3], "label_sizes": [40], "finetune_epochs": 1,
-        "finetune_batch_size": 16, **overrides})
+    return (InDomainArguments(**{"tasks": [str(task)], "seeds": [1, 2], "bits_positions": 50, "markov_orders": [2, 3],
+                                 "label_sizes": [40], "finetune_epochs": 1, "finetune_batch_size": 16, **overrides}),
+            PretrainArguments(output_dir=str(tmp_path / "study"), per_device_train_batch_size=4, max_steps=10,
+                              warmup_steps=1, position_embedding_init="sinusoidal"),
+            GenomeDataConfig(paths=[str(LAMBDA)], max_length=24, val_fraction=0.05, val_seed=0))
 
 
 def test_study_runs_every_stage_and_reuses_them(tmp_path):
-    report = in_domain(_args(tmp_path))
+    report = in_domain(*_study(tmp_path))
     bits = report["bits_per_base"]
     assert set(bits["models"]) == {"dnabert", "randommask", "scratch"}
     assert all(set(seeds) == {"1", "2"} for seeds in bits["models"].values())  # JSON keys
@@ -38,11 +41,11 @@ def test_study_runs_every_stage_and_reuses_them(tmp_path):
     pretrained = json.loads((tmp_path / "study" / "costs.json").read_text())
     assert {f"pretrain {m} seed {s}" for m in ("dnabert", "randommask") for s in (1, 2)} <= set(pretrained)
 
-    again = in_domain(_args(tmp_path))  # every model and fine-tuning run is reused: same figures
+    again = in_domain(*_study(tmp_path))  # every model and fine-tuning run is reused: same figures
     assert again["finetune"] == report["finetune"] and again["bits_per_base"] == report["bits_per_base"]
 
     # A wider grid reuses the models; with several rates each side chooses on dev with its first seed only.
-    tuned = in_domain(_args(tmp_path, label_sizes=[30], finetune_learning_rates=[1e-3, 3e-3]))
+    tuned = in_domain(*_study(tmp_path, label_sizes=[30], finetune_learning_rates=[1e-3, 3e-3]))
     (row,) = tuned["finetune"]
     for side, runs in row["sides"].items():
         cells = tmp_path / "study" / "finetune" / row["task"] / "n30"
@@ -56,5 +59,14 @@ def test_study_runs_every_stage_and_reuses_them(tmp_path):
                                          ({"label_sizes": [0]}, "--label_sizes"), ({"maskings": []}, "--maskings")])
 def test_bad_options_name_the_option(tmp_path, bad, option):
     with pytest.raises(ValueError, match=option):
-        _args(tmp_path, **bad)
+        _study(tmp_path, **bad)
     assert not (tmp_path / "study").exists()
+
+
+def test_pretraining_options_come_from_pretrain_and_what_the_study_sets_is_refused(capsys):
+    args, pretraining, data = parse_in_domain_args(["--max_steps", "300", "--per_device_batch_size", "16"])
+    assert (pretraining.max_steps, pretraining.per_device_train_batch_size, data.max_length) == (300, 16, 64)
+    assert data.val_seed == 0 and pretraining.output_dir == "outputs/in-domain" and args.seeds == [1, 2, 3]
+    with pytest.raises(SystemExit):
+        parse_in_domain_args(["--seed", "5", "--masking", "dnabert"])
+    assert "--masking: the study sets it (--maskings); --seed: the study sets it (--seeds)" in capsys.readouterr().err

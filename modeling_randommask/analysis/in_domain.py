@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ import numpy as np
 
 from tokenization import KmerTokenizer
 
-from ..configuration_randommask import ModelSize
+from ..data.fasta import fasta_files
 from ..data.genome_windows import GenomeDataConfig, build_genome_datasets
 from ..data.options import check_output_folder, check_ranges
 from ..data.tasks import load_task
@@ -38,7 +38,7 @@ from ..inference.loading import load_model
 from ..masking.schedule import MaskingPreset
 from ..training.finetune_recipes import finetune_training_arguments
 from ..training.finetuning import FinetuneArguments
-from ..training.pretrain_arguments import MixedPrecision, PositionInit, PretrainArguments
+from ..training.pretrain_arguments import PretrainArguments, check_set_by_study, parse_with_pretraining
 from ..training.pretraining import pretrain
 from .baselines import finetune_with_tuned_rate, from_scratch_folder, kmer_on_task
 from .benchmark import task_output_name
@@ -55,29 +55,15 @@ LABELS = {"dnabert": "DNABERT masking", "randommask": "RandomMask", SCRATCH: "ra
 
 @dataclass
 class InDomainArguments:
-    """Options of ``examples/in_domain.py``: genomes, the held-out block, seeds, the pretraining budget, the
+    """What ``examples/in_domain.py`` adds to pretraining's options (``PretrainArguments`` and ``GenomeDataConfig``,
+    the budget every run shares, parsed beside these with ``IN_DOMAIN_DEFAULTS``): the maskings and seeds, the
     Markov orders and the fine-tuning grid (tasks x label sizes)."""
 
-    genome: list[str] = field(default_factory=lambda: list(HUMAN_GENOMES),
-                              metadata={"help": "FASTA(.gz) files or folders to pretrain on (default: the human slices)"})
     tasks: list[str] = field(default_factory=lambda: list(HUMAN_TASKS), metadata={"help": "task folders"})
-    output_dir: str = "outputs/in-domain"
     maskings: list[MaskingPreset] = field(default_factory=lambda: ["dnabert", "randommask"],
                                           metadata={"help": "masking presets compared at equal tokens"})
     seeds: list[int] = field(default_factory=lambda: [1, 2, 3], metadata={
         "help": "pretraining seeds; fine-tuning seed i runs on pretraining seed i (and on random weights of seed i)"})
-    model_preset: ModelSize = "tiny"
-    max_length: int = field(default=64, metadata={"help": "pretraining tokens per window"})
-    batch_size: int = 32
-    max_steps: int = field(default=600, metadata={"help": "pretraining steps per run (equal for every masking)"})
-    learning_rate: float = 1e-3
-    warmup_steps: int = 50
-    position_embedding_init: PositionInit = "sinusoidal"
-    mixed_precision: MixedPrecision | None = field(default=None, metadata={
-        "help": "pretraining precision on a GPU (bf16 for the GPU-scale command); default: pretrain.py's"})
-    val_fraction: float = field(default=0.03, metadata={
-        "help": "share of the genome held out in one contiguous block (up to 100 kb) per 100 kb-blocks drawn"})
-    val_seed: int = field(default=0, metadata={"help": "seed of the held-out block: the same for every run"})
     bits_positions: int = field(default=2000, metadata={"help": "held-out positions scored per model"})
     markov_orders: list[int] = field(default_factory=lambda: [3, 4, 5, 6, 7, 8])
     label_sizes: list[int] = field(default_factory=lambda: [300, 1000, 3000],
@@ -89,25 +75,54 @@ class InDomainArguments:
     finetune_batch_size: int = 32
 
     def __post_init__(self):
-        check_ranges(self, positive=("max_steps", "batch_size", "learning_rate", "bits_positions", "label_sizes",
-                                     "finetune_learning_rate", "finetune_learning_rates", "finetune_epochs",
-                                     "finetune_batch_size"),
-                     non_negative=("warmup_steps", "seeds", "val_seed"))
+        check_ranges(self, positive=("bits_positions", "label_sizes", "finetune_learning_rate",
+                                     "finetune_learning_rates", "finetune_epochs", "finetune_batch_size"),
+                     non_negative=("seeds",))
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"--seeds: need distinct seeds, got {self.seeds}")
         if not self.maskings:
             raise ValueError("--maskings: name at least one masking preset")
         if not self.markov_orders or not all(1 <= order <= 9 for order in self.markov_orders):
             raise ValueError(f"--markov_orders: need orders in 1..9, got {self.markov_orders}")
-        self.data_config(self.seeds[0])  # checks the genome options
+
+
+# The study's budget where it differs from pretraining's defaults (README: In-domain pretraining): one contiguous
+# held-out block, the same for every seed (val_seed), 64-token windows, sinusoidal positions.
+IN_DOMAIN_DEFAULTS = {"paths": HUMAN_GENOMES, "output_dir": "outputs/in-domain", "max_length": 64, "max_steps": 600,
+                      "warmup_steps": 50, "position_embedding_init": "sinusoidal", "val_fraction": 0.03, "val_seed": 0}
+# Pretraining options the study sets per run.
+SET_BY_STUDY = {"masking": "--maskings", "seed": "--seeds", "tokenization": "overlapping 6-mers, as scored",
+                "kmer_size": "overlapping 6-mers, as scored", "recipe": "the pretraining options",
+                "eval_every": "a tenth of --max_steps", "save_every": "one checkpoint, at --max_steps",
+                "resume_from_checkpoint": "a finished run is reused", "overwrite_output_dir": "a finished run is reused",
+                "push_to_hub": "no upload"}
+
+
+@dataclass(frozen=True)
+class Study:
+    """The three option sets of one study."""
+
+    args: InDomainArguments
+    pretraining: PretrainArguments
+    data: GenomeDataConfig
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.pretraining.output_dir)
 
     def data_config(self, seed: int) -> GenomeDataConfig:
-        return GenomeDataConfig(paths=self.genome, max_length=self.max_length, seed=seed,
-                                val_fraction=self.val_fraction, val_seed=self.val_seed)
+        return replace(self.data, seed=seed)
 
     @property
     def tokens_per_run(self) -> int:
-        return self.max_steps * self.batch_size * self.max_length
+        p = self.pretraining
+        return p.max_steps * (p.global_batch_size or p.per_device_train_batch_size) * self.data.max_length
+
+
+def parse_in_domain_args(argv: list[str] | None = None) -> tuple[InDomainArguments, PretrainArguments,
+                                                                   GenomeDataConfig]:
+    """The study's options beside pretraining's, its budget as defaults."""
+    return parse_with_pretraining(InDomainArguments, argv, IN_DOMAIN_DEFAULTS, SET_BY_STUDY)
 
 
 class _Costs:
@@ -125,43 +140,43 @@ class _Costs:
         return result
 
 
-def _pretrain(args: InDomainArguments, masking: str, seed: int) -> Path:
-    folder = Path(args.output_dir) / "pretrain" / f"{masking}-seed{seed}"
-    options = PretrainArguments(
-        output_dir=str(folder), model_preset=args.model_preset, masking=masking,
-        per_device_train_batch_size=args.batch_size, learning_rate=args.learning_rate, max_steps=args.max_steps,
-        warmup_steps=args.warmup_steps, position_embedding_init=args.position_embedding_init,
-        mixed_precision=args.mixed_precision, eval_every=max(args.max_steps // 10, 1), save_every=args.max_steps,
-        overwrite_output_dir=True)
-    return pretrain(options, args.data_config(seed))
+def _pretrain(study: Study, masking: str, seed: int) -> Path:
+    steps = study.pretraining.max_steps
+    options = replace(study.pretraining, output_dir=str(study.output_dir / "pretrain" / f"{masking}-seed{seed}"),
+                      masking=masking, eval_every=max(steps // 10, 1), save_every=steps, overwrite_output_dir=True)
+    return pretrain(options, study.data_config(seed))
 
 
 def _finished(folder: Path) -> bool:
     return (folder / "model.safetensors").is_file() and (folder / "README.md").is_file()
 
 
-def pretrained_models(args: InDomainArguments, costs: _Costs) -> dict[str, dict[int, Path]]:
+def pretrained_models(study: Study, costs: _Costs) -> dict[str, dict[int, Path]]:
     """``{side: {seed: folder}}`` for every masking and for random weights of the same architecture."""
+    args = study.args
     models: dict[str, dict[int, Path]] = {}
     for masking in args.maskings:
         for seed in args.seeds:
-            folder = Path(args.output_dir) / "pretrain" / f"{masking}-seed{seed}"
+            folder = study.output_dir / "pretrain" / f"{masking}-seed{seed}"
             if not _finished(folder):
-                costs.run(f"pretrain {masking} seed {seed}", _pretrain, args, masking, seed)
+                costs.run(f"pretrain {masking} seed {seed}", _pretrain, study, masking, seed)
             models.setdefault(masking, {})[seed] = folder
     first = next(iter(models.values()))[args.seeds[0]]
-    models[SCRATCH] = {seed: from_scratch_folder(first, Path(args.output_dir) / "pretrain" / f"{SCRATCH}-seed{seed}",
-                                                 args.position_embedding_init, seed=seed) for seed in args.seeds}
+    models[SCRATCH] = {seed: from_scratch_folder(first, study.output_dir / "pretrain" / f"{SCRATCH}-seed{seed}",
+                                                 study.pretraining.position_embedding_init, seed=seed)
+                       for seed in args.seeds}
     return models
 
 
-def bits_per_base_study(args: InDomainArguments, models: dict[str, dict[int, Path]]) -> dict[str, Any]:
+def bits_per_base_study(study: Study, models: dict[str, dict[int, Path]]) -> dict[str, Any]:
     """Every model and every Markov model (each order, both contexts) at the same held-out positions; the
     Markov models are fitted on the training stretches, exactly the bases pretraining drew its windows from."""
+    args = study.args
     tokenizer = KmerTokenizer(k=6)
-    train, val, _ = build_genome_datasets(args.data_config(args.seeds[0]), tokenizer)
+    train, val, _ = build_genome_datasets(study.data_config(args.seeds[0]), tokenizer)
     held_out, stretches = from_datasets(train, val)
-    positions = sample_positions(held_out, args.bits_positions, seed=args.val_seed, margin=max(args.markov_orders))
+    positions = sample_positions(held_out, args.bits_positions, seed=study.data.val_seed,
+                                 margin=max(args.markov_orders))
     markov = {order: markov_bits_per_base(fit_markov(held_out.sequences.bases, stretches, order), held_out, positions)
               for order in args.markov_orders}
     scored = {}
@@ -169,18 +184,18 @@ def bits_per_base_study(args: InDomainArguments, models: dict[str, dict[int, Pat
         for seed, folder in by_seed.items():
             model, model_tokenizer = load_model(folder, device="cpu")
             scored.setdefault(side, {})[seed] = model_bits_per_base(model, model_tokenizer, held_out, positions,
-                                                                    window_tokens=args.max_length)
+                                                                    window_tokens=study.data.max_length)
     blocks = [(int(s), int(e)) for s, e in zip(held_out.starts, held_out.ends)]
     return {"held_out": held_out.description, "held_out_blocks": blocks, "positions": int(positions.size),
             "training_bases": int((stretches[1] - stretches[0]).sum()), "markov": markov, "models": scored}
 
 
-def finetune_study(args: InDomainArguments, models: dict[str, dict[int, Path]], costs: _Costs) -> list[dict]:
+def finetune_study(study: Study, models: dict[str, dict[int, Path]], costs: _Costs) -> list[dict]:
     """One row per (task, label size): each model fine-tuned with its own seed, and the 6-mer logistic regression
     on the same training rows. With ``finetune_learning_rates`` each side chooses its rate on dev with its first
     seed, and its other seeds run at that rate. Label sizes run smallest first, so a cut-short run still holds
     whole rows."""
-    rows = []
+    args, rows = study.args, []
     for size in sorted(args.label_sizes):
         for task in args.tasks:
             name = task_output_name(Path(task))
@@ -188,7 +203,7 @@ def finetune_study(args: InDomainArguments, models: dict[str, dict[int, Path]], 
             for side, by_seed in models.items():
                 rates = args.finetune_learning_rates
                 for seed, folder in by_seed.items():
-                    out = Path(args.output_dir) / "finetune" / name / f"n{size}" / f"{side}-seed{seed}"
+                    out = study.output_dir / "finetune" / name / f"n{size}" / f"{side}-seed{seed}"
                     done = out / "results.json"
                     if not done.is_file():
                         costs.run(f"finetune {name} n{size} {side} seed {seed}", finetune_with_tuned_rate,
@@ -252,34 +267,48 @@ def mcc_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def in_domain(args: InDomainArguments) -> dict[str, Any]:
-    """Run (or continue) the study; write ``results.json`` and ``report.md`` into ``args.output_dir``."""
-    output_dir = check_output_folder(args.output_dir)
+def in_domain(args: InDomainArguments, pretraining: PretrainArguments | None = None,
+              data: GenomeDataConfig | None = None) -> dict[str, Any]:
+    """Run (or continue) the study; write ``results.json`` and ``report.md`` into ``pretraining.output_dir``.
+    ``pretraining`` and ``data`` are the budget every run shares (default: ``IN_DOMAIN_DEFAULTS``)."""
+    pretraining = pretraining or PretrainArguments(**_defaults_of(PretrainArguments))
+    data = data or GenomeDataConfig(**_defaults_of(GenomeDataConfig))
+    check_set_by_study((pretraining, data), IN_DOMAIN_DEFAULTS, SET_BY_STUDY)
+    study = Study(args, pretraining, data)
+    output_dir = check_output_folder(study.output_dir)
+    fasta_files(data.paths)  # the genome options, checked before anything is written
     output_dir.mkdir(parents=True, exist_ok=True)
     costs = _Costs(output_dir / "costs.json")
-    models = pretrained_models(args, costs)
+    models = pretrained_models(study, costs)
     bits_file = output_dir / "bits_per_base.json"  # the same models and held-out block: measured once
     if not bits_file.is_file():
-        bits_file.write_text(json.dumps(costs.run("bits per base", bits_per_base_study, args, models), indent=1))
+        bits_file.write_text(json.dumps(costs.run("bits per base", bits_per_base_study, study, models), indent=1))
     bits = json.loads(bits_file.read_text())
-    rows = finetune_study(args, models, costs) if args.tasks and args.label_sizes else []
+    rows = finetune_study(study, models, costs) if args.tasks and args.label_sizes else []
     pretrain_minutes = {masking: np.mean([costs.seconds.get(f"pretrain {masking} seed {seed}", np.nan)
                                           for seed in args.seeds]) / 60 for masking in args.maskings}
-    report = {"settings": asdict(args), "tokens_per_run": args.tokens_per_run, "bits_per_base": bits,
+    report = {"settings": asdict(args) | {"pretraining": asdict(pretraining), "data": asdict(data)},
+              "tokens_per_run": study.tokens_per_run, "bits_per_base": bits,
               "finetune": rows, "cpu_seconds": costs.seconds,
               "cpu_minutes_total": sum(costs.seconds.values()) / 60,
-              "tables": {"bits_per_base": bits_table(bits, pretrain_minutes, args.tokens_per_run),
+              "tables": {"bits_per_base": bits_table(bits, pretrain_minutes, study.tokens_per_run),
                          "mcc": mcc_table(rows) if rows else None}}
     (output_dir / "results.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     (output_dir / "report.md").write_text(render_report(report), encoding="utf-8")
     return report
 
 
+def _defaults_of(kind: type) -> dict[str, Any]:
+    """The study's defaults that belong to ``kind``'s fields."""
+    return {name: value for name, value in IN_DOMAIN_DEFAULTS.items() if name in kind.__dataclass_fields__}
+
+
 def render_report(report: dict[str, Any]) -> str:
     s = report["settings"]
-    bits = report["bits_per_base"]
-    budget = (f"{s['model_preset']} model, {s['max_steps']:,} steps x {s['batch_size']} windows x {s['max_length']} "
-              f"tokens = {report['tokens_per_run']:,} tokens per run, lr {s['learning_rate']:g}, seeds {s['seeds']}; "
+    pre, data, bits = s["pretraining"], s["data"], report["bits_per_base"]
+    budget = (f"{pre['model_preset']} model, {pre['max_steps']:,} steps x {pre['per_device_train_batch_size']} windows "
+              f"x {data['max_length']} tokens = {report['tokens_per_run']:,} tokens per run, lr "
+              f"{pre['learning_rate']:g}, seeds {s['seeds']}; "
               f"fine-tuning lr {s['finetune_learning_rates'] or s['finetune_learning_rate']}, {s['finetune_epochs']:g} "
               f"epochs, batch {s['finetune_batch_size']}; {report['cpu_minutes_total']:.1f} CPU-minutes in all")
     parts = ["# In-domain pretraining", f"Budget: {budget}.",

@@ -23,12 +23,12 @@ from typing import Any, ClassVar, get_args
 from ..data.fasta import default_corpus, fasta_files
 from ..data.genome_windows import GenomeDataConfig
 from ..data.gue import PAPER_TABLE3_MCC
-from ..data.options import OptionError, check_output_folder, check_ranges, parse_with
+from ..data.options import check_output_folder, check_ranges
 from ..data.strides import Tokenization
 from ..data.tasks import load_task, task_folders
 from ..training.finetune_recipes import finetune_training_arguments
 from ..training.finetuning import FinetuneArguments, finetune
-from ..training.pretrain_arguments import PretrainArguments
+from ..training.pretrain_arguments import PretrainArguments, check_set_by_study, parse_with_pretraining
 from ..training.pretraining import pretrain
 from .baselines import format_gain, from_scratch_folder, gain, kmer_on_task, score
 from .benchmark import task_output_name
@@ -93,23 +93,10 @@ SET_BY_REPRODUCTION = {"masking": "--variants", "tokenization": "--variants", "r
                        "overwrite_output_dir": "the rerun, which continues by itself", "push_to_hub": "no upload"}
 
 
-def check_composition(parsed: tuple[ReproduceArguments, PretrainArguments, GenomeDataConfig]) -> None:
-    """Refuse pretraining options the reproduction sets itself, rather than silently overriding them."""
-    given = [name for name in SET_BY_REPRODUCTION
-             if getattr(parsed[1], name) != PretrainArguments.__dataclass_fields__[name].default]
-    if given:
-        raise OptionError("; ".join(f"--{name}: the reproduction sets it ({SET_BY_REPRODUCTION[name]})"
-                                    for name in given))
-
-
 def parse_reproduce_args(argv: list[str] | None = None) -> tuple[ReproduceArguments, PretrainArguments,
                                                                    GenomeDataConfig]:
-    """One parser over the three dataclasses, the reproduction's budget as defaults, abbreviations refused."""
-    from transformers import HfArgumentParser
-
-    parser = HfArgumentParser((ReproduceArguments, PretrainArguments, GenomeDataConfig), allow_abbrev=False)
-    parser.set_defaults(**REPRODUCE_DEFAULTS)
-    return parse_with(parser, argv, check=check_composition)
+    """The reproduction's options beside pretraining's, its budget as defaults."""
+    return parse_with_pretraining(ReproduceArguments, argv, REPRODUCE_DEFAULTS, SET_BY_REPRODUCTION)
 
 
 def _pretrain_variant(pretraining: PretrainArguments, data: GenomeDataConfig, label: str) -> Path:
@@ -207,7 +194,7 @@ def reproduce(args: ReproduceArguments, pretraining: PretrainArguments | None = 
     shares (default: ``REPRODUCE_DEFAULTS`` on the embedded genome)."""
     pretraining = pretraining or PretrainArguments(**REPRODUCE_DEFAULTS)
     data = data or GenomeDataConfig()
-    check_composition((args, pretraining, data))
+    check_set_by_study((pretraining, data), REPRODUCE_DEFAULTS, SET_BY_REPRODUCTION)
     output_dir = check_output_folder(pretraining.output_dir)
     tasks = [folder for root in args.tasks for folder in task_folders(root)]
     seconds: dict[str, float] = {}

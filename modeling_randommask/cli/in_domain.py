@@ -3,15 +3,14 @@ RandomMask over seeds, against Markov models, random weights and a 6-mer model."
 
 from __future__ import annotations
 
-from ..analysis.in_domain import InDomainArguments, in_domain, render_report
-from ..data.options import parse_cli
+from ..analysis.in_domain import in_domain, parse_in_domain_args, render_report
 from .entry import run_command
 
 
 def main(argv: list[str] | None = None) -> None:
     def body() -> None:
-        (args,) = parse_cli(InDomainArguments, argv)
-        print(render_report(in_domain(args)))
-        print(f"wrote {args.output_dir}/report.md and results.json")
+        args, pretraining, data = parse_in_domain_args(argv)
+        print(render_report(in_domain(args, pretraining, data)))
+        print(f"wrote {pretraining.output_dir}/report.md and results.json")
 
     run_command(body)

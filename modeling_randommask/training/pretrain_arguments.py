@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from tokenization.kmer_vocab import MAX_K
 
@@ -138,3 +138,29 @@ def check_positions(parsed: tuple[PretrainArguments, GenomeDataConfig]) -> None:
     if parsed[1].max_length > positions:
         raise OptionError(f"--max_length {parsed[1].max_length} exceeds the model's {positions} positions "
                          f"(max_position_embeddings, as in BERT and DNABERT): give at most {positions}")
+
+
+def parse_with_pretraining(study_type: type, argv: list[str] | None, defaults: dict[str, Any],
+                           set_by_study: dict[str, str]) -> tuple[Any, PretrainArguments, GenomeDataConfig]:
+    """The options of a command that pretrains several models with one budget (reproduce, in_domain): its own
+    dataclass beside ``PretrainArguments`` and ``GenomeDataConfig``, one parser, abbreviations refused, the study's
+    ``defaults`` in place of pretraining's; options the study sets per run (``set_by_study``: name -> what sets
+    it) are refused when given, rather than silently overridden."""
+    from transformers import HfArgumentParser
+
+    parser = HfArgumentParser((study_type, PretrainArguments, GenomeDataConfig), allow_abbrev=False)
+    parser.set_defaults(**defaults)
+    return parse_with(parser, argv, check=lambda parsed: check_set_by_study(parsed[1:], defaults, set_by_study))
+
+
+def check_set_by_study(options: tuple[PretrainArguments, GenomeDataConfig], defaults: dict[str, Any],
+                       set_by_study: dict[str, str]) -> None:
+    """Raise ``OptionError`` naming each option of ``set_by_study`` whose value is not the study's default."""
+    given = []
+    for name, setter in set_by_study.items():
+        holder = next(o for o in options if name in o.__dataclass_fields__)
+        default = defaults.get(name, holder.__dataclass_fields__[name].default)
+        if getattr(holder, name) != default:
+            given.append(f"--{name}: the study sets it ({setter})")
+    if given:
+        raise OptionError("; ".join(given))
