@@ -69,3 +69,14 @@ def test_old_spellings_still_work_and_say_so(capsys):
     (args,) = parse_cli(ScoreVariantsArguments, ["--model", "m", "--reference", "r.fa", "--variants", "v.vcf",
                                                  "--output", "o.tsv"])
     assert args.genome == ["r.fa"]
+
+
+def test_benchmark_offers_no_task_option_it_would_replace(helps, capsys):
+    """benchmark_gue fine-tunes on each of --tasks in turn: fine-tuning's single --task is not its option."""
+    from modeling_randommask.analysis.benchmark import parse_benchmark_args
+
+    assert re.search(r"--task\b(?!s)", helps["benchmark_gue"]) is None and "--tasks" in helps["benchmark_gue"]
+    assert re.search(r"--task\b(?!s)", helps["finetune"])
+    with pytest.raises(SystemExit):
+        parse_benchmark_args(["--model", "m", "--tasks", "a", "--task", "b"])
+    assert "unrecognized arguments: --task b" in capsys.readouterr().err

@@ -61,7 +61,7 @@ def quick_run(tasks, tmp_path_factory):
 
 
 def test_every_model_is_pretrained_with_one_budget_and_its_own_masking(quick_run):
-    (args, pre, _), report = quick_run
+    (_, pre, _), report = quick_run
     out = Path(pre.output_dir)
     for label, options in VARIANTS.items():
         card = (out / "pretrain" / label / "README.md").read_text()
@@ -76,7 +76,7 @@ def test_every_model_is_pretrained_with_one_budget_and_its_own_masking(quick_run
 
 
 def test_the_report_sets_every_model_against_from_scratch_and_a_kmer_model(quick_run):
-    (args, pre, _), report = quick_run
+    (_, pre, _), report = quick_run
     scratch = Path(pre.output_dir) / "pretrain" / "from-scratch"
     pretrained = Path(pre.output_dir) / "pretrain" / "DNABERT"
     assert json.loads((scratch / "config.json").read_text()) == json.loads((pretrained / "config.json").read_text())
@@ -99,7 +99,7 @@ def test_each_model_is_fine_tuned_on_every_task_with_both_tokenizations(quick_ru
 
 
 def test_report_holds_both_tables_the_diagnostics_and_figures(quick_run):
-    (args, pre, _), report = quick_run
+    (_, pre, _), report = quick_run
     text = (Path(pre.output_dir) / "report.md").read_text()
     assert report["table2"] in text and report["table3"] in text and report["diagnostics"] in text
     table2_rows = [line for line in report["table2"].splitlines()[2:]]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ from ..data.tasks import task_folders
 from ..hub.model_card import add_benchmark_results, set_card_section
 from ..training.finetune_recipes import TRAINER_DEFAULTS, finetune_training_arguments
 from ..training.finetuning import (
-    FinetuneArguments,
+    FinetuneOptions,
     best_model_metric,
     check_selection_options,
     parse_with_trainer_options,
@@ -28,7 +28,7 @@ from .baselines import (
 
 @dataclass
 class BenchmarkArguments:
-    """The benchmark's own options; fine-tuning options are ``FinetuneArguments`` and ``TrainingArguments``."""
+    """The benchmark's own options; fine-tuning options are ``FinetuneOptions`` and ``TrainingArguments``."""
 
     tasks: list[str] = field(metadata={"help": "task folders, or folders holding task folders"})
     baselines: bool = field(default=True, metadata={
@@ -43,19 +43,11 @@ class BenchmarkArguments:
 
 
 def parse_benchmark_args(argv: list[str] | None = None
-                         ) -> tuple[BenchmarkArguments, FinetuneArguments, dict[str, Any]]:
-    """The options of ``examples/benchmark_gue.py``: the Trainer options given explicitly are returned as a dict,
-    to be laid over each task's own recipe."""
-    (bench, args), options = parse_with_trainer_options((BenchmarkArguments, FinetuneArguments), argv,
-                                                        check=_refuse_task)
+                         ) -> tuple[BenchmarkArguments, FinetuneOptions, dict[str, Any]]:
+    """The options of ``examples/benchmark_gue.py``: fine-tuning's without ``--task`` (each of ``--tasks`` in
+    turn); the Trainer options given explicitly are returned as a dict, to be laid over each task's own recipe."""
+    (bench, args), options = parse_with_trainer_options((BenchmarkArguments, FinetuneOptions), argv)
     return bench, args, options
-
-
-def _refuse_task(dataclasses: tuple) -> None:
-    """The benchmark sets fine-tuning's ``--task`` to each of ``--tasks`` in turn: a ``--task`` given would be lost."""
-    if dataclasses[1].task is not None:
-        raise ValueError(f"--task {dataclasses[1].task} is finetune's option: benchmark_gue fine-tunes on every task "
-                         "of --tasks")
 
 
 def benchmark_table(rows: list[dict]) -> str:
@@ -99,7 +91,7 @@ def distinct_tasks(task_roots: list[str]) -> list[Path]:
     return folders
 
 
-def run_benchmark(args: FinetuneArguments, task_roots: list[str], baselines: bool = True,
+def run_benchmark(args: FinetuneOptions, task_roots: list[str], baselines: bool = True,
                   learning_rates: list[float] = (), **training_options: Any) -> str:
     """Fine-tune ``args.model`` on every task under ``task_roots``, each with the paper's recipe for its family
     under ``training_options`` (any ``TrainingArguments`` option; ``output_dir`` is the benchmark's folder, each
@@ -118,12 +110,12 @@ def run_benchmark(args: FinetuneArguments, task_roots: list[str], baselines: boo
             folder, output_dir=str(output_dir / name), hub_model_id=f"{hub_model_id}-{name}" if hub_model_id else None,
             **training_options)
         check_selection_options(training_args)
-        best_model_metric(training_args, replace(args, task=str(folder)).load_task())
+        best_model_metric(training_args, args.on_task(folder).load_task())
         runs.append((folder, training_args))
     scratch = from_scratch_folder(args.model, output_dir / "from-scratch-model") if baselines else None
     rows = []
     for folder, training_args in runs:
-        task_args = replace(args, task=str(folder))
+        task_args = args.on_task(folder)
         if baselines:
             row = compare_on_task(task_args, training_args, scratch, learning_rates)
             card = Path(training_args.output_dir) / "model" / "README.md"

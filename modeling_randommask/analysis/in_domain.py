@@ -32,8 +32,13 @@ from ..data.fasta import fasta_files
 from ..data.genome_windows import GenomeDataConfig, build_genome_datasets
 from ..data.options import check_output_folder, check_ranges
 from ..data.tasks import load_task
-from ..inference.bits_per_base import (fit_markov, from_datasets, markov_bits_per_base, model_bits_per_base,
-                                       sample_positions)
+from ..inference.bits_per_base import (
+    fit_markov,
+    from_datasets,
+    markov_bits_per_base,
+    model_bits_per_base,
+    sample_positions,
+)
 from ..inference.loading import load_model
 from ..masking.schedule import MaskingPreset
 from ..training.finetune_recipes import finetune_training_arguments

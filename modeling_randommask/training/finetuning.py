@@ -21,10 +21,10 @@ import importlib.util
 import json
 import logging
 import math
+import os
 import statistics
 import sys
 import warnings
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -67,11 +67,10 @@ LORA_TARGETS = ["query", "key", "value"]
 
 
 @dataclass
-class FinetuneArguments:
-    """This package's options of ``examples/finetune.py``; the Trainer's are ``TrainingArguments``'."""
+class FinetuneOptions:
+    """How a model is fine-tuned, whatever the task: what ``benchmark_gue`` applies to each of its tasks."""
 
     model: str = field(metadata={"help": "pretrained RandomMask folder or Hub id"})
-    task: str | None = field(default=None, metadata={"help": "task folder with train/dev/test .csv/.tsv(.gz)"})
     tokenization: FinetuneTokenization = field(default="pretrained", metadata={
         "help": "the checkpoint's own, or re-tokenize at fine-tuning time (the paper's Table 2)"})
     seeds: list[int] | None = field(default=None, metadata={
@@ -95,6 +94,17 @@ class FinetuneArguments:
             raise ValueError("--seeds needs at least one seed")
         if self.lora_dropout >= 1:
             raise ValueError(f"--lora_dropout must be < 1, got {self.lora_dropout}")
+
+    def on_task(self, task: str | os.PathLike) -> FinetuneArguments:
+        """These options for fine-tuning on ``task``."""
+        return FinetuneArguments(**{f.name: getattr(self, f.name) for f in fields(FinetuneOptions)}, task=str(task))
+
+
+@dataclass
+class FinetuneArguments(FinetuneOptions):
+    """This package's options of ``examples/finetune.py``; the Trainer's are ``TrainingArguments``'."""
+
+    task: str | None = field(default=None, metadata={"help": "task folder with train/dev/test .csv/.tsv(.gz)"})
 
     def load_task(self) -> TaskData:
         """``--task`` read with ``--label_columns`` (one column: single-label) and ``--missing_train``."""
@@ -133,23 +143,18 @@ def check_trainer_ranges(training_args: TrainingArguments) -> None:
         raise ValueError(f"--max_steps must be >= 1, or -1 (the epochs decide), got {training_args.max_steps}")
 
 
-def parse_with_trainer_options(dataclass_types: tuple[type, ...], argv: list[str] | None = None,
-                               check: Callable[[tuple], None] | None = None) -> tuple[list[Any], dict[str, Any]]:
-    """Parse ``argv`` (default: the command line) into ``dataclass_types`` (``FinetuneArguments`` among them) and
-    ``TrainingArguments``, abbreviations refused, then ``check(dataclasses)`` (a ``ValueError`` is a usage error);
-    return the former and the ``TrainingArguments`` options given explicitly, for ``finetune_training_arguments``
-    to lay over a recipe."""
+def parse_with_trainer_options(dataclass_types: tuple[type, ...], argv: list[str] | None = None
+                               ) -> tuple[list[Any], dict[str, Any]]:
+    """Parse ``argv`` (default: the command line) into ``dataclass_types`` (``FinetuneOptions`` or
+    ``FinetuneArguments`` among them) and ``TrainingArguments``, abbreviations refused (a ``ValueError`` is a usage
+    error); return the former and the ``TrainingArguments`` options given explicitly, for
+    ``finetune_training_arguments`` to lay over a recipe."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = HfArgumentParser((*dataclass_types, TrainingArguments), allow_abbrev=False)
 
-    def check_all(dataclasses: tuple) -> None:
-        check_trainer_ranges(dataclasses[-1])
-        if check is not None:
-            check(dataclasses)
-
-    *parsed, _ = parse_with(parser, argv, check=check_all)
+    *parsed, _ = parse_with(parser, argv, check=lambda dataclasses: check_trainer_ranges(dataclasses[-1]))
     options = given_options(parser, argv, TrainingArguments)
-    args = next(p for p in parsed if isinstance(p, FinetuneArguments))
+    args = next(p for p in parsed if isinstance(p, FinetuneOptions))
     if args.seeds is not None and "seed" in options:
         parser.error("give --seed (one run) or --seeds (one run per seed), not both")
     return parsed, options
