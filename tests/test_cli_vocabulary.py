@@ -11,6 +11,7 @@ import tomllib
 from conftest import REPO
 
 from modeling_randommask.analysis.diagnostics import AnalyzeArguments
+from modeling_randommask.analysis.in_domain import InDomainArguments
 from modeling_randommask.analysis.reproduction import ReproduceArguments
 from modeling_randommask.data.options import parse_cli
 from modeling_randommask.inference.embeddings import EmbedArguments
@@ -23,7 +24,7 @@ COMMANDS = [target.split(":")[0] for target in
 # The dataclasses whose renamed options each command parses (embed's old --pooling is finetune's --pooling).
 ARGUMENT_TYPES = {"analyze": AnalyzeArguments, "embed": EmbedArguments, "finetune": FinetuneArguments,
                   "benchmark_gue": FinetuneArguments, "pretrain": PretrainArguments, "reproduce": ReproduceArguments,
-                  "score_variants": ScoreVariantsArguments}
+                  "in_domain": InDomainArguments, "score_variants": ScoreVariantsArguments}
 
 
 def _help(module: str) -> str:

@@ -64,7 +64,7 @@ def test_bad_options_name_the_option(tmp_path, bad, option):
 
 
 def test_pretraining_options_come_from_pretrain_and_what_the_study_sets_is_refused(capsys):
-    args, pretraining, data = parse_in_domain_args(["--max_steps", "300", "--per_device_batch_size", "16"])
+    args, pretraining, data = parse_in_domain_args(["--max_steps", "300", "--batch_size", "16"])
     assert (pretraining.max_steps, pretraining.per_device_train_batch_size, data.max_length) == (300, 16, 64)
     assert data.val_seed == 0 and pretraining.output_dir == "outputs/in-domain" and args.seeds == [1, 2, 3]
     with pytest.raises(SystemExit):

@@ -22,7 +22,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -63,6 +63,8 @@ class InDomainArguments:
     """What ``examples/in_domain.py`` adds to pretraining's options (``PretrainArguments`` and ``GenomeDataConfig``,
     the budget every run shares, parsed beside these with ``IN_DOMAIN_DEFAULTS``): the maskings and seeds, the
     Markov orders and the fine-tuning grid (tasks x label sizes)."""
+
+    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {"--batch_size": "--per_device_train_batch_size"}  # README: Command-line vocabulary
 
     tasks: list[str] = field(default_factory=lambda: list(HUMAN_TASKS), metadata={"help": "task folders"})
     maskings: list[MaskingPreset] = field(default_factory=lambda: ["dnabert", "randommask"],
