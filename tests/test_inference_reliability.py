@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM, save_ch
 from modeling_randommask.cli import embed as embed_cli
 from modeling_randommask.cli import make_demo_task as demo_cli
 from modeling_randommask.cli import score_variants as variants_cli
-from modeling_randommask.data.output_files import partial_file
+from modeling_randommask.data.output_files import partial_file, write_whole
 from modeling_randommask.hub.checkpoint import load_masked_lm
 from modeling_randommask.hub.model_source import CheckpointError, load_model_config
 from modeling_randommask.inference import load_model, open_writer, read_sequences
@@ -179,6 +180,23 @@ def score_argv(work, variants, output, *extra) -> list[str]:
 def snv(pos: int) -> str:
     ref = CONTIG[pos - 1]
     return f"1\t{pos}\t.\t{ref}\t{'A' if ref != 'A' else 'C'}"
+
+
+def test_a_result_file_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
+    """results.json, benchmark.json, report.json...: reruns take them as "done", so a torn one must never appear."""
+    result = tmp_path / "results.json"
+    write_whole(result, '{"done": 1}')
+    real_write = Path.write_text
+
+    def torn(self, text, *args, **kwargs):
+        real_write(self, text[:3], *args, **kwargs)
+        raise KeyboardInterrupt  # killed mid-write
+
+    monkeypatch.setattr(Path, "write_text", torn)
+    with pytest.raises(KeyboardInterrupt):
+        write_whole(result, '{"done": 2}')
+    monkeypatch.undo()
+    assert result.read_text() == '{"done": 1}' and list(tmp_path.iterdir()) == [result]
 
 
 def test_another_runs_partial_file_is_left_alone(tmp_path, work):

@@ -23,6 +23,7 @@ from transformers import TrainingArguments
 
 from tokenization import KmerTokenizer
 
+from ..data.output_files import write_whole
 from ..data.tasks import TaskData, train_subset
 from ..evaluation.kmer_baseline import kmer_baseline
 from ..hub.checkpoint import save_checkpoint
@@ -79,7 +80,7 @@ def finetune_with_tuned_rate(args: FinetuneArguments, training_args: TrainingArg
     results["learning_rate_selection"] = {"on": f"dev, seed {seeds[0]}", "dev": {f"{r:g}": v for r, v in dev.items()},
                                           "chosen": best}
     if training_args.should_save:
-        (output_dir / "results.json").write_text(json.dumps(results, indent=2))
+        write_whole(output_dir / "results.json", json.dumps(results, indent=2))
     return results
 
 

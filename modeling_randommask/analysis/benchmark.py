@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data.options import OptionError, check_output_folder, check_ranges
+from ..data.output_files import write_whole
 from ..data.tasks import task_folders
 from ..hub.model_card import add_benchmark_results, set_card_section
 from ..training.finetune_recipes import TRAINER_DEFAULTS, finetune_training_arguments
@@ -126,8 +127,8 @@ def run_benchmark(args: FinetuneOptions, task_roots: list[str], baselines: bool 
         rows.append(row)
     table = benchmark_table(rows)
     output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "benchmark.json").write_text(json.dumps(rows, indent=2))
-    (output_dir / "benchmark.md").write_text(table + "\n")
+    write_whole(output_dir / "benchmark.json", json.dumps(rows, indent=2))
+    write_whole(output_dir / "benchmark.md", table + "\n")
     card = Path(args.model) / "README.md"
     if card.is_file():
         results = [row["pretrained"] for row in rows]

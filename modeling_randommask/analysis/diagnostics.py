@@ -38,6 +38,7 @@ from ..configuration_randommask import NUM_SPECIAL_TOKENS
 from ..data.fasta import default_corpus, read_genome
 from ..data.genome_windows import GenomeDataConfig
 from ..data.options import OptionError, check_output_folder, check_ranges
+from ..data.output_files import write_whole
 from ..hub.checkpoint import load_masked_lm
 from ..hub.dnabert import kmer_size_of_vocab
 from ..hub.model_source import check_model_source
@@ -513,7 +514,7 @@ def analyze(args: AnalyzeArguments) -> dict[str, Any]:
         figures["kmer_tsne"] = str(plot_kmer_tsne(embeddings, out_dir / "kmer_tsne.png",
                                                   max_iter=args.tsne_max_iter, seed=args.seed))
     table = diagnostics_table(results)
-    (out_dir / "diagnostics.md").write_text(table + "\n", encoding="utf-8")
+    write_whole(out_dir / "diagnostics.md", table + "\n")
     report = {
         "windows": {"genome": str(args.genome), "num_windows": args.num_windows, "window_bases": window_bases,
                     "seed": args.seed},
@@ -521,7 +522,7 @@ def analyze(args: AnalyzeArguments) -> dict[str, Any]:
         "models": results,
         "table": table,
     }
-    (out_dir / "diagnostics.json").write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    write_whole(out_dir / "diagnostics.json", json.dumps(report, indent=2, allow_nan=False) + "\n")
     return report
 
 

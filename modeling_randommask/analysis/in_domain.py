@@ -31,6 +31,7 @@ from tokenization import KmerTokenizer
 from ..data.fasta import fasta_files
 from ..data.genome_windows import GenomeDataConfig, build_genome_datasets
 from ..data.options import check_output_folder, check_ranges
+from ..data.output_files import write_whole
 from ..data.tasks import load_task
 from ..inference.bits_per_base import (
     fit_markov,
@@ -143,7 +144,7 @@ class _Costs:
         start = time.process_time()
         result = work(*args, **kwargs)
         self.seconds[stage] = time.process_time() - start
-        self.path.write_text(json.dumps(self.seconds, indent=1) + "\n")
+        write_whole(self.path, json.dumps(self.seconds, indent=1) + "\n")
         return result
 
 
@@ -289,7 +290,7 @@ def in_domain(args: InDomainArguments, pretraining: PretrainArguments | None = N
     models = pretrained_models(study, costs)
     bits_file = output_dir / "bits_per_base.json"  # the same models and held-out block: measured once
     if not bits_file.is_file():
-        bits_file.write_text(json.dumps(costs.run("bits per base", bits_per_base_study, study, models), indent=1))
+        write_whole(bits_file, json.dumps(costs.run("bits per base", bits_per_base_study, study, models), indent=1))
     bits = json.loads(bits_file.read_text())
     rows = finetune_study(study, models, costs) if args.tasks and args.label_sizes else []
     pretrain_minutes = {masking: np.mean([costs.seconds.get(f"pretrain {masking} seed {seed}", np.nan)
@@ -300,8 +301,8 @@ def in_domain(args: InDomainArguments, pretraining: PretrainArguments | None = N
               "cpu_minutes_total": sum(costs.seconds.values()) / 60,
               "tables": {"bits_per_base": bits_table(bits, pretrain_minutes, study.tokens_per_run),
                          "mcc": mcc_table(rows) if rows else None}}
-    (output_dir / "results.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    (output_dir / "report.md").write_text(render_report(report), encoding="utf-8")
+    write_whole(output_dir / "results.json", json.dumps(report, indent=1) + "\n")
+    write_whole(output_dir / "report.md", render_report(report))
     return report
 
 

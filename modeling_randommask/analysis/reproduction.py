@@ -24,6 +24,7 @@ from ..data.fasta import default_corpus, fasta_files
 from ..data.genome_windows import GenomeDataConfig
 from ..data.gue import PAPER_TABLE3_MCC
 from ..data.options import check_output_folder, check_ranges
+from ..data.output_files import write_whole
 from ..data.strides import Tokenization
 from ..data.tasks import load_task, task_folders
 from ..training.finetune_recipes import finetune_training_arguments
@@ -243,8 +244,8 @@ def reproduce(args: ReproduceArguments, pretraining: PretrainArguments | None = 
         "from_scratch": scratch,
         "kmer": kmer,
     }
-    (output_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    (output_dir / "report.md").write_text(render_report(report), encoding="utf-8")
+    write_whole(output_dir / "report.json", json.dumps(report, indent=2) + "\n")
+    write_whole(output_dir / "report.md", render_report(report))
     return report
 
 

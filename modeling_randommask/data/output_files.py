@@ -70,3 +70,10 @@ def check_new_outputs(outputs: Iterable[str | os.PathLike], overwrite: bool, inp
             raise FileNotFoundError(f"{option} {path}: the folder {path.parent} does not exist")
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} exists: pass --overwrite to replace it")
+
+
+def write_whole(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` (replacing it) through a partial file: a result file that a rerun takes as
+    "this stage is done" is never read half-written."""
+    with partial_file(path, overwrite=True) as temp:
+        temp.write_text(text, encoding="utf-8")
