@@ -14,8 +14,9 @@ import itertools
 SPECIAL_TOKENS: list[str] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 """Special tokens, ids 0..4 (DNABERT's order)."""
 
-BASES = "ATCG"
-"""Base order of the k-mer enumeration (DNABERT's): a base's code is its index here."""
+VOCAB_BASE_ORDER = "ATCG"
+"""Base order of the k-mer enumeration (DNABERT's): a base's code in a k-mer id is its index here. Not the order
+of base probabilities shown to users (alphabetical, ``pipeline_randommask.BASES``)."""
 
 MAX_K = 10
 """Largest supported k: the vocabulary holds 4**k + 5 strings (about 1M for k = 10)."""
@@ -27,4 +28,4 @@ def kmer_vocab(k: int) -> list[str]:
         raise TypeError(f"k must be an int, got {type(k).__name__}")
     if not 1 <= k <= MAX_K:
         raise ValueError(f"k must be between 1 and {MAX_K}, got {k}")
-    return SPECIAL_TOKENS + ["".join(kmer) for kmer in itertools.product(BASES, repeat=k)]
+    return SPECIAL_TOKENS + ["".join(kmer) for kmer in itertools.product(VOCAB_BASE_ORDER, repeat=k)]

@@ -17,7 +17,7 @@ from transformers import PreTrainedTokenizer
 from transformers.tokenization_utils_base import BatchEncoding, TruncationStrategy
 from transformers.utils import PaddingStrategy, TensorType, cached_file, logging
 
-from .kmer_vocab import BASES, SPECIAL_TOKENS, kmer_vocab
+from .kmer_vocab import SPECIAL_TOKENS, VOCAB_BASE_ORDER, kmer_vocab
 
 logger = logging.get_logger(__name__)
 
@@ -31,7 +31,7 @@ _ASCII_WHITESPACE = bytes(code for code in range(128) if chr(code).isspace())
 def _base_codes(invalid: int, dtype: torch.dtype) -> torch.Tensor:
     """Byte -> base code table: A=0, T=1, C=2, G=3 in either case, `invalid` for any other byte."""
     table = torch.full((256,), invalid, dtype=dtype)
-    for code, base in enumerate(BASES):
+    for code, base in enumerate(VOCAB_BASE_ORDER):
         table[ord(base)] = code
         table[ord(base.lower())] = code
     return table
@@ -667,7 +667,7 @@ def _check_vocab(vocab_file: str, found: list[str], expected: list[str], k: int)
         if got != want:
             raise ValueError(
                 f"{vocab_file}: line {line} is {got!r}, expected {want!r}. KmerTokenizer(k={k}) ids are DNABERT's: "
-                f"{' '.join(SPECIAL_TOKENS)}, then the k-mers in itertools.product('ATCG', repeat={k}) order."
+                f"{' '.join(SPECIAL_TOKENS)}, then the k-mers in itertools.product({VOCAB_BASE_ORDER!r}, repeat={k}) order."
             )
     if len(found) != len(expected):
         raise ValueError(f"{vocab_file}: holds {len(found)} lines, expected {len(expected)} for k={k} (4**k + 5)")
