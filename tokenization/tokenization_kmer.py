@@ -10,6 +10,7 @@ import functools
 import json
 import os
 import re
+import string
 from typing import ClassVar
 
 import torch
@@ -23,6 +24,7 @@ logger = logging.get_logger(__name__)
 
 PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(len(SPECIAL_TOKENS))
 NUM_SPECIAL = len(SPECIAL_TOKENS)
+_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)  # keeps the length, unlike str.upper()
 # Whitespace that str.split() removes, within ASCII (it includes the \x1c-\x1f separators).
 _ASCII_WHITESPACE = bytes(code for code in range(128) if chr(code).isspace())
 
@@ -224,23 +226,20 @@ class KmerTokenizer(PreTrainedTokenizer):
     # ---- text -> DNA ------------------------------------------------------------------------------------
 
     def _normalize(self, text: str) -> str:
-        """Whitespace-free ASCII DNA (case kept); DNABERT-style space-separated k-mers are joined back."""
+        """Whitespace-free ASCII DNA (case kept). Text whose first two pieces are k-mers overlapping by k - 1 is
+        DNABERT-style space-separated k-mers: it is joined back by ``join_spaced_kmers``, which refuses a later piece
+        that breaks the format. Other whitespace is ignored (pieces that do not overlap are raw DNA, e.g. groups)."""
         _require_str(text)
-        pieces = text.split()
-        if len(pieces) <= 1:
-            sequence = pieces[0] if pieces else ""
-        else:
-            sequence = _join_overlapping_kmers(pieces)
-            if sequence is None:
-                sequence = "".join(pieces)
-            else:
-                logger.warning_once(
-                    "KmerTokenizer: input is DNABERT-style space-separated overlapping k-mers; reading it as "
-                    "the DNA sequence they spell."
-                )
-        if not sequence.isascii():
+        if not text.isascii():
             raise _non_ascii_error(text)
-        return sequence
+        pieces = text.split()
+        if len(pieces) > 1 and _overlap(pieces[0], pieces[1]):
+            logger.warning_once(
+                "KmerTokenizer: input is DNABERT-style space-separated overlapping k-mers; reading it as "
+                "the DNA sequence they spell."
+            )
+            return join_spaced_kmers(pieces)
+        return "".join(pieces)
 
     def tokenize(self, text: str, **kwargs) -> list[str]:
         """Tokens of `text`: its special/added tokens, and between them the k-mer strings of each DNA segment,
@@ -643,17 +642,31 @@ def _dna_batch(text) -> tuple[list[str] | None, bool]:
     return None, True
 
 
-def _join_overlapping_kmers(pieces: list[str]) -> str | None:
-    """The sequence spelled by DNABERT-style overlapping k-mers, or None if `pieces` are not such k-mers."""
+def _overlap(first: str, second: str) -> bool:
+    """Whether ``second`` follows ``first`` as the next overlapping k-mer (k >= 2, any case)."""
+    return len(first) == len(second) >= 2 and first[1:].translate(_UPPER) == second[:-1].translate(_UPPER)
+
+
+def join_spaced_kmers(pieces: list[str]) -> str:
+    """The sequence (case kept) spelled by DNABERT's space-separated overlapping k-mers, ``text.split()``:
+    ``["ACGTAC", "CGTACG"]`` -> ``"ACGTACG"``. A ``ValueError`` names the first piece that breaks the format (another
+    length, or no overlap of k - 1 bases), instead of reading it as other bases. The one reading of this format, for
+    the tokenizer and for task files."""
     size = len(pieces[0])
-    if size < 2 or any(len(piece) != size for piece in pieces):
-        return None
-    joined = "".join(pieces).upper()
-    if not joined.isascii():
-        return None
-    grid = torch.frombuffer(bytearray(joined.encode("ascii")), dtype=torch.uint8).view(len(pieces), size)
-    if not torch.equal(grid[:-1, 1:], grid[1:, :-1]):
-        return None
+    other = next((i for i, piece in enumerate(pieces) if len(piece) != size), None)
+    if other is not None:
+        raise ValueError(f"space-separated tokens that are not k-mers of one length: token {other + 1} "
+                         f"({pieces[other]!r:.30}) has {len(pieces[other])} letters, token 1 has {size}")
+    joined = "".join(pieces)
+    # UTF-32: one 4-byte code per character, so any text makes a [pieces, k] grid; ASCII case is ignored
+    codes = torch.frombuffer(bytearray(joined.translate(_UPPER).encode("utf-32-le")), dtype=torch.int32)
+    grid = codes.view(len(pieces), size)
+    broken = (grid[:-1, 1:] != grid[1:, :-1]).any(dim=1).nonzero()
+    if broken.numel():
+        at = int(broken[0]) + 1
+        raise ValueError(f"space-separated {size}-mers that do not overlap by {size - 1} bases: token {at + 1} "
+                         f"({pieces[at]!r}) does not continue token {at} ({pieces[at - 1]!r}); only DNABERT's "
+                         "overlapping (stride 1) k-mer format is converted back to bases")
     return joined[:size] + joined[2 * size - 1 :: size]
 
 
