@@ -69,10 +69,11 @@ class KmerTokenizer(PreTrainedTokenizer):
       - Tail rule: bases after the last complete k-mer (possible when `(L - k) % s != 0`, or `L < k`)
         are dropped, with a one-time warning. With kmer_stride 1 only sequences shorter than k lose bases.
       - DNABERT's space-separated k-mers (`"ATGCGT TGCGTA GCGTAC"`) are recognised and read as the sequence
-        they spell (`"ATGCGTAC"`): text that splits on whitespace into two or more pieces of one length
-        `m >= 2`, each piece overlapping the next by `m - 1` bases. `m` need not equal k. Whitespace-split
-        text that does not pass this check is raw DNA with the whitespace removed. (Only low-complexity
-        raw DNA cut into equal chunks, e.g. `"AAAAAA AAAAAA"`, could pass by chance.)
+        they spell (`"ATGCGTAC"`): text that splits on whitespace into two or more pieces whose first two have
+        one length `m >= 2` and overlap by `m - 1` bases. `m` need not equal k. A later piece of another length
+        or without that overlap raises `ValueError` naming it (`join_spaced_kmers`, which reads task files too).
+        Other whitespace-split text is raw DNA with the whitespace removed. (Only low-complexity raw DNA cut
+        into equal chunks, e.g. `"AAAAAA AAAAAA"`, could pass by chance.)
       - An empty (or all-whitespace) string gives `[CLS] [SEP]`. `None` or any non-string raises
         `TypeError`; a non-ASCII character raises `ValueError` (it is not a base: usually an encoding bug).
 
