@@ -32,14 +32,13 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from tokenization import KmerTokenizer
-from tokenization.kmer_vocab import VOCAB_BASE_ORDER
+from tokenization.kmer_vocab import VOCAB_BASE_ORDER, kmer_size_of_vocab
 
 from ..configuration_randommask import NUM_SPECIAL_TOKENS
 from ..data.fasta import default_corpus, read_genome
 from ..data.genome_windows import GenomeDataConfig
 from ..data.options import OptionError, check_output_folder, check_ranges
 from ..hub.checkpoint import load_masked_lm
-from ..hub.dnabert import kmer_size_of_vocab
 from ..hub.model_source import check_model_source
 from ..inference import bits_per_base as bpb
 from ..inference.markov import MAX_ORDER
