@@ -38,7 +38,7 @@ from modeling_randommask.inference import (
     tile,
 )
 from modeling_randommask.inference.windows import default_overlap
-from modeling_randommask.pipeline_randommask import DEFAULT_BATCH_TOKENS
+from modeling_randommask.pipeline_randommask import BASES, DEFAULT_BATCH_TOKENS
 from tokenization import KmerTokenizer
 
 MIXES = {"short": (50, 600), "long": (50, 5000)}
@@ -116,7 +116,7 @@ def bench_variants(model, tokenizer, reference: Reference, count: int, batch_tok
     alleles = []
     for position in sites.tolist():
         ref = chr(genome[position])
-        alt = rng.choice([base for base in "ACGT" if base != ref])
+        alt = rng.choice([base for base in BASES if base != ref])
         alleles.append(Allele(0, [], reference.sequences.ids[0], position + 1, ref, str(alt)))
     ours_copies, ours_s = timed(lambda: score_alleles(model, tokenizer, reference, alleles, batch_tokens=batch_tokens))
     ours = np.array([allele.score for allele in alleles])
@@ -125,7 +125,7 @@ def bench_variants(model, tokenizer, reference: Reference, count: int, batch_tok
         scores = []
         for allele in alleles:
             log_probs = log_probs_at(model, tokenizer, reference.sequences, np.array([0]), np.array([allele.pos - 1]))[0]
-            scores.append(float(log_probs["ACGT".index(allele.alt)] - log_probs["ACGT".index(allele.ref)]))
+            scores.append(float(log_probs[BASES.index(allele.alt)] - log_probs[BASES.index(allele.ref)]))
         return np.array(scores)
 
     naive, naive_s = timed(one_at_a_time)

@@ -44,7 +44,8 @@ logger = logging.get_logger(__name__)
 TASK = "dna-base-probabilities"
 """The pipeline's task name, as registered in checkpoint configs (``custom_pipelines``)."""
 BASES = "ACGT"
-"""Column order of every probability this module returns."""
+"""Column order of every base probability this package returns (alphabetical, what users see). The vocabulary
+enumerates bases in another order (DNABERT's, ``kmer_vocab.VOCAB_BASE_ORDER``), read off the tokenizer here."""
 Rule = Literal["mean", "product", "marginal"]
 RULES = get_args(Rule)
 DEFAULT_RULE = "mean"
@@ -55,20 +56,29 @@ CUSTOM_PIPELINES = {TASK: {"impl": "pipeline_randommask.DNABaseProbabilityPipeli
                            "type": "text"}}
 """What ``save_checkpoint`` writes into ``config.json``: transformers loads the class from this file in the folder."""
 
-_VOCAB_ORDER = "ATCG"  # the tokenizer's k-mer enumeration (DNABERT's): a base's code is its index here
-_TO_OUTPUT = [_VOCAB_ORDER.index(base) for base in BASES]
 _NUM_SPECIAL = 5  # [PAD] [UNK] [CLS] [SEP] [MASK], ids 0..4
 
 
-def _base_codes() -> torch.Tensor:
-    """Byte -> base code in vocabulary order (A=0, T=1, C=2, G=3, either case), -1 for any other byte."""
+def vocab_base_order(tokenizer) -> str:
+    """The base order of the tokenizer's k-mer enumeration ("ATCG" for DNABERT's vocabulary): the last bases of its
+    first four k-mers. Read off the vocabulary because ``kmer_vocab.py``, which defines it, sits in another folder
+    of the source tree and so cannot be imported here (only in a saved folder are the two siblings)."""
+    first = tokenizer.convert_ids_to_tokens(list(range(_NUM_SPECIAL, _NUM_SPECIAL + 4)))
+    return "".join(kmer[-1] for kmer in first)
+
+
+def output_columns(vocab_order: str) -> list[int]:
+    """Columns that put a ``[..., 4]`` tensor in ``vocab_order`` into ``BASES`` order."""
+    return [vocab_order.index(base) for base in BASES]
+
+
+@functools.lru_cache(maxsize=4)
+def _base_codes(vocab_order: str) -> torch.Tensor:
+    """Byte -> base code (index in ``vocab_order``, either case), -1 for any other byte."""
     table = torch.full((256,), -1, dtype=torch.long)
-    for code, base in enumerate(_VOCAB_ORDER):
+    for code, base in enumerate(vocab_order):
         table[ord(base)] = table[ord(base.lower())] = code
     return table
-
-
-_CODES = _base_codes()
 
 
 @functools.lru_cache(maxsize=4)
@@ -201,7 +211,8 @@ def masked_base_log_probs(model, tokenizer, bases: torch.Tensor, lengths: torch.
     # Known bases of each masked k-mer (-1: unknown), the hidden offset left free.
     first = tokens[slots] * stride
     offsets = positions[slots[0]] - first
-    window_codes = _CODES[bases.cpu().long()]
+    vocab_order = vocab_base_order(tokenizer)
+    window_codes = _base_codes(vocab_order)[bases.cpu().long()]
     known = window_codes[slots[0][:, None], first[:, None] + torch.arange(k)]
     known[torch.arange(offsets.numel()), offsets] = -1
     if rule == "marginal":
@@ -215,7 +226,7 @@ def masked_base_log_probs(model, tokenizer, bases: torch.Tensor, lengths: torch.
                                             dim=-1) for code in range(4)], dim=-1)
     per_token = torch.full((*covers.shape, 4), torch.nan, dtype=torch.float64)
     per_token[slots] = per_base.log_softmax(dim=-1)
-    return _combine(per_token, covers, rule)[:, _TO_OUTPUT]
+    return _combine(per_token, covers, rule)[:, output_columns(vocab_order)]
 
 
 def _combine(per_token: torch.Tensor, covers: torch.Tensor, rule: str) -> torch.Tensor:

@@ -1,17 +1,25 @@
 """Base-level predictions: the batched path equals a naive one-base-at-a-time computation, a model that knows the
 bases gives them the highest probability, and the other strand maps back to the right base."""
 
+import ast
 import itertools
 
 import numpy as np
 import pytest
 import torch
-from conftest import lambda_dna, tiny_masked_lm
+from conftest import REPO, lambda_dna, tiny_masked_lm
 
 from modeling_randommask import RandomMaskForMaskedLM
 from modeling_randommask.inference import base_probabilities, from_strings, log_probs_at
-from modeling_randommask.pipeline_randommask import RULES, centred_windows
+from modeling_randommask.pipeline_randommask import (
+    BASES,
+    RULES,
+    centred_windows,
+    output_columns,
+    vocab_base_order,
+)
 from tokenization import KmerTokenizer
+from tokenization.kmer_vocab import VOCAB_BASE_ORDER
 
 
 def tiny_model(k: int, stride: int, seed: int = 0) -> tuple[RandomMaskForMaskedLM, KmerTokenizer]:
@@ -142,3 +150,24 @@ def test_kmer_vocabulary_order_is_what_the_arithmetic_assumes():
     tokenizer = KmerTokenizer(k=3)
     assert tokenizer.convert_ids_to_tokens(list(range(5, 5 + 64))) == \
         ["".join(kmer) for kmer in itertools.product("ATCG", repeat=3)]
+
+
+@pytest.mark.parametrize("k", [1, 3, 6])
+def test_the_pipeline_reads_the_vocabulary_base_order_off_the_tokenizer(k):
+    assert vocab_base_order(KmerTokenizer(k=k)) == VOCAB_BASE_ORDER == "ATCG"
+    assert "".join(VOCAB_BASE_ORDER[column] for column in output_columns(VOCAB_BASE_ORDER)) == BASES == "ACGT"
+
+
+def test_the_vocabulary_base_order_is_written_once():
+    """Code elsewhere imports ``VOCAB_BASE_ORDER`` (or reads it off the tokenizer) instead of spelling it out."""
+    spelled = []
+    for folder in ("modeling_randommask", "tokenization", "benchmarks", "examples"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(), str(path))
+            docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                          if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) and node.body
+                          and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+            spelled += [str(path.relative_to(REPO)) for node in ast.walk(tree)
+                        if isinstance(node, ast.Constant) and node.value in ("ATCG", b"ATCG")
+                        and id(node) not in docstrings]
+    assert spelled == ["tokenization/kmer_vocab.py"]

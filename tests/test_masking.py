@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,11 @@ from modeling_randommask.masking import (
     DataCollatorForRandomMask,
     RandomMaskCallback,
     span_coverage,
+)
+from modeling_randommask.masking.saved_masking import (
+    OLD_MASKING_FILE,
+    masking_state_file,
+    write_masking_state,
 )
 from modeling_randommask.masking.schedule import RandomMaskSchedule, coverage_by_offset
 from modeling_randommask.training.pretrain_arguments import PretrainArguments
@@ -652,6 +658,23 @@ def test_trainer_resume_masks_like_the_uninterrupted_run(trainer_runs):
     other = DataCollatorForRandomMask(TOKENIZER, TRAINER_SCHEDULE, seed=8)
     with pytest.raises(ValueError, match="a resumed run must mask like the original"):
         _train(output_dir, 2, resume=str(checkpoint), collator=other)
+
+
+def test_a_checkpoint_with_the_old_masking_file_name_is_still_checked(tmp_path):
+    """``pretrain.py`` checkpoints written before the masking state had one name hold ``OLD_MASKING_FILE``: it is read
+    when ``MASKING_FILE`` is absent, and a resume with other masking is refused naming it."""
+    collator = DataCollatorForRandomMask(TOKENIZER, TRAINER_SCHEDULE, seed=7)
+    other = DataCollatorForRandomMask(TOKENIZER, TRAINER_SCHEDULE, seed=8)
+    assert masking_state_file(tmp_path) == tmp_path / MASKING_FILE  # neither: the name a missing-file error gives
+    (tmp_path / OLD_MASKING_FILE).write_text(json.dumps(collator.to_dict()))
+    assert masking_state_file(tmp_path) == tmp_path / OLD_MASKING_FILE
+    RandomMaskCallback(collator)._check_resumed_masking(str(tmp_path))  # the same masking resumes
+    with pytest.raises(ValueError, match=re.escape(f"{tmp_path / OLD_MASKING_FILE}: the checkpoint was trained with "
+                                                   "masking") + ".*a resumed run must mask like the original"):
+        RandomMaskCallback(other)._check_resumed_masking(str(tmp_path))
+    write_masking_state(tmp_path, other.to_dict())  # today's name wins when both are there
+    assert masking_state_file(tmp_path) == tmp_path / MASKING_FILE
+    RandomMaskCallback(other)._check_resumed_masking(str(tmp_path))
 
 
 class _Stream(torch.utils.data.IterableDataset):

@@ -13,7 +13,7 @@ from transformers import BertConfig, BertForMaskedLM, BertForSequenceClassificat
 
 from modeling_randommask.configuration_randommask import DEFAULT_AUTO_MAP, RandomMaskConfig
 from modeling_randommask.hub.checkpoint import save_checkpoint
-from modeling_randommask.hub.dnabert import from_dnabert, kmer_size_of_vocab
+from modeling_randommask.hub.dnabert import from_dnabert
 from modeling_randommask.hub.travelling_files import MODEL_CODE
 from modeling_randommask.modeling_randommask import (
     RandomMaskForMaskedLM,
@@ -21,7 +21,7 @@ from modeling_randommask.modeling_randommask import (
     RandomMaskForTokenClassification,
     RandomMaskModel,
 )
-from tokenization import KmerTokenizer, kmer_vocab
+from tokenization import KmerTokenizer, kmer_size_of_vocab, kmer_vocab
 
 TINY = {"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 2, "intermediate_size": 256}
 
@@ -372,6 +372,7 @@ def test_bare_model_returns_hidden_states_and_pooler(batch):
 
 def test_kmer_size_of_vocab():
     assert [kmer_size_of_vocab(v) for v in (69, 261, 1029, 4101)] == [3, 4, 5, 6]
+    assert [kmer_size_of_vocab(len(kmer_vocab(k))) for k in range(1, 9)] == list(range(1, 9))  # the inverse
     with pytest.raises(ValueError, match="not a k-mer vocabulary"):
         kmer_size_of_vocab(30522)
 

@@ -15,6 +15,7 @@ from transformers import AutoModelForMaskedLM
 
 from modeling_randommask.hub.travelling_files import TRAVELLING_FILES
 from modeling_randommask.hub.upload import files_to_upload
+from modeling_randommask.masking import MASKING_FILE
 from modeling_randommask.training.pretrain_arguments import RECIPES, parse_args
 from modeling_randommask.training.pretraining import pretrain
 from modeling_randommask.training.run_log import read_training_log
@@ -103,9 +104,9 @@ def test_pretrain_writes_a_loadable_model_folder_with_card_and_log(tmp_path):
             "training_log.jsonl", *TRAVELLING_FILES} <= set(uploaded)
     assert any((out / "logs").rglob("*tfevents*")) and not any(f.startswith(("checkpoints/", "logs/")) for f in uploaded)
 
-    saved = json.loads((out / "checkpoints" / "step-00000012" / "masking_schedule.json").read_text())
+    saved = json.loads((out / "checkpoints" / "step-00000012" / MASKING_FILE).read_text())
     assert (saved["total_steps"], saved["num_phases"]) == (12, 3)
-    with pytest.raises(ValueError, match="masking_schedule.json"):
+    with pytest.raises(ValueError, match=f"{MASKING_FILE}: the checkpoint was trained with masking"):
         pretrain(*parse_args([*QUICK, "--output_dir", str(out), "--resume_from_checkpoint", "latest",
                              "--num_phases", "2"]))
     with pytest.raises(FileExistsError, match="not empty"):

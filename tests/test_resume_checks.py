@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import ECOLI, LAMBDA, QUICK_PRETRAIN, read_log, run_script
 
+from modeling_randommask.masking.saved_masking import MASKING_FILE, OLD_MASKING_FILE
 from modeling_randommask.training.checkpoints import CheckpointError
 from modeling_randommask.training.output_lock import LOCK_FILE, OutputDirInUseError, output_dir_lock
 from modeling_randommask.training.pretrain_arguments import parse_args
@@ -131,6 +132,24 @@ def test_torn_last_log_line_is_dropped_on_resume(finished, tmp_path, caplog):
     records = read_log(out)  # every line parses again
     losses = {r["step"]: r["loss"] for r in records if "loss" in r and "event" not in r}
     assert losses == {r["step"]: r["loss"] for r in whole if "loss" in r and "event" not in r}
+
+
+def test_a_checkpoint_with_the_old_masking_file_name_still_resumes(finished, tmp_path):
+    """Checkpoints written before the masking state had one name hold ``OLD_MASKING_FILE`` (and their manifest
+    lists it): they resume exactly, and a resume with other masking is refused naming that file."""
+    out = copy_of(finished, tmp_path)
+    earlier = out / "checkpoints" / EARLIER
+    (earlier / MASKING_FILE).rename(earlier / OLD_MASKING_FILE)
+    manifest = json.loads((earlier / "manifest.json").read_text())
+    manifest["files"][OLD_MASKING_FILE] = manifest["files"].pop(MASKING_FILE)
+    (earlier / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match=re.escape(f"{earlier / OLD_MASKING_FILE}: the checkpoint was trained with")):
+        resume(out, "--num_phases", "2", checkpoint=str(earlier))
+    whole = read_log(out)
+    resume(out, checkpoint=str(earlier))
+    losses = {r["step"]: r["loss"] for r in read_log(out) if "loss" in r and "event" not in r}
+    assert losses == {r["step"]: r["loss"] for r in whole if "loss" in r and "event" not in r}
+    assert (out / "checkpoints" / LATEST / MASKING_FILE).is_file()
 
 
 # ---- settings changed on resume ----------------------------------------------------------------------------------

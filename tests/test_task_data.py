@@ -2,6 +2,7 @@
 
 import gzip
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from modeling_randommask.data.tasks import (
     max_length_for,
     token_lengths,
 )
+from tokenization import KmerTokenizer
 
 GUE = DATA_DIR / "gue"
 CORE_TATA = GUE / "prom" / "prom_core_tata"
@@ -115,6 +117,30 @@ def test_non_overlapping_kmers_are_an_error(tmp_path, seqs):
     text = _csv([(seqs[1], 0), (chunks, 1)])
     with pytest.raises(ValueError, match=r"train.csv: line 3: .*do not overlap by 5"):
         _task(tmp_path, text)
+
+
+def _next_base(kmer: str) -> str:
+    """``kmer`` with its first base changed: the k-mer before it no longer overlaps it."""
+    return {"A": "C", "C": "G", "G": "T", "T": "A"}[kmer[0]] + kmer[1:]
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda kmers: kmers[:3] + [_next_base(kmers[3])] + kmers[4:],
+     "space-separated 6-mers that do not overlap by 5 bases: token 4 "),
+    (lambda kmers: kmers[:5] + [kmers[5][:4]] + kmers[6:],
+     "space-separated tokens that are not k-mers of one length: token 6 "),
+], ids=["no overlap", "other length"])
+def test_bad_spaced_kmers_give_one_error_in_task_files_and_the_tokenizer(tmp_path, seqs, damage, message):
+    """DNABERT's k-mer text is read back by one function: a broken piece is named the same way on both paths (the
+    tokenizer used to read it as other bases)."""
+    text = " ".join(damage([seqs[0][i : i + 6] for i in range(len(seqs[0]) - 5)]))
+    tokenizer = KmerTokenizer(k=6)
+    with pytest.raises(ValueError, match=re.escape(message)) as error:
+        tokenizer(text)
+    with pytest.raises(ValueError, match=re.escape(str(error.value))):
+        tokenizer([seqs[1], text], padding=True, return_tensors="pt")  # the vectorised batch path
+    with pytest.raises(ValueError, match=re.escape(f"train.csv: line 3: sequence holds {error.value}")):
+        _task(tmp_path, _csv([(seqs[1], 0), (text, 1)]))
 
 
 def test_crlf_gzip_and_blank_trailing_line(tmp_path, seqs):

@@ -107,7 +107,7 @@ def test_the_checker_catches_what_it_should():
     bad = ("import subprocess\nfrom urllib.request import urlopen\nimport numpy\nimport pickle\n"
            "from .genome_data import x\nos.system('ls')\neval('1')\nexec('x=1')\ntorch.load('w.pt')\n")
     assert len(problems(bad, "bad.py")) == 9
-    assert problems("import os\nimport torch\nfrom transformers import BertModel\nfrom .kmer_vocab import BASES\n"
+    assert problems("import os\nimport torch\nfrom transformers import BertModel\nfrom .kmer_vocab import VOCAB_BASE_ORDER\n"
                     "import re\nre.compile('x')\n", "good.py") == []
     assert torch_loads_without_weights_only("torch.load(f)\ntorch.load(f, weights_only=False)\n"
                                             "torch.load(f, weights_only=True)\ns = 'torch.load(g)'\n", "t.py") \

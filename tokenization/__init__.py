@@ -4,7 +4,7 @@
 sits here (the tokenizations' names for options and reports are ``modeling_randommask.data.strides``).
 """
 
-from .kmer_vocab import SPECIAL_TOKENS, kmer_vocab
+from .kmer_vocab import SPECIAL_TOKENS, kmer_size_of_vocab, kmer_vocab
 from .tokenization_kmer import KmerTokenizer
 
-__all__ = ["SPECIAL_TOKENS", "KmerTokenizer", "kmer_vocab"]
+__all__ = ["SPECIAL_TOKENS", "KmerTokenizer", "kmer_size_of_vocab", "kmer_vocab"]

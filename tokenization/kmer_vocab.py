@@ -10,12 +10,14 @@ ids with tensor arithmetic. This module travels with saved checkpoints: stdlib o
 from __future__ import annotations
 
 import itertools
+import math
 
 SPECIAL_TOKENS: list[str] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 """Special tokens, ids 0..4 (DNABERT's order)."""
 
-BASES = "ATCG"
-"""Base order of the k-mer enumeration (DNABERT's): a base's code is its index here."""
+VOCAB_BASE_ORDER = "ATCG"
+"""Base order of the k-mer enumeration (DNABERT's): a base's code in a k-mer id is its index here. Not the order
+of base probabilities shown to users (alphabetical, ``pipeline_randommask.BASES``)."""
 
 MAX_K = 10
 """Largest supported k: the vocabulary holds 4**k + 5 strings (about 1M for k = 10)."""
@@ -27,4 +29,15 @@ def kmer_vocab(k: int) -> list[str]:
         raise TypeError(f"k must be an int, got {type(k).__name__}")
     if not 1 <= k <= MAX_K:
         raise ValueError(f"k must be between 1 and {MAX_K}, got {k}")
-    return SPECIAL_TOKENS + ["".join(kmer) for kmer in itertools.product(BASES, repeat=k)]
+    return SPECIAL_TOKENS + ["".join(kmer) for kmer in itertools.product(VOCAB_BASE_ORDER, repeat=k)]
+
+
+def kmer_size_of_vocab(vocab_size: int) -> int:
+    """The k whose vocabulary has ``vocab_size`` entries, ``len(SPECIAL_TOKENS) + 4**k`` (DNABERT's 69, 261, 1029,
+    4101 for k = 3..6): the inverse of ``len(kmer_vocab(k))``, for checkpoints that record only a vocabulary size."""
+    num_kmers = vocab_size - len(SPECIAL_TOKENS)
+    k = round(math.log(num_kmers, 4)) if num_kmers > 0 else 0
+    if k < 1 or 4**k != num_kmers:
+        raise ValueError(f"vocab_size={vocab_size} is not a k-mer vocabulary ({len(SPECIAL_TOKENS)} specials + 4**k "
+                         "k-mers)")
+    return k

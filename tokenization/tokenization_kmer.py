@@ -10,6 +10,7 @@ import functools
 import json
 import os
 import re
+import string
 from typing import ClassVar
 
 import torch
@@ -17,12 +18,13 @@ from transformers import PreTrainedTokenizer
 from transformers.tokenization_utils_base import BatchEncoding, TruncationStrategy
 from transformers.utils import PaddingStrategy, TensorType, cached_file, logging
 
-from .kmer_vocab import BASES, SPECIAL_TOKENS, kmer_vocab
+from .kmer_vocab import SPECIAL_TOKENS, VOCAB_BASE_ORDER, kmer_vocab
 
 logger = logging.get_logger(__name__)
 
 PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(len(SPECIAL_TOKENS))
 NUM_SPECIAL = len(SPECIAL_TOKENS)
+_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)  # keeps the length, unlike str.upper()
 # Whitespace that str.split() removes, within ASCII (it includes the \x1c-\x1f separators).
 _ASCII_WHITESPACE = bytes(code for code in range(128) if chr(code).isspace())
 
@@ -31,7 +33,7 @@ _ASCII_WHITESPACE = bytes(code for code in range(128) if chr(code).isspace())
 def _base_codes(invalid: int, dtype: torch.dtype) -> torch.Tensor:
     """Byte -> base code table: A=0, T=1, C=2, G=3 in either case, `invalid` for any other byte."""
     table = torch.full((256,), invalid, dtype=dtype)
-    for code, base in enumerate(BASES):
+    for code, base in enumerate(VOCAB_BASE_ORDER):
         table[ord(base)] = code
         table[ord(base.lower())] = code
     return table
@@ -67,10 +69,11 @@ class KmerTokenizer(PreTrainedTokenizer):
       - Tail rule: bases after the last complete k-mer (possible when `(L - k) % s != 0`, or `L < k`)
         are dropped, with a one-time warning. With kmer_stride 1 only sequences shorter than k lose bases.
       - DNABERT's space-separated k-mers (`"ATGCGT TGCGTA GCGTAC"`) are recognised and read as the sequence
-        they spell (`"ATGCGTAC"`): text that splits on whitespace into two or more pieces of one length
-        `m >= 2`, each piece overlapping the next by `m - 1` bases. `m` need not equal k. Whitespace-split
-        text that does not pass this check is raw DNA with the whitespace removed. (Only low-complexity
-        raw DNA cut into equal chunks, e.g. `"AAAAAA AAAAAA"`, could pass by chance.)
+        they spell (`"ATGCGTAC"`): text that splits on whitespace into two or more pieces whose first two have
+        one length `m >= 2` and overlap by `m - 1` bases. `m` need not equal k. A later piece of another length
+        or without that overlap raises `ValueError` naming it (`join_spaced_kmers`, which reads task files too).
+        Other whitespace-split text is raw DNA with the whitespace removed. (Only low-complexity raw DNA cut
+        into equal chunks, e.g. `"AAAAAA AAAAAA"`, could pass by chance.)
       - An empty (or all-whitespace) string gives `[CLS] [SEP]`. `None` or any non-string raises
         `TypeError`; a non-ASCII character raises `ValueError` (it is not a base: usually an encoding bug).
 
@@ -224,23 +227,20 @@ class KmerTokenizer(PreTrainedTokenizer):
     # ---- text -> DNA ------------------------------------------------------------------------------------
 
     def _normalize(self, text: str) -> str:
-        """Whitespace-free ASCII DNA (case kept); DNABERT-style space-separated k-mers are joined back."""
+        """Whitespace-free ASCII DNA (case kept). Text whose first two pieces are k-mers overlapping by k - 1 is
+        DNABERT-style space-separated k-mers: it is joined back by ``join_spaced_kmers``, which refuses a later piece
+        that breaks the format. Other whitespace is ignored (pieces that do not overlap are raw DNA, e.g. groups)."""
         _require_str(text)
-        pieces = text.split()
-        if len(pieces) <= 1:
-            sequence = pieces[0] if pieces else ""
-        else:
-            sequence = _join_overlapping_kmers(pieces)
-            if sequence is None:
-                sequence = "".join(pieces)
-            else:
-                logger.warning_once(
-                    "KmerTokenizer: input is DNABERT-style space-separated overlapping k-mers; reading it as "
-                    "the DNA sequence they spell."
-                )
-        if not sequence.isascii():
+        if not text.isascii():
             raise _non_ascii_error(text)
-        return sequence
+        pieces = text.split()
+        if len(pieces) > 1 and _overlap(pieces[0], pieces[1]):
+            logger.warning_once(
+                "KmerTokenizer: input is DNABERT-style space-separated overlapping k-mers; reading it as "
+                "the DNA sequence they spell."
+            )
+            return join_spaced_kmers(pieces)
+        return "".join(pieces)
 
     def tokenize(self, text: str, **kwargs) -> list[str]:
         """Tokens of `text`: its special/added tokens, and between them the k-mer strings of each DNA segment,
@@ -643,17 +643,31 @@ def _dna_batch(text) -> tuple[list[str] | None, bool]:
     return None, True
 
 
-def _join_overlapping_kmers(pieces: list[str]) -> str | None:
-    """The sequence spelled by DNABERT-style overlapping k-mers, or None if `pieces` are not such k-mers."""
+def _overlap(first: str, second: str) -> bool:
+    """Whether ``second`` follows ``first`` as the next overlapping k-mer (k >= 2, any case)."""
+    return len(first) == len(second) >= 2 and first[1:].translate(_UPPER) == second[:-1].translate(_UPPER)
+
+
+def join_spaced_kmers(pieces: list[str]) -> str:
+    """The sequence (case kept) spelled by DNABERT's space-separated overlapping k-mers, ``text.split()``:
+    ``["ACGTAC", "CGTACG"]`` -> ``"ACGTACG"``. A ``ValueError`` names the first piece that breaks the format (another
+    length, or no overlap of k - 1 bases), instead of reading it as other bases. The one reading of this format, for
+    the tokenizer and for task files."""
     size = len(pieces[0])
-    if size < 2 or any(len(piece) != size for piece in pieces):
-        return None
-    joined = "".join(pieces).upper()
-    if not joined.isascii():
-        return None
-    grid = torch.frombuffer(bytearray(joined.encode("ascii")), dtype=torch.uint8).view(len(pieces), size)
-    if not torch.equal(grid[:-1, 1:], grid[1:, :-1]):
-        return None
+    other = next((i for i, piece in enumerate(pieces) if len(piece) != size), None)
+    if other is not None:
+        raise ValueError(f"space-separated tokens that are not k-mers of one length: token {other + 1} "
+                         f"({pieces[other]!r:.30}) has {len(pieces[other])} letters, token 1 has {size}")
+    joined = "".join(pieces)
+    # UTF-32: one 4-byte code per character, so any text makes a [pieces, k] grid; ASCII case is ignored
+    codes = torch.frombuffer(bytearray(joined.translate(_UPPER).encode("utf-32-le")), dtype=torch.int32)
+    grid = codes.view(len(pieces), size)
+    broken = (grid[:-1, 1:] != grid[1:, :-1]).any(dim=1).nonzero()
+    if broken.numel():
+        at = int(broken[0]) + 1
+        raise ValueError(f"space-separated {size}-mers that do not overlap by {size - 1} bases: token {at + 1} "
+                         f"({pieces[at]!r}) does not continue token {at} ({pieces[at - 1]!r}); only DNABERT's "
+                         "overlapping (stride 1) k-mer format is converted back to bases")
     return joined[:size] + joined[2 * size - 1 :: size]
 
 
@@ -667,7 +681,7 @@ def _check_vocab(vocab_file: str, found: list[str], expected: list[str], k: int)
         if got != want:
             raise ValueError(
                 f"{vocab_file}: line {line} is {got!r}, expected {want!r}. KmerTokenizer(k={k}) ids are DNABERT's: "
-                f"{' '.join(SPECIAL_TOKENS)}, then the k-mers in itertools.product('ATCG', repeat={k}) order."
+                f"{' '.join(SPECIAL_TOKENS)}, then the k-mers in itertools.product({VOCAB_BASE_ORDER!r}, repeat={k}) order."
             )
     if len(found) != len(expected):
         raise ValueError(f"{vocab_file}: holds {len(found)} lines, expected {len(expected)} for k={k} (4**k + 5)")

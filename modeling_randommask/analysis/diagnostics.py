@@ -32,7 +32,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from tokenization import KmerTokenizer
-from tokenization.kmer_vocab import BASES
+from tokenization.kmer_vocab import VOCAB_BASE_ORDER, kmer_size_of_vocab
 
 from ..configuration_randommask import NUM_SPECIAL_TOKENS
 from ..data.fasta import default_corpus, read_genome
@@ -40,7 +40,6 @@ from ..data.genome_windows import GenomeDataConfig
 from ..data.options import OptionError, check_output_folder, check_ranges
 from ..data.output_files import write_whole
 from ..hub.checkpoint import load_masked_lm
-from ..hub.dnabert import kmer_size_of_vocab
 from ..hub.model_source import check_model_source
 from ..inference import bits_per_base as bpb
 from ..inference.markov import MAX_ORDER
@@ -49,7 +48,7 @@ from ..training.run_log import TrainingCurve, log_file, read_training_log
 
 logger = logging.getLogger(__name__)
 
-DINUCLEOTIDES: list[str] = ["".join(pair) for pair in itertools.product(BASES, repeat=2)]
+DINUCLEOTIDES: list[str] = ["".join(pair) for pair in itertools.product(VOCAB_BASE_ORDER, repeat=2)]
 """The 16 dinucleotides in vocabulary order: label ``i`` of ``central_dinucleotide_labels`` is ``DINUCLEOTIDES[i]``."""
 
 PathLike = str | os.PathLike

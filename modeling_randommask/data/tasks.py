@@ -43,6 +43,8 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
+from tokenization.tokenization_kmer import join_spaced_kmers
+
 from .base_labels import token_labels
 from .fasta import is_gzipped, letter_counts
 from .options import InputError
@@ -144,21 +146,6 @@ def _delimiter(path: Path) -> str:
     return _DELIMITERS[Path(path.name.removesuffix(".gz")).suffix]
 
 
-def _join_kmers(text: str, where: str) -> str:
-    """Bases behind DNABERT's space-separated overlapping k-mers, after checking that they overlap."""
-    kmers = text.split()
-    k = len(kmers[0])
-    if any(len(t) != k for t in kmers):
-        raise TaskFileError(f"{where}: sequence holds spaces but its tokens are not all k-mers of one length")
-    bases = kmers[0] + "".join(t[-1] for t in kmers[1:])
-    if " ".join(bases[i : i + k] for i in range(len(kmers))) != " ".join(kmers):
-        raise TaskFileError(
-            f"{where}: sequence holds space-separated {k}-mers that do not overlap by {k - 1} bases; "
-            "only DNABERT's overlapping (stride 1) k-mer format is converted back to bases"
-        )
-    return bases
-
-
 def _unreadable(path: Path, error: Exception) -> TaskFileError:
     """Error path: re-read the raw lines to name the first that is not UTF-8 or where a gzip stream breaks."""
     line = 0
@@ -230,8 +217,11 @@ def _read_split(path: Path, sequence_column: str, label_columns: str | Sequence[
             seq = row[seq_at].strip()
             if not seq:
                 raise TaskFileError(f"{path}: line {line}: empty sequence")
-            if " " in seq or "\t" in seq:
-                seq = _join_kmers(seq, f"{path}: line {line}")
+            if " " in seq or "\t" in seq:  # a sequence cell holds no whitespace, only DNABERT's k-mer format
+                try:
+                    seq = join_spaced_kmers(seq.split())
+                except ValueError as error:
+                    raise TaskFileError(f"{path}: line {line}: sequence holds {error}") from None
                 joined_kmers += 1
             if not (seq.isascii() and seq.isalpha()):
                 bad = next(c for c in seq if not (c.isascii() and c.isalpha()))

@@ -5,15 +5,14 @@ k-mers in `itertools.product("ATCG")` order), so conversion is a config translat
 state-dict copy: every weight must land somewhere and every RandomMask weight must come from DNABERT.
 """
 
-import math
 import os
 from pathlib import Path
 
 from transformers import BertConfig, BertForMaskedLM, PreTrainedConfig
 
-from tokenization import kmer_vocab
+from tokenization import kmer_size_of_vocab, kmer_vocab
 
-from ..configuration_randommask import NUM_SPECIAL_TOKENS, RandomMaskConfig
+from ..configuration_randommask import RandomMaskConfig
 from ..modeling_randommask import RandomMaskForMaskedLM
 from .model_source import check_masked_lm_weights
 
@@ -33,17 +32,6 @@ _SHARED_FIELDS = (
     "pad_token_id",
     "tie_word_embeddings",
 )
-
-
-def kmer_size_of_vocab(vocab_size: int) -> int:
-    """k such that `vocab_size == 5 + 4**k` (DNABERT's vocabularies: 69, 261, 1029, 4101 for k = 3..6)."""
-    n_kmers = vocab_size - NUM_SPECIAL_TOKENS
-    k = round(math.log(n_kmers, 4)) if n_kmers > 0 else 0
-    if k < 1 or 4**k != n_kmers:
-        raise ValueError(
-            f"vocab_size={vocab_size} is not a k-mer vocabulary ({NUM_SPECIAL_TOKENS} specials + 4**k k-mers)"
-        )
-    return k
 
 
 def from_dnabert(path_or_model: str | os.PathLike | BertForMaskedLM, head: bool = True, **config_overrides

@@ -17,15 +17,15 @@ import numpy as np
 import torch
 
 from tokenization import KmerTokenizer
-from tokenization.kmer_vocab import BASES as VOCAB_ORDER
+from tokenization.kmer_vocab import VOCAB_BASE_ORDER
 
-from ..pipeline_randommask import BASES
+from ..pipeline_randommask import output_columns
 
 Context = Literal["left", "centred"]
 CONTEXTS = ("left", "centred")
 MAX_ORDER = 9  # 4**10 counts of 10-mers: 8 MB; a higher order has too few counts per context on any genome
 _CHUNK = 1 << 24  # bases counted per step
-_TO_OUTPUT = [VOCAB_ORDER.index(base) for base in BASES]
+_TO_OUTPUT = output_columns(VOCAB_BASE_ORDER)
 
 
 class MarkovBaseline:

@@ -4,6 +4,7 @@ from .. import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     ".collator": ["IGNORE_INDEX", "DataCollatorForRandomMask", "span_coverage"],
+    ".saved_masking": ["MASKING_FILE"],
     ".schedule": ["MASKING_PRESETS", "RandomMaskSchedule"],
-    ".trainer_callback": ["MASKING_FILE", "RandomMaskCallback"],
+    ".trainer_callback": ["RandomMaskCallback"],
 })

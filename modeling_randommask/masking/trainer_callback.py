@@ -21,8 +21,7 @@ import torch
 from transformers import TrainerCallback
 
 from .collator import DataCollatorForRandomMask
-
-MASKING_FILE = "randommask_masking.json"  # written into every Trainer checkpoint by RandomMaskCallback
+from .saved_masking import check_resumed_masking, masking_state_file, write_masking_state
 
 
 class RandomMaskCallback(TrainerCallback):
@@ -65,13 +64,11 @@ class RandomMaskCallback(TrainerCallback):
             self.collator.begin_evaluation(state.global_step)
 
     def _check_resumed_masking(self, checkpoint: str) -> None:
-        path = os.path.join(checkpoint, MASKING_FILE)
-        if os.path.isfile(path):
-            with open(path) as handle:
-                saved = json.load(handle)
-            if saved != self.collator.to_dict():
-                raise ValueError(f"{path}: the checkpoint was trained with masking {saved}, but this collator has "
-                                 f"{self.collator.to_dict()}; a resumed run must mask like the original")
+        """The callback cannot see which folder Trainer resumed from, only ``output_dir/checkpoint-<step>``: a
+        folder without the masking state there is not checked."""
+        path = masking_state_file(checkpoint)
+        if path.is_file():
+            check_resumed_masking(path, json.loads(path.read_text()), self.collator.to_dict())
 
     def on_epoch_begin(self, args, state, control, **kwargs):
         self.collator.set_step(state.global_step, args.gradient_accumulation_steps)
@@ -95,5 +92,4 @@ class RandomMaskCallback(TrainerCallback):
     def on_save(self, args, state, control, **kwargs):
         checkpoint = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
         if state.is_world_process_zero and os.path.isdir(checkpoint):
-            with open(os.path.join(checkpoint, MASKING_FILE), "w") as handle:
-                json.dump(self.collator.to_dict(), handle, indent=2)
+            write_masking_state(checkpoint, self.collator.to_dict())

@@ -1,7 +1,7 @@
 """Resumable pretraining checkpoints: ``checkpoints/step-N`` folders and an atomically moved ``latest`` pointer.
 
 Each checkpoint is ``accelerator.save_state`` (weights, optimizer, scheduler, RNG states) plus ``training_state.json``
-(the data position and fault counters), ``masking_schedule.json``, ``run_settings.json`` (every option that changes
+(the data position and fault counters), the masking state (``masking.saved_masking``), ``run_settings.json`` (every option that changes
 what the run computes) and, written last, ``manifest.json`` (size and SHA-256 of every other file). It is written
 into a staging folder, renamed into place, and only then does ``latest`` move: a crash at any moment leaves ``latest``
 naming a complete checkpoint. A resume first checks every file against the manifest, so a truncated or corrupted
@@ -23,13 +23,13 @@ from typing import Any
 from accelerate import Accelerator
 
 from ..data.options import InputError
+from ..masking.saved_masking import write_masking_state
 from ..masking.schedule import RandomMaskSchedule
 from .output_lock import LOCK_FILE
 
 logger = logging.getLogger(__name__)
 
 TRAINING_STATE = "training_state.json"
-SCHEDULE_FILE = "masking_schedule.json"
 SETTINGS_FILE = "run_settings.json"
 MANIFEST = "manifest.json"
 
@@ -104,7 +104,7 @@ def save_training_checkpoint(accelerator: Accelerator, output_dir: Path, state: 
         saving.setLevel(level)
     if accelerator.is_main_process:
         (staging / TRAINING_STATE).write_text(json.dumps(asdict(state), indent=2))
-        (staging / SCHEDULE_FILE).write_text(json.dumps(schedule.to_dict(), indent=2))
+        write_masking_state(staging, schedule.to_dict())
         (staging / SETTINGS_FILE).write_text(json.dumps(settings, indent=2))
     accelerator.wait_for_everyone()  # every rank's RNG state is written before the manifest lists the files
     if accelerator.is_main_process:

@@ -35,9 +35,9 @@ from ..hub.model_card import render_pretrained_card
 from ..hub.upload import push_model_folder
 from ..inference.bits_per_base import held_out_bits_per_base
 from ..masking.collator import DataCollatorForRandomMask
+from ..masking.saved_masking import check_resumed_masking, masking_state_file
 from ..modeling_randommask import RandomMaskForMaskedLM
 from .checkpoints import (
-    SCHEDULE_FILE,
     TRAINING_STATE,
     TrainingState,
     check_output_dir,
@@ -210,10 +210,8 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
     if args.resume_from_checkpoint:
         checkpoint = resolve_checkpoint(output_dir, args.resume_from_checkpoint)
         verify_checkpoint(checkpoint, trust_pickles=args.trust_checkpoint_pickles)
-        saved = read_json(checkpoint / SCHEDULE_FILE, "the masking schedule")
-        if saved != schedule.to_dict():
-            raise ValueError(f"{checkpoint / SCHEDULE_FILE}: the checkpoint was trained with masking schedule {saved}, "
-                             f"this run asks for {schedule.to_dict()}: resume with the same masking options")
+        masking = masking_state_file(checkpoint)
+        check_resumed_masking(masking, read_json(masking, "the masking schedule"), schedule.to_dict())
         changes = check_resume_settings(checkpoint, settings, args.allow_resume_changes, FIXED_ON_RESUME,
                                         renamed=PretrainArguments.RENAMED_OPTIONS)
         state = TrainingState(**read_json(checkpoint / TRAINING_STATE, "the step and data position"))
