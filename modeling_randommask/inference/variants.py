@@ -27,7 +27,6 @@ how to rename them.
 
 from __future__ import annotations
 
-import gzip
 import itertools
 import json
 import os
@@ -41,7 +40,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..data.fasta import is_gzipped, read_genome
+from ..data.fasta import open_unzipped, read_genome
 from ..data.options import InputError, check_ranges
 from ..data.output_files import check_new_outputs, partial_file
 from ..pipeline_randommask import BASES, DEFAULT_BATCH_TOKENS, DEFAULT_RULE, RULES, Rule
@@ -80,7 +79,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
     """(line number, text without the line break) of a plain or gzipped (bgzip) UTF-8 text file; a byte-order mark
     at its start is dropped."""
     number = 0
-    with (gzip.open if is_gzipped(path) else open)(path, "rb") as handle:
+    with open_unzipped(path) as handle:
         try:
             for number, raw in enumerate(handle, start=1):
                 try:
