@@ -162,7 +162,7 @@ def bits_per_base_study(args: InDomainArguments, models: dict[str, dict[int, Pat
     train, val, _ = build_genome_datasets(args.data_config(args.seeds[0]), tokenizer)
     held_out, stretches = from_datasets(train, val)
     positions = sample_positions(held_out, args.bits_positions, seed=args.val_seed, margin=max(args.markov_orders))
-    markov = {order: markov_bits_per_base(fit_markov(held_out.sequences.bases, stretches, order), held_out, positions)
+    markov = {order: markov_bits_per_base(fit_markov(held_out.sequences.sequence, stretches, order), held_out, positions)
               for order in args.markov_orders}
     scored = {}
     for side, by_seed in models.items():

@@ -1,4 +1,5 @@
-"""FASTA(.gz) files -> one ``Genome``: all records' bases concatenated, about 1 byte per base.
+"""FASTA(.gz) files -> one ``Genome`` (``Sequences`` that know their files): all records' bases concatenated,
+about 1 byte per base.
 
 Files are streamed in chunks through ``bytes.translate`` (one C pass per chunk; a Python step per record, never per
 base) into one growing ``bytearray`` of upper-case ASCII bases for all records (a 3.1 Gbp human genome needs about
@@ -157,16 +158,37 @@ def _folder_fasta_files(folder: Path) -> list[Path]:
 
 
 @dataclass
-class Genome:
-    """All records of some FASTA files, concatenated: record ``i`` is ``sequence[starts[i] : starts[i] + lengths[i]]``
-    (upper-case ASCII, uint8; a ``np.memmap`` when mapped from a prepared corpus). ``record_files[i]`` indexes
-    ``files``; empty records are listed in ``skipped_records`` as ``"file:name"``. ``runs`` and ``sha256`` are
-    computed on first use unless given (a prepared corpus stores both)."""
+class Sequences:
+    """Named DNA records, concatenated: record ``i``, named ``names[i]``, is ``sequence[starts[i] : starts[i] +
+    lengths[i]]`` (upper-case ASCII, uint8). One type for DNA from anywhere, so that whatever reads a genome
+    (``Genome``), a table or strings (``inference.read_sequences``) hands it to the models without a conversion.
+    ``columns`` holds extra per-record values of a table input (column name -> one string per record)."""
 
     sequence: np.ndarray
     names: list[str]
     starts: np.ndarray
     lengths: np.ndarray
+    columns: dict[str, list[str]] = field(default_factory=dict, kw_only=True)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def bases(self, index: int) -> np.ndarray:
+        """Record ``index``'s bases (a view)."""
+        return self.sequence[self.starts[index] : self.starts[index] + self.lengths[index]]
+
+    def record(self, name: str) -> str:
+        """One record's bases as text (for inspection and tests; windows never build strings)."""
+        return self.bases(self.names.index(name)).tobytes().decode("ascii")
+
+
+@dataclass
+class Genome(Sequences):
+    """All records of some FASTA files (``sequence`` a ``np.memmap`` when mapped from a prepared corpus), and where
+    they came from: ``record_files[i]`` indexes ``files``; empty records are listed in ``skipped_records`` as
+    ``"file:name"``. ``runs`` and ``sha256`` are computed on first use unless given (a prepared corpus stores
+    both)."""
+
     files: list[Path]
     record_files: list[int]
     skipped_records: list[str] = field(default_factory=list)
@@ -208,12 +230,6 @@ class Genome:
             return _EMBEDDED_SOURCES[path.name]
         first = self.record_files.index(file_index) if file_index in self.record_files else None
         return str(path) + (f" (first record {self.names[first]})" if first is not None else "")
-
-    def record(self, name: str) -> str:
-        """One record's bases as text (for inspection and tests; windows never build strings)."""
-        index = self.names.index(name)
-        start = int(self.starts[index])
-        return self.sequence[start : start + int(self.lengths[index])].tobytes().decode("ascii")
 
 
 def finish_content_hash(digest, names: list[str], lengths: np.ndarray) -> str:

@@ -40,13 +40,12 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..data.fasta import open_unzipped, read_genome
+from ..data.fasta import Sequences, open_unzipped, read_genome
 from ..data.options import InputError, check_ranges
 from ..data.output_files import check_new_outputs, partial_file
 from ..pipeline_randommask import BASES, DEFAULT_BATCH_TOKENS, DEFAULT_RULE, RULES, Rule
 from .base_probabilities import log_probs_at
 from .loading import DType, checked_window, load_model, resolve_device
-from .sequences import Sequences
 
 STATUSES = ("scored", "ref_mismatch", "indel", "mnv", "symbolic", "no_alt", "alt_is_ref", "non_acgt",
             "unknown_contig", "outside_contig")
@@ -199,8 +198,7 @@ class Reference:
     @classmethod
     def read(cls, paths) -> Reference:
         genome = read_genome(paths)
-        sequences = Sequences(list(genome.names), genome.sequence, genome.starts, genome.lengths)
-        return cls(sequences, {name: i for i, name in enumerate(genome.names)})
+        return cls(genome, {name: i for i, name in enumerate(genome.names)})
 
 
 def score_alleles(model, tokenizer, reference: Reference, alleles: list[Allele], **options) -> int:
@@ -217,7 +215,7 @@ def score_alleles(model, tokenizer, reference: Reference, alleles: list[Allele],
         elif not 1 <= allele.pos <= reference.sequences.lengths[record]:
             allele.status = "outside_contig"
         else:
-            allele.genome_ref = chr(reference.sequences.record(record)[allele.pos - 1])
+            allele.genome_ref = chr(reference.sequences.bases(record)[allele.pos - 1])
             allele.status = "ref_mismatch" if allele.genome_ref != allele.ref else "scored"
             todo += [(record, allele.pos - 1)] if allele.status == "scored" else []
     if not todo:
@@ -293,7 +291,7 @@ def score_variants(args: ScoreVariantsArguments) -> dict:
         if snvs and counts["unknown_contig"] == snvs:
             raise VariantFileError(f"{args.variants}: none of its SNVs lies on a reference contig: variant "
                                    f"contigs {sorted(vcf_contigs)[:10]}, reference contigs "
-                                   f"{reference.sequences.ids[:10]}{_naming_hint(vcf_contigs, reference.index)}")
+                                   f"{reference.sequences.names[:10]}{_naming_hint(vcf_contigs, reference.index)}")
         summary = {"variants": str(args.variants), "reference": [str(p) for p in args.genome],
                    "model": args.model, "output": str(output), "alleles": sum(counts.values()),
                    **{s: counts[s] for s in STATUSES}, "masked_copies": forward_rows,
