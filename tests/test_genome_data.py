@@ -168,6 +168,7 @@ MALFORMED = {  # name: (content, line of the error, words in the message)
     "bare '>' at the end, no newline": (b">r1\nACGT\n>", 3, "without a record name"),
     "binary file": (b"\x89PNG\r\n\x1a\n\x00\x00", 1, "before the first '>' header"),
     "duplicate name in a file": (b">r1\nACGT\n>r2\nAC\n>r1 again\nGG\n", 5, "'r1' already used at"),
+    "only empty records": (b">r1\n>r2\n", 1, "no record with sequence"),
 }
 
 
