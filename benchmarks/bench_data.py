@@ -3,7 +3,7 @@ measured in the same run on this machine.
 
 On a FASTA(.gz) genome (default: the embedded E. coli, 4.64 Mbp):
 
-* reading: ``read_genome`` (chunked, ``bytes.translate``) vs a plain Python line loop (``gzip.open(..., "rt")``,
+* reading: ``read_genome`` (chunked, ``bytes.translate``) vs a plain Python line loop (text lines of the file,
   ``str.strip``/``upper``/``join``), on the gzip file and on an uncompressed copy; and building the datasets;
 * batches: one training epoch of ``GenomeWindowDataset`` (batch 32, shuffled, collated by
   ``DataCollatorForRandomMask.pad`` as in pretraining) through a ``DataLoader`` with 0 and 2 workers (a fresh
@@ -25,7 +25,7 @@ are printed. ``--threads`` sets torch's intra-op threads of the main process (wo
 from __future__ import annotations
 
 import argparse
-import gzip
+import io
 import os
 import platform
 import shutil
@@ -39,6 +39,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from modeling_randommask.data import GenomeDataConfig, build_genome_datasets, default_corpus, read_genome
+from modeling_randommask.data.fasta import open_unzipped
 from modeling_randommask.masking import DataCollatorForRandomMask, RandomMaskSchedule
 from tokenization import KmerTokenizer
 
@@ -90,11 +91,9 @@ def _memory(mbp: int, workdir: Path) -> None:
 
 def _naive_read(path: Path) -> dict[str, str]:
     """Baseline reader: a Python loop over text lines."""
-    with open(path, "rb") as handle:
-        compressed = handle.read(2) == b"\x1f\x8b"
     records, name, lines = {}, None, []
-    with (gzip.open if compressed else open)(path, "rt") as handle:
-        for line in handle:
+    with open_unzipped(path) as raw:
+        for line in io.TextIOWrapper(raw):
             if line.startswith(">"):
                 if name is not None:
                     records[name] = "".join(lines)
@@ -196,9 +195,8 @@ def main() -> None:
         if args.memory_mbp:
             _memory(args.memory_mbp, workdir)
         plain = workdir / "genome.fa"
-        with open(args.genome, "rb") as source:
-            data = source.read()
-        plain.write_bytes(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
+        with open_unzipped(args.genome) as source:
+            plain.write_bytes(source.read())
         genome = read_genome(args.genome)
         config = GenomeDataConfig(paths=[args.genome], max_length=args.max_length)
         mbp = genome.num_bases / 1e6

@@ -93,7 +93,7 @@ def in_turns(ours, baseline, repeats: int):
 
 def bench_embeddings(model, tokenizer, fasta: Path, batch_tokens: int, repeats: int) -> str:
     sequences = read_sequences(fasta)
-    strings = [sequences.record(i).tobytes().decode() for i in range(len(sequences))]
+    strings = [sequences.bases(i).tobytes().decode() for i in range(len(sequences))]
     window_bases = tokenizer.bases_for_tokens(model.config.max_position_embeddings - 2)
     naive_embeddings(model, tokenizer, strings[:2], window_bases)  # warm-up
     ours, ours_s, naive, naive_s = in_turns(
@@ -112,12 +112,12 @@ def bench_variants(model, tokenizer, reference: Reference, count: int, batch_tok
     length = int(reference.sequences.lengths[0])
     sites = rng.integers(0, length, size=count - count // 4)
     sites = np.concatenate([sites, rng.choice(sites, size=count // 4)])  # shared bases, as multi-allelic sites give
-    genome = reference.sequences.record(0)
+    genome = reference.sequences.bases(0)
     alleles = []
     for position in sites.tolist():
         ref = chr(genome[position])
         alt = rng.choice([base for base in BASES if base != ref])
-        alleles.append(Allele(0, [], reference.sequences.ids[0], position + 1, ref, str(alt)))
+        alleles.append(Allele(0, [], reference.sequences.names[0], position + 1, ref, str(alt)))
     ours_copies, ours_s = timed(lambda: score_alleles(model, tokenizer, reference, alleles, batch_tokens=batch_tokens))
     ours = np.array([allele.score for allele in alleles])
 
@@ -148,7 +148,7 @@ def main() -> None:
     args = parser.parse_args()
 
     genome = read_genome(default_corpus()[0])
-    reference = Reference(read_sequences(default_corpus()[0]), {genome.names[0]: 0})
+    reference = Reference(genome, {genome.names[0]: 0})
     tokenizer = KmerTokenizer(k=6)
     lines = []
     with tempfile.TemporaryDirectory() as folder:

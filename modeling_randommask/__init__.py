@@ -47,13 +47,19 @@ _PUBLIC = {
 __all__, __getattr__, __dir__ = lazy_exports(__name__, _PUBLIC)
 
 
-if TYPE_CHECKING:  # what type checkers and IDEs see; never executed
-    from .configuration_randommask import MODEL_SIZES, RandomMaskConfig
-    from .data import FastaFormatError, GenomeDataConfig, GenomeWindowDataset, build_genome_datasets, read_genome
-    from .hub import check_self_contained, from_dnabert, load_masked_lm, save_checkpoint
-    from .inference import base_probabilities, embed, score_variants
-    from .masking import DataCollatorForRandomMask, RandomMaskCallback, RandomMaskSchedule
-    from .modeling_randommask import (
+if TYPE_CHECKING:  # what type checkers and IDEs see; never executed. F401: __all__ is built at run time
+    from .configuration_randommask import MODEL_SIZES, RandomMaskConfig  # noqa: F401
+    from .data import (  # noqa: F401
+        FastaFormatError,
+        GenomeDataConfig,
+        GenomeWindowDataset,
+        build_genome_datasets,
+        read_genome,
+    )
+    from .hub import check_self_contained, from_dnabert, load_masked_lm, save_checkpoint  # noqa: F401
+    from .inference import base_probabilities, embed, score_variants  # noqa: F401
+    from .masking import DataCollatorForRandomMask, RandomMaskCallback, RandomMaskSchedule  # noqa: F401
+    from .modeling_randommask import (  # noqa: F401
         RandomMaskForMaskedLM,
         RandomMaskForSequenceClassification,
         RandomMaskForTokenClassification,

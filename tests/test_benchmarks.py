@@ -59,9 +59,19 @@ def test_gpu_check_dry_run_exercises_every_part_on_cpu(tmp_path):
     assert all(row["status"] in ("pass", "not applicable") for row in rows)
     assert report["fused_adamw"]["passed"] and report["compile"]["saved_plain_names"]
     assert 1 <= report["compile"]["graphs"] <= 3
-    throughput = report["throughput"]
+    throughput, compiled = report["throughput"], report["compiled_throughput"]
     assert throughput["batch_size"] == 4 and throughput["flop_ratio"] > 1
-    assert 0 < throughput["rows"]["randommask"]["mfu"] and report["compiled_throughput"]["tokens_per_s"] > 0
+    eager, bert = throughput["rows"]["randommask"], throughput["rows"]["bert"]
+    tokens = throughput["batch_size"] * throughput["length"]
+    for row in (eager, bert, compiled):  # timings are not asserted; the figures derived from them are
+        seconds = row["step_ms"] / 1e3
+        assert row["step_ms_range"][0] <= row["step_ms"] <= row["step_ms_range"][1]
+        assert row["tokens_per_s"] == pytest.approx(tokens / seconds)
+        assert row["tflops"] == pytest.approx(row["step_tflop"] / seconds) and row["mfu"] == pytest.approx(row["tflops"])
+    assert throughput["flop_ratio"] == pytest.approx(bert["step_tflop"] / eager["step_tflop"])
+    assert throughput["speed_up"] == pytest.approx(bert["step_ms"] / eager["step_ms"])
+    assert compiled["step_tflop"] == pytest.approx(eager["step_tflop"])  # the same step, counted once
+    assert compiled["speed_up_over_eager"] == pytest.approx(eager["step_ms"] / compiled["step_ms"])
     assert not report["paper_recipe"]["representative"]  # toy model: labelled as no estimate
     assert 0 <= report["pretrain"]["data_wait_fraction"] < 1 and (tmp_path / "pretrain_training_log.jsonl").is_file()
     assert (tmp_path / "gpu_check.md").read_text() in output

@@ -55,7 +55,7 @@ def test_held_out_positions_are_seeded_distinct_and_have_acgt_neighbourhoods(cap
     rng = np.random.default_rng(1)
     dna = list(rng.choice(list("ACGT"), size=3000))
     dna[1000:1010] = "N" * 10
-    sequences = from_strings(["".join(dna[:2000]), "".join(dna[2000:])], ids=["one", "two"])
+    sequences = from_strings(["".join(dna[:2000]), "".join(dna[2000:])], names=["one", "two"])
     held_out = HeldOutDNA(sequences, np.array([500, 1900]), np.array([1500, 2400]), "test DNA")
     positions = sample_positions(held_out, 300, seed=7, margin=5)
     assert np.array_equal(positions, sample_positions(held_out, 300, seed=7, margin=5))
@@ -63,7 +63,7 @@ def test_held_out_positions_are_seeded_distinct_and_have_acgt_neighbourhoods(cap
     assert np.unique(positions).size == 300
     inside = ((positions >= 500) & (positions < 1500)) | ((positions >= 1900) & (positions < 2400))
     assert inside.all()
-    bases = sequences.bases
+    bases = sequences.sequence
     assert all(set(bases[p - 5 : p + 6].tobytes().decode()) <= set("ACGT") for p in positions)
     assert not ((positions >= 1995) & (positions < 2005)).any()  # 5 bases from a record end: not sampled
     with caplog.at_level(logging.WARNING):

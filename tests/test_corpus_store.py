@@ -291,17 +291,20 @@ def _losses(folder: Path) -> dict[int, float]:
 @pytest.mark.slow
 def test_resume_over_a_store_equals_an_uninterrupted_in_ram_run(tmp_path):
     """Today's path (read into RAM, never interrupted) against the store's (killed before update 7, resumed): the
-    same losses, and the same final weights bit for bit."""
+    same losses, and the same final weights bit for bit. The killed run pauses at update 7 and writes a marker, so
+    the kill lands between checkpoints every time (step-4 complete, step-8 not written), not by a polling race."""
     in_ram, stored = tmp_path / "in_ram", tmp_path / "stored"
     quick = [*QUICK_PRETRAIN, "--corpus_dir", str(tmp_path / "corpora")]
     assert run_script([*quick, "--no_corpus_store", "--output_dir", str(in_ram)]).wait(timeout=600) == 0
     kill_when_paused(*run_paused([*quick, "--output_dir", str(stored)], tmp_path, "optimizer_step", "7"))
     assert stores(tmp_path / "corpora") and (stored / "checkpoints" / "latest").read_text() == "step-00000004"
+    assert not (stored / "model.safetensors").exists()
     resumed = run_script([*quick, "--output_dir", str(stored), "--resume_from_checkpoint", "latest"])
     output = resumed.communicate(timeout=600)[0]
     assert resumed.returncode == 0, output
     assert _losses(stored) == _losses(in_ram) and len(_losses(in_ram)) == 12
     final_ram, final_stored = load_file(in_ram / "model.safetensors"), load_file(stored / "model.safetensors")
+    assert final_ram.keys() == final_stored.keys()
     assert all(torch.equal(final_ram[k], final_stored[k]) for k in final_ram)
     start = json.loads((stored / "training_log.jsonl").read_text().splitlines()[0])
     assert start["data"]["content_sha256"] == read_genome(LAMBDA).content_hash()

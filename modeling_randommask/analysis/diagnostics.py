@@ -531,7 +531,7 @@ def _held_out_bases(args: AnalyzeArguments) -> tuple[bpb.HeldOutDNA, np.ndarray,
     split = GenomeDataConfig(paths=list(args.pretraining_genome), seed=args.pretraining_seed)
     validation, training = bpb.from_pretraining_data(split, KmerTokenizer())
     dna = bpb.from_fasta(args.bits_genome) if args.bits_genome else validation
-    markov = bpb.fit_markov(validation.sequences.bases, training, args.markov_order)
+    markov = bpb.fit_markov(validation.sequences.sequence, training, args.markov_order)
     positions = bpb.sample_positions(dna, args.bits_positions, args.seed, args.markov_order)
     return dna, positions, bpb.markov_bits_per_base(markov, dna, positions)
 

@@ -185,7 +185,8 @@ def bits_per_base_study(study: Study, models: dict[str, dict[int, Path]]) -> dic
     held_out, stretches = from_datasets(train, val)
     positions = sample_positions(held_out, args.bits_positions, seed=study.data.val_seed,
                                  margin=max(args.markov_orders))
-    markov = {order: markov_bits_per_base(fit_markov(held_out.sequences.bases, stretches, order), held_out, positions)
+    markov = {order: markov_bits_per_base(fit_markov(held_out.sequences.sequence, stretches, order), held_out,
+                                          positions)
               for order in args.markov_orders}
     scored = {}
     for side, by_seed in models.items():

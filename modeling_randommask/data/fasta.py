@@ -1,4 +1,5 @@
-"""FASTA(.gz) files -> one ``Genome``: all records' bases concatenated, about 1 byte per base.
+"""FASTA(.gz) files -> one ``Genome`` (``Sequences`` that know their files): all records' bases concatenated,
+about 1 byte per base.
 
 Files are streamed in chunks through ``bytes.translate`` (one C pass per chunk; a Python step per record, never per
 base) into one growing ``bytearray`` of upper-case ASCII bases for all records (a 3.1 Gbp human genome needs about
@@ -20,10 +21,12 @@ base) into one growing ``bytearray`` of upper-case ASCII bases for all records (
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -56,9 +59,9 @@ UNREADABLE_STARTS = {
 }
 IUPAC = b"ACGTUNRYKMSWBDHV"
 _WHITESPACE = b" \t\r\n"
-_CHUNK_BYTES = 1 << 24  # bytes of (decompressed) FASTA per parsing step
+_CHUNK_BYTES = 1 << 24  # at most this many bytes of (decompressed) FASTA per parsing step
 _SCAN_BASES = 1 << 24  # bases per step when scanning or hashing a genome
-_RAW_BYTES = 1 << 18  # compressed bytes per read
+_SNIFF_BYTES = 8  # first bytes looked at: the longest of UNREADABLE_STARTS and BOM
 
 
 # bytes.translate table: an IUPAC letter (either case) -> its upper case; any other byte -> 0 (found afterwards)
@@ -95,11 +98,18 @@ def default_corpus(include_lambda: bool = False) -> list[Path]:
         [EMBEDDED_GENOMES / "lambda_NC_001416.fa.gz"] if include_lambda else [])
 
 
-def is_gzipped(path: str | Path) -> bool:
-    """Whether the file at ``path`` starts with gzip's magic bytes: how every reader here tells gzip (and bgzip)
-    apart, whatever the file is named."""
+@contextmanager
+def open_unzipped(path: str | Path) -> Iterator[IO[bytes]]:
+    """The file's bytes, gunzipped when they start with gzip's magic bytes (any number of members, as bgzip writes):
+    how every reader here tells gzip apart, whatever the file is named. The first bytes are peeked, not read, and
+    the file is opened once, so a pipe (``<(zcat genome.fa.gz)``) works. A broken gzip stream raises ``EOFError``,
+    ``OSError`` or ``zlib.error`` while it is read."""
     with open(path, "rb") as handle:
-        return handle.read(len(GZIP_MAGIC)) == GZIP_MAGIC
+        if handle.peek(len(GZIP_MAGIC)).startswith(GZIP_MAGIC):
+            with gzip.GzipFile(fileobj=handle, mode="rb") as unzipped:
+                yield unzipped
+        else:
+            yield handle
 
 
 def fasta_files(paths: str | Path | list[str | Path]) -> list[Path]:
@@ -148,16 +158,37 @@ def _folder_fasta_files(folder: Path) -> list[Path]:
 
 
 @dataclass
-class Genome:
-    """All records of some FASTA files, concatenated: record ``i`` is ``sequence[starts[i] : starts[i] + lengths[i]]``
-    (upper-case ASCII, uint8; a ``np.memmap`` when mapped from a prepared corpus). ``record_files[i]`` indexes
-    ``files``; empty records are listed in ``skipped_records`` as ``"file:name"``. ``runs`` and ``sha256`` are
-    computed on first use unless given (a prepared corpus stores both)."""
+class Sequences:
+    """Named DNA records, concatenated: record ``i``, named ``names[i]``, is ``sequence[starts[i] : starts[i] +
+    lengths[i]]`` (upper-case ASCII, uint8). One type for DNA from anywhere, so that whatever reads a genome
+    (``Genome``), a table or strings (``inference.read_sequences``) hands it to the models without a conversion.
+    ``columns`` holds extra per-record values of a table input (column name -> one string per record)."""
 
     sequence: np.ndarray
     names: list[str]
     starts: np.ndarray
     lengths: np.ndarray
+    columns: dict[str, list[str]] = field(default_factory=dict, kw_only=True)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def bases(self, index: int) -> np.ndarray:
+        """Record ``index``'s bases (a view)."""
+        return self.sequence[self.starts[index] : self.starts[index] + self.lengths[index]]
+
+    def record(self, name: str) -> str:
+        """One record's bases as text (for inspection and tests; windows never build strings)."""
+        return self.bases(self.names.index(name)).tobytes().decode("ascii")
+
+
+@dataclass
+class Genome(Sequences):
+    """All records of some FASTA files (``sequence`` a ``np.memmap`` when mapped from a prepared corpus), and where
+    they came from: ``record_files[i]`` indexes ``files``; empty records are listed in ``skipped_records`` as
+    ``"file:name"``. ``runs`` and ``sha256`` are computed on first use unless given (a prepared corpus stores
+    both)."""
+
     files: list[Path]
     record_files: list[int]
     skipped_records: list[str] = field(default_factory=list)
@@ -199,12 +230,6 @@ class Genome:
             return _EMBEDDED_SOURCES[path.name]
         first = self.record_files.index(file_index) if file_index in self.record_files else None
         return str(path) + (f" (first record {self.names[first]})" if first is not None else "")
-
-    def record(self, name: str) -> str:
-        """One record's bases as text (for inspection and tests; windows never build strings)."""
-        index = self.names.index(name)
-        start = int(self.starts[index])
-        return self.sequence[start : start + int(self.lengths[index])].tobytes().decode("ascii")
 
 
 def finish_content_hash(digest, names: list[str], lengths: np.ndarray) -> str:
@@ -252,71 +277,6 @@ def non_acgt_runs(sequence: np.ndarray, record_starts: np.ndarray) -> tuple[np.n
     return join_runs([block[0] for block in blocks], [block[1] for block in blocks], record_starts)
 
 
-def _chunks(handle: IO[bytes], path: Path) -> Iterator[bytes]:
-    """The file's bytes in chunks of about ``_CHUNK_BYTES``, gunzipped when it starts with gzip's magic, from one
-    pass over ``handle`` (a pipe cannot be opened twice). A UTF-8 byte-order mark is dropped; other compressions
-    and UTF-16 raise ``FastaFormatError``; a gzip stream cut short raises ``EOFError``."""
-    first = handle.read(_RAW_BYTES)
-    for start, problem in UNREADABLE_STARTS.items():
-        if first.startswith(start):
-            raise FastaFormatError(path, 1, f"{problem} (not FASTA text)")
-    chunks = _gunzipped(first, handle) if first.startswith(GZIP_MAGIC) else _plain(first, handle)
-    yield next(chunks, b"").removeprefix(BOM)
-    yield from chunks
-
-
-def _plain(first: bytes, handle: IO[bytes]) -> Iterator[bytes]:
-    chunk = first
-    while chunk:
-        yield chunk
-        chunk = handle.read(_CHUNK_BYTES)
-
-
-def _gunzipped(first: bytes, handle: IO[bytes]) -> Iterator[bytes]:
-    """Inflate any number of gzip members (bgzip writes one per 64 kB). Compressed input is read in small pieces,
-    so that moving on to the next member (``unused_data``, a copy of the input left over) stays cheap; output is
-    gathered into chunks of about ``_CHUNK_BYTES``."""
-    decoder, raw, in_member = zlib.decompressobj(wbits=31), first, False
-    pending: list[bytes] = []
-    size = 0
-    while raw or (raw := handle.read(_RAW_BYTES)):
-        data = decoder.decompress(raw, _CHUNK_BYTES)  # bounded: a run of N inflates a thousandfold
-        in_member = not decoder.eof
-        if decoder.eof:  # the input goes on with the next member, if any
-            raw, decoder = decoder.unused_data, zlib.decompressobj(wbits=31)
-        else:
-            raw = decoder.unconsumed_tail
-        pending.append(data)
-        size += len(data)
-        if size >= _CHUNK_BYTES:
-            yield b"".join(pending)
-            pending, size = [], 0
-    if in_member:  # output zlib still holds when the input ran out; a cut stream has no end marker
-        pending.append(decoder.flush())
-    if any(pending):
-        yield b"".join(pending)
-    if in_member and not decoder.eof:
-        raise EOFError("the gzip stream ends before its end marker")
-
-
-def _last_decodable_line(path: Path) -> int:
-    """Line count of the part of a broken gzip file that does decompress (error path only). Fed to zlib in small
-    compressed steps, so a truncated file loses nothing (``gzip``'s reader drops the whole last read) and a corrupt
-    one at most the output of one step."""
-    lines, decoder = 0, zlib.decompressobj(wbits=31)
-    with open(path, "rb") as handle:
-        try:
-            while piece := handle.read(1 << 12):
-                while piece:
-                    lines += decoder.decompress(piece).count(b"\n")
-                    if not decoder.eof:
-                        break
-                    piece, decoder = decoder.unused_data, zlib.decompressobj(wbits=31)  # next gzip member
-        except zlib.error:
-            pass
-    return lines
-
-
 class _FastaReader:
     """Appends one file's bases to ``out`` chunk by chunk, tracking the line number for error messages.
 
@@ -333,27 +293,44 @@ class _FastaReader:
     def read(self, max_bases: int | None = None) -> list[tuple[str, int, int, int]]:
         """(name, header line, start in ``out``, length) per record, empty records included. Stops reading once
         ``out`` holds ``max_bases`` bases (the caller trims the excess of the last chunk)."""
-        with open(self.path, "rb") as handle:
-            chunks, cr_only = _chunks(handle, self.path), None
-            while max_bases is None or len(self.out) < max_bases:
-                try:
-                    chunk = next(chunks, b"")
-                except (EOFError, OSError, zlib.error) as error:
-                    # A regular file is read again to find the last line that decompresses; a pipe cannot be.
-                    line = _last_decodable_line(self.path) + 1 if self.path.is_file() else self.line
-                    raise FastaFormatError(self.path, line,
-                                           f"unreadable data: truncated or corrupt gzip? ({error})") from error
-                if not chunk:
-                    break
-                if cr_only is None:  # old Mac line ends: CR alone, no LF anywhere in the first chunk
-                    cr_only = b"\r" in chunk and b"\n" not in chunk
-                self._feed(chunk.replace(b"\r", b"\n") if cr_only else chunk)
+        with open_unzipped(self.path) as stream:
+            head = self._head(stream)
+            cr_only = b"\r" in head and b"\n" not in head  # old Mac line ends: CR, no LF, in the first bytes
+            try:
+                while max_bases is None or len(self.out) < max_bases:
+                    # read1: what decoded before a broken gzip stream is fed first, so the error names its line
+                    chunk = stream.read1(_CHUNK_BYTES)
+                    if not chunk:
+                        break
+                    try:
+                        self._feed(chunk.replace(b"\r", b"\n") if cr_only else chunk)
+                    except FastaFormatError:
+                        if isinstance(stream, gzip.GzipFile):
+                            # A corrupt member can inflate to junk that only its checksum, at the member's end,
+                            # gives away: read on, so that the corruption is what gets reported.
+                            while stream.read1(_CHUNK_BYTES):
+                                pass
+                        raise
+            except (EOFError, OSError, zlib.error) as error:
+                raise FastaFormatError(self.path, self.line,
+                                       f"unreadable data: truncated or corrupt gzip? ({error})") from error
         if self.header is not None:  # the file ends on a header line without a newline
             self._start_record()
         if not self.records:
             raise FastaFormatError(self.path, 1, "empty file: no '>' header line, no sequence")
         ends = [start for _, _, start in self.records[1:]] + [len(self.out)]
         return [(name, line, start, end - start) for (name, line, start), end in zip(self.records, ends)]
+
+    def _head(self, stream: IO[bytes]) -> bytes:
+        """The first bytes (peeked), after refusing other compressions and UTF-16 and skipping a UTF-8 BOM."""
+        head = stream.peek(_SNIFF_BYTES)
+        for start, problem in UNREADABLE_STARTS.items():
+            if head.startswith(start):
+                raise FastaFormatError(self.path, 1, f"{problem} (not FASTA text)")
+        if head.startswith(BOM):
+            stream.read(len(BOM))
+            head = stream.peek(_SNIFF_BYTES)
+        return head
 
     def _feed(self, data: bytes) -> None:
         pos, size, at_line_start = 0, len(data), self.at_line_start

@@ -29,7 +29,6 @@ keeps the first tokens and logs a warning with the count per split; ``"error"`` 
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import logging
 import os
@@ -46,7 +45,7 @@ import numpy as np
 from tokenization.tokenization_kmer import join_spaced_kmers
 
 from .base_labels import token_labels
-from .fasta import is_gzipped, letter_counts
+from .fasta import letter_counts, open_unzipped
 from .options import InputError
 
 logger = logging.getLogger(__name__)
@@ -136,12 +135,6 @@ def find_split_file(folder: str | os.PathLike, split: str) -> Path | None:
     return found[0] if found else None
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    if is_gzipped(path):
-        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
-    return open(path, encoding="utf-8-sig", newline="")
-
-
 def _delimiter(path: Path) -> str:
     return _DELIMITERS[Path(path.name.removesuffix(".gz")).suffix]
 
@@ -150,7 +143,7 @@ def _unreadable(path: Path, error: Exception) -> TaskFileError:
     """Error path: re-read the raw lines to name the first that is not UTF-8 or where a gzip stream breaks."""
     line = 0
     try:
-        with (gzip.open if is_gzipped(path) else open)(path, "rb") as raw:
+        with open_unzipped(path) as raw:
             for line, data in enumerate(raw, 1):
                 data.decode("utf-8")
     except UnicodeDecodeError as bad:
@@ -186,7 +179,8 @@ def _read_split(path: Path, sequence_column: str, label_columns: str | Sequence[
     cells: list[list[str]] = []
     lines: list[int] = []
     joined_kmers = blank = 0
-    with _open_text(path) as handle, _csv_fields_unlimited():
+    with open_unzipped(path) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as handle, \
+            _csv_fields_unlimited():
         reader = csv.reader(handle, delimiter=delimiter)
         header = next(_rows(reader, path), None)
         if header is None:

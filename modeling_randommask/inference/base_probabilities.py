@@ -43,14 +43,14 @@ def log_probs_at(model: RandomMaskForMaskedLM, tokenizer: KmerTokenizer, sequenc
     lengths = sequences.lengths[records]
     if positions.size and (positions.min() < 0 or (positions >= lengths).any()):
         bad = int(np.flatnonzero((positions < 0) | (positions >= lengths))[0])
-        raise IndexError(f"position {positions[bad]} is outside record {sequences.ids[records[bad]]!r} "
+        raise IndexError(f"position {positions[bad]} is outside record {sequences.names[records[bad]]!r} "
                          f"({lengths[bad]} bases)")
     _, bases = resolve_window(model, tokenizer, window_tokens)
     starts, widths = (t.numpy() for t in centred_windows(torch.from_numpy(positions), torch.from_numpy(lengths),
                                                          bases, tokenizer.k, tokenizer.kmer_stride))
     if positions.size and widths.min() == 0:
         bad = int(np.flatnonzero(widths == 0)[0])
-        raise ValueError(f"record {sequences.ids[records[bad]]!r} ({lengths[bad]} bases) holds no {tokenizer.k}-mer")
+        raise ValueError(f"record {sequences.names[records[bad]]!r} ({lengths[bad]} bases) holds no {tokenizer.k}-mer")
     strands = (False, True) if reverse_complement else (False,)
     out = torch.zeros((positions.size, 4), dtype=torch.float64)
     if batch_tokens < 1:
@@ -68,7 +68,7 @@ def log_probs_at(model: RandomMaskForMaskedLM, tokenizer: KmerTokenizer, sequenc
                     index, offset = origin[:, None] + widths[batch, None] - 1 - columns, widths[batch] - 1 - offset
                 else:
                     index = origin[:, None] + columns
-                window = sequences.bases[np.clip(index, 0, sequences.bases.size - 1)]
+                window = sequences.sequence[np.clip(index, 0, sequences.sequence.size - 1)]
                 window = COMPLEMENT[window] if reverse else window
                 log_probs = masked_base_log_probs(model, tokenizer, torch.from_numpy(window),
                                                   torch.from_numpy(widths[batch]), torch.from_numpy(offset), rule)

@@ -25,13 +25,12 @@ import torch
 
 from tokenization import KmerTokenizer
 
-from ..data.fasta import IS_ACGT, read_genome
+from ..data.fasta import IS_ACGT, Sequences, read_genome
 from ..data.genome_windows import GenomeDataConfig, GenomeWindowDataset, build_genome_datasets
 from ..modeling_randommask import RandomMaskForMaskedLM
 from ..pipeline_randommask import BASES, DEFAULT_BATCH_TOKENS, DEFAULT_RULE, resolve_window
 from .base_probabilities import log_probs_at
 from .markov import CONTEXTS, MarkovBaseline
-from .sequences import Sequences
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +42,8 @@ _CODE[np.frombuffer(BASES.encode(), np.uint8)] = np.arange(4)  # column of each 
 
 @dataclass
 class HeldOutDNA:
-    """Where bits per base is measured: positions are drawn from ``bases[starts[i] : ends[i]]`` of ``sequences``
-    (global coordinates of ``sequences.bases``)."""
+    """Where bits per base is measured: positions are drawn from ``sequence[starts[i] : ends[i]]`` of ``sequences``
+    (global coordinates of ``sequences.sequence``)."""
 
     sequences: Sequences
     starts: np.ndarray
@@ -59,7 +58,7 @@ class HeldOutDNA:
 def _genome_sequences(dataset: GenomeWindowDataset) -> Sequences:
     bases = dataset.sequence.numpy()
     starts = np.asarray(dataset.record_starts, dtype=np.int64)
-    return Sequences(list(dataset.record_names), bases, starts, np.diff(np.append(starts, bases.size)))
+    return Sequences(bases, list(dataset.record_names), starts, np.diff(np.append(starts, bases.size)))
 
 
 def from_datasets(train: GenomeWindowDataset, val: GenomeWindowDataset) -> tuple[HeldOutDNA, tuple[np.ndarray, np.ndarray]]:
@@ -80,9 +79,8 @@ def from_pretraining_data(config: GenomeDataConfig, tokenizer: KmerTokenizer
 def from_fasta(paths: str | os.PathLike | list) -> HeldOutDNA:
     """All of some FASTA(.gz) files."""
     genome = read_genome(paths)
-    sequences = Sequences(list(genome.names), genome.sequence, genome.starts, genome.lengths)
     names = ", ".join(path.name for path in genome.files)
-    return HeldOutDNA(sequences, genome.starts, genome.starts + genome.lengths, f"{names} ({genome.num_bases:,} bases)")
+    return HeldOutDNA(genome, genome.starts, genome.starts + genome.lengths, f"{names} ({genome.num_bases:,} bases)")
 
 
 def sample_positions(dna: HeldOutDNA, num_positions: int, seed: int, margin: int) -> np.ndarray:
@@ -102,8 +100,8 @@ def sample_positions(dna: HeldOutDNA, num_positions: int, seed: int, margin: int
         record = np.searchsorted(record_starts, candidates, side="right") - 1
         inside = (candidates - margin >= record_starts[record]) & \
                  (candidates + margin < record_starts[record] + record_lengths[record])
-        window = np.clip(candidates[:, None] + np.arange(-margin, margin + 1), 0, dna.sequences.bases.size - 1)
-        chosen = candidates[inside & IS_ACGT[dna.sequences.bases[window]].all(axis=1)][:num_positions]
+        window = np.clip(candidates[:, None] + np.arange(-margin, margin + 1), 0, dna.sequences.sequence.size - 1)
+        chosen = candidates[inside & IS_ACGT[dna.sequences.sequence[window]].all(axis=1)][:num_positions]
         if chosen.size == num_positions or draws == total:
             break
         draws = min(total, 4 * draws)
@@ -124,7 +122,7 @@ def _score(log_probs: torch.Tensor, truth: np.ndarray) -> dict[str, float]:
 
 
 def _truth(dna: HeldOutDNA, positions: np.ndarray) -> np.ndarray:
-    return _CODE[dna.sequences.bases[positions]]
+    return _CODE[dna.sequences.sequence[positions]]
 
 
 def model_bits_per_base(model: RandomMaskForMaskedLM, tokenizer: KmerTokenizer, dna: HeldOutDNA,
@@ -150,7 +148,7 @@ def markov_bits_per_base(markov: MarkovBaseline, dna: HeldOutDNA, positions: np.
     truth = _truth(dna, positions)
     return {"order": markov.order, "fitted_kmers": markov.fitted_kmers,
             **{context: {"label": markov_label(markov.order, context),
-                         **_score(markov.log_probs(dna.sequences.bases, positions, context), truth)}
+                         **_score(markov.log_probs(dna.sequences.sequence, positions, context), truth)}
                for context in CONTEXTS}}
 
 
@@ -173,7 +171,7 @@ def held_out_bits_per_base(model: RandomMaskForMaskedLM, tokenizer: KmerTokenize
     model.eval()
     try:
         dna, stretches = from_datasets(train, val)
-        markov = fit_markov(dna.sequences.bases, stretches, markov_order)
+        markov = fit_markov(dna.sequences.sequence, stretches, markov_order)
         positions = sample_positions(dna, num_positions, seed, markov_order)
         ours = model_bits_per_base(model, tokenizer, dna, positions, window_tokens=window_tokens)
     finally:

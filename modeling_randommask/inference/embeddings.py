@@ -76,7 +76,7 @@ def _plan(model: RandomMaskPreTrainedModel, tokenizer: KmerTokenizer, sequences:
         raise SequenceError("no sequences to embed")
     short = np.flatnonzero(sequences.lengths < tokenizer.k)
     if short.size:
-        names = ", ".join(f"{sequences.ids[i]!r} ({sequences.lengths[i]} bp)" for i in short[:5])
+        names = ", ".join(f"{sequences.names[i]!r} ({sequences.lengths[i]} bp)" for i in short[:5])
         raise SequenceError(f"{short.size} sequence(s) hold no {tokenizer.k}-mer, e.g. {names}: remove them first")
     _, bases = checked_window(model, tokenizer, window_tokens)
     overlap = default_overlap(bases, tokenizer.k) if overlap is None else overlap
@@ -131,7 +131,7 @@ def _cut(sequences: Sequences, tiling: Tiling, windows: np.ndarray, reverse: boo
     lengths = tiling.length[windows]
     columns = np.arange(lengths.max())
     index = starts[:, None] + ((lengths[:, None] - 1 - columns) if reverse else columns)
-    cut = sequences.bases[np.clip(index, 0, sequences.bases.size - 1)]
+    cut = sequences.sequence[np.clip(index, 0, sequences.sequence.size - 1)]
     return torch.from_numpy(COMPLEMENT[cut] if reverse else cut)
 
 

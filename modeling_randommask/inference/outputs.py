@@ -68,8 +68,8 @@ def check_names(output: str | os.PathLike, sequences: Sequences, per_base: bool)
     per-sequence ``.parquet`` table's own columns are ``id`` and ``embedding``."""
     path = Path(output)
     if path.suffix == ".safetensors" and per_base:
-        taken = {"__metadata__"} & set(sequences.ids)
-        if taken or len(set(sequences.ids)) < len(sequences.ids):
+        taken = {"__metadata__"} & set(sequences.names)
+        if taken or len(set(sequences.names)) < len(sequences.names):
             what = "record id '__metadata__' is the safetensors header's key" if taken else "record ids repeat"
             raise NameCollisionError(f"{path}: per-base tensors are named by record id, and {what}: rename the "
                                      "record(s), or write .npy or .parquet")
@@ -112,7 +112,7 @@ class _Writer:
 
     def _write_ids(self) -> None:
         lines = ["id\tlength\tfirst_row"] + [f"{i}\t{n}\t{r}" for i, n, r in
-                                             zip(self.sequences.ids, self.sequences.lengths, self.first_rows)]
+                                             zip(self.sequences.names, self.sequences.lengths, self.first_rows)]
         self.partials[1].temp.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -134,7 +134,7 @@ class _MemmapWriter(_Writer):
         if self.per_base:
             ends = np.cumsum(self.row_counts) * row_bytes
             tensors = {name: {"dtype": "F32", "shape": [int(n), self.dim], "data_offsets": [int(e - n * row_bytes), int(e)]}
-                       for name, n, e in zip(self.sequences.ids, self.row_counts, ends)}
+                       for name, n, e in zip(self.sequences.names, self.row_counts, ends)}
         else:
             tensors = {"embeddings": {"dtype": "F32", "shape": [total, self.dim], "data_offsets": [0, total * row_bytes]}}
         header = json.dumps({"__metadata__": {"format": "pt"}, **tensors}).encode("utf-8")
@@ -184,10 +184,10 @@ class _ParquetWriter(_Writer):
         pa = self.pa
         records = np.concatenate([np.full(len(rows), record) for record, _, rows in self.buffer])
         rows = np.concatenate([rows for _, _, rows in self.buffer]).astype(np.float32, copy=False)
-        columns = {"id": pa.array([self.sequences.ids[r] for r in records.tolist()], pa.string())}
+        columns = {"id": pa.array([self.sequences.names[r] for r in records.tolist()], pa.string())}
         if self.per_base:
             positions = np.concatenate([np.arange(first, first + len(rows)) for _, first, rows in self.buffer])
-            bases = self.sequences.bases[self.sequences.starts[records] + positions]
+            bases = self.sequences.sequence[self.sequences.starts[records] + positions]
             columns["position"] = pa.array(positions, pa.int64())
             columns["base"] = pa.array(bases.view("S1").astype(str), pa.string())
         else:

@@ -27,7 +27,6 @@ how to rename them.
 
 from __future__ import annotations
 
-import gzip
 import itertools
 import json
 import os
@@ -41,13 +40,12 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..data.fasta import is_gzipped, read_genome
+from ..data.fasta import Sequences, open_unzipped, read_genome
 from ..data.options import InputError, check_ranges
 from ..data.output_files import check_new_outputs, partial_file
 from ..pipeline_randommask import BASES, DEFAULT_BATCH_TOKENS, DEFAULT_RULE, RULES, Rule
 from .base_probabilities import log_probs_at
 from .loading import DType, checked_window, load_model, resolve_device
-from .sequences import Sequences
 
 STATUSES = ("scored", "ref_mismatch", "indel", "mnv", "symbolic", "no_alt", "alt_is_ref", "non_acgt",
             "unknown_contig", "outside_contig")
@@ -80,7 +78,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
     """(line number, text without the line break) of a plain or gzipped (bgzip) UTF-8 text file; a byte-order mark
     at its start is dropped."""
     number = 0
-    with (gzip.open if is_gzipped(path) else open)(path, "rb") as handle:
+    with open_unzipped(path) as handle:
         try:
             for number, raw in enumerate(handle, start=1):
                 try:
@@ -200,8 +198,7 @@ class Reference:
     @classmethod
     def read(cls, paths) -> Reference:
         genome = read_genome(paths)
-        sequences = Sequences(list(genome.names), genome.sequence, genome.starts, genome.lengths)
-        return cls(sequences, {name: i for i, name in enumerate(genome.names)})
+        return cls(genome, {name: i for i, name in enumerate(genome.names)})
 
 
 def score_alleles(model, tokenizer, reference: Reference, alleles: list[Allele], **options) -> int:
@@ -218,7 +215,7 @@ def score_alleles(model, tokenizer, reference: Reference, alleles: list[Allele],
         elif not 1 <= allele.pos <= reference.sequences.lengths[record]:
             allele.status = "outside_contig"
         else:
-            allele.genome_ref = chr(reference.sequences.record(record)[allele.pos - 1])
+            allele.genome_ref = chr(reference.sequences.bases(record)[allele.pos - 1])
             allele.status = "ref_mismatch" if allele.genome_ref != allele.ref else "scored"
             todo += [(record, allele.pos - 1)] if allele.status == "scored" else []
     if not todo:
@@ -294,7 +291,7 @@ def score_variants(args: ScoreVariantsArguments) -> dict:
         if snvs and counts["unknown_contig"] == snvs:
             raise VariantFileError(f"{args.variants}: none of its SNVs lies on a reference contig: variant "
                                    f"contigs {sorted(vcf_contigs)[:10]}, reference contigs "
-                                   f"{reference.sequences.ids[:10]}{_naming_hint(vcf_contigs, reference.index)}")
+                                   f"{reference.sequences.names[:10]}{_naming_hint(vcf_contigs, reference.index)}")
         summary = {"variants": str(args.variants), "reference": [str(p) for p in args.genome],
                    "model": args.model, "output": str(output), "alleles": sum(counts.values()),
                    **{s: counts[s] for s in STATUSES}, "masked_copies": forward_rows,
