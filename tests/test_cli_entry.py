@@ -29,8 +29,7 @@ def test_every_example_has_an_entry_point_that_runs_the_same_main():
 
 
 def test_a_command_sets_the_openmp_policy_before_torch_loads():
-    run = _run(["-c", "import sys, os, modeling_randommask.cli.embed; "
-                      "print(os.environ['OMP_WAIT_POLICY'])"])
+    run = _run(["-c", "import sys, os, modeling_randommask.cli.embed; print(os.environ['OMP_WAIT_POLICY'])"])
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "PASSIVE"
     run = _run(["-c", "import sys, modeling_randommask; print('torch' in sys.modules)"])

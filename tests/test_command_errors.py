@@ -51,8 +51,8 @@ CASES = [  # (command, argv, exit status: 1 an error line, 2 a usage error, expe
     (finetune, [*FINETUNE, "--task", "{w}/one_class"], 1,
      "one_class/train.csv: classification needs labels 0..C-1 with at least two classes in train, got [0]"),
     (finetune, [*FINETUNE, "--task", "{w}/one_two"], 1,
-     "one_two/train.csv: integer labels [1, 2] are not 0..C-1 with every class present; relabel them to 0..C-1, "
-     "or write them as decimals (1.0)"),
+     ("one_two/train.csv: integer labels [1, 2] are not 0..C-1 with every class present; relabel them to 0..C-1, "
+      "or write them as decimals (1.0)")),
     (finetune, [*FINETUNE, "--task", "{w}/empty_dev"], 1, "empty_dev/dev.csv: no data rows after the header"),
     (finetune, [*FINETUNE, "--task", "{w}/good", "--metric_for_best_model", "bogus"], 1,
      "--metric_for_best_model bogus: the binary task "),
@@ -110,6 +110,6 @@ def test_a_benchmark_of_a_regression_task_then_a_binary_one_reports_both(work, t
     write_gc_task(tasks / "other" / "gc", COUNTS)
     table = run_benchmark(FinetuneArguments(model=str(work / "model")), [str(tasks)],
                           output_dir=str(tmp_path / "bench"), num_train_epochs=1, per_device_train_batch_size=8)
-    rows = [line for line in table.splitlines() if line.startswith("| EAP/gc") or line.startswith("| other/gc")]
+    rows = [line for line in table.splitlines() if line.startswith(("| EAP/gc", "| other/gc"))]
     assert [row.split(" | ")[3] for row in rows] == ["pearson", "mcc"], table
     assert all(cell.strip() != "-" for row in rows for cell in row.split("|")[5:9]), table  # baselines measured

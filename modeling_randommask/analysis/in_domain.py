@@ -321,8 +321,8 @@ def render_report(report: dict[str, Any]) -> str:
               f"fine-tuning lr {s['finetune_learning_rates'] or s['finetune_learning_rate']}, {s['finetune_epochs']:g} "
               f"epochs, batch {s['finetune_batch_size']}; {report['cpu_minutes_total']:.1f} CPU-minutes in all")
     parts = ["# In-domain pretraining", f"Budget: {budget}.",
-             f"## Bits per base on {bits['held_out']} (blocks {bits['held_out_blocks']}), {bits['positions']:,} "
-             f"positions; Markov models fitted on the {bits['training_bases']:,} training bases",
+             (f"## Bits per base on {bits['held_out']} (blocks {bits['held_out_blocks']}), {bits['positions']:,} "
+              f"positions; Markov models fitted on the {bits['training_bases']:,} training bases"),
              report["tables"]["bits_per_base"]]
     if report["tables"]["mcc"]:
         parts += ["## Test MCC x 100 (mean ± std over seeds)", report["tables"]["mcc"]]
