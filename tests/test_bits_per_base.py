@@ -20,7 +20,10 @@ from modeling_randommask.inference import (
     from_strings,
     held_out_bits_per_base,
     markov_bits_per_base,
+    markov_position_scores,
     model_bits_per_base,
+    model_position_scores,
+    paired_difference,
     sample_positions,
 )
 from tokenization import KmerTokenizer
@@ -90,6 +93,18 @@ def test_model_bits_are_the_mean_log2_probability_of_the_true_bases():
     assert baseline["left"]["label"] == "order-5 Markov, 5 bases before"
     assert baseline["centred"]["label"] == "order-5 Markov, 2 bases before and 3 after"
     assert 0 < baseline["centred"]["bits_per_base"] < 2
+
+    # Paired: the mean difference is the difference of the means; its standard error is the differences' own.
+    ours = model_position_scores(model, tokenizer, held_out, positions, window_tokens=64)
+    reference = markov_position_scores(markov, held_out, positions, "centred")
+    assert ours.summary() == pytest.approx(scores)
+    paired = paired_difference(ours, reference)
+    assert paired["difference"] == pytest.approx(scores["bits_per_base"] - baseline["centred"]["bits_per_base"])
+    differences = ours.bits - reference.bits
+    assert paired["standard_error"] == pytest.approx(differences.std(ddof=1) / 10)  # sqrt(100 positions)
+    assert paired["difference"] < -3 * paired["standard_error"]  # memorised beats counting, beyond its error
+    with pytest.raises(ValueError, match="same positions"):
+        paired_difference(ours, markov_position_scores(markov, held_out, positions[:50], "centred"))
 
 
 def test_the_pretraining_split_feeds_the_card_and_the_table():

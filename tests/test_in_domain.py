@@ -41,8 +41,23 @@ def test_study_runs_every_stage_and_reuses_them(tmp_path):
     pretrained = json.loads((tmp_path / "study" / "costs.json").read_text())
     assert {f"pretrain {m} seed {s}" for m in ("dnabert", "randommask") for s in (1, 2)} <= set(pretrained)
 
+    # Each model against the best two-sided Markov model at the same positions (mean of differences = difference
+    # of means).
+    reference = bits["markov_reference"]
+    centred = {order: result["centred"]["bits_per_base"] for order, result in bits["markov"].items()}
+    assert reference["context"] == "centred" and centred[str(reference["order"])] == min(centred.values())
+    for run in (r for seeds in bits["models"].values() for r in seeds.values()):
+        assert run["vs_markov"]["difference"] == pytest.approx(run["bits_per_base"] - min(centred.values()))
+        assert run["vs_markov"]["standard_error"] > 0
+    assert f"vs {reference['label']} (bits)" in table and "(SE " in table
+
     again = in_domain(*_study(tmp_path))  # every model and fine-tuning run is reused: same figures
     assert again["finetune"] == report["finetune"] and again["bits_per_base"] == report["bits_per_base"]
+
+    # A bits file from before the paired comparison is measured again, to the same figures.
+    bits_file = tmp_path / "study" / "bits_per_base.json"
+    bits_file.write_text(json.dumps({k: v for k, v in bits.items() if k != "markov_reference"}))
+    assert in_domain(*_study(tmp_path))["bits_per_base"] == report["bits_per_base"]
 
     # A wider grid reuses the models; with several rates each side chooses on dev with its first seed only.
     tuned = in_domain(*_study(tmp_path, label_sizes=[30], finetune_learning_rates=[1e-3, 3e-3]))

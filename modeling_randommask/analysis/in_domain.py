@@ -37,7 +37,10 @@ from ..inference.bits_per_base import (
     fit_markov,
     from_datasets,
     markov_bits_per_base,
-    model_bits_per_base,
+    markov_label,
+    markov_position_scores,
+    model_position_scores,
+    paired_difference,
     sample_positions,
 )
 from ..inference.loading import load_model
@@ -178,25 +181,33 @@ def pretrained_models(study: Study, costs: _Costs) -> dict[str, dict[int, Path]]
 
 def bits_per_base_study(study: Study, models: dict[str, dict[int, Path]]) -> dict[str, Any]:
     """Every model and every Markov model (each order, both contexts) at the same held-out positions; the
-    Markov models are fitted on the training stretches, exactly the bases pretraining drew its windows from."""
+    Markov models are fitted on the training stretches, exactly the bases pretraining drew its windows from. Each
+    model is also compared position by position with the best two-sided Markov model (``vs_markov``: the mean
+    difference in bits and its standard error); that reference is chosen on these positions, which can only favour
+    it."""
     args = study.args
     tokenizer = KmerTokenizer(k=6)
     train, val, _ = build_genome_datasets(study.data_config(args.seeds[0]), tokenizer)
     held_out, stretches = from_datasets(train, val)
     positions = sample_positions(held_out, args.bits_positions, seed=study.data.val_seed,
                                  margin=max(args.markov_orders))
-    markov = {order: markov_bits_per_base(fit_markov(held_out.sequences.sequence, stretches, order), held_out,
-                                          positions)
-              for order in args.markov_orders}
+    fitted = {order: fit_markov(held_out.sequences.sequence, stretches, order) for order in args.markov_orders}
+    two_sided = {order: markov_position_scores(fitted[order], held_out, positions, "centred") for order in fitted}
+    best = min(two_sided, key=lambda order: two_sided[order].bits.mean())
     scored = {}
     for side, by_seed in models.items():
         for seed, folder in by_seed.items():
             model, model_tokenizer = load_model(folder, device="cpu")
-            scored.setdefault(side, {})[seed] = model_bits_per_base(model, model_tokenizer, held_out, positions,
-                                                                    window_tokens=study.data.max_length)
+            scores = model_position_scores(model, model_tokenizer, held_out, positions,
+                                           window_tokens=study.data.max_length)
+            scored.setdefault(side, {})[seed] = scores.summary() | {
+                "vs_markov": paired_difference(scores, two_sided[best])}
     blocks = [(int(s), int(e)) for s, e in zip(held_out.starts, held_out.ends)]
     return {"held_out": held_out.description, "held_out_blocks": blocks, "positions": int(positions.size),
-            "training_bases": int((stretches[1] - stretches[0]).sum()), "markov": markov, "models": scored}
+            "training_bases": int((stretches[1] - stretches[0]).sum()),
+            "markov": {order: markov_bits_per_base(markov, held_out, positions) for order, markov in fitted.items()},
+            "markov_reference": {"order": best, "context": "centred", "label": markov_label(best, "centred")},
+            "models": scored}
 
 
 def finetune_study(study: Study, models: dict[str, dict[int, Path]], costs: _Costs) -> list[dict]:
@@ -236,28 +247,35 @@ def finetune_study(study: Study, models: dict[str, dict[int, Path]], costs: _Cos
     return rows
 
 
-def _mean_std(values: list[float], scale: float = 1.0, digits: int = 3) -> str:
-    """Mean ± sample standard deviation (0 for one value)."""
+def _mean_std(values: list[float], scale: float = 1.0, digits: int = 3, sign: bool = False) -> str:
+    """Mean ± sample standard deviation (0 for one value); ``sign`` writes + before a positive mean."""
     values = scale * np.asarray(values, dtype=float)
     spread = values.std(ddof=1) if values.size > 1 else 0.0
-    return f"{values.mean():.{digits}f} ± {spread:.{digits}f}"
+    return f"{values.mean():{'+' if sign else ''}.{digits}f} ± {spread:.{digits}f}"
 
 
 def bits_table(bits: dict[str, Any], cpu_minutes: dict[str, float], tokens: int) -> str:
-    """Models (mean ± sample std over seeds) and Markov models, all at the same held-out positions."""
-    lines = ["| predictor | bits per base | accuracy | pretraining tokens | CPU-min per run |", "|---|---:|---:|---:|---:|"]
+    """Models (mean ± sample std over seeds) and Markov models, all at the same held-out positions. A model's
+    difference to the best two-sided Markov model is its mean over seeds ± their std, then (SE) the largest
+    per-seed standard error over positions."""
+    lines = [(f"| predictor | bits per base | accuracy | vs {bits['markov_reference']['label']} (bits) | "
+              "pretraining tokens | CPU-min per run |"),
+             "|---|---:|---:|---:|---:|---:|"]
     for side, by_seed in bits["models"].items():
         runs = list(by_seed.values())
-        seeds = f"{len(runs)} seeds"
         cost = f"{cpu_minutes[side]:.1f}" if side in cpu_minutes else "-"
-        lines.append(f"| {LABELS.get(side, side)} ({seeds}) | {_mean_std([r['bits_per_base'] for r in runs])} | "
-                     f"{_mean_std([r['accuracy'] for r in runs])} | {tokens if side != SCRATCH else 0:,} | {cost} |")
+        paired = [r["vs_markov"] for r in runs]
+        difference = (f"{_mean_std([p['difference'] for p in paired], sign=True)} "
+                      f"(SE {max(p['standard_error'] for p in paired):.3f})")
+        lines.append(f"| {LABELS.get(side, side)} ({len(runs)} seeds) | {_mean_std([r['bits_per_base'] for r in runs])} | "
+                     f"{_mean_std([r['accuracy'] for r in runs])} | {difference} | "
+                     f"{tokens if side != SCRATCH else 0:,} | {cost} |")
     for order, result in ((int(order), result) for order, result in bits["markov"].items()):
         for context in ("left", "centred"):
             before = order if context == "left" else order // 2
             label = (f"order-{order} Markov, causal ({order} before)" if context == "left" else
                      f"order-{order} Markov, two-sided ({before} before, {order - before} after)")
-            lines.append(f"| {label} | {result[context]['bits_per_base']:.3f} | {result[context]['accuracy']:.3f} | "
+            lines.append(f"| {label} | {result[context]['bits_per_base']:.3f} | {result[context]['accuracy']:.3f} | - | "
                          f"{result['fitted_kmers']:,} k-mers | - |")
     return "\n".join(lines)
 
@@ -290,7 +308,8 @@ def in_domain(args: InDomainArguments, pretraining: PretrainArguments | None = N
     costs = _Costs(output_dir / "costs.json")
     models = pretrained_models(study, costs)
     bits_file = output_dir / "bits_per_base.json"  # the same models and held-out block: measured once
-    if not bits_file.is_file():
+    if "markov_reference" not in (json.loads(bits_file.read_text()) if bits_file.is_file() else {}):
+        # absent, or written before the paired comparison with the Markov models: measured (again)
         write_whole(bits_file, json.dumps(costs.run("bits per base", bits_per_base_study, study, models), indent=1))
     bits = json.loads(bits_file.read_text())
     rows = finetune_study(study, models, costs) if args.tasks and args.label_sizes else []

@@ -11,8 +11,10 @@ from .base_probabilities import base_probabilities as base_probabilities
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "..pipeline_randommask": ["BASES", "DEFAULT_RULE", "RULES", "TASK", "DNABaseProbabilityPipeline"],
     ".base_probabilities": ["base_probabilities", "log_probs_at"],
-    ".bits_per_base": ["HeldOutDNA", "fit_markov", "from_datasets", "from_fasta", "from_pretraining_data",
-                       "held_out_bits_per_base", "markov_bits_per_base", "model_bits_per_base", "sample_positions"],
+    ".bits_per_base": ["HeldOutDNA", "PositionScores", "fit_markov", "from_datasets", "from_fasta",
+                       "from_pretraining_data", "held_out_bits_per_base", "markov_bits_per_base",
+                       "markov_position_scores", "model_bits_per_base", "model_position_scores", "paired_difference",
+                       "sample_positions"],
     ".embeddings": ["EmbedArguments", "embed", "embed_to_file", "iter_embeddings"],
     ".loading": ["load_model", "resolve_device"],
     ".markov": ["MarkovBaseline"],

@@ -113,26 +113,54 @@ def sample_positions(dna: HeldOutDNA, num_positions: int, seed: int, margin: int
     return np.sort(chosen)
 
 
-def _score(log_probs: torch.Tensor, truth: np.ndarray) -> dict[str, float]:
-    """Mean -log2 P(true base) and the accuracy of the most probable base."""
-    truth = torch.from_numpy(truth)
-    picked = log_probs[torch.arange(truth.numel()), truth]
-    return {"bits_per_base": float(-picked.mean() / math.log(2)),
-            "accuracy": float((log_probs.argmax(dim=1) == truth).double().mean())}
+@dataclass
+class PositionScores:
+    """Per scored position: ``-log2 P(true base)`` and whether the most probable base is the true one. Kept per
+    position so that two predictors scored at the same positions can be compared pairwise (``paired_difference``)."""
+
+    bits: np.ndarray
+    correct: np.ndarray
+
+    @classmethod
+    def of(cls, log_probs: torch.Tensor, truth: np.ndarray) -> PositionScores:
+        picked = log_probs[torch.arange(truth.size), torch.from_numpy(truth)]
+        return cls((-picked.double() / math.log(2)).numpy(), (log_probs.argmax(dim=1).numpy() == truth))
+
+    def summary(self) -> dict[str, float]:
+        """Mean bits per base and accuracy."""
+        return {"bits_per_base": float(self.bits.mean()), "accuracy": float(self.correct.mean())}
+
+
+def paired_difference(ours: PositionScores, reference: PositionScores) -> dict[str, float]:
+    """Mean per-position difference in bits, ``ours - reference`` (negative: ours predicts better), and its standard
+    error over positions. Both were scored at the same positions, so the position-to-position variation that
+    dominates either mean cancels: the standard error is far smaller than either mean's."""
+    if ours.bits.shape != reference.bits.shape:
+        raise ValueError(f"paired scores need the same positions, got {ours.bits.size} and {reference.bits.size}")
+    difference = ours.bits - reference.bits
+    return {"difference": float(difference.mean()),
+            "standard_error": float(difference.std(ddof=1) / math.sqrt(difference.size)) if difference.size > 1
+            else math.nan}
 
 
 def _truth(dna: HeldOutDNA, positions: np.ndarray) -> np.ndarray:
     return _CODE[dna.sequences.sequence[positions]]
 
 
-def model_bits_per_base(model: RandomMaskForMaskedLM, tokenizer: KmerTokenizer, dna: HeldOutDNA,
-                        positions: np.ndarray, *, rule: str = DEFAULT_RULE, window_tokens: int | None = None,
-                        batch_tokens: int = DEFAULT_BATCH_TOKENS, progress: bool = False) -> dict[str, float]:
-    """``bits_per_base`` and ``accuracy`` of the model at ``positions`` (global, from ``sample_positions``)."""
+def model_position_scores(model: RandomMaskForMaskedLM, tokenizer: KmerTokenizer, dna: HeldOutDNA,
+                          positions: np.ndarray, *, rule: str = DEFAULT_RULE, window_tokens: int | None = None,
+                          batch_tokens: int = DEFAULT_BATCH_TOKENS, progress: bool = False) -> PositionScores:
+    """The model's scores at ``positions`` (global, from ``sample_positions``)."""
     record = np.searchsorted(dna.sequences.starts, positions, side="right") - 1
     log_probs = log_probs_at(model, tokenizer, dna.sequences, record, positions - dna.sequences.starts[record],
                              rule=rule, window_tokens=window_tokens, batch_tokens=batch_tokens, progress=progress)
-    return _score(log_probs, _truth(dna, positions))
+    return PositionScores.of(log_probs, _truth(dna, positions))
+
+
+def model_bits_per_base(model: RandomMaskForMaskedLM, tokenizer: KmerTokenizer, dna: HeldOutDNA,
+                        positions: np.ndarray, **options) -> dict[str, float]:
+    """``bits_per_base`` and ``accuracy`` of the model at ``positions`` (options: ``model_position_scores``')."""
+    return model_position_scores(model, tokenizer, dna, positions, **options).summary()
 
 
 def markov_label(order: int, context: str) -> str:
@@ -142,13 +170,18 @@ def markov_label(order: int, context: str) -> str:
         f"order-{order} Markov, {before} bases before and {order - before} after"
 
 
+def markov_position_scores(markov: MarkovBaseline, dna: HeldOutDNA, positions: np.ndarray,
+                           context: str) -> PositionScores:
+    """The Markov baseline's scores at ``positions`` in one context (``"left"`` or ``"centred"``)."""
+    return PositionScores.of(markov.log_probs(dna.sequences.sequence, positions, context), _truth(dna, positions))
+
+
 def markov_bits_per_base(markov: MarkovBaseline, dna: HeldOutDNA, positions: np.ndarray) -> dict:
     """The Markov baseline at ``positions``: its ``order``, the number of k-mers it was fitted on, and per context
     (``"left"``, ``"centred"``) a ``label`` for reports, ``bits_per_base`` and ``accuracy``."""
-    truth = _truth(dna, positions)
     return {"order": markov.order, "fitted_kmers": markov.fitted_kmers,
             **{context: {"label": markov_label(markov.order, context),
-                         **_score(markov.log_probs(dna.sequences.sequence, positions, context), truth)}
+                         **markov_position_scores(markov, dna, positions, context).summary()}
                for context in CONTEXTS}}
 
 
