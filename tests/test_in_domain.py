@@ -49,14 +49,20 @@ def test_study_runs_every_stage_and_reuses_them(tmp_path):
     for run in (r for seeds in bits["models"].values() for r in seeds.values()):
         assert run["vs_markov"]["difference"] == pytest.approx(run["bits_per_base"] - min(centred.values()))
         assert run["vs_markov"]["standard_error"] > 0
-    assert f"vs {reference['label']} (bits)" in table and "(SE " in table
+    # ... and with the first masking's model of the same seed.
+    assert bits["reference_masking"] == "dnabert" and "vs_reference_masking" not in bits["models"]["dnabert"]["1"]
+    for side in ("randommask", "scratch"):
+        for seed, run in bits["models"][side].items():
+            assert run["vs_reference_masking"]["difference"] == pytest.approx(
+                run["bits_per_base"] - bits["models"]["dnabert"][seed]["bits_per_base"])
+    assert f"vs {reference['label']} (bits) | vs DNABERT masking (bits) |" in table and "(SE " in table
 
     again = in_domain(*_study(tmp_path))  # every model and fine-tuning run is reused: same figures
     assert again["finetune"] == report["finetune"] and again["bits_per_base"] == report["bits_per_base"]
 
     # A bits file from before the paired comparison is measured again, to the same figures.
     bits_file = tmp_path / "study" / "bits_per_base.json"
-    bits_file.write_text(json.dumps({k: v for k, v in bits.items() if k != "markov_reference"}))
+    bits_file.write_text(json.dumps({k: v for k, v in bits.items() if k != "reference_masking"}))
     assert in_domain(*_study(tmp_path))["bits_per_base"] == report["bits_per_base"]
 
     # A wider grid reuses the models; with several rates each side chooses on dev with its first seed only.

@@ -182,9 +182,9 @@ def pretrained_models(study: Study, costs: _Costs) -> dict[str, dict[int, Path]]
 def bits_per_base_study(study: Study, models: dict[str, dict[int, Path]]) -> dict[str, Any]:
     """Every model and every Markov model (each order, both contexts) at the same held-out positions; the
     Markov models are fitted on the training stretches, exactly the bases pretraining drew its windows from. Each
-    model is also compared position by position with the best two-sided Markov model (``vs_markov``: the mean
-    difference in bits and its standard error); that reference is chosen on these positions, which can only favour
-    it."""
+    model is also compared position by position (the mean difference in bits and its standard error) with the best
+    two-sided Markov model (``vs_markov``; chosen on these positions, which can only favour it) and with the first
+    masking's model of the same seed (``vs_reference_masking``)."""
     args = study.args
     tokenizer = KmerTokenizer(k=6)
     train, val, _ = build_genome_datasets(study.data_config(args.seeds[0]), tokenizer)
@@ -194,20 +194,21 @@ def bits_per_base_study(study: Study, models: dict[str, dict[int, Path]]) -> dic
     fitted = {order: fit_markov(held_out.sequences.sequence, stretches, order) for order in args.markov_orders}
     two_sided = {order: markov_position_scores(fitted[order], held_out, positions, "centred") for order in fitted}
     best = min(two_sided, key=lambda order: two_sided[order].bits.mean())
+    scores = {(side, seed): model_position_scores(*load_model(folder, device="cpu"), held_out, positions,
+                                                  window_tokens=study.data.max_length)
+              for side, by_seed in models.items() for seed, folder in by_seed.items()}
+    first = args.maskings[0]
     scored = {}
-    for side, by_seed in models.items():
-        for seed, folder in by_seed.items():
-            model, model_tokenizer = load_model(folder, device="cpu")
-            scores = model_position_scores(model, model_tokenizer, held_out, positions,
-                                           window_tokens=study.data.max_length)
-            scored.setdefault(side, {})[seed] = scores.summary() | {
-                "vs_markov": paired_difference(scores, two_sided[best])}
+    for (side, seed), these in scores.items():
+        scored.setdefault(side, {})[seed] = these.summary() | {
+            "vs_markov": paired_difference(these, two_sided[best]),
+            **({"vs_reference_masking": paired_difference(these, scores[first, seed])} if side != first else {})}
     blocks = [(int(s), int(e)) for s, e in zip(held_out.starts, held_out.ends)]
     return {"held_out": held_out.description, "held_out_blocks": blocks, "positions": int(positions.size),
             "training_bases": int((stretches[1] - stretches[0]).sum()),
             "markov": {order: markov_bits_per_base(markov, held_out, positions) for order, markov in fitted.items()},
             "markov_reference": {"order": best, "context": "centred", "label": markov_label(best, "centred")},
-            "models": scored}
+            "reference_masking": first, "models": scored}
 
 
 def finetune_study(study: Study, models: dict[str, dict[int, Path]], costs: _Costs) -> list[dict]:
@@ -256,26 +257,30 @@ def _mean_std(values: list[float], scale: float = 1.0, digits: int = 3, sign: bo
 
 def bits_table(bits: dict[str, Any], cpu_minutes: dict[str, float], tokens: int) -> str:
     """Models (mean ± sample std over seeds) and Markov models, all at the same held-out positions. A model's
-    difference to the best two-sided Markov model is its mean over seeds ± their std, then (SE) the largest
-    per-seed standard error over positions."""
+    paired differences (to the best two-sided Markov model, to the first masking) are their mean over seeds ± their
+    std, then (SE) the largest per-seed standard error over positions."""
+    reference = LABELS.get(bits["reference_masking"], bits["reference_masking"])
     lines = [(f"| predictor | bits per base | accuracy | vs {bits['markov_reference']['label']} (bits) | "
-              "pretraining tokens | CPU-min per run |"),
-             "|---|---:|---:|---:|---:|---:|"]
+              f"vs {reference} (bits) | pretraining tokens | CPU-min per run |"), "|---|---:|---:|---:|---:|---:|---:|"]
+
+    def paired(runs: list[dict], key: str) -> str:
+        if key not in runs[0]:
+            return "-"
+        return (f"{_mean_std([r[key]['difference'] for r in runs], sign=True)} "
+                f"(SE {max(r[key]['standard_error'] for r in runs):.3f})")
+
     for side, by_seed in bits["models"].items():
         runs = list(by_seed.values())
         cost = f"{cpu_minutes[side]:.1f}" if side in cpu_minutes else "-"
-        paired = [r["vs_markov"] for r in runs]
-        difference = (f"{_mean_std([p['difference'] for p in paired], sign=True)} "
-                      f"(SE {max(p['standard_error'] for p in paired):.3f})")
         lines.append(f"| {LABELS.get(side, side)} ({len(runs)} seeds) | {_mean_std([r['bits_per_base'] for r in runs])} | "
-                     f"{_mean_std([r['accuracy'] for r in runs])} | {difference} | "
-                     f"{tokens if side != SCRATCH else 0:,} | {cost} |")
+                     f"{_mean_std([r['accuracy'] for r in runs])} | {paired(runs, 'vs_markov')} | "
+                     f"{paired(runs, 'vs_reference_masking')} | {tokens if side != SCRATCH else 0:,} | {cost} |")
     for order, result in ((int(order), result) for order, result in bits["markov"].items()):
         for context in ("left", "centred"):
             before = order if context == "left" else order // 2
             label = (f"order-{order} Markov, causal ({order} before)" if context == "left" else
                      f"order-{order} Markov, two-sided ({before} before, {order - before} after)")
-            lines.append(f"| {label} | {result[context]['bits_per_base']:.3f} | {result[context]['accuracy']:.3f} | - | "
+            lines.append(f"| {label} | {result[context]['bits_per_base']:.3f} | {result[context]['accuracy']:.3f} | - | - | "
                          f"{result['fitted_kmers']:,} k-mers | - |")
     return "\n".join(lines)
 
@@ -308,8 +313,8 @@ def in_domain(args: InDomainArguments, pretraining: PretrainArguments | None = N
     costs = _Costs(output_dir / "costs.json")
     models = pretrained_models(study, costs)
     bits_file = output_dir / "bits_per_base.json"  # the same models and held-out block: measured once
-    if "markov_reference" not in (json.loads(bits_file.read_text()) if bits_file.is_file() else {}):
-        # absent, or written before the paired comparison with the Markov models: measured (again)
+    if "reference_masking" not in (json.loads(bits_file.read_text()) if bits_file.is_file() else {}):
+        # absent, or written before the paired comparisons: measured (again)
         write_whole(bits_file, json.dumps(costs.run("bits per base", bits_per_base_study, study, models), indent=1))
     bits = json.loads(bits_file.read_text())
     rows = finetune_study(study, models, costs) if args.tasks and args.label_sizes else []
