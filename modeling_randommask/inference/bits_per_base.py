@@ -134,7 +134,7 @@ class PositionScores:
 def paired_difference(ours: PositionScores, reference: PositionScores) -> dict[str, float]:
     """Mean per-position difference in bits, ``ours - reference`` (negative: ours predicts better), and its standard
     error over positions. Both were scored at the same positions, so the position-to-position variation that
-    dominates either mean cancels: the standard error is far smaller than either mean's."""
+    dominates either mean cancels: the standard error is smaller than either mean's."""
     if ours.bits.shape != reference.bits.shape:
         raise ValueError(f"paired scores need the same positions, got {ours.bits.size} and {reference.bits.size}")
     difference = ours.bits - reference.bits
