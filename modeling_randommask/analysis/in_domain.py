@@ -37,7 +37,6 @@ from ..inference.bits_per_base import (
     fit_markov,
     from_datasets,
     markov_bits_per_base,
-    markov_label,
     markov_position_scores,
     model_position_scores,
     paired_difference,
@@ -192,8 +191,9 @@ def bits_per_base_study(study: Study, models: dict[str, dict[int, Path]]) -> dic
     positions = sample_positions(held_out, args.bits_positions, seed=study.data.val_seed,
                                  margin=max(args.markov_orders))
     fitted = {order: fit_markov(held_out.sequences.sequence, stretches, order) for order in args.markov_orders}
-    two_sided = {order: markov_position_scores(fitted[order], held_out, positions, "centred") for order in fitted}
-    best = min(two_sided, key=lambda order: two_sided[order].bits.mean())
+    markov = {order: markov_bits_per_base(fitted[order], held_out, positions) for order in fitted}
+    best = min(markov, key=lambda order: markov[order]["centred"]["bits_per_base"])
+    two_sided_best = markov_position_scores(fitted[best], held_out, positions, "centred")
     scores = {(side, seed): model_position_scores(*load_model(folder, device="cpu"), held_out, positions,
                                                   window_tokens=study.data.max_length)
               for side, by_seed in models.items() for seed, folder in by_seed.items()}
@@ -201,13 +201,13 @@ def bits_per_base_study(study: Study, models: dict[str, dict[int, Path]]) -> dic
     scored = {}
     for (side, seed), these in scores.items():
         scored.setdefault(side, {})[seed] = these.summary() | {
-            "vs_markov": paired_difference(these, two_sided[best]),
+            "vs_markov": paired_difference(these, two_sided_best),
             **({"vs_reference_masking": paired_difference(these, scores[first, seed])} if side != first else {})}
     blocks = [(int(s), int(e)) for s, e in zip(held_out.starts, held_out.ends)]
     return {"held_out": held_out.description, "held_out_blocks": blocks, "positions": int(positions.size),
             "training_bases": int((stretches[1] - stretches[0]).sum()),
-            "markov": {order: markov_bits_per_base(markov, held_out, positions) for order, markov in fitted.items()},
-            "markov_reference": {"order": best, "context": "centred", "label": markov_label(best, "centred")},
+            "markov": markov, "markov_reference": {"order": best, "context": "centred",
+                                                   "label": markov[best]["centred"]["label"]},
             "reference_masking": first, "models": scored}
 
 
@@ -313,10 +313,10 @@ def in_domain(args: InDomainArguments, pretraining: PretrainArguments | None = N
     costs = _Costs(output_dir / "costs.json")
     models = pretrained_models(study, costs)
     bits_file = output_dir / "bits_per_base.json"  # the same models and held-out block: measured once
-    if "reference_masking" not in (json.loads(bits_file.read_text()) if bits_file.is_file() else {}):
-        # absent, or written before the paired comparisons: measured (again)
+    bits = json.loads(bits_file.read_text()) if bits_file.is_file() else {}
+    if "reference_masking" not in bits:  # absent, or written before the paired comparisons: measured (again)
         write_whole(bits_file, json.dumps(costs.run("bits per base", bits_per_base_study, study, models), indent=1))
-    bits = json.loads(bits_file.read_text())
+        bits = json.loads(bits_file.read_text())  # as a rerun reads it (JSON keys)
     rows = finetune_study(study, models, costs) if args.tasks and args.label_sizes else []
     pretrain_minutes = {masking: np.mean([costs.seconds.get(f"pretrain {masking} seed {seed}", np.nan)
                                           for seed in args.seeds]) / 60 for masking in args.maskings}
