@@ -124,6 +124,9 @@ BOOKKEEPING_OPTIONS = frozenset({
     "push_to_hub", "hub_model_id", "allow_resume_changes",
     "paths",  # the genome is compared by content (records, bases), not by path
     "corpus_store", "corpus_dir"})  # the same bases, mapped or read
+# Settings newer than some checkpoints, at the value that means what those checkpoints did: recorded only when they
+# differ from it, so that such checkpoints still resume.
+ADDED_SETTINGS = {"short_records": "skip"}
 # Never changed on resume, even when allowed: the weights' shapes and the curriculum the log and card describe.
 FIXED_ON_RESUME = ("model_preset", "kmer_size", "masking", "num_phases", "max_steps")
 

@@ -57,7 +57,13 @@ from .parent_model import (
     parent_source_for_card,
     settings_from_parent,
 )
-from .pretrain_arguments import BOOKKEEPING_OPTIONS, FIXED_ON_RESUME, PretrainArguments, check_positions
+from .pretrain_arguments import (
+    ADDED_SETTINGS,
+    BOOKKEEPING_OPTIONS,
+    FIXED_ON_RESUME,
+    PretrainArguments,
+    check_positions,
+)
 from .run_log import TRAINING_LOG, RunLog, read_training_log
 
 logger = logging.getLogger(__name__)
@@ -140,7 +146,8 @@ def run_settings(args: PretrainArguments, data: GenomeDataConfig, data_stats: di
     """What a resumed run must share with its checkpoint to continue it exactly: every option but the bookkeeping
     ones (mixed precision as in force, whether given or from accelerate's config), the number of processes and
     gradient-accumulation steps, and the genome by content (the SHA-256 of its bases and records, not its paths)."""
-    options = {k: v for k, v in (asdict(args) | asdict(data)).items() if k not in BOOKKEEPING_OPTIONS}
+    options = {k: v for k, v in (asdict(args) | asdict(data)).items()
+               if k not in BOOKKEEPING_OPTIONS and not (k in ADDED_SETTINGS and v == ADDED_SETTINGS[k])}
     options["mixed_precision"] = str(accelerator.mixed_precision)
     genome = {key: data_stats[key] for key in ("genomes", "records", "bases", "non_acgt_bases", "content_sha256")}
     run = {"world_size": accelerator.num_processes, "accumulation": accumulation, "genome": genome}
