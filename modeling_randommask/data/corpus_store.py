@@ -46,7 +46,6 @@ from .fasta import (
     fasta_files,
     finish_content_hash,
     join_runs,
-    read_genome,
     runs_in_block,
 )
 from .options import InputError, check_output_folder
@@ -108,9 +107,33 @@ def _file_digest(path: Path, corpus_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def corpus_key(files: list[Path], corpus_dir: Path) -> str:
-    """The store's name: the format version and the input files' contents, in order."""
-    digests = [_file_digest(path, corpus_dir) for path in files]
+class FastaSource:
+    """A FASTA(.gz) file as an input of a store. Other inputs (``sequence_sources``: text, tables, datasets) have
+    the same three members: ``path`` (what the corpus calls the input: its mix weight and card row), ``digest``
+    (its content, for the store's key) and ``read`` (append its bases to ``out``; return ``(name, line or row, start,
+    length)`` per record, empty ones included)."""
+
+    unit = "line"
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    @property
+    def keyable(self) -> bool:
+        """Whether its content can be keyed before it is read (not a pipe)."""
+        return self.path.is_file()
+
+    def digest(self, corpus_dir: Path) -> str:
+        return _file_digest(self.path, corpus_dir)
+
+    def read(self, out) -> list[tuple[str, int, int, int]]:
+        return _FastaReader(self.path, out).read()
+
+
+def corpus_key(sources: list, corpus_dir: Path) -> str:
+    """The store's name: the format version and the inputs' contents, in order (a FASTA file's digest is the
+    SHA-256 of its bytes, so stores prepared before other inputs existed keep their names)."""
+    digests = [source.digest(corpus_dir) for source in sources]
     return hashlib.sha256(json.dumps({"format": FORMAT_VERSION, "files": digests}).encode()).hexdigest()[:32]
 
 
@@ -145,16 +168,17 @@ class _SpillingBases:
         self.pending = bytearray()
 
 
-def _write_store(files: list[Path], folder: Path) -> dict:
-    """Parse ``files`` into ``folder`` (streaming); return what ``corpus.json`` holds. Same rules as
+def _write_store(sources: list, folder: Path) -> dict:
+    """Parse ``sources`` into ``folder`` (streaming); return what ``corpus.json`` holds. Same rules as
     ``read_genome``: empty records are skipped (and listed), record names must be unique."""
     records = RecordTable()
+    files = [source.path for source in sources]
     with open(folder / BASES_FILE, "wb") as handle, tqdm(desc="preparing corpus", unit="bp", unit_scale=True) as bar:
         out = _SpillingBases(handle, bar)
-        for file_index, path in enumerate(files):
-            logger.info("preparing corpus: reading %s", path)
-            for name, line, start, length in _FastaReader(path, out).read():
-                records.add(path, file_index, name, line, start, length)
+        for file_index, source in enumerate(sources):
+            logger.info("preparing corpus: reading %s", source.path)
+            for name, line, start, length in source.read(out):
+                records.add(source.path, file_index, name, line, start, length, unit=source.unit)
         out.flush()
         handle.flush()
         os.fsync(handle.fileno())
@@ -168,7 +192,7 @@ def _write_store(files: list[Path], folder: Path) -> dict:
     return {"format": FORMAT_VERSION, "bases": len(out), "sha256": sha256, "names": records.names,
             "starts": records.starts, "lengths": records.lengths, "record_files": records.record_files,
             "skipped_records": records.skipped,
-            "files": [{"name": path.name, "bytes": path.stat().st_size} for path in files]}
+            "files": [{"name": path.name, "bytes": path.stat().st_size if path.is_file() else None} for path in files]}
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -180,12 +204,18 @@ def _fsync_folder(folder: Path) -> None:
 
 
 def prepare_corpus(paths: str | Path | list[str | Path], corpus_dir: str | Path | None = None) -> Path:
-    """The store of these FASTA files under ``corpus_dir``, built unless a complete one exists; its folder.
+    """The store of these FASTA files under ``corpus_dir``, built unless a complete one exists; its folder."""
+    return prepare_store([FastaSource(path) for path in fasta_files(paths)], corpus_dir)
+
+
+def prepare_store(sources: list, corpus_dir: str | Path | None = None) -> Path:
+    """The store of these inputs (``FastaSource`` or ``sequence_sources``) under ``corpus_dir``, built unless a
+    complete one exists; its folder.
 
     Safe to call from every rank at once: one builds it under the lock, the others wait and then find it."""
-    files = fasta_files(paths)
+    files = [source.path for source in sources]
     corpus_dir = check_output_folder(corpus_dir or default_corpus_dir(), "--corpus_dir")
-    store = corpus_dir / corpus_key(files, corpus_dir)
+    store = corpus_dir / corpus_key(sources, corpus_dir)
     if (store / INFO_FILE).is_file():
         return store
     corpus_dir.mkdir(parents=True, exist_ok=True)
@@ -199,7 +229,7 @@ def prepare_corpus(paths: str | Path | list[str | Path], corpus_dir: str | Path 
         temporary.mkdir()
         clock = time.perf_counter()
         try:
-            info = _write_store(files, temporary)
+            info = _write_store(sources, temporary)
             info_file = temporary / INFO_FILE
             info_file.write_text(json.dumps(info))
             with open(info_file, "rb+") as handle:
@@ -243,14 +273,31 @@ def load_genome(paths: str | Path | list[str | Path], corpus_dir: str | Path | N
                 use_store: bool = True) -> Genome:
     """The genome of these FASTA files: mapped from its prepared store (built on first use), or read into RAM when
     ``use_store`` is off or an input is not a regular file (a pipe cannot be keyed before it is read)."""
-    files = fasta_files(paths)
-    if not use_store:
-        return read_genome(files)
-    unkeyable = [str(path) for path in files if not path.is_file()]
-    if unkeyable:
+    return load_sources([FastaSource(path) for path in fasta_files(paths)], corpus_dir, use_store)
+
+
+def load_sources(sources: list, corpus_dir: str | Path | None = None, use_store: bool = True) -> Genome:
+    """The genome of these inputs: mapped from their prepared store (built on first use), or read into RAM when
+    ``use_store`` is off or an input cannot be keyed before it is read (a pipe)."""
+    files = [source.path for source in sources]
+    unkeyable = [str(source.path) for source in sources if not source.keyable]
+    if unkeyable and use_store:
         logger.info("reading %s into RAM: not regular files, so no prepared corpus", ", ".join(unkeyable))
-        return read_genome(files)
-    return open_corpus(prepare_corpus(files, corpus_dir), files)
+    if not use_store or unkeyable:
+        return read_sources(sources)
+    return open_corpus(prepare_store(sources, corpus_dir), files)
+
+
+def read_sources(sources: list) -> Genome:
+    """The inputs read into RAM (``--no_corpus_store``), under the store's rules."""
+    out, records = bytearray(), RecordTable()
+    for file_index, source in enumerate(sources):
+        for name, line, start, length in source.read(out):
+            records.add(source.path, file_index, name, line, start, length, unit=source.unit)
+    files = [source.path for source in sources]
+    records.check_not_empty(files)
+    return Genome(np.frombuffer(out, dtype=np.uint8), records.names, np.array(records.starts, dtype=np.int64),
+                  np.array(records.lengths, dtype=np.int64), files, records.record_files, records.skipped)
 
 
 def prepare(args: CorpusArguments) -> str:
