@@ -54,7 +54,7 @@ def test_continued_run_starts_from_the_parents_weights_and_tokenizer(parent, tmp
     metadata = _card_metadata(longer)["randommask"]
     assert metadata == {"tokens_seen": parent_tokens + 3 * 8 * 40, "parent": str(parent)}
     card = (longer / "README.md").read_text()
-    assert f"`tokens_seen_before` | {parent_tokens:,}" in card and f"`tokens_seen_this_run` | {3 * 8 * 40:,}" in card
+    assert f"`tokens_seen_before` | {parent_tokens:,}" in card and f"`tokens_seen` | {3 * 8 * 40:,}" in card
 
 
 @pytest.mark.parametrize(("options", "message"), [

@@ -48,12 +48,12 @@ class ParentModel:
         return check_local_folder(self.source) is None
 
     def lineage(self, tokens_this_run: int) -> dict:
-        """The card's lines on where the weights come from and how much DNA they have seen."""
+        """The card's lines on where the weights come from and how much DNA they have seen (this run's count is the
+        card's ``tokens_seen``)."""
         before = "unknown" if self.tokens_seen is None else self.tokens_seen
         total = (f"unknown (at least {tokens_this_run:,})" if self.tokens_seen is None
                  else self.tokens_seen + tokens_this_run)
-        return {"continued_from": self.source, "tokens_seen_before": before, "tokens_seen_this_run": tokens_this_run,
-                "tokens_seen_total": total}
+        return {"continued_from": self.source, "tokens_seen_before": before, "tokens_seen_total": total}
 
 
 def card_tokens_seen(source: str) -> int | None:
