@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import QUICK_PRETRAIN, REPO, lambda_dna, read_log
+from conftest import QUICK_PRETRAIN, REPO, lambda_dna, read_log, run_script
 
 from modeling_randommask.data.corpus_store import load_sources, prepare_store
 from modeling_randommask.data.genome_windows import GenomeDataConfig, build_genome_datasets
@@ -273,3 +273,18 @@ def test_pretraining_mixes_every_kind_of_source_and_a_changed_input_is_refused_o
     config = GenomeDataConfig(train_file=[str(text)], max_length=64, val_fraction=0.05)
     train, _, stats = build_genome_datasets(config, KmerTokenizer(k=6))
     assert stats["skipped_short_records"] == 0 and len(train) > 250  # 101-bp reads: one window each
+
+
+@pytest.mark.slow
+def test_prepare_command_takes_the_same_inputs_and_prepares_the_store_pretraining_maps(tmp_path):
+    text = tmp_path / "reads.txt"
+    text.write_text("\n".join(SEQUENCES) + "\n")
+    corpora = tmp_path / "corpora"
+    done = run_script(["--train_file", str(text), "--sequence_column", "seq", "--corpus_dir", str(corpora)],
+                      program=(str(REPO / "examples" / "prepare_corpus.py"),))
+    output = done.communicate(timeout=300)[0]
+    assert done.returncode == 0, output
+    expected = prepare_store(corpus_sources([], [str(text)], None), corpora)  # already there: not prepared again
+    assert f"prepared corpus {expected}: {sum(map(len, SEQUENCES)):,} bases in 30 records from 1 files" in output
+    assert (f"Next: accelerate launch examples/pretrain.py --train_file {text} --sequence_column seq --corpus_dir "
+            f"{corpora}") in output

@@ -1,12 +1,13 @@
-"""``randommask-prepare-corpus`` (``examples/prepare_corpus.py``): parse FASTA files once into the memory-mapped
-corpus store that every rank of later pretraining runs maps."""
+"""``randommask-prepare-corpus`` (``examples/prepare_corpus.py``): parse FASTA files, sequence files or a dataset
+once into the memory-mapped corpus store that every rank of later pretraining runs maps."""
 
 from __future__ import annotations
 
 from ..data.corpus_store import CorpusArguments, prepare
 from ..data.options import parse_cli
+from ..data.sequence_sources import SequenceSourceOptions
 from .entry import run_command
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_command(lambda: print(prepare(*parse_cli(CorpusArguments, argv))))
+    run_command(lambda: print(prepare(*parse_cli((CorpusArguments, SequenceSourceOptions), argv))))

@@ -300,13 +300,17 @@ def read_sources(sources: list) -> Genome:
                   np.array(records.lengths, dtype=np.int64), files, records.record_files, records.skipped)
 
 
-def prepare(args: CorpusArguments) -> str:
-    """``examples/prepare_corpus.py``: prepare the store; return the line saying where it is and what to run next."""
-    paths = args.paths or [str(path) for path in default_corpus()]
-    store = prepare_corpus(paths, args.corpus_dir)
+def prepare(args: CorpusArguments, options=None) -> str:
+    """``examples/prepare_corpus.py``: prepare the store; return the line saying where it is and what to run next.
+    ``options`` (``sequence_sources.SequenceSourceOptions``): text files, tables and a dataset besides the FASTA."""
+    paths = args.paths or ([] if options is not None and options.given() else [str(p) for p in default_corpus()])
+    sources = options.sources(paths) if options is not None else [FastaSource(p) for p in fasta_files(paths)]
+    store = prepare_store(sources, args.corpus_dir)
     genome = open_corpus(store)
     size = sum(path.stat().st_size for path in store.iterdir()) / 1e9
-    where = f" --corpus_dir {args.corpus_dir}" if args.corpus_dir else ""
+    given = " ".join(filter(None, [f"--genome {' '.join(paths)}" if paths else "",
+                                   options.command_line() if options is not None else "",
+                                   f"--corpus_dir {args.corpus_dir}" if args.corpus_dir else ""]))
     return (f"prepared corpus {store}: {genome.num_bases:,} bases in {len(genome.names):,} records from "
             f"{len(genome.files)} files, {size:.2f} GB on disk. Next: accelerate launch examples/pretrain.py "
-            f"--genome {' '.join(paths)}{where} (every rank maps this store)")
+            f"{given} (every rank maps this store)")

@@ -38,7 +38,7 @@ from .corpus_store import load_sources
 from .fasta import COMPLEMENT, IS_ACGT, Genome, default_corpus, letter_counts, split_at
 from .options import InputError, check_output_folder
 from .seeding import keyed_generator, seed_hash
-from .sequence_sources import corpus_sources
+from .sequence_sources import SequenceSourceOptions
 
 logger = logging.getLogger(__name__)
 
@@ -50,24 +50,12 @@ class GenomeDataError(InputError, ValueError):
 
 
 @dataclass
-class GenomeDataConfig:
+class GenomeDataConfig(SequenceSourceOptions):
     """How genome windows are made: the data options of ``examples/pretrain.py`` (the module docstring explains each
     policy). Empty ``paths`` means the embedded E. coli genome."""
 
     paths: list[str] = field(default_factory=list, metadata={
         "aliases": ["--genome"], "help": "FASTA(.gz) files or folders of them (default: the embedded E. coli genome)"})
-    train_file: list[str] = field(default_factory=list, metadata={
-        "help": "sequence files, as run_mlm.py names them: text (.txt/.seq, one sequence per line), tables "
-                "(.csv/.tsv/.parquet: only --sequence_column is read, labels never), a task folder (its train file "
-                "only) or FASTA; optionally .gz"})
-    dataset_name: str | None = field(default=None, metadata={
-        "help": "a Hugging Face dataset: a save_to_disk folder, a local folder of data files, or a Hub id (its "
-                "split is streamed into the prepared corpus)"})
-    dataset_config_name: str | None = field(default=None, metadata={"help": "the dataset's configuration"})
-    dataset_split: str = field(default="train", metadata={"help": "the dataset's split read as the corpus"})
-    dataset_revision: str | None = field(default=None, metadata={"help": "the Hub dataset's branch, tag or commit"})
-    sequence_column: str = field(default="sequence", metadata={
-        "help": "the column of tables and datasets that holds the DNA"})
     max_length: int = field(default=128, metadata={
         "help": "tokens per window including [CLS] and [SEP] (the paper: 512); the window's bases follow from the "
                 "tokenizer"})
@@ -107,7 +95,7 @@ class GenomeDataConfig:
 
     def __post_init__(self):
         self.paths = [self.paths] if isinstance(self.paths, (str, Path)) else list(self.paths)
-        self.train_file = [self.train_file] if isinstance(self.train_file, (str, Path)) else list(self.train_file)
+        super().__post_init__()
         checks = {"max_length >= 3": self.max_length >= 3, "0 <= val_fraction <= 0.5": 0 <= self.val_fraction <= 0.5,
                   "val_block >= 1": self.val_block >= 1, "min_gap >= 1": self.min_gap >= 1,
                   "0 <= max_n_fraction <= 1": 0 <= self.max_n_fraction <= 1,
@@ -149,12 +137,7 @@ class GenomeDataConfig:
 
     def genome_paths(self) -> list[str | Path]:
         """``paths``, or the embedded default corpus when no input at all is given."""
-        return self.paths or ([] if self.train_file or self.dataset_name else default_corpus())
-
-    def sources(self) -> list:
-        """Every input of the corpus, in mix order (``sequence_sources``): FASTA files, train files, the dataset."""
-        return corpus_sources(self.genome_paths(), self.train_file, self.dataset_name, self.dataset_config_name,
-                              self.dataset_split, self.dataset_revision, self.sequence_column)
+        return self.paths or ([] if self.given() else default_corpus())
 
 
 # ---- intervals [start, end) over the concatenated genome: numpy arrays, never a mask per base ----------------
@@ -464,7 +447,7 @@ def build_genome_datasets(config: GenomeDataConfig, tokenizer, genome: Genome | 
     corpus (``corpus_store``; built on first use) or read into RAM (``--no_corpus_store``). Raises ``ValueError`` when
     no training window (or no validation window while ``val_fraction > 0``) is left."""
     if genome is None:
-        genome = load_sources(config.sources(), config.corpus_dir, config.corpus_store)
+        genome = load_sources(config.sources(config.genome_paths()), config.corpus_dir, config.corpus_store)
     window = tokenizer.bases_for_tokens(config.max_length - 2)
     runs = _RunCounter(*genome.non_acgt_runs())
     gap = (runs.ends - runs.starts) >= config.min_gap

@@ -30,6 +30,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tokenization.tokenization_kmer import join_spaced_kmers
@@ -195,24 +196,23 @@ class DatasetSource(_Source):
         return _digest(*what, "hub", self.name, self.commit)
 
     def _rows(self):
+        """The split, loaded (a saved folder) or streamed (data files, the Hub), with the sequence column only."""
         import datasets
 
         try:
             if self.saved:
                 loaded = datasets.load_from_disk(str(self.folder))
-                if isinstance(loaded, datasets.DatasetDict):
-                    if self.split not in loaded:
-                        raise SequenceSourceError(f"--dataset_name {self.name}: no split {self.split!r} (it has "
-                                                  f"{', '.join(loaded)}): choose one with --dataset_split")
-                    loaded = loaded[self.split]
             else:
                 loaded = datasets.load_dataset(str(self.folder) if self.folder.is_dir() else self.name, self.config,
                                                split=self.split, streaming=True,
                                                revision=self.commit or self.revision)
         except (ValueError, FileNotFoundError, OSError) as error:
-            if isinstance(error, SequenceSourceError):
-                raise
             raise SequenceSourceError(f"--dataset_name {self.name}: {' '.join(str(error).split())}") from None
+        if isinstance(loaded, datasets.DatasetDict):
+            if self.split not in loaded:
+                raise SequenceSourceError(f"--dataset_name {self.name}: no split {self.split!r} (it has "
+                                          f"{', '.join(loaded)}): choose one with --dataset_split")
+            loaded = loaded[self.split]
         names = loaded.column_names or list(loaded.features or [])
         if self.column not in names:
             raise SequenceSourceError(f"--dataset_name {self.name}: split {self.split!r} has no column "
@@ -253,6 +253,44 @@ def _joined_kmers(cell: str, where: str) -> str:
 
 def _digest(*parts) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+@dataclass
+class SequenceSourceOptions:
+    """The inputs besides ``--genome``, as options of ``examples/pretrain.py`` (through ``GenomeDataConfig``) and
+    ``examples/prepare_corpus.py``. Their content, not these names, is what a resume compares."""
+
+    train_file: list[str] = field(default_factory=list, metadata={
+        "help": "sequence files, as run_mlm.py names them: text (.txt/.seq, one sequence per line), tables "
+                "(.csv/.tsv/.parquet: only --sequence_column is read, labels never), a task folder (its train file "
+                "only) or FASTA; optionally .gz"})
+    dataset_name: str | None = field(default=None, metadata={
+        "help": "a Hugging Face dataset: a save_to_disk folder, a local folder of data files, or a Hub id (its "
+                "split is streamed into the prepared corpus)"})
+    dataset_config_name: str | None = field(default=None, metadata={"help": "the dataset's configuration"})
+    dataset_split: str = field(default="train", metadata={"help": "the dataset's split read as the corpus"})
+    dataset_revision: str | None = field(default=None, metadata={"help": "the Hub dataset's branch, tag or commit"})
+    sequence_column: str = field(default="sequence", metadata={
+        "help": "the column of tables and datasets that holds the DNA"})
+
+    def __post_init__(self):
+        self.train_file = [self.train_file] if isinstance(self.train_file, (str, Path)) else list(self.train_file)
+
+    def given(self) -> bool:
+        """Whether any input besides FASTA is given (else the embedded genome is the default corpus)."""
+        return bool(self.train_file or self.dataset_name)
+
+    def sources(self, genome_paths: list) -> list:
+        """Every input, in mix order: ``genome_paths`` (FASTA), the train files, the dataset."""
+        return corpus_sources(genome_paths, self.train_file, self.dataset_name, self.dataset_config_name,
+                              self.dataset_split, self.dataset_revision, self.sequence_column)
+
+    def command_line(self) -> str:
+        """These options as they would be given again (for the next command a tool prints)."""
+        defaults = SequenceSourceOptions()
+        given = [f"--{name} {' '.join(value) if isinstance(value, list) else value}"
+                 for name, value in vars(self).items() if value and value != getattr(defaults, name)]
+        return " ".join(given)
 
 
 def _train_file_sources(path: Path, label: str, column: str) -> list:

@@ -43,10 +43,6 @@ class ParentModel:
     tokenizer: KmerTokenizer
     tokens_seen: int | None
 
-    @property
-    def is_hub_id(self) -> bool:
-        return check_local_folder(self.source) is None
-
     def lineage(self, tokens_this_run: int) -> dict:
         """The card's lines on where the weights come from and how much DNA they have seen (this run's count is the
         card's ``tokens_seen``)."""
