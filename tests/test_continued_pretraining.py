@@ -1,10 +1,14 @@
 """``--model_name_or_path``: a new run that starts from a checkpoint's weights (RandomMask or DNABERT), refuses
 options that contradict it, and whose card names the parent and the tokens seen before and after."""
 
+import subprocess
+import sys
+
 import pytest
 import torch
-from conftest import QUICK_PRETRAIN, read_log
+from conftest import QUICK_PRETRAIN, REPO, read_log
 from huggingface_hub import ModelCard
+from local_hub import folder_files, hub_env, start_hub
 from safetensors.torch import load_file
 from transformers import BertConfig, BertForMaskedLM
 
@@ -91,3 +95,26 @@ def test_dnabert_checkpoint_is_a_parent(tmp_path):
         args = parse_args([*QUICK_PRETRAIN, "--model_name_or_path", str(tmp_path / "dnabert3"), "--max_length", "100",
                            "--output_dir", str(tmp_path / "long")])
         pretrain(*args)
+
+
+def test_a_hub_id_is_a_parent_with_its_own_tokenizer_and_card(parent, tmp_path):
+    """Against a local server speaking the Hub API (``tests/local_hub.py``): the weights, the tokenizer files and
+    the card come from the repo; the card's ``base_model`` names it."""
+    hub = start_hub()
+    hub.repos["tester/parent"], hub.commits["tester/parent"] = folder_files(parent), "3" * 40
+    child = tmp_path / "child"
+    try:
+        run = subprocess.run([sys.executable, str(REPO / "examples" / "pretrain.py"), *QUICK_PRETRAIN,
+                              *ONE_STEP_AT_ZERO_LR, "--model_name_or_path", "tester/parent", "--output_dir", str(child)],
+                             env=hub_env(hub, tmp_path / "hf_home", REPO), capture_output=True, text=True,
+                             timeout=600, check=False)
+    finally:
+        hub.shutdown()
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert any(path.endswith("/tokenizer_config.json") for path in hub.requests)
+    before, after = load_file(parent / "model.safetensors"), load_file(child / "model.safetensors")
+    assert all(torch.equal(before[name], after[name]) for name in before)
+    metadata = _card_metadata(child)
+    parent_tokens = _card_metadata(parent)["randommask"]["tokens_seen"]
+    assert metadata["base_model"] == "tester/parent"
+    assert metadata["randommask"] == {"tokens_seen": parent_tokens + 8 * 40, "parent": "tester/parent"}

@@ -4,14 +4,9 @@ name the file and line or the dataset and row, and the store's key follows every
 
 import gzip
 import io
-import json
 import logging
-import os
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote
 
 import datasets
 import numpy as np
@@ -19,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import QUICK_PRETRAIN, REPO, lambda_dna, read_log, run_script
+from local_hub import hub_env, start_hub
 
 from modeling_randommask.data.corpus_store import load_sources, prepare_store
 from modeling_randommask.data.genome_windows import GenomeDataConfig, build_genome_datasets
@@ -130,55 +126,6 @@ def test_a_hub_id_that_cannot_be_resolved_is_named():
 HUB_REPO = "tester/dna-corpus"
 
 
-class _DatasetHub(BaseHTTPRequestHandler):
-    """What ``HfApi.dataset_info`` and ``load_dataset(..., streaming=True)`` read of one dataset repo: its info at a
-    revision, its file tree (one level) and its files (whole or by byte range). ``server.files`` and
-    ``server.commit`` are the repo's current state."""
-
-    def do_GET(self):
-        path = unquote(self.path).partition("?")[0]
-        api, files = f"/api/datasets/{HUB_REPO}", self.server.files
-        if path == api or path.startswith(f"{api}/revision/"):
-            self._send(json.dumps({"id": HUB_REPO, "sha": self.server.commit, "private": False,
-                                   "siblings": [{"rfilename": name} for name in files]}).encode())
-        elif path.startswith(f"{api}/tree/"):
-            folder = path.removeprefix(f"{api}/tree/").partition("/")[2]
-            inside = {name.removeprefix(folder + "/") if folder else name: name for name in files
-                      if not folder or name.startswith(folder + "/")}
-            entries = {(folder + "/" if folder else "") + rest.split("/")[0]: "directory" for rest in inside
-                       if "/" in rest}
-            entries |= {name: "file" for rest, name in inside.items() if "/" not in rest}
-            self._send(json.dumps([{"type": kind, "path": name, "oid": "0" * 40, "size": len(files.get(name, b""))}
-                                   for name, kind in entries.items()]).encode())
-        elif path.startswith(f"/datasets/{HUB_REPO}/resolve/"):
-            name = path.removeprefix(f"/datasets/{HUB_REPO}/resolve/").partition("/")[2]
-            if name not in files:
-                return self._send(b"{}", 404, {"X-Error-Code": "EntryNotFound"})
-            data, headers = files[name], {"X-Repo-Commit": self.server.commit, "ETag": f'"{len(files[name])}"'}
-            if "Range" in self.headers:
-                first, last = self.headers["Range"].removeprefix("bytes=").split("-")
-                first, last = int(first), int(last or len(data) - 1)
-                headers["Content-Range"] = f"bytes {first}-{last}/{len(data)}"
-                return self._send(data[first : last + 1], 206, headers)
-            self._send(data, 200, headers)
-        else:
-            self._send(b"{}", 404, {"X-Error-Code": "RepoNotFound"})
-
-    do_HEAD = do_GET
-
-    def _send(self, body: bytes, status: int = 200, headers: dict | None = None):
-        self.send_response(status)
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 def _parquet(sequences: list[str]) -> bytes:
     buffer = io.BytesIO()
     pq.write_table(pa.table({"sequence": sequences, "label": [1] * len(sequences)}), buffer)
@@ -187,10 +134,9 @@ def _parquet(sequences: list[str]) -> bytes:
 
 @pytest.fixture
 def dataset_hub():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _DatasetHub)
-    server.commit, server.files = "1" * 40, {"data/train-00000-of-00001.parquet": _parquet(SEQUENCES[:20])}
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = start_hub()
+    server.repos[f"datasets/{HUB_REPO}"] = {"data/train-00000-of-00001.parquet": _parquet(SEQUENCES[:20])}
+    server.commits[f"datasets/{HUB_REPO}"] = "1" * 40
     yield server
     server.shutdown()
 
@@ -199,9 +145,7 @@ def dataset_hub():
 def test_hub_dataset_is_streamed_into_the_store_and_a_new_commit_is_a_new_store(dataset_hub, tmp_path):
     """Against a local server speaking the Hub API (``HF_ENDPOINT``, read when huggingface_hub is imported: a child
     process): the split is streamed into the store, pretraining runs on it, and a new commit gives a new store."""
-    env = dict(os.environ, HF_ENDPOINT=f"http://127.0.0.1:{dataset_hub.server_port}", HF_HUB_OFFLINE="0",
-               HF_HOME=str(tmp_path / "hf_home"), HF_HUB_DISABLE_TELEMETRY="1", OMP_NUM_THREADS="1",
-               PYTHONPATH=str(REPO))
+    env = hub_env(dataset_hub, tmp_path / "hf_home", REPO)
     code = ("import sys; from modeling_randommask.data.corpus_store import load_sources, prepare_store; "
             "from modeling_randommask.data.sequence_sources import corpus_sources; "
             f"sources = corpus_sources([], [], {HUB_REPO!r}); store = prepare_store(sources, sys.argv[1]); "
@@ -217,7 +161,7 @@ def test_hub_dataset_is_streamed_into_the_store_and_a_new_commit_is_a_new_store(
     store, same, first = prepare()
     assert same == "True" and first == "dna-corpus:0"
     assert prepare()[0] == store
-    dataset_hub.commit = "2" * 40  # a new commit, same data files: keyed by the commit, so prepared anew
+    dataset_hub.commits[f"datasets/{HUB_REPO}"] = "2" * 40  # a new commit, same data files: keyed by the commit, so prepared anew
     assert prepare()[0] != store
 
     out = tmp_path / "run"
