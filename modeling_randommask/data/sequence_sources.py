@@ -255,10 +255,11 @@ def _digest(*parts) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SequenceSourceOptions:
     """The inputs besides ``--genome``, as options of ``examples/pretrain.py`` (through ``GenomeDataConfig``) and
-    ``examples/prepare_corpus.py``. Their content, not these names, is what a resume compares."""
+    ``examples/prepare_corpus.py``. Their content, not these names, is what a resume compares. Keyword-only, so
+    that a subclass's own fields keep their positions (``GenomeDataConfig("genome.fa")``)."""
 
     train_file: list[str] = field(default_factory=list, metadata={
         "help": "sequence files, as run_mlm.py names them: text (.txt/.seq, one sequence per line), tables "
