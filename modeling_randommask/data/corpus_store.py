@@ -110,7 +110,7 @@ def _file_digest(path: Path, corpus_dir: Path) -> str:
 class FastaSource:
     """A FASTA(.gz) file as an input of a store. Other inputs (``sequence_sources``: text, tables, datasets) have
     the same three members: ``path`` (what the corpus calls the input: its mix weight and card row), ``digest``
-    (its content, for the store's key) and ``read`` (append its bases to ``out``; return ``(name, line or row, start,
+    (its content, for the store's key) and ``read`` (append its bases to ``out``; give ``(name, line or row, start,
     length)`` per record, empty ones included)."""
 
     unit = "line"

@@ -80,15 +80,17 @@ class _Source:
     def sequences(self) -> Iterator[tuple[int, bytes]]:
         raise NotImplementedError
 
-    def read(self, out) -> list[tuple[str, int, int, int]]:
-        records = []
+    def read(self, out) -> Iterator[tuple[str, int, int, int]]:
+        """Append each record's bases to ``out``; yield ``(name, line or row, start, length)`` as it goes (a list of
+        millions of records is never held here)."""
+        records = 0
         for number, text in self.sequences():
             start = len(out)
             out += clean_bases(text, self.where(number))
-            records.append((f"{self.label}:{number}", number, start, len(out) - start))
+            records += 1
+            yield f"{self.label}:{number}", number, start, len(out) - start
         if not records:
             raise SequenceSourceError(f"{self.path}: no sequences")
-        return records
 
 
 class TextSource(_Source):
