@@ -22,7 +22,7 @@ from tokenization import KmerTokenizer
 from .. import pipeline_randommask
 from ..modeling_randommask import RandomMaskForMaskedLM
 from .dnabert import from_dnabert
-from .model_source import CheckpointError, check_local_folder, check_masked_lm_weights, read_config
+from .model_source import CheckpointError, check_loaded_weights, check_local_folder, read_config
 from .travelling_files import travelling_files
 
 
@@ -103,7 +103,7 @@ def load_masked_lm(path: str | os.PathLike, head: bool = True) -> tuple[RandomMa
         else:
             read_config(path)  # an impossible config.json is named as such
             model, info = RandomMaskForMaskedLM.from_pretrained(path, output_loading_info=True)
-            check_masked_lm_weights(path, info["missing_keys"], head)
+            check_loaded_weights(path, info, head=head)
     except SafetensorError as error:  # safetensors does not say which file
         raise CheckpointError(f"{path}: a .safetensors weights file is unreadable (truncated or corrupted?): "
                               f"{error}") from None

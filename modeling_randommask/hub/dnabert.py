@@ -14,7 +14,7 @@ from tokenization import kmer_size_of_vocab, kmer_vocab
 
 from ..configuration_randommask import RandomMaskConfig
 from ..modeling_randommask import RandomMaskForMaskedLM
-from .model_source import check_masked_lm_weights
+from .model_source import check_loaded_weights
 
 # BertConfig fields that carry over unchanged (the architecture; everything else is ours or irrelevant).
 _SHARED_FIELDS = (
@@ -53,7 +53,7 @@ def from_dnabert(path_or_model: str | os.PathLike | BertForMaskedLM, head: bool 
         if found != "bert":
             raise ValueError(f"{source} holds a checkpoint of model_type {found!r}; DNABERT checkpoints are 'bert'")
         bert, info = BertForMaskedLM.from_pretrained(source, output_loading_info=True)
-        check_masked_lm_weights(source, info["missing_keys"], head)
+        check_loaded_weights(source, info, head=head)
     else:
         raise TypeError(f"from_dnabert expects a checkpoint path or a BertForMaskedLM, got {type(path_or_model)}")
 

@@ -54,7 +54,7 @@ from ..data.tasks import TaskData, build_datasets, load_task, task_folder, train
 from ..evaluation.metrics import PRIMARY_METRIC, compute_metrics, metric_names
 from ..hub.checkpoint import save_checkpoint
 from ..hub.model_card import render_finetuned_card, task_info
-from ..hub.model_source import load_model_config
+from ..hub.model_source import check_loaded_weights, load_model_config
 from ..hub.upload import push_model_folder
 from ..modeling_randommask import RandomMaskForSequenceClassification, RandomMaskForTokenClassification
 from .finetune_recipes import finetune_training_arguments, task_recipe, training_devices
@@ -214,17 +214,15 @@ def _drop_load_report(record: logging.LogRecord) -> bool:
 def _load_head(head: type[PreTrainedModel], model: str, first: bool, **overrides) -> PreTrainedModel:
     """The task head on the pretrained encoder. transformers' per-key load report (``pooler.dense.* MISSING``,
     ``cls.predictions.* UNEXPECTED``) is replaced by one line on the first seed saying what is new and what is
-    left out; encoder weights missing from the checkpoint are still a warning."""
+    left out; encoder weights that the checkpoint lacks, or holds beyond its config, are an error naming it."""
     modeling_logger = hf_logging.get_logger("transformers.modeling_utils")
     modeling_logger.addFilter(_drop_load_report)
     try:
         loaded, info = head.from_pretrained(model, output_loading_info=True, **overrides)
     finally:
         modeling_logger.removeFilter(_drop_load_report)
+    check_loaded_weights(model, info, new=("classifier.", "bert.pooler."))
     new = sorted({key.rsplit(".", 1)[0] for key in info["missing_keys"]})
-    encoder = [name for name in new if not name.startswith(("classifier", "bert.pooler"))]
-    if encoder:
-        logger.warning("%s lacks encoder weights %s: they start random", model, encoder)
     if first:
         unused = sorted({".".join(key.split(".")[:2]) for key in info["unexpected_keys"]})
         logger.info("%s: new %s (trained from scratch on the task)%s", head.__name__, ", ".join(new) or "nothing",
