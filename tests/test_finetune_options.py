@@ -60,8 +60,16 @@ def test_the_benchmark_lays_given_trainer_options_over_each_task_recipe(tmp_path
 @pytest.mark.parametrize("argv, message", [
     (["--max_step", "5"], "unrecognized arguments: --max_step"),
     (["--seed", "3", "--seeds", "1", "2"], "not both"),
+    (["--seeds", "1", "1"], "--seeds 1 1: give each value once (repeated: 1)"),
+    (["--seeds", "3", "1", "3", "1"], "(repeated: 1, 3)"),
+    (["--resume_from_checkpoint", "no/such/checkpoint"], "--resume_from_checkpoint: fine-tuning does not resume"),
+    (["--resume_from_checkpoint", "{tmp}"], "--resume_from_checkpoint: fine-tuning does not resume"),
+    (["--resume_from_checkpoint=True"], "--resume_from_checkpoint: fine-tuning does not resume"),
 ])
 def test_abbreviations_and_contradictions_are_refused(tmp_path, capsys, argv, message):
+    """Duplicate seeds were accepted and reported as "mean ± std over 2 seeds"; --resume_from_checkpoint (a Trainer
+    option finetune never passed on) was accepted, even naming no folder, and training started from scratch."""
+    argv = [arg.format(tmp=tmp_path) for arg in argv]
     with pytest.raises(SystemExit):
         _parse(tmp_path, CPD, *argv)
     assert message in capsys.readouterr().err
@@ -85,10 +93,18 @@ def test_a_model_that_is_not_there_is_named_as_such_before_anything_is_written(t
 @pytest.mark.parametrize("options, message", [
     ({"lora_r": -1}, "--lora_r must be >= 0"), ({"lora_r": 4, "lora_dropout": 1.0}, "--lora_dropout must be < 1"),
     ({"max_train_samples": 0}, "--max_train_samples must be > 0"), ({"seeds": []}, "at least one seed"),
+    ({"seeds": [2, 2]}, "--seeds 2 2: give each value once"),
 ])
 def test_bad_package_options_are_refused_when_made(tmp_path, options, message):
+    """(--seeds 2 2 included: a repeated seed would be counted twice in the mean ± std.)"""
     with pytest.raises(ValueError, match=message):
         FinetuneArguments(model="m", task=str(tmp_path), **options)
+
+
+def test_resume_from_checkpoint_is_not_offered(capsys):
+    with pytest.raises(SystemExit):
+        parse_finetune_args(["--help"])
+    assert "--resume_from_checkpoint" not in capsys.readouterr().out
 
 
 @pytest.mark.slow

@@ -47,7 +47,7 @@ from tokenization import KmerTokenizer
 from ..configuration_randommask import Pooling, RandomMaskConfig
 from ..data.base_labels import BaseAlignment
 from ..data.gue import resolve_task
-from ..data.options import OptionError, check_output_folder, check_ranges, parse_with
+from ..data.options import OptionError, check_distinct, check_output_folder, check_ranges, parse_with
 from ..data.output_files import write_whole
 from ..data.strides import kmer_stride_of, tokenization_name
 from ..data.tasks import TaskData, build_datasets, load_task, task_folder, train_subset
@@ -93,6 +93,7 @@ class FinetuneOptions:
         check_ranges(self, positive=("max_train_samples", "lora_alpha"), non_negative=("seeds", "lora_r", "lora_dropout"))
         if self.seeds is not None and not self.seeds:
             raise ValueError("--seeds needs at least one seed")
+        check_distinct(self.seeds, "--seeds")
         if self.lora_dropout >= 1:
             raise ValueError(f"--lora_dropout must be < 1, got {self.lora_dropout}")
 
@@ -144,17 +145,30 @@ def check_trainer_ranges(training_args: TrainingArguments) -> None:
         raise ValueError(f"--max_steps must be >= 1, or -1 (the epochs decide), got {training_args.max_steps}")
 
 
+UNSUPPORTED_TRAINER_OPTIONS = {
+    "resume_from_checkpoint": "fine-tuning does not resume (one run per seed, each minutes long, with the best "
+                              "dev evaluation kept in memory): rerun the command with --overwrite_output_dir",
+}
+"""``TrainingArguments`` options that ``Trainer`` reads only when the caller passes them on (``trainer.train(
+resume_from_checkpoint=...)``) and that fine-tuning does not: hidden from ``--help`` and refused, never ignored."""
+
+
 def parse_with_trainer_options(dataclass_types: tuple[type, ...], argv: list[str] | None = None
                                ) -> tuple[list[Any], dict[str, Any]]:
     """Parse ``argv`` (default: the command line) into ``dataclass_types`` (``FinetuneOptions`` or
     ``FinetuneArguments`` among them) and ``TrainingArguments``, abbreviations refused (a ``ValueError`` is a usage
     error); return the former and the ``TrainingArguments`` options given explicitly, for
-    ``finetune_training_arguments`` to lay over a recipe."""
+    ``finetune_training_arguments`` to lay over a recipe. ``UNSUPPORTED_TRAINER_OPTIONS`` are usage errors."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = HfArgumentParser((*dataclass_types, TrainingArguments), allow_abbrev=False)
+    for action in parser._actions:
+        if action.dest in UNSUPPORTED_TRAINER_OPTIONS:
+            action.help = argparse.SUPPRESS
 
     *parsed, _ = parse_with(parser, argv, check=lambda dataclasses: check_trainer_ranges(dataclasses[-1]))
     options = given_options(parser, argv, TrainingArguments)
+    for name in sorted(UNSUPPORTED_TRAINER_OPTIONS.keys() & options.keys()):
+        parser.error(f"--{name}: {UNSUPPORTED_TRAINER_OPTIONS[name]}")
     args = next(p for p in parsed if isinstance(p, FinetuneOptions))
     if args.seeds is not None and "seed" in options:
         parser.error("give --seed (one run) or --seeds (one run per seed), not both")
