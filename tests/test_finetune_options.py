@@ -101,6 +101,29 @@ def test_bad_package_options_are_refused_when_made(tmp_path, options, message):
         FinetuneArguments(model="m", task=str(tmp_path), **options)
 
 
+def test_a_late_error_leaves_the_model_folder_whole(tmp_path, monkeypatch):
+    """model/ was written in place: an error (or a kill) after the weights left config and code without a card,
+    or config without weights. It is written beside and renamed: a rerun's late error keeps the earlier model."""
+    from modeling_randommask.training import finetuning
+
+    pretrained = tiny_checkpoint(tmp_path / "tiny")
+    task = write_gc_task(tmp_path / "prom" / "prom_core_toy", {"train": 16, "dev": 8, "test": 8})
+    out = tmp_path / "ft"
+    argv = ["--model", str(pretrained), "--task", str(task), "--output_dir", str(out), "--max_steps", "1",
+            "--per_device_train_batch_size", "8", "--overwrite_output_dir"]
+    finetune(*parse_finetune_args(argv))
+    before = {p.name: p.read_bytes() for p in (out / "model").iterdir()}
+
+    def fails(*_):
+        raise RuntimeError("late error")
+
+    monkeypatch.setattr(finetuning, "render_finetuned_card", fails)
+    with pytest.raises(RuntimeError, match="late error"):
+        finetune(*parse_finetune_args([*argv, "--seed", "7"]))
+    assert {p.name: p.read_bytes() for p in (out / "model").iterdir()} == before
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".partial")]
+
+
 def test_resume_from_checkpoint_is_not_offered(capsys):
     with pytest.raises(SystemExit):
         parse_finetune_args(["--help"])
@@ -143,7 +166,7 @@ def test_two_processes_share_the_paper_global_batch(tmp_path):
 @pytest.mark.slow
 def test_one_seed_gives_identical_metrics_in_two_processes(tmp_path):
     """The head (classifier, pooler) is drawn under the seed: two fresh processes with --seeds 3 give the same dev and
-    test figures, and --seeds 3 3 reports no spread."""
+    test figures."""
     model = tiny_checkpoint(tmp_path / "tiny")
     task = write_gc_task(tmp_path / "prom" / "prom_core_toy", {"train": 48, "dev": 16, "test": 16})
     env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
@@ -157,7 +180,6 @@ def test_one_seed_gives_identical_metrics_in_two_processes(tmp_path):
         assert done.returncode == 0, done.stderr[-4000:]
         return json.loads((out / "results.json").read_text())
 
-    first, second, twice = run("a", "3"), run("b", "3"), run("c", "3", "3")
+    first, second = run("a", "3"), run("b", "3")
     assert first["seeds"][0]["dev"] == second["seeds"][0]["dev"]
     assert first["seeds"][0]["test"] == second["seeds"][0]["test"]
-    assert all(figure["std"] == 0 for figure in twice["test"].values())

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import stat
 import uuid
 from collections.abc import Iterable, Iterator
@@ -141,6 +142,34 @@ def partial_file(path: str | os.PathLike, overwrite: bool = False) -> Iterator[P
         file.discard()
         raise
     file.commit()
+
+
+@contextmanager
+def partial_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """A unique temporary folder beside ``path`` to write; when the block ends without error its files are flushed
+    and it replaces ``path`` (an earlier folder there is moved aside first and then removed), so ``path`` never
+    holds half a model; when the block raises it is removed."""
+    path = Path(path)
+    temp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:12]}.partial")
+    temp.mkdir()
+    try:
+        yield temp
+        for file in temp.rglob("*"):
+            if file.is_file():
+                fsync_file(file)
+        fsync_folder(temp)
+        old = temp.with_name(temp.name.removesuffix(".partial") + ".old")
+        if path.exists():
+            os.rename(path, old)
+        os.rename(temp, path)
+        fsync_folder(path.parent)
+        shutil.rmtree(old, ignore_errors=True)
+    except OSError as error:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise written_error(path, error) from None
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
 
 
 def check_new_outputs(outputs: Iterable[str | os.PathLike], overwrite: bool, inputs: Iterable[str | os.PathLike] = (),

@@ -48,7 +48,7 @@ from ..configuration_randommask import Pooling, RandomMaskConfig
 from ..data.base_labels import BaseAlignment
 from ..data.gue import resolve_task
 from ..data.options import OptionError, check_distinct, check_output_folder, check_ranges, parse_with
-from ..data.output_files import write_whole
+from ..data.output_files import partial_folder, write_whole
 from ..data.strides import kmer_stride_of, tokenization_name
 from ..data.tasks import TaskData, build_datasets, load_task, task_folder, train_subset
 from ..evaluation.metrics import PRIMARY_METRIC, compute_metrics, metric_names
@@ -412,9 +412,11 @@ def _finetune_checked(args: FinetuneArguments, training_args: TrainingArguments,
         best_model = best_model.merge_and_unload()
     if training_args.should_save:
         output_dir.mkdir(parents=True, exist_ok=True)
-        model_dir = save_checkpoint(best_model, tokenizer, output_dir / "model")
         repo_id = training_args.hub_model_id or output_dir.name
-        render_finetuned_card(_card_info(results, task, args, repo_id)).save(model_dir / "README.md")
+        model_dir = output_dir / "model"
+        with partial_folder(model_dir) as partial:  # a kill or a late error never leaves config without weights
+            save_checkpoint(best_model, tokenizer, partial)
+            render_finetuned_card(_card_info(results, task, args, repo_id)).save(partial / "README.md")
         # Last and whole: reruns (benchmark, reproduce, in_domain) take results.json as "this run is done".
         write_whole(output_dir / "results.json", json.dumps(results, indent=2))
         if training_args.push_to_hub:
