@@ -2,6 +2,7 @@
 refused and never renamed over; a full disk or a file-size limit is one error line and leaves no partial file;
 SIGTERM cleans up like Ctrl-C and ends with status 143."""
 
+import errno
 import os
 import resource
 import signal
@@ -17,6 +18,7 @@ import torch
 from conftest import REPO
 
 from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM, save_checkpoint
+from modeling_randommask.cli import embed as embed_cli
 from modeling_randommask.cli import score_variants as variants_cli
 from modeling_randommask.data.output_files import OutputError, check_new_outputs, partial_file, write_whole
 from modeling_randommask.inference import open_writer, read_sequences
@@ -186,3 +188,72 @@ def test_sigterm_mid_write_removes_the_partial_file_and_exits_143(tmp_path, mode
     assert process.returncode == 143, err
     assert "Traceback" not in err and "terminated (SIGTERM)" in err, err
     assert os.listdir(out) == []
+
+
+# ---- the one error path ------------------------------------------------------------------------------------------
+
+def test_an_os_error_on_a_users_path_is_one_line_naming_it(tmp_path):
+    """Permission denied, a full disk or a read-only folder printed a traceback."""
+    from modeling_randommask.cli.entry import run_command
+
+    def denied():
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(tmp_path / "locked.tsv"))
+
+    with pytest.raises(SystemExit) as exit_:
+        run_command(denied)
+    assert exit_.value.code == f"error: {tmp_path / 'locked.tsv'}: Permission denied"
+
+
+@pytest.mark.parametrize("bug", [ZeroDivisionError("a bug"), OSError(errno.ENOSPC, "no file named"),
+                                 ValueError("an unexpected value")])
+def test_a_real_bug_keeps_its_traceback(bug):
+    from modeling_randommask.cli.entry import run_command
+
+    def fails():
+        raise bug
+
+    with pytest.raises(type(bug)):
+        run_command(fails)
+
+
+def test_a_read_only_output_folder_is_one_line(small_disk, tmp_path, model):
+    fasta = tmp_path / "in.fa"
+    fasta.write_text(f">a\n{DNA}\n")
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    err = fails(embed_cli.main, ["--model", model, "--input", fasta, "--output", small_disk / "e.npy"])
+    assert err == f"error: {small_disk / 'e.npy'}: Read-only file system (nothing was written there; the partial " \
+                  "file was removed)"
+
+
+def test_a_post_parse_option_check_is_one_line(tmp_path):
+    """A --genome_weights count mismatch (checked when the genomes are read) printed a traceback."""
+    from conftest import QUICK_PRETRAIN
+
+    from modeling_randommask.cli import pretrain as pretrain_cli
+
+    err = fails(pretrain_cli.main, [*QUICK_PRETRAIN, "--genome_weights", "1", "2", "--output_dir", tmp_path / "out"])
+    assert err.startswith("error: --genome_weights: 2 numbers for 1 genome files"), err
+
+
+@pytest.mark.parametrize("model_id", ["nobody/mistyped-model", "mistyped_model"])
+@pytest.mark.parametrize("command", ["embed", "score_variants"])
+def test_a_mistyped_model_is_one_line_in_every_inference_command(tmp_path, model_id, command):
+    """embed and score-variants gave two chained tracebacks about the Hub; finetune and analyze gave one line."""
+    (tmp_path / "in.fa").write_text(f">1\n{DNA}\n")
+    (tmp_path / "calls.vcf").write_text("#CHROM\tPOS\tID\tREF\tALT\n1\t5\t.\tT\tA\n")
+    argv = {"embed": ["--input", tmp_path / "in.fa", "--output", tmp_path / "e.npy"],
+            "score_variants": ["--genome", tmp_path / "in.fa", "--variants", tmp_path / "calls.vcf", "--output",
+                               tmp_path / "s.tsv"]}[command]
+    main = embed_cli.main if command == "embed" else variants_cli.main
+    err = fails(main, ["--model", model_id, *argv])
+    assert err.startswith(f"error: model '{model_id}': no such local folder, and as a Hub repo id it could not"), err
+
+
+def test_a_header_only_vcf_is_refused_not_scored_into_an_empty_table(tmp_path, model):
+    (tmp_path / "in.fa").write_text(f">1\n{DNA}\n")
+    (tmp_path / "calls.vcf").write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\n")
+    err = fails(variants_cli.main, ["--model", model, "--genome", tmp_path / "in.fa", "--variants",
+                                    tmp_path / "calls.vcf", "--output", tmp_path / "s.tsv"])
+    assert err == f"error: {tmp_path / 'calls.vcf'}: no variant lines (only a header): nothing to score, no output " \
+                  "written"
+    assert sorted(os.listdir(tmp_path)) == ["calls.vcf", "in.fa"]

@@ -125,7 +125,8 @@ class PartialFile:
             self.discard()
 
     def discard(self) -> None:
-        self.temp.unlink(missing_ok=True)
+        if os.path.lexists(self.temp):  # (unlink refuses on a read-only folder even when there is nothing to remove)
+            self.temp.unlink()
 
 
 @contextmanager

@@ -115,9 +115,15 @@ def load_model_config(model: str) -> RandomMaskConfig:
     return _read_config(model, read_config)
 
 
+def read_config_dict(model: str | os.PathLike) -> dict[str, Any]:
+    """``model``'s config.json as a dict, whatever the architecture (a DNABERT folder too), or an error naming
+    ``model`` as ``load_model_config`` gives; no weights are read."""
+    from transformers import PreTrainedConfig
+
+    return _read_config(str(model), lambda source: PreTrainedConfig.get_config_dict(source)[0])
+
+
 def check_model_source(model: str) -> None:
     """Refuse, as ``load_model_config`` does, a ``model`` whose config.json cannot be read; any architecture
     passes (a DNABERT folder too), and no weights are read."""
-    from transformers import PreTrainedConfig
-
-    _read_config(model, PreTrainedConfig.get_config_dict)
+    read_config_dict(model)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.options import InputError
+from ..data.options import InputError, OptionError
 from ..data.output_files import PartialFile, check_new_outputs, written_error
 from .sequences import Sequences
 
@@ -40,7 +40,7 @@ def ids_file(output: str | os.PathLike) -> Path:
 def check_suffix(output: str | os.PathLike) -> None:
     """Refuse an output whose suffix names no format (``ValueError``: a usage error of ``--output``)."""
     if Path(output).suffix not in OUTPUT_SUFFIXES:
-        raise ValueError(f"--output {output}: the output suffix must be one of {', '.join(OUTPUT_SUFFIXES)} (it picks the "
+        raise OptionError(f"--output {output}: the output suffix must be one of {', '.join(OUTPUT_SUFFIXES)} (it picks the "
                          "format)")
 
 

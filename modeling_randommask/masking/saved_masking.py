@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..data.options import OptionError
 from ..data.output_files import write_whole
 
 MASKING_FILE = "randommask_masking.json"
@@ -36,5 +37,5 @@ def masking_state_file(checkpoint: str | os.PathLike) -> Path:
 def check_resumed_masking(path: Path, saved: Any, expected: dict[str, Any]) -> None:
     """Refuse to resume with masking other than ``saved`` (read from ``path``): the masks would differ."""
     if saved != expected:
-        raise ValueError(f"{path}: the checkpoint was trained with masking {saved}, this run masks with {expected}; "
+        raise OptionError(f"{path}: the checkpoint was trained with masking {saved}, this run masks with {expected}; "
                          "a resumed run must mask like the original: resume with the same masking options")

@@ -33,7 +33,7 @@ from typing import Any
 
 from accelerate import Accelerator
 
-from ..data.options import InputError
+from ..data.options import InputError, OptionError
 from ..data.output_files import fsync_file, fsync_folder, write_whole
 from ..masking.saved_masking import write_masking_state
 from ..masking.schedule import RandomMaskSchedule
@@ -287,7 +287,7 @@ def check_resume_settings(checkpoint: Path, current: dict[str, Any], allowed: li
              for name, value in read_json(path, "the settings the checkpoint was trained with").items()}
     unknown = sorted(set(allowed) - set(current))
     if unknown:
-        raise ValueError(f"--allow_resume_changes {' '.join(unknown)}: not a setting a resume compares; these are: "
+        raise OptionError(f"--allow_resume_changes {' '.join(unknown)}: not a setting a resume compares; these are: "
                          f"{', '.join(sorted(current))}")
     changes = {name: [saved.get(name), value] for name, value in current.items() if saved.get(name) != value}
     if not changes:
