@@ -5,6 +5,7 @@ exactly; one missing its schedule or an RNG state is refused by name, the latter
 
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 import torch
 from conftest import QUICK_PRETRAIN, read_log
 
+from modeling_randommask.data.options import OptionError
 from modeling_randommask.training.checkpoints import CheckpointError
 from modeling_randommask.training.pretrain_arguments import parse_args
 from modeling_randommask.training.pretraining import pretrain
@@ -137,3 +139,11 @@ def test_a_missing_rng_state_is_refused_unless_waived_and_then_recorded(finished
     events = [r for r in read_log(out) if r.get("event") == "resumed_with_changes"]
     assert events[-1]["changes"] == {"rng_state": ["missing", "fresh"]}
     assert "rng_state" in (out / "README.md").read_text()
+
+
+@pytest.mark.parametrize("waiver", ["rng_states", "RNG_STATE", "random_states_0.pkl"])
+def test_a_mistyped_waiver_is_refused_naming_the_right_one(finished, tmp_path, waiver):
+    out = copy_of(finished, tmp_path)
+    with pytest.raises(OptionError, match=f"--allow_resume_changes {re.escape(waiver)}: not a setting a resume "
+                                          "compares; these are: .*rng_state"):
+        resume(out, "--allow_resume_changes", waiver)

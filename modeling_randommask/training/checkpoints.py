@@ -285,10 +285,10 @@ def check_resume_settings(checkpoint: Path, current: dict[str, Any], allowed: li
         return {}
     saved = {new_name.get(name, name): value
              for name, value in read_json(path, "the settings the checkpoint was trained with").items()}
-    unknown = sorted(set(allowed) - set(current))
+    unknown = sorted(set(allowed) - set(current) - {RNG_WAIVER})
     if unknown:
         raise OptionError(f"--allow_resume_changes {' '.join(unknown)}: not a setting a resume compares; these are: "
-                         f"{', '.join(sorted(current))}")
+                          f"{', '.join(sorted([*current, RNG_WAIVER]))}")
     changes = {name: [saved.get(name), value] for name, value in current.items() if saved.get(name) != value}
     if not changes:
         return {}

@@ -38,7 +38,6 @@ from ..masking.collator import DataCollatorForRandomMask
 from ..masking.saved_masking import check_resumed_masking, masking_state_file
 from ..modeling_randommask import RandomMaskForMaskedLM
 from .checkpoints import (
-    RNG_WAIVER,
     TRAINING_STATE,
     TrainingState,
     check_output_dir,
@@ -215,9 +214,8 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
         verify_checkpoint(checkpoint, trust_pickles=args.trust_checkpoint_pickles)
         masking = masking_state_file(checkpoint)
         check_resumed_masking(masking, read_json(masking, "the masking schedule"), schedule.to_dict())
-        changes = check_resume_settings(checkpoint, settings,
-                                        [name for name in args.allow_resume_changes if name != RNG_WAIVER],
-                                        FIXED_ON_RESUME, renamed=PretrainArguments.RENAMED_OPTIONS)
+        changes = check_resume_settings(checkpoint, settings, args.allow_resume_changes, FIXED_ON_RESUME,
+                                        renamed=PretrainArguments.RENAMED_OPTIONS)
         state = TrainingState(**read_json(checkpoint / TRAINING_STATE, "the step and data position"))
         changes |= load_resume_state(accelerator, checkpoint, scheduler, args.trust_checkpoint_pickles,
                                      args.allow_resume_changes)
