@@ -14,17 +14,15 @@ interpreter shutdown, gloo process groups abort the process about one run in thr
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 
 from ..data.options import USER_ERRORS
-
-SYSTEM_ERRNOS = (errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
-"""``OSError``s that a user's files or disk cause, reported as one line when they name a file."""
+from ..data.output_files import SYSTEM_ERRNOS
 
 
 class Terminated(BaseException):
@@ -55,7 +53,8 @@ def run_command(body: Callable[[], object]) -> None:
     logging.basicConfig(format="%(message)s")
     logging.getLogger("modeling_randommask").setLevel(logging.INFO)
     _MAIN_PID = os.getpid()
-    signal.signal(signal.SIGTERM, _terminate)
+    if threading.current_thread() is threading.main_thread():  # (signal handlers can only be set there)
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         body()
     except (*USER_ERRORS, OSError) as error:

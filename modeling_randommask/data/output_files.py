@@ -27,6 +27,9 @@ from pathlib import Path
 
 from .options import InputError
 
+SYSTEM_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM)
+"""``OSError``s that the disk or the user's permissions cause, not the code: reported as one line naming the file."""
+
 
 class OutputError(InputError, OSError):
     """An output that cannot be written: not a regular file, or the disk is full or refuses it; names the file."""
@@ -79,7 +82,7 @@ def check_regular(path: str | os.PathLike, option: str = "--output") -> None:
 def written_error(path: str | os.PathLike, error: OSError) -> OSError:
     """``error`` (raised while writing ``path``) as one line naming ``path`` when the disk is the cause (full, a
     file-size limit, read-only, no permission); otherwise ``error`` itself (a bug keeps its traceback)."""
-    if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM):
+    if error.errno in SYSTEM_ERRNOS:
         return OutputError(f"{path}: {os.strerror(error.errno)} (nothing was written there; the partial file was "
                            "removed)")
     return error
