@@ -124,6 +124,16 @@ def test_a_late_error_leaves_the_model_folder_whole(tmp_path, monkeypatch):
     assert not [p.name for p in out.iterdir() if p.name.endswith(".partial")]
 
 
+@pytest.mark.parametrize("seeds", [["1", "1"], ["0", "2", "0"], ["5", "5", "5"]])
+def test_reproduce_refuses_repeated_fine_tuning_seeds(tmp_path, capsys, seeds):
+    """reproduce accepted --finetune_seeds 1 1 and reported a mean ± std over two runs that were one."""
+    from modeling_randommask.analysis.reproduction import parse_reproduce_args
+
+    with pytest.raises(SystemExit):
+        parse_reproduce_args(["--tasks", "t", "--output_dir", str(tmp_path), "--finetune_seeds", *seeds])
+    assert f"--finetune_seeds {' '.join(seeds)}: give each value once" in capsys.readouterr().err
+
+
 def test_resume_from_checkpoint_is_not_offered(capsys):
     with pytest.raises(SystemExit):
         parse_finetune_args(["--help"])
