@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..data.options import InputError
+from ..data.output_files import write_whole
 from ..masking.schedule import RandomMaskSchedule
 
 
@@ -78,7 +79,7 @@ class RunLog:
         kept = []
         if resume_step is not None and self.path.exists():
             kept = [record for _, record in read_records(self.path) if record.get("step", 0) <= resume_step]
-        self.path.write_text("".join(json.dumps(record) + "\n" for record in kept))
+        write_whole(self.path, "".join(json.dumps(record) + "\n" for record in kept))  # a kill keeps the old log
 
     def write(self, record: dict[str, Any]) -> None:
         if self.enabled:
