@@ -147,3 +147,13 @@ def test_a_mistyped_waiver_is_refused_naming_the_right_one(finished, tmp_path, w
     with pytest.raises(OptionError, match=f"--allow_resume_changes {re.escape(waiver)}: not a setting a resume "
                                           "compares; these are: .*rng_state"):
         resume(out, "--allow_resume_changes", waiver)
+
+
+@pytest.mark.parametrize("manifest", ['{"files": 3}', '[]', '{"files": {"model.safetensors": {"bytes": "many"}}}'])
+def test_a_malformed_manifest_is_named(finished, tmp_path, manifest):
+    """It gave a raw KeyError or AttributeError."""
+    out = copy_of(finished, tmp_path)
+    checkpoint = out / "checkpoints" / LATEST
+    (checkpoint / "manifest.json").write_text(manifest)
+    with pytest.raises(CheckpointError, match=f"{checkpoint / 'manifest.json'}: not a manifest"):
+        resume(out)

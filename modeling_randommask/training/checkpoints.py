@@ -198,7 +198,12 @@ def verify_checkpoint(checkpoint: Path, trust_pickles: bool = False) -> None:
                        checkpoint, MANIFEST)
         return
     manifest = read_json(checkpoint / MANIFEST, "size and checksum of every checkpoint file")
-    for name, expected in manifest["files"].items():
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not all(isinstance(entry, dict) and isinstance(entry.get("bytes"), int)
+                                              and isinstance(entry.get("sha256"), str) for entry in files.values()):
+        raise CheckpointError(f"{checkpoint / MANIFEST}: not a manifest ({{\"files\": {{name: {{\"bytes\": ..., "
+                              f"\"sha256\": ...}}}}}}); the checkpoint is damaged{_others(checkpoint)}")
+    for name, expected in files.items():
         path = checkpoint / name
         if not path.is_file():
             raise CheckpointError(f"{path}: missing from the checkpoint{_others(checkpoint)}")
