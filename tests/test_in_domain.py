@@ -91,3 +91,18 @@ def test_pretraining_options_come_from_pretrain_and_what_the_study_sets_is_refus
     with pytest.raises(SystemExit):
         parse_in_domain_args(["--seed", "5", "--masking", "dnabert"])
     assert "--masking: the study sets it (--maskings); --seed: the study sets it (--seeds)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("given", [[], ["dnabert"], ["randommask"], ["nt"], ["dnabert", "randommask", "nt"]])
+def test_every_masking_value_parses(given):
+    """``list[Literal]`` options were refused whatever their value ("invalid Literal value: 'dnabert'")."""
+    args = parse_in_domain_args(["--maskings", *given] if given else [])[0]
+    assert args.maskings == (given or ["dnabert", "randommask"])
+
+
+def test_an_unknown_masking_is_a_usage_error_naming_the_choices(capsys):
+    with pytest.raises(SystemExit):
+        parse_in_domain_args(["--maskings", "dnabert", "bert"])
+    assert "argument --maskings: invalid choice: 'bert'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"--maskings: unknown preset 'bert'; choose from randommask, dnabert, nt"):
+        InDomainArguments(maskings=["bert"])

@@ -22,7 +22,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args
 
 import numpy as np
 
@@ -70,8 +70,9 @@ class InDomainArguments:
     RENAMED_OPTIONS: ClassVar[dict[str, str]] = {"--batch_size": "--per_device_train_batch_size"}  # README: Command-line vocabulary
 
     tasks: list[str] = field(default_factory=lambda: list(HUMAN_TASKS), metadata={"help": "task folders"})
-    maskings: list[MaskingPreset] = field(default_factory=lambda: ["dnabert", "randommask"],
-                                          metadata={"help": "masking presets compared at equal tokens"})
+    # list[str] with choices: HfArgumentParser calls a list's item type on each value, and a Literal is no function
+    maskings: list[str] = field(default_factory=lambda: ["dnabert", "randommask"], metadata={
+        "choices": get_args(MaskingPreset), "help": "masking presets compared at equal tokens"})
     seeds: list[int] = field(default_factory=lambda: [1, 2, 3], metadata={
         "help": "pretraining seeds; fine-tuning seed i runs on pretraining seed i (and on random weights of seed i)"})
     bits_positions: int = field(default=2000, metadata={"help": "held-out positions scored per model"})
@@ -92,6 +93,10 @@ class InDomainArguments:
             raise ValueError(f"--seeds: need distinct seeds, got {self.seeds}")
         if not self.maskings:
             raise ValueError("--maskings: name at least one masking preset")
+        unknown = [masking for masking in self.maskings if masking not in get_args(MaskingPreset)]
+        if unknown:
+            raise ValueError(f"--maskings: unknown preset {unknown[0]!r}; choose from "
+                             f"{', '.join(get_args(MaskingPreset))}")
         if not self.markov_orders or not all(1 <= order <= 9 for order in self.markov_orders):
             raise ValueError(f"--markov_orders: need orders in 1..9, got {self.markov_orders}")
 
