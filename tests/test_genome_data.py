@@ -494,7 +494,7 @@ def test_config_and_stats(ecoli, tmp_path):
         with pytest.raises(ValueError, match="GenomeDataConfig"):
             GenomeDataConfig(["x.fa"], **bad)
     train, val, stats = build_genome_datasets(_config(ECOLI), TOKENIZER)
-    assert stats["genomes"] == [{"name": "ecoli_k12_mg1655.fa.gz", "bases": 4_639_675,
+    assert stats["genomes"] == [{"name": "ecoli_k12_mg1655.fa.gz", "path": str(ECOLI), "bases": 4_639_675,
                                  "source": "E. coli K-12 MG1655, NCBI NC_000913 (Debian ragout-examples)",
                                  "train_windows": len(train), "sampling_share": 1.0}]
     assert (stats["train_windows_per_epoch"], stats["validation_windows"]) == (len(train), len(val))
