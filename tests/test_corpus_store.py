@@ -45,6 +45,7 @@ from modeling_randommask.data.corpus_store import (
 )
 from modeling_randommask.data.fasta import FastaFormatError, non_acgt_runs, read_genome
 from modeling_randommask.data.genome_windows import GenomeDataConfig, build_genome_datasets
+from modeling_randommask.data.options import parse_cli
 from tokenization import KmerTokenizer
 
 TOKENIZER = KmerTokenizer(k=6)
@@ -428,6 +429,13 @@ def test_prepare_command_verifies_on_request(tmp_path, capsys):
     assert "prepared corpus" in prepare(args)  # not asked: structure only
     with pytest.raises(CorpusStoreError, match="content differs"):
         prepare(CorpusArguments(paths=[str(LAMBDA)], corpus_dir=str(corpora), verify=True))
+
+
+@pytest.mark.parametrize("wrong", [["--verify", "maybe"], ["--verif"], ["--verify", "1", "2"]])
+def test_verify_given_wrong_is_a_usage_error(wrong, capsys):
+    with pytest.raises(SystemExit) as stop:
+        parse_cli(CorpusArguments, ["--genome", str(LAMBDA), *wrong])
+    assert stop.value.code == 2 and "error:" in capsys.readouterr().err
 
 
 # ---- pipes and leftovers --------------------------------------------------------------------------------------------

@@ -364,3 +364,25 @@ def test_genome_weights_have_their_own_waiver(tmp_path):
     pretrain(*parse_args([*resume_options, "--allow_resume_changes", "genome_weights"]))
     event = next(r for r in read_log(out) if r.get("event") == "resumed_with_changes")
     assert event["changes"] == {"genome_weights": [["bases"], ["1", "3"]]}
+
+
+def test_a_checkpoint_recording_its_genome_files_inside_genome_resumes_exactly(finished, tmp_path):
+    """Checkpoints written before the genome was compared by content alone list its files (path, windows, share)
+    inside 'genome': they resume exactly, and other DNA is still refused."""
+    out = copy_of(finished, tmp_path)
+    checkpoint = out / "checkpoints" / EARLIER
+    settings_file = checkpoint / "run_settings.json"
+    settings = json.loads(settings_file.read_text())
+    settings.pop("genome_files")
+    settings["genome"]["genomes"] = [{"name": LAMBDA.name, "bases": 48_502, "source": "phage lambda",
+                                      "train_windows": 1000, "sampling_share": 1.0}]
+    settings_file.write_text(json.dumps(settings))
+    manifest = json.loads((checkpoint / "manifest.json").read_text())  # as the older version would have sealed it
+    manifest["files"]["run_settings.json"] = {"bytes": settings_file.stat().st_size,
+                                              "sha256": hashlib.sha256(settings_file.read_bytes()).hexdigest()}
+    (checkpoint / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CheckpointError, match=r"\n  genome: content_sha256 .*\n  genome_files \(not compared\): "
+                                              r"\['phage lambda \(48,502 bases\)'\] -> "):
+        resume(out, "--genome", str(ECOLI), checkpoint=str(checkpoint))
+    resume(out, checkpoint=str(checkpoint))
+    assert not any(r.get("event") == "resumed_with_changes" for r in read_log(out))

@@ -24,8 +24,9 @@ once only: its digest is taken while it is parsed, and the store keyed afterward
 
 Integrity (``check_structure``, ``verify_content``): every open checks, without reading the bases, that the files
 agree (sizes, the record table tiling ``bases.u8`` exactly, the runs' digest); the content digest (bases and record
-table, about 1 s per Gbp with the page cache warm) is verified after preparing, when pretraining starts (so what its
-log, checkpoints and card record is what was read) and on request (``prepare_corpus.py --verify``).
+table: a SHA-256 pass, 0.9 s per Gbp on an idle core with the page cache warm) is verified after preparing, when
+pretraining starts (so what its log, checkpoints and card record is what was read) and on request
+(``prepare_corpus.py --verify``).
 """
 
 from __future__ import annotations
@@ -91,8 +92,8 @@ class CorpusArguments:
         "help": "where prepared corpora live; on shared storage for a multi-node run (default: "
                 "$RANDOMMASK_CORPUS_DIR, else ~/.cache/randommask/corpora)"})
     verify: bool = field(default=False, metadata={
-        "help": "check an existing store's content against the SHA-256 recorded when it was prepared (about 1 s per "
-                "Gbp, page cache warm; every open checks its structure only)"})
+        "help": "check the store's content against the SHA-256 recorded when it was prepared (a SHA-256 pass: about "
+                "1 s per Gbp on an idle core, page cache warm; every open checks its structure only)"})
 
 
 def _file_digest(path: Path, corpus_dir: Path) -> str:
