@@ -465,6 +465,7 @@ def test_a_pipe_is_prepared_reading_it_once(tmp_path):
     line = prepare(CorpusArguments(paths=[str(tmp_path / "cli.fifo")], corpus_dir=str(corpora)))
     writer.wait(timeout=60)
     assert f"prepared corpus {store}: 48,502 bases in 1 records" in line
+    assert "--genome <the same data as files>" in line and "reads a pipe into RAM" in line
 
 
 def test_orphaned_temporary_stores_are_removed_or_listed(tmp_path, caplog):
@@ -483,3 +484,19 @@ def test_orphaned_temporary_stores_are_removed_or_listed(tmp_path, caplog):
     assert not orphan.exists() and running.exists() and elsewhere.exists()
     assert f"removed {orphan}" in caplog.text
     assert f"{elsewhere} (1,000 bytes; its preparer ran on some-other-host" in line
+
+
+@pytest.mark.slow
+def test_prepare_command_reads_a_process_substitution_once(tmp_path):
+    """``prepare_corpus.py --genome <(zcat x.fa.gz)`` read /dev/fd/N to its end for the digest, then reported the
+    data as an "empty file"."""
+    corpora = tmp_path / "corpora"
+    command = (f"{sys.executable} {REPO / 'examples' / 'prepare_corpus.py'} --genome <(zcat {LAMBDA}) "
+               f"--corpus_dir {corpora}")
+    done = subprocess.run(["bash", "-c", command], check=False,
+                          env=dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(REPO)),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (store,) = stores(corpora)
+    assert f"prepared corpus {store}: 48,502 bases in 1 records" in done.stdout
+    assert open_corpus(store, verify=True).content_hash() == read_genome(LAMBDA).content_hash()

@@ -405,6 +405,7 @@ def load_genome(paths: str | Path | list[str | Path], corpus_dir: str | Path | N
 def prepare(args: CorpusArguments) -> str:
     """``examples/prepare_corpus.py``: prepare the store; return the line saying where it is and what to run next."""
     paths = args.paths or [str(path) for path in default_corpus()]
+    piped = [path for path in paths if not (Path(path).is_file() or Path(path).is_dir())]
     store = prepare_corpus(paths, args.corpus_dir)
     clock = time.perf_counter()
     genome = open_corpus(store, verify=args.verify)
@@ -415,6 +416,9 @@ def prepare(args: CorpusArguments) -> str:
                 if args.verify else "")
     foreign = remove_orphaned_temporaries(store.parent)
     left = f". Unfinished stores of other hosts: {'; '.join(foreign)}" if foreign else ""
+    given = "<the same data as files>" if piped else " ".join(paths)
+    note = ("every rank maps this store; pretraining reads a pipe into RAM, so give the data it held as files"
+            if piped else "every rank maps this store")
     return (f"prepared corpus {store}: {genome.num_bases:,} bases in {len(genome.names):,} records from "
             f"{len(genome.files)} files, {size:.2f} GB on disk{verified}. Next: accelerate launch "
-            f"examples/pretrain.py --genome {' '.join(paths)}{where} (every rank maps this store){left}")
+            f"examples/pretrain.py --genome {given}{where} ({note}){left}")
