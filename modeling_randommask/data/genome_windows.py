@@ -11,8 +11,7 @@ touch otherwise) holds more than ``max_n_fraction * window_bases`` non-ACGT base
 more than ``max_n_fraction`` N/IUPAC. The price of a length that never changes: with random offsets, where
 non-ACGT bases are spread evenly, slots are kept only up to half that density (``--max_n_fraction 0.5`` keeps a
 genome with an N every 6th base, 17%, but not one with an N every 3rd, although each window holds 33%); tiled
-windows are checked on their own bases. Reverse-complement augmentation is drawn per (seed, epoch,
-index).
+windows are checked on their own bases. Reverse-complement augmentation is drawn per (seed, epoch, index).
 
 Validation. The genome is cut into equal blocks (``val_block`` bases, made smaller for small genomes so that
 ``val_fraction`` of them is at least one block, and never below 4 windows); ``val_fraction`` of the mostly-ACGT
