@@ -5,6 +5,7 @@ sampling weights. Real FASTA files (embedded genomes, ../shared/data when presen
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import pickle
@@ -82,6 +83,7 @@ def test_store_maps_the_genome_a_reading_gives(tmp_path):
     assert np.array_equal(mapped.sequence, read.sequence)
     assert (mapped.names, mapped.record_files, mapped.skipped_records) == (read.names, read.record_files,
                                                                            read.skipped_records)
+    assert mapped.file_sha256 == read.file_sha256 == [hashlib.sha256(p.read_bytes()).hexdigest() for p in inputs]
     assert np.array_equal(mapped.starts, read.starts) and np.array_equal(mapped.lengths, read.lengths)
     for stored, scanned in zip(mapped.runs, non_acgt_runs(read.sequence, read.starts)):
         assert np.array_equal(stored, scanned)

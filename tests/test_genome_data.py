@@ -5,6 +5,7 @@ Real DNA from ../shared/data and the real KmerTokenizer."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import logging
 import re
 import tracemalloc
@@ -495,6 +496,7 @@ def test_config_and_stats(ecoli, tmp_path):
             GenomeDataConfig(["x.fa"], **bad)
     train, val, stats = build_genome_datasets(_config(ECOLI), TOKENIZER)
     assert stats["genomes"] == [{"name": "ecoli_k12_mg1655.fa.gz", "path": str(ECOLI), "bases": 4_639_675,
+                                 "file_sha256": hashlib.sha256(ECOLI.read_bytes()).hexdigest(),
                                  "source": "E. coli K-12 MG1655, NCBI NC_000913 (Debian ragout-examples)",
                                  "train_windows": len(train), "sampling_share": 1.0}]
     assert (stats["train_windows_per_epoch"], stats["validation_windows"]) == (len(train), len(val))

@@ -159,8 +159,9 @@ CHANGES = [  # (options of the resumed run, settings the refusal names)
     (["--per_device_train_batch_size", "4"], ["per_device_train_batch_size: 8 -> 4"]),
     (["--seed", "7"], ["seed: 42 -> 7"]),
     (["--max_length", "48"], ["max_length: 40 -> 48"]),
-    (["--genome", str(ECOLI)], ["\n  genome: content_sha256 '", (f"\n  genome_files (not compared): ['{LAMBDA} "
-                                f"(48,502 bases)'] -> ['{ECOLI} (4,639,675 bases)']\n")]),
+    (["--genome", str(ECOLI)], ["\n  genome: content_sha256 '",
+                                f"\n  genome_files (not compared): [0] '{LAMBDA} (48,502 bases, file SHA-256 ",
+                                f"' -> '{ECOLI} (4,639,675 bases, file SHA-256 "]),
     (["--learning_rate", "0.002", "--warmup_steps", "3"], ["learning_rate: 0.001 -> 0.002", "warmup_steps: 2 -> 3"]),
 ]
 
@@ -294,7 +295,8 @@ def test_resume_over_changed_genome_content_under_the_same_name_is_refused(tmp_p
     before = snapshot(out)
     with pytest.raises(CheckpointError, match=rf"would not continue the run exactly:\n  genome: content_sha256 "
                                               rf"'\w{{12}}\.\.\.' -> '\w{{12}}\.\.\.'\n  genome_files \(not compared\): "
-                                              rf"\['{re.escape(str(genome))} \(48,502 bases\)'\] -> "):
+                                              rf"\[0\] '{re.escape(str(genome))} \(48,502 bases, file SHA-256 \w{{12}}\)' "
+                                              rf"-> '{re.escape(str(genome))} \(48,502 bases, file SHA-256 \w{{12}}\)'\n"):
         pretrain(*parse_args([*options, "--resume_from_checkpoint", "latest"]))
     assert snapshot(out) == before
 
@@ -343,8 +345,8 @@ def test_the_same_genome_under_another_path_resumes_exactly_with_a_note(finished
             resume(out, "--genome", given, checkpoint=str(out / "checkpoints" / EARLIER))
         assert {r["step"]: r["loss"] for r in read_log(out) if "loss" in r and "event" not in r} == whole
         assert not any(r.get("event") == "resumed_with_changes" for r in read_log(out))
-    assert (f"resuming with genome_files: ['{LAMBDA} (48,502 bases)'] -> ['{os.path.relpath(moved)} (48,502 bases)'] "
-            "(not compared" in caplog.text)
+    assert f"resuming with genome_files: [0] '{LAMBDA} (48,502 bases, file SHA-256 " in caplog.text
+    assert f"-> '{os.path.relpath(moved)} (48,502 bases, file SHA-256 " in caplog.text
 
 
 def test_genome_weights_have_their_own_waiver(tmp_path):
@@ -382,7 +384,7 @@ def test_a_checkpoint_recording_its_genome_files_inside_genome_resumes_exactly(f
                                               "sha256": hashlib.sha256(settings_file.read_bytes()).hexdigest()}
     (checkpoint / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(CheckpointError, match=r"\n  genome: content_sha256 .*\n  genome_files \(not compared\): "
-                                              r"\['phage lambda \(48,502 bases\)'\] -> "):
+                                              r"\[0\] 'phage lambda \(48,502 bases\)' -> "):
         resume(out, "--genome", str(ECOLI), checkpoint=str(checkpoint))
     resume(out, checkpoint=str(checkpoint))
     assert not any(r.get("event") == "resumed_with_changes" for r in read_log(out))

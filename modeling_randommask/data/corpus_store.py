@@ -381,7 +381,8 @@ def open_corpus(store: str | Path, files: list[Path] | None = None, verify: bool
     files = files if files is not None else [Path(entry["name"]) for entry in info["files"]]
     genome = Genome(sequence, info["names"], np.array(info["starts"], dtype=np.int64),
                     np.array(info["lengths"], dtype=np.int64), files, info["record_files"], info["skipped_records"],
-                    runs=(runs[0], runs[1]), sha256=info["sha256"])
+                    runs=(runs[0], runs[1]), sha256=info["sha256"],
+                    file_sha256=[entry.get("sha256") for entry in info["files"]])
     if verify:
         verify_content(store, genome, info["sha256"])
     return genome

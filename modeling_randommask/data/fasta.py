@@ -212,13 +212,15 @@ class Genome(Sequences):
     """All records of some FASTA files (``sequence`` a ``np.memmap`` when mapped from a prepared corpus), and where
     they came from: ``record_files[i]`` indexes ``files``; empty records are listed in ``skipped_records`` as
     ``"file:name"``. ``runs`` and ``sha256`` are computed on first use unless given (a prepared corpus stores
-    both)."""
+    both); ``file_sha256`` is each file's SHA-256 as read (None when not read whole), which names the file whose
+    content changed."""
 
     files: list[Path]
     record_files: list[int]
     skipped_records: list[str] = field(default_factory=list)
     runs: tuple[np.ndarray, np.ndarray] | None = None
     sha256: str | None = None
+    file_sha256: list[str] | None = None
 
     @property
     def num_bases(self) -> int:
@@ -453,11 +455,12 @@ def read_genome(paths: str | Path | list[str | Path], max_bases: int | None = No
     of a genome, not all of it in memory; what lies beyond is not read, so not checked either."""
     files = fasta_files(paths)
     out = bytearray()
-    records = RecordTable()
+    records, read = RecordTable(), []
     for file_index, path in enumerate(files):
         if max_bases is not None and len(out) >= max_bases:
             break
-        for name, line, start, length in _FastaReader(path, out).read(max_bases):
+        read.append(HashingReader(path))
+        for name, line, start, length in _FastaReader(path, out, read[-1]).read(max_bases):
             if max_bases is not None:
                 if start >= max_bases:  # read with the last chunk, beyond the sample
                     break
@@ -468,5 +471,6 @@ def read_genome(paths: str | Path | list[str | Path], max_bases: int | None = No
         del out[max_bases:]
     sequence = np.frombuffer(out, dtype=np.uint8)  # no copy: the bytearray is the storage
     return Genome(sequence, records.names, np.array(records.starts, dtype=np.int64),
-                  np.array(records.lengths, dtype=np.int64), files, records.record_files, records.skipped)
+                  np.array(records.lengths, dtype=np.int64), files, records.record_files, records.skipped,
+                  file_sha256=None if max_bases is not None else [reader.sha256.hexdigest() for reader in read])
 

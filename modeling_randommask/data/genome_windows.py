@@ -396,6 +396,7 @@ def build_genome_datasets(config: GenomeDataConfig, tokenizer, genome: Genome | 
     epoch_share = per_file_windows / max(len(train), 1) if shares is None else shares
     stats = {
         "genomes": [{"name": path.name, "path": str(path), "bases": int(bases), "source": genome.source(index),
+                     "file_sha256": genome.file_sha256[index] if genome.file_sha256 else None,
                      "train_windows": int(windows), "sampling_share": round(float(share), 6)}
                     for index, (path, bases, windows, share) in enumerate(zip(genome.files, per_file, per_file_windows,
                                                                                epoch_share))],

@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -190,15 +191,19 @@ def verify_checkpoint(checkpoint: Path, trust_pickles: bool = False) -> None:
 
 
 def _short(value: Any) -> str:
-    """A value for a one-line message: digests and other long strings cut to their first 12 characters."""
-    return repr(value[:12] + "...") if isinstance(value, str) and len(value) > 40 else repr(value)
+    """A value for a one-line message: a SHA-256 digest cut to its first 12 characters."""
+    return repr(value[:12] + "...") if isinstance(value, str) and re.fullmatch("[0-9a-f]{64}", value) else repr(value)
 
 
 def describe_change(name: str, old: Any, new: Any) -> str:
-    """``name: old -> new``; of a dict (the genome), only the keys that differ."""
+    """``name: old -> new``; of a dict (the genome), only the keys that differ; of lists of one length (the genome's
+    files), only the items that differ, by index."""
     if isinstance(old, dict) and isinstance(new, dict):
         keys = [key for key in {**old, **new} if old.get(key) != new.get(key)]
         return f"{name}: " + ", ".join(f"{key} {_short(old.get(key))} -> {_short(new.get(key))}" for key in keys)
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new) and old != new:
+        return f"{name}: " + ", ".join(f"[{index}] {_short(before)} -> {_short(after)}"
+                                       for index, (before, after) in enumerate(zip(old, new)) if before != after)
     return f"{name}: {_short(old)} -> {_short(new)}"
 
 

@@ -136,7 +136,9 @@ def run_settings(args: PretrainArguments, data: GenomeDataConfig, data_stats: di
     options = {k: v for k, v in (asdict(args) | asdict(data)).items() if k not in BOOKKEEPING_OPTIONS}
     options["mixed_precision"] = str(accelerator.mixed_precision)
     genome = {key: data_stats[key] for key in ("content_sha256", "records", "bases", "non_acgt_bases")}
-    files = [f"{entry['path']} ({entry['bases']:,} bases)" for entry in data_stats["genomes"]]
+    files = [f"{entry['path']} ({entry['bases']:,} bases" + (f", file SHA-256 {entry['file_sha256'][:12]})"
+                                                           if entry.get("file_sha256") else ")")
+             for entry in data_stats["genomes"]]
     run = {"world_size": accelerator.num_processes, "accumulation": accumulation, "genome": genome,
            "genome_files": files}
     return json.loads(json.dumps(options | run))
