@@ -201,7 +201,7 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
     train_loader = DataLoader(train_data, batch_sampler=sampler, collate_fn=collator.pad,
                               num_workers=args.num_workers, pin_memory=accelerator.device.type == "cuda",
                               generator=torch.Generator().manual_seed(data.seed))
-    val_indices = list(range(accelerator.process_index, len(val_data), accelerator.num_processes))
+    val_indices = range(accelerator.process_index, len(val_data), accelerator.num_processes)  # no list per window
     val_loader = DataLoader(torch.utils.data.Subset(val_data, val_indices), batch_size=args.per_device_train_batch_size,
                             collate_fn=collator.pad, generator=torch.Generator().manual_seed(data.seed))
 
