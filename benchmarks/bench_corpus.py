@@ -10,6 +10,11 @@ Measured, on this machine, in one run:
 
 * preparing the store (``prepare_corpus``, in a fresh process): wall time and the preparer's peak RSS (bounded:
   it streams); then finding the prepared store again (what a later start pays);
+* whole short runs of ``examples/pretrain.py`` through the written model and card (tiny model, 128-token windows,
+  10 steps, checkpoints at 5 and 10), then a resume from step 5, with 1 and 2 gloo ranks, on the lambda genome
+  (the baseline), over the store and in RAM: each rank's private memory (RssAnon, sampled from outside every 5 ms),
+  its peak in each stage (dataset build; epochs, evaluation and checkpoints; final model, card and bits per base)
+  and the peak's growth against the lambda run;
 * launch to the first optimizer step of ``examples/pretrain.py`` (tiny model, 512-token windows, batch 8) under
   ``accelerate launch`` with 1 and 2 gloo processes, over the store and with ``--no_corpus_store`` (today's in-RAM
   path, the baseline): per rank, the seconds to the first step, the seconds spent building the datasets, and the
@@ -20,6 +25,7 @@ Measured, on this machine, in one run:
 
     python benchmarks/bench_corpus.py                  # 1.0 Gbp, everything; about 10-15 minutes on 2 cores
     python benchmarks/bench_corpus.py --gbp 0.1 --keep # a quick look; keep the FASTA and store in --workdir
+    python benchmarks/bench_corpus.py --gbp 0.2 --parts whole_run --batch_sizes 2 32   # the memory target
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ LINE = 60
 BASE_SIZE_FLOPS_PER_WINDOW = 6 * 86e6 * 512  # training FLOPs of one 512-token window for BERT-base (6 N T)
 H100_BF16_DENSE_FLOPS = 989e12
 PARTS = ("whole_run", "first_step", "rate")
+MALLOC = {"fixed": {"MALLOC_MMAP_THRESHOLD_": "131072"}, "glibc": {}}
 LAMBDA_GENOME = REPO / "modeling_randommask" / "data" / "genomes" / "lambda_NC_001416.fa.gz"
 
 
@@ -177,7 +184,7 @@ import modeling_randommask.training.pretraining as pretraining
 from modeling_randommask.training.pretrain_arguments import parse_args
 
 stages = {"start": time.time()}
-real_build, real_save = pretraining.build_genome_datasets, pretraining.save_checkpoint
+real_build = pretraining.build_genome_datasets
 
 def build(*args, **kwargs):
     stages["datasets"] = time.time()
@@ -185,11 +192,12 @@ def build(*args, **kwargs):
     stages["training"] = time.time()
     return result
 
-def save(*args, **kwargs):
-    stages["final"] = time.time()
-    return real_save(*args, **kwargs)
+class Progress(pretraining.tqdm):  # closed on every rank when the last step is done
+    def close(self):
+        stages.setdefault("final", time.time())
+        super().close()
 
-pretraining.build_genome_datasets, pretraining.save_checkpoint = build, save
+pretraining.build_genome_datasets, pretraining.tqdm = build, Progress
 pretraining.pretrain(*parse_args(sys.argv[1:]))
 stages["done"] = time.time()
 rank = int(os.environ.get("RANK", 0))
@@ -197,7 +205,7 @@ rank = int(os.environ.get("RANK", 0))
 """
 STAGES = ("start", "datasets", "training", "final", "done")  # a stage runs from its time to the next one's
 STAGE_NAMES = {"start": "imports, options", "datasets": "dataset build",
-               "training": "model, epochs, evaluation, checkpoints", "final": "model, card, bits per base"}
+               "training": "model, epochs, evaluation, checkpoints", "final": "model, card, bits per base (rank 0)"}
 
 
 def _rank_pids(launcher: int, driver: str) -> dict[int, int]:
@@ -232,7 +240,7 @@ def _anon_kb(pid: int) -> int | None:
 
 
 def whole_run(genome: Path, corpus_dir: Path, work: Path, name: str, processes: int, options: list[str],
-              period: float = 0.005) -> list[dict]:
+              malloc: str, period: float = 0.005) -> list[dict]:
     """Launch a whole pretraining run with ``processes`` gloo ranks, sampling each rank's RssAnon every ``period``
     seconds from outside (no GIL, no allocation in the rank); per rank the peak RssAnon (MB) in each stage."""
     out = work / name
@@ -244,7 +252,7 @@ def whole_run(genome: Path, corpus_dir: Path, work: Path, name: str, processes: 
     launch += ["--multi_gpu"] if processes > 1 else ["--cpu"]
     arguments = ["--genome", str(genome), "--corpus_dir", str(corpus_dir), *options]
     with open(out / "output.txt", "w") as log:
-        launcher = subprocess.Popen([*launch, str(driver), *arguments], env=_env() | {"BENCH_OUT": str(out)},
+        launcher = subprocess.Popen([*launch, str(driver), *arguments], env=_env() | {"BENCH_OUT": str(out)} | MALLOC[malloc],
                                     cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         samples: dict[int, list[tuple[float, int]]] = {}
         pids: dict[int, int] = {}
@@ -271,8 +279,8 @@ def whole_run(genome: Path, corpus_dir: Path, work: Path, name: str, processes: 
     return ranks
 
 
-def whole_runs(fasta: Path, lambda_genome: Path, corpus_dir: Path, work: Path, processes: int, batch: int
-               ) -> dict[str, list[dict]]:
+def whole_runs(fasta: Path, lambda_genome: Path, corpus_dir: Path, work: Path, processes: int, batch: int,
+               malloc: str) -> dict[str, list[dict]]:
     """The lambda baseline, the store and the in-RAM path, each a fresh run of 10 steps (checkpoints at 5 and 10)
     and a resume from step 5 to the end; 128-token windows."""
     options = ["--max_length", "128", "--per_device_train_batch_size", str(batch), "--max_steps", "10",
@@ -283,13 +291,13 @@ def whole_runs(fasta: Path, lambda_genome: Path, corpus_dir: Path, work: Path, p
         name = f"run-{processes}proc-b{batch}-{label.split()[0]}"
         run_dir = work / name / "model"
         results[label] = whole_run(genome, corpus_dir, work, name, processes,
-                                   [*options, *extra, "--output_dir", str(run_dir)])
+                                   [*options, *extra, "--output_dir", str(run_dir)], malloc)
         if not (run_dir / "README.md").is_file() or not (run_dir / "model.safetensors").is_file():
             raise RuntimeError(f"{name}: no model or card written")
         results[label + ", resumed at step 5"] = whole_run(
             genome, corpus_dir, work, name + "-resume", processes,
             [*options, *extra, "--output_dir", str(run_dir), "--resume_from_checkpoint",
-             str(run_dir / "checkpoints" / "step-00000005")])
+             str(run_dir / "checkpoints" / "step-00000005")], malloc)
         peaks = ", ".join(f"{result['peak']:,.0f}" for result in results[label])
         print(f"  {processes} proc, batch {batch}, {label}: peak RssAnon per rank {peaks} MB", flush=True)
     return results
@@ -305,7 +313,8 @@ def _whole_run_lines(processes: int, batch: int, results: dict[str, list[dict]],
         reference = results["lambda (baseline), resumed at step 5"] if "resumed" in label else baseline
         for rank, (result, base) in enumerate(zip(ranks, reference)):
             growth = result["peak"] - base["peak"]
-            cells = " | ".join(f"{result['stages'][stage]:,.0f}" for stage in STAGE_NAMES)
+            cells = " | ".join("-" if math.isnan(peak) else f"{peak:,.0f}"  # -: over before a sample
+                               for peak in (result["stages"][stage] for stage in STAGE_NAMES))
             per_mbp = "" if label.startswith("lambda") else f"{growth / mbp:.3f}"
             lines.append(f"| {label} | {rank} | {cells} | {result['peak']:,.0f} | "
                          f"{'' if label.startswith('lambda') else f'{growth:+,.0f}'} | {per_mbp} |")
@@ -361,6 +370,10 @@ def main() -> None:
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what to measure")
     parser.add_argument("--processes", nargs="+", type=int, choices=(1, 2), default=[1, 2],
                         help="ranks of the launched runs")
+    parser.add_argument("--malloc", choices=tuple(MALLOC), default="fixed", help=(
+        "glibc allocator of the whole runs: 'fixed' (default) maps every allocation of 128 kB or more on its own and "
+        "returns it when freed, so RssAnon is what the run holds; 'glibc' keeps glibc's moving threshold, under which "
+        "freed activations stay in the heap in amounts that vary by tens of MB between identical runs"))
     parser.add_argument("--batch_sizes", nargs="+", type=int, default=[2],
                         help="per-device batch sizes of the whole runs")
     args = parser.parse_args()
@@ -396,10 +409,14 @@ def main() -> None:
                            "written model and card), and a resume from step 5 to the end, each rank's private memory "
                            "(RssAnon) sampled every 5 ms from outside over the run; baseline: the same run on the "
                            "lambda genome (48,502 bp), measured in this run. Target: under 40 MB of growth per rank "
-                           "at 200 Mbp (0.2 MB per Mbp)."), ""]
+                           "at 200 Mbp (0.2 MB per Mbp). Allocator: "
+                           + ("every allocation of 128 kB or more mapped on its own (MALLOC_MMAP_THRESHOLD_=131072), "
+                              "so RssAnon follows what the run holds." if args.malloc == "fixed" else
+                              "glibc's default (freed activations stay in the heap: +-30-60 MB between identical "
+                              "runs).")), ""]
             for processes in args.processes:
                 for batch in args.batch_sizes:
-                    results = whole_runs(fasta, LAMBDA_GENOME, corpus_dir, work, processes, batch)
+                    results = whole_runs(fasta, LAMBDA_GENOME, corpus_dir, work, processes, batch, args.malloc)
                     lines += _whole_run_lines(processes, batch, results, made["bases"] / 1e6)
                     print("\n".join(lines[-len(results) * processes - 5:]), flush=True)
         if "first_step" in args.parts:
