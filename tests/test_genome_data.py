@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, RandomSampler
 
-from modeling_randommask.data import fasta
+from modeling_randommask.data import fasta, genome_windows
 from modeling_randommask.data.fasta import FastaFormatError, default_corpus, fasta_files, read_genome
 from modeling_randommask.data.genome_windows import GenomeDataConfig, build_genome_datasets
 from tokenization import KmerTokenizer
@@ -375,6 +375,20 @@ def test_windows_with_too_many_n_are_skipped_and_counted(chr22):
             train.set_epoch(epoch)
             assert _non_acgt_fraction(train).max() <= 0.1
         assert _non_acgt_fraction(val).max() <= 0.1
+
+
+def test_slots_made_in_steps_equal_slots_made_at_once(chr22, monkeypatch):
+    """The slots are made a step at a time (bounded transient memory); steps that cut segments and skipped slots
+    anywhere change nothing."""
+    for random_offsets in (False, True):
+        config = _config("unused", min_gap=10**9, random_offsets=random_offsets)
+        monkeypatch.setattr(genome_windows, "_SLOTS_PER_STEP", 1 << 40)
+        at_once = build_genome_datasets(config, TOKENIZER, genome=chr22)
+        monkeypatch.setattr(genome_windows, "_SLOTS_PER_STEP", 37)
+        in_steps = build_genome_datasets(config, TOKENIZER, genome=chr22)
+        for one, other in zip(at_once[:2], in_steps[:2]):
+            assert torch.equal(one.slots, other.slots) and one.skipped_windows == other.skipped_windows
+        assert at_once[2] == in_steps[2] and at_once[0].skipped_windows > 0
 
 
 def test_scattered_n_threshold(tmp_path):

@@ -187,16 +187,26 @@ def _validation_blocks(genome: Genome, runs: _RunCounter, config: GenomeDataConf
     return starts[chosen], ends[chosen], block
 
 
+_SLOTS_PER_STEP = 1 << 16  # slots made and checked at a time: the build's transient memory stays a few MB
+
+
 def _window_slots(seg_starts: np.ndarray, seg_ends: np.ndarray, window: int, cells: int, runs: _RunCounter,
                   max_n_fraction: float) -> tuple[np.ndarray, int]:
     """Start of every grid slot spanning ``cells`` whole cells inside a segment, minus those whose span holds more
-    than ``max_n_fraction * window`` non-ACGT bases; and how many were skipped."""
+    than ``max_n_fraction * window`` non-ACGT bases; and how many were skipped. Made in steps of
+    ``_SLOTS_PER_STEP`` into one array: 8 bytes per slot, whatever the genome's size."""
     per_segment = np.maximum((seg_ends - seg_starts) // window - (cells - 1), 0)
     total = int(per_segment.sum())
     first = np.cumsum(per_segment) - per_segment
-    slots = np.repeat(seg_starts, per_segment) + (np.arange(total) - np.repeat(first, per_segment)) * window
-    keep = runs.count(slots, slots + cells * window) <= max_n_fraction * window
-    return slots[keep], total - int(keep.sum())
+    slots, kept = np.empty(total, dtype=np.int64), 0
+    for begin in range(0, total, _SLOTS_PER_STEP):
+        index = np.arange(begin, min(begin + _SLOTS_PER_STEP, total))
+        segment = np.searchsorted(first, index, side="right") - 1
+        starts = seg_starts[segment] + (index - first[segment]) * window
+        starts = starts[runs.count(starts, starts + cells * window) <= max_n_fraction * window]
+        slots[kept : kept + starts.size] = starts
+        kept += starts.size
+    return slots[:kept], total - kept
 
 
 class GenomeWindowDataset(Dataset):

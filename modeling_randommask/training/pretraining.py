@@ -33,7 +33,7 @@ from ..data.strides import kmer_stride_of
 from ..hub.checkpoint import save_checkpoint
 from ..hub.model_card import render_pretrained_card
 from ..hub.upload import push_model_folder
-from ..inference.bits_per_base import held_out_bits_per_base
+from ..inference.bits_per_base import StatisticUnavailable, held_out_bits_per_base
 from ..masking.collator import DataCollatorForRandomMask
 from ..masking.saved_masking import check_resumed_masking, masking_state_file
 from ..modeling_randommask import RandomMaskForMaskedLM
@@ -55,6 +55,7 @@ from .run_log import TRAINING_LOG, RunLog, read_training_log
 
 logger = logging.getLogger(__name__)
 
+NO_LOSS = "none: no step's mask selected a token with a label (are the windows all [UNK] k-mers?)"
 SINUSOID_SCALE = 0.1  # measured: 0.1 lets tiny models learn neighbour attention fast; 1.0 drowns the tokens
 
 
@@ -218,7 +219,7 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
     train_loader = DataLoader(train_data, batch_sampler=sampler, collate_fn=collator.pad,
                               num_workers=args.num_workers, pin_memory=accelerator.device.type == "cuda",
                               generator=torch.Generator().manual_seed(data.seed))
-    val_indices = list(range(accelerator.process_index, len(val_data), accelerator.num_processes))
+    val_indices = range(accelerator.process_index, len(val_data), accelerator.num_processes)  # no list per window
     val_loader = DataLoader(torch.utils.data.Subset(val_data, val_indices), batch_size=args.per_device_train_batch_size,
                             collate_fn=collator.pad, generator=torch.Generator().manual_seed(data.seed))
 
@@ -338,10 +339,12 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
         info = _card_info(args, data, state, data_stats, schedule, unwrapped, last_val, output_dir,
                           accelerator.num_processes, accumulation, last_train_loss)
         info["limitations"] = [_resume_note(resume) for resume in state.resumed_with_changes]
-        info["bits_per_base"] = held_out_bits_per_base(unwrapped, tokenizer, train_data, val_data,
-                                                       window_tokens=data.max_length, seed=data.seed)
-        card = render_pretrained_card(info)
-        card.save(output_dir / "README.md")
+        if len(val_data):  # the model and its card first: nothing computed after them can lose the run
+            info["bits_per_base"] = {"unavailable": "the run stopped before the end-of-run bits per base"}
+        render_pretrained_card(info).save(output_dir / "README.md")
+        info["bits_per_base"] = _end_of_run_bits(unwrapped, tokenizer, train_data, val_data, data, run_log,
+                                                 state.step)
+        render_pretrained_card(info).save(output_dir / "README.md")
         if args.push_to_hub:
             push_model_folder(output_dir, args.hub_model_id or output_dir.name)
     accelerator.wait_for_everyone()
@@ -351,6 +354,20 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
         f"fine-tune it: python examples/make_demo_task.py && python examples/finetune.py --model {output_dir} "
         "--task outputs/phage-host --output_dir outputs/ft-demo")
     return output_dir
+
+
+def _end_of_run_bits(model, tokenizer: KmerTokenizer, train_data, val_data, data: GenomeDataConfig, run_log: RunLog,
+                     step: int) -> dict | None:
+    """The card's bits per base (a bounded sample: seconds on any genome); one the data cannot give is reported in
+    the log and the card instead, and the run still finishes."""
+    try:
+        return held_out_bits_per_base(model, tokenizer, train_data, val_data, window_tokens=data.max_length,
+                                      seed=data.seed)
+    except StatisticUnavailable as error:
+        logger.warning("bits per base could not be computed: %s", error)
+        run_log.write({"step": step, "event": "statistic_unavailable", "statistic": "bits_per_base",
+                       "reason": str(error)})
+        return {"unavailable": str(error)}
 
 
 def _resume_note(resume: dict) -> str:
@@ -383,7 +400,8 @@ def _card_info(args: PretrainArguments, data: GenomeDataConfig, state: TrainingS
             "global_batch_size": args.per_device_train_batch_size * world_size * accumulation,
             "tokens_per_window": data.max_length, "learning_rate": args.learning_rate,
             "position_embedding_init": args.position_embedding_init,
-            "processes": world_size, "final_train_loss": float(losses[-1]) if losses.size else last_train_loss,
+            "processes": world_size, "final_train_loss": float(losses[-1]) if losses.size else last_train_loss
+            if last_train_loss is not None else NO_LOSS,
             "final_val_loss": last_val,
         },
     }
