@@ -128,7 +128,7 @@ class RandomMaskSelfAttention(nn.Module):
             context = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout,
                                                      scale=self.scaling)
         batch, _, width, _ = context.shape
-        return context.transpose(1, 2).reshape(batch, width, -1), probabilities
+        return context.transpose(1, 2).reshape(batch, width, self.num_heads * self.head_size), probabilities
 
 
 class RandomMaskSelfOutput(nn.Module):
@@ -248,18 +248,25 @@ class RandomMaskPredictionHeadTransform(nn.Module):
 
 
 class RandomMaskLMPredictionHead(nn.Module):
-    """Transform, then the vocabulary decoder; its bias is `bias` (`decoder.bias` names the same tensor, as in
-    BERT), so it is added here whatever a loader did to the alias."""
+    """Transform, then the vocabulary decoder.
+
+    Tied to the word embeddings (the default), the decoder's bias is `bias` (`decoder.bias` names the same tensor,
+    as in BERT, and checkpoints store it once as `cls.predictions.bias`); it is read from there, whatever a loader
+    did to the alias. Untied (`tie_word_embeddings=False`), the decoder is a layer of its own, bias included, as
+    BertForMaskedLM saves it.
+    """
 
     def __init__(self, config: RandomMaskConfig):
         super().__init__()
         self.transform = RandomMaskPredictionHeadTransform(config)
         self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
-        self.decoder.bias = self.bias
+        self.tied = config.tie_word_embeddings
+        if self.tied:
+            self.decoder.bias = self.bias
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return F.linear(self.transform(hidden), self.decoder.weight, self.bias)
+        return F.linear(self.transform(hidden), self.decoder.weight, self.bias if self.tied else self.decoder.bias)
 
 
 class RandomMaskOnlyMLMHead(nn.Module):
@@ -293,6 +300,7 @@ class RandomMaskPreTrainedModel(PreTrainedModel):
             nn.init.zeros_(module.bias)
         elif isinstance(module, RandomMaskLMPredictionHead):
             nn.init.zeros_(module.bias)
+            nn.init.zeros_(module.decoder.bias)
 
 
 def _flag(value: bool | None, default: bool | None) -> bool:
@@ -419,7 +427,10 @@ class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
             if output_attentions or output_hidden_states:
                 raise ValueError("labelled_logits_only=True returns no per-layer outputs: drop output_attentions/"
                                  "output_hidden_states, or run without labelled_logits_only")
-            hidden, labels = self._labelled_hidden_states(labels, **inputs)
+            # The slot count is read outside any graph (see _query_slots), here in forward's own frame, so that one
+            # compiled graph runs from there to the loss.
+            slots = _query_slots(labels, QUERY_SLOT_BUCKET if torch.compiler.is_compiling() else 1)
+            hidden, labels = self._labelled_hidden_states(labels, slots, **inputs)
         else:
             outputs = self.bert(**inputs, output_attentions=output_attentions,
                                 output_hidden_states=output_hidden_states, return_dict=True)
@@ -440,12 +451,12 @@ class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
                                 attentions=outputs.attentions)
         return output if _flag(return_dict, self.config.return_dict) else output.to_tuple()
 
-    def _labelled_hidden_states(self, labels: torch.Tensor, input_ids, attention_mask, token_type_ids, position_ids,
-                                inputs_embeds) -> tuple[torch.Tensor, torch.Tensor]:
+    def _labelled_hidden_states(self, labels: torch.Tensor, slots: torch.Tensor, input_ids, attention_mask,
+                                token_type_ids, position_ids, inputs_embeds) -> tuple[torch.Tensor, torch.Tensor]:
         """Final hidden states `[rows, hidden]` and labels `[rows]` of the labelled positions, in row-major order.
 
         Embeddings and every layer but the last run over every position (gradient checkpointing included); the
-        last layer computes keys and values at every position and everything else only at each row's query slots
+        last layer computes keys and values at every position and everything else only at each row's query `slots`
         (`_query_slots`). Eager, the rows are exactly the labelled positions. Under torch.compile they are every
         slot, spare ones labelled -100 (the loss ignores them; `forward` drops their logits): the shapes then
         depend on the slot bucket only, so a compiled run builds a few graphs, not one per batch.
@@ -460,7 +471,7 @@ class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
         *layers, last = bert.encoder.layer
         for layer in layers:
             hidden, _ = bert.encoder.run_layer(layer, hidden, mask)
-        slots = _query_slots(labels, QUERY_SLOT_BUCKET if torch.compiler.is_compiling() else 1).to(hidden.device)
+        slots = slots.to(hidden.device)
         labels = labels.to(hidden.device).gather(1, slots)
         hidden, _ = bert.encoder.run_layer(last, hidden, mask, slots)
         if torch.compiler.is_compiling():

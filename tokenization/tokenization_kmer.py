@@ -158,7 +158,9 @@ class KmerTokenizer(PreTrainedTokenizer):
         options = {key: kwargs[key] for key in ("subfolder", "cache_dir", "revision", "token", "local_files_only")
                    if kwargs.get(key) is not None}
         try:
-            path = cached_file(source, "config.json", **options)  # absent or offline: OSError
+            path = cached_file(source, "config.json", **options)  # absent: None (5.x) or OSError (4.x)
+            if path is None:
+                return None
             with open(path, encoding="utf-8") as handle:
                 config = json.load(handle)
         except (OSError, ValueError):  # unreadable: the model's own loading reports it
