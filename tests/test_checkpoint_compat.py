@@ -14,14 +14,15 @@ import torch
 from conftest import lambda_genome, run_without_package
 from safetensors import safe_open
 from safetensors.torch import load_file
+
 from modeling_randommask import RandomMaskForMaskedLM
-from modeling_randommask.inference import base_probabilities
 from modeling_randommask.hub.travelling_files import TRAVELLING_FILES, travelling_files
+from modeling_randommask.inference import base_probabilities
 from tokenization import KmerTokenizer
 
 COMPAT = Path(__file__).parent / "compat"
 sys.path.insert(0, str(COMPAT))
-from save_reference_checkpoints import HEADS, LOGITS, save_references  # noqa: E402
+from save_reference_checkpoints import HEADS, LOGITS, save_references
 
 # The transformers modules a travelling file may import: what every release from 4.57 to 5.x holds, unchanged.
 PUBLIC_MODULES = {"transformers", "transformers.activations", "transformers.modeling_outputs", "transformers.utils",

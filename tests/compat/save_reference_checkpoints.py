@@ -12,7 +12,6 @@ Run with the package's code on PYTHONPATH: the main suite saves one from the com
 import argparse
 import json
 import tarfile
-import tempfile
 from pathlib import Path
 
 import torch
