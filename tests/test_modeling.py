@@ -461,3 +461,14 @@ def test_compiled_masked_only_training_builds_few_graphs_and_matches_eager():
     graphs = counters["stats"]["unique_graphs"]
     assert 1 <= graphs <= 3, f"{graphs} graphs compiled in 30 steps"
     torch.testing.assert_close(torch.tensor(losses["compiled"]), torch.tensor(losses["eager"]), rtol=0, atol=1e-4)
+
+
+def test_torch_export_gives_the_eager_outputs(batch):
+    """The encoder and masked-LM head export (torch.export, e.g. for serving) with a padded batch: no graph
+    break, no data-dependent branch, the same logits."""
+    torch.manual_seed(0)
+    model = RandomMaskForMaskedLM(tiny_config()).eval()
+    inputs = (batch["input_ids"], batch["attention_mask"])
+    exported = torch.export.export(model, inputs)
+    with torch.no_grad():
+        torch.testing.assert_close(exported.module()(*inputs).logits, model(*inputs).logits, rtol=1e-5, atol=1e-5)
