@@ -114,3 +114,15 @@ def test_checkpoints_saved_now_pass_the_standalone_checker(tmp_path):
     run = run_without_package(child, str(checker), str(tmp_path / "second_release"), "--code",
                               str(fresh / "masked-lm"), cwd=tmp_path)
     assert run.stdout.strip().splitlines()[-1].startswith("all 13 checks passed"), run.stdout
+
+
+def test_the_pipelines_private_loading_flags_are_transformers_own():
+    """The one other private name a travelling file uses: the pipeline's `_load_tokenizer`-style class flags, which
+    `pipeline()` reads (4.57 to 5.x) to decide what to load. Named here so that a release without them shows up;
+    the checker's pipeline run in every CI venv shows they still work."""
+    from transformers import Pipeline
+
+    from modeling_randommask.pipeline_randommask import DNABaseProbabilityPipeline
+
+    flags = sorted(name for name in vars(DNABaseProbabilityPipeline) if name.startswith("_load_"))
+    assert flags and all(hasattr(Pipeline, name) for name in flags), flags
