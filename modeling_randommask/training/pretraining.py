@@ -132,12 +132,27 @@ def run_settings(args: PretrainArguments, data: GenomeDataConfig, data_stats: di
                  accumulation: int) -> dict:
     """What a resumed run must share with its checkpoint to continue it exactly: every option but the bookkeeping
     ones (mixed precision as in force, whether given or from accelerate's config), the number of processes and
-    gradient-accumulation steps, and the genome by content (the SHA-256 of its bases and records, not its paths)."""
+    gradient-accumulation steps, and the genome by content (the SHA-256 of its bases and records, not its paths:
+    ``genome_files``, the files as given, is recorded and not compared)."""
     options = {k: v for k, v in (asdict(args) | asdict(data)).items() if k not in BOOKKEEPING_OPTIONS}
     options["mixed_precision"] = str(accelerator.mixed_precision)
-    genome = {key: data_stats[key] for key in ("genomes", "records", "bases", "non_acgt_bases", "content_sha256")}
-    run = {"world_size": accelerator.num_processes, "accumulation": accumulation, "genome": genome}
+    genome = {key: data_stats[key] for key in ("content_sha256", "records", "bases", "non_acgt_bases")}
+    files = [f"{entry['path']} ({entry['bases']:,} bases" + (f", file SHA-256 {entry['file_sha256'][:12]})"
+                                                           if entry.get("file_sha256") else ")")
+             for entry in data_stats["genomes"]]
+    run = {"world_size": accelerator.num_processes, "accumulation": accumulation, "genome": genome,
+           "genome_files": files}
     return json.loads(json.dumps(options | run))
+
+
+def _settings_of_older_versions(saved: dict) -> dict:
+    """A checkpoint written before the genome was compared by content alone recorded its files (paths, windows,
+    shares) inside ``genome``: they become its ``genome_files``, and the shares follow from ``genome_weights``."""
+    genome = saved.get("genome")
+    if isinstance(genome, dict) and "genomes" in genome:
+        files = genome.pop("genomes")
+        saved.setdefault("genome_files", [f"{entry['source']} ({entry['bases']:,} bases)" for entry in files])
+    return saved
 
 
 def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> Path:
@@ -164,8 +179,9 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
 
     kmer_stride = kmer_stride_of(args.tokenization, args.kmer_size)
     tokenizer = KmerTokenizer(k=args.kmer_size, kmer_stride=kmer_stride)
-    with accelerator.main_process_first():
-        train_data, val_data, data_stats = build_genome_datasets(data, tokenizer)
+    with accelerator.main_process_first():  # the main process prepares the store, and verifies its content: the
+        # digest its log, checkpoints and card record is that of the bases read (about 1 s per Gbp)
+        train_data, val_data, data_stats = build_genome_datasets(data, tokenizer, verify=accelerator.is_main_process)
 
     schedule = args.masking_schedule()
     collator = DataCollatorForRandomMask(tokenizer, schedule, seed=data.seed)
@@ -215,7 +231,8 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
         masking = masking_state_file(checkpoint)
         check_resumed_masking(masking, read_json(masking, "the masking schedule"), schedule.to_dict())
         changes = check_resume_settings(checkpoint, settings, args.allow_resume_changes, FIXED_ON_RESUME,
-                                        renamed=PretrainArguments.RENAMED_OPTIONS)
+                                        renamed=PretrainArguments.RENAMED_OPTIONS, noted={"genome_files": "genome"},
+                                        upgrade=_settings_of_older_versions)
         state = TrainingState(**read_json(checkpoint / TRAINING_STATE, "the step and data position"))
         changes |= load_resume_state(accelerator, checkpoint, scheduler, args.trust_checkpoint_pickles,
                                      args.allow_resume_changes)
