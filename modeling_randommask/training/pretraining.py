@@ -120,7 +120,7 @@ def evaluate(model, loader: DataLoader, collator: DataCollatorForRandomMask, ste
         if not (batch["labels"] != -100).any():
             continue  # a mask that selected no token has no loss (see the training step)
         batch = {key: value.to(accelerator.device) for key, value in batch.items()}
-        loss = model(**batch).loss
+        loss = model(**batch, labelled_logits_only=True).loss
         total += loss.float()
         scored += 1
     model.train()
@@ -276,7 +276,7 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
             batch = {key: value.to(accelerator.device, non_blocking=True) for key, value in batch.items()}
             sync = accelerator.no_sync(model) if micro < accumulation - 1 else nullcontext()
             with sync:
-                output = model(**batch)
+                output = model(**batch, labelled_logits_only=True)  # the loss alone: the last layer at labels only
                 # Without labels the micro-batch adds zero to the gradient, but still runs backward: every process
                 # must join each gradient all-reduce.
                 loss = output.loss if has_labels else output.logits.sum() * 0
