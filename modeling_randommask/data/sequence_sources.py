@@ -36,7 +36,7 @@ from pathlib import Path
 from tokenization.tokenization_kmer import join_spaced_kmers
 
 from .corpus_store import FastaSource, _file_digest
-from .fasta import _CLEAN, _WHITESPACE, FASTA_SUFFIXES, IUPAC, fasta_files, open_unzipped
+from .fasta import _CLEAN, _WHITESPACE, FASTA_SUFFIXES, IUPAC, HashingReader, fasta_files, open_unzipped
 from .options import InputError
 from .tasks import _csv_fields_unlimited, _delimiter, _rows, find_split_file
 
@@ -66,13 +66,19 @@ def clean_bases(text: bytes, where: str) -> bytes:
 
 
 class _Source:
-    """What the store needs of an input (see ``corpus_store.FastaSource``); subclasses yield (number, bytes)."""
+    """What the store needs of an input (see ``corpus_store.FastaSource``); subclasses yield (number, bytes) and
+    set ``key_digest`` when ``digest`` is called (a file read as a stream digests its bytes as they go by)."""
 
     unit = "line"
     keyable = True
 
     def __init__(self, path: Path, label: str):
         self.path, self.label = path, label
+        self.key_digest: str | None = None
+
+    def entry(self) -> dict:
+        """``corpus.json``'s record of this input, once read: the digest its key was made of."""
+        return {"name": self.path.name, "bytes": None, "sha256": self.key_digest}
 
     def where(self, number: int) -> str:
         return f"{self.path}: {self.unit} {number}"
@@ -93,14 +99,38 @@ class _Source:
             raise SequenceSourceError(f"{self.path}: no sequences")
 
 
-class TextSource(_Source):
-    """One sequence per line."""
+class _FileSource(_Source):
+    """A text or table file: keyed by its bytes (and what is read of them), digested again while it is read, so a
+    pipe works and a file changed after keying is caught."""
+
+    kind = "text"
+
+    def __init__(self, path: Path, label: str, column: str | None = None):
+        super().__init__(path, label)
+        self.column, self.reader = column, None
+
+    @property
+    def keyable(self) -> bool:
+        return self.path.is_file()
 
     def digest(self, corpus_dir: Path) -> str:
-        return _digest("text", _file_digest(self.path, corpus_dir))
+        self.key_digest = _digest(self.kind, _file_digest(self.path, corpus_dir), self.column)
+        return self.key_digest
+
+    def entry(self) -> dict:
+        return {"name": self.path.name, "bytes": self.reader.size,
+                "sha256": _digest(self.kind, self.reader.sha256.hexdigest(), self.column)}
+
+    def opened(self):
+        self.reader = HashingReader(self.path)
+        return open_unzipped(self.path, self.reader)
+
+
+class TextSource(_FileSource):
+    """One sequence per line."""
 
     def sequences(self) -> Iterator[tuple[int, bytes]]:
-        with open_unzipped(self.path) as handle:
+        with self.opened() as handle:
             for number, line in enumerate(handle, 1):
                 if line.startswith(b">"):
                     raise SequenceSourceError(f"{self.where(number)}: a FASTA header line: give FASTA files with "
@@ -108,18 +138,13 @@ class TextSource(_Source):
                 yield number, line
 
 
-class TableSource(_Source):
+class TableSource(_FileSource):
     """The sequence column of a CSV/TSV(.gz) file with a header row; lines are the file's."""
 
-    def __init__(self, path: Path, label: str, column: str):
-        super().__init__(path, label)
-        self.column = column
-
-    def digest(self, corpus_dir: Path) -> str:
-        return _digest("table", _file_digest(self.path, corpus_dir), self.column)
+    kind = "table"
 
     def sequences(self) -> Iterator[tuple[int, bytes]]:
-        with open_unzipped(self.path) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as handle, \
+        with self.opened() as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as handle, \
                 _csv_fields_unlimited():
             reader = csv.reader(handle, delimiter=_delimiter(self.path))
             header = [name.strip() for name in next(_rows(reader, self.path), [])]
@@ -146,7 +171,8 @@ class ParquetSource(_Source):
         self.column = column
 
     def digest(self, corpus_dir: Path) -> str:
-        return _digest("parquet", _file_digest(self.path, corpus_dir), self.column)
+        self.key_digest = _digest("parquet", _file_digest(self.path, corpus_dir), self.column)
+        return self.key_digest
 
     def sequences(self) -> Iterator[tuple[int, bytes]]:
         from pyarrow import parquet
@@ -186,8 +212,9 @@ class DatasetSource(_Source):
         if self.folder.is_dir():  # every file, by content: a changed dataset is a new store
             files = sorted(path for path in self.folder.rglob("*") if path.is_file()
                            and not any(part.startswith(".") for part in path.relative_to(self.folder).parts))
-            return _digest(*what, *(f"{path.relative_to(self.folder)}={_file_digest(path, corpus_dir)}"
-                                    for path in files))
+            self.key_digest = _digest(*what, *(f"{path.relative_to(self.folder)}={_file_digest(path, corpus_dir)}"
+                                               for path in files))
+            return self.key_digest
         from huggingface_hub import HfApi
 
         try:
@@ -195,7 +222,8 @@ class DatasetSource(_Source):
         except Exception as error:  # noqa: BLE001 - offline, unknown repo, gated: all mean "cannot be read"
             raise SequenceSourceError(f"--dataset_name {self.name}: no such local folder, and as a Hub dataset it "
                                       f"could not be resolved: {' '.join(str(error).split())}") from None
-        return _digest(*what, "hub", self.name, self.commit)
+        self.key_digest = _digest(*what, "hub", self.name, self.commit)
+        return self.key_digest
 
     def _rows(self):
         """The split, loaded (a saved folder) or streamed (data files, the Hub), with the sequence column only."""
