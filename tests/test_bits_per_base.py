@@ -26,7 +26,7 @@ from modeling_randommask.inference import (
     paired_difference,
     sample_positions,
 )
-from tokenization import KmerTokenizer
+from modeling_randommask.tokenization import KmerTokenizer
 
 
 def ascii(dna: str) -> np.ndarray:

@@ -31,8 +31,8 @@ from modeling_randommask.masking.saved_masking import (
     write_masking_state,
 )
 from modeling_randommask.masking.schedule import RandomMaskSchedule, coverage_by_offset
+from modeling_randommask.tokenization import KmerTokenizer
 from modeling_randommask.training.pretrain_arguments import PretrainArguments
-from tokenization import KmerTokenizer
 
 TOKENIZER = KmerTokenizer()  # 6-mers, stride 1: [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4, k-mers from 5
 SPECIALS = set(TOKENIZER.all_special_ids)

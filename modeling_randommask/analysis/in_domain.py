@@ -26,8 +26,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tokenization import KmerTokenizer
-
 from ..data.fasta import fasta_files
 from ..data.genome_windows import GenomeDataConfig, build_genome_datasets
 from ..data.options import check_output_folder, check_ranges
@@ -44,6 +42,7 @@ from ..inference.bits_per_base import (
 )
 from ..inference.loading import load_model
 from ..masking.schedule import MaskingPreset
+from ..tokenization import KmerTokenizer
 from ..training.finetune_recipes import finetune_training_arguments
 from ..training.finetuning import FinetuneArguments
 from ..training.pretrain_arguments import PretrainArguments, check_set_by_study, parse_with_pretraining

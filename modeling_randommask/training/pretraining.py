@@ -23,8 +23,6 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
-from tokenization import KmerTokenizer
-
 from ..configuration_randommask import RandomMaskConfig
 from ..data.genome_windows import GenomeDataConfig, build_genome_datasets
 from ..data.options import OptionError
@@ -37,6 +35,7 @@ from ..inference.bits_per_base import held_out_bits_per_base
 from ..masking.collator import DataCollatorForRandomMask
 from ..masking.saved_masking import check_resumed_masking, masking_state_file
 from ..modeling_randommask import RandomMaskForMaskedLM
+from ..tokenization import KmerTokenizer
 from .checkpoints import (
     TRAINING_STATE,
     TrainingState,
