@@ -326,7 +326,7 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
     accelerator.end_training()
     accelerator.print(
         f"wrote {output_dir}: model, tokenizer, code, card (README.md), training_log.jsonl, checkpoints/. Next, "
-        f"fine-tune it: python examples/make_demo_task.py && python examples/finetune.py --model {output_dir} "
+        f"fine-tune it: randommask make-demo-task && randommask finetune --model {output_dir} "
         "--task outputs/phage-host --output_dir outputs/ft-demo")
     return output_dir
 
