@@ -43,8 +43,8 @@ class _SourceCheckoutFinder:  # a meta path finder (importlib.abc.MetaPathFinder
         return spec_from_file_location(fullname, init, submodule_search_locations=[str(init.parent)])
 
 
-if not (_HERE / "tokenization").is_dir():
-    sys.meta_path.append(_SourceCheckoutFinder())
+if not (_HERE / "tokenization").is_dir():  # first: an editable install's finder may map these names to another tree
+    sys.meta_path.insert(0, _SourceCheckoutFinder())
 
 
 def lazy_exports(package: str, public: dict[str, list[str]]) -> tuple[list[str], Callable, Callable]:
