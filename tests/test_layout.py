@@ -124,9 +124,14 @@ for name in ("tokenization", "model_cards"):
         pass
 main(["--version"])
 main(["env"])
+try:
+    main(["--help"])
+except SystemExit as done:
+    assert done.code == 0
 ''', cwd=tmp_path)
     assert run.stdout.startswith(f"randommask {modeling_randommask.__version__}\n"), run.stdout
     assert "- transformers: " in run.stdout and f"({site}" in run.stdout
+    assert "\n  pretrain        Pretrain a model on FASTA files" in run.stdout
 
 
 def test_the_old_import_path_is_the_same_modules_with_a_warning():
