@@ -155,7 +155,7 @@ def replace(src, dst, *args, **kwargs):
     src = Path(src)
     if pause == "before_rename" and src.name == ".staging-" + target:
         hold()
-    if pause == "before_pointer" and src.name == ".latest.tmp" and src.read_text() == target:
+    if pause == "before_pointer" and src.name.startswith(".latest.") and src.read_text() == target:
         hold()
     return real_replace(src, dst, *args, **kwargs)
 

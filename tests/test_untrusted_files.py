@@ -115,11 +115,14 @@ def test_the_checker_catches_what_it_should():
 
 
 def test_every_torch_load_in_the_repository_passes_weights_only_true():
+    """All but one: ``read_checkpoint_pickle``, the one place a checkpoint's pickle is read fully, and only under
+    --trust_checkpoint_pickles (tests/test_checkpoint_trust.py)."""
     files = repo_python_files()
     assert len(files) > 20
     unsafe = [hit for path in files if path != Path(__file__).resolve()  # this file's counterexamples
               for hit in torch_loads_without_weights_only(path.read_text(), str(path.relative_to(REPO)))]
-    assert unsafe == []
+    trusted = [hit for hit in unsafe if hit.startswith("modeling_randommask/training/checkpoints.py:")]
+    assert len(trusted) == 1 and unsafe == trusted, unsafe
 
 
 @pytest.mark.parametrize("model_class", [RandomMaskForMaskedLM, RandomMaskForSequenceClassification])

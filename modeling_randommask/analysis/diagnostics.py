@@ -471,10 +471,10 @@ class AnalyzeArguments:
                                      "tsne_max_iter"),
                      non_negative=("seed", "bits_positions"))
         if not 0 <= self.markov_order <= MAX_ORDER:
-            raise ValueError(f"--markov_order must be between 0 and {MAX_ORDER}, got {self.markov_order}")
+            raise OptionError(f"--markov_order must be between 0 and {MAX_ORDER}, got {self.markov_order}")
         unknown = sorted(set(self.bits_rules) - set(RULES))
         if unknown:
-            raise ValueError(f"--bits_rules: unknown rule(s) {unknown}; choose from {list(RULES)}")
+            raise OptionError(f"--bits_rules: unknown rule(s) {unknown}; choose from {list(RULES)}")
 
 
 def analyze(args: AnalyzeArguments) -> dict[str, Any]:

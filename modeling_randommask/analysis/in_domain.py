@@ -28,7 +28,7 @@ import numpy as np
 
 from ..data.fasta import fasta_files
 from ..data.genome_windows import GenomeDataConfig, build_genome_datasets
-from ..data.options import check_output_folder, check_ranges
+from ..data.options import check_distinct, check_output_folder, check_ranges
 from ..data.output_files import write_whole
 from ..data.tasks import load_task
 from ..inference.bits_per_base import (
@@ -87,8 +87,9 @@ class InDomainArguments:
         check_ranges(self, positive=("bits_positions", "label_sizes", "finetune_learning_rate",
                                      "finetune_learning_rates", "finetune_epochs", "finetune_batch_size"),
                      non_negative=("seeds",))
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"--seeds: need distinct seeds, got {self.seeds}")
+        if not self.seeds:
+            raise ValueError("--seeds needs at least one seed")
+        check_distinct(self.seeds, "--seeds")
         if not self.maskings:
             raise ValueError("--maskings: name at least one masking preset")
         if not self.markov_orders or not all(1 <= order <= 9 for order in self.markov_orders):

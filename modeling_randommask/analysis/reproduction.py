@@ -23,7 +23,7 @@ from typing import Any, ClassVar, get_args
 from ..data.fasta import default_corpus, fasta_files
 from ..data.genome_windows import GenomeDataConfig
 from ..data.gue import PAPER_TABLE3_MCC
-from ..data.options import check_output_folder, check_ranges
+from ..data.options import check_distinct, check_output_folder, check_ranges
 from ..data.output_files import write_whole
 from ..data.strides import Tokenization
 from ..data.tasks import load_task, task_folders
@@ -76,6 +76,7 @@ class ReproduceArguments:
         check_ranges(self, positive=("finetune_learning_rate", "finetune_epochs", "finetune_batch_size",
                                      "finetune_max_train_samples"),
                      non_negative=("finetune_seeds",))
+        check_distinct(self.finetune_seeds, "--finetune_seeds")
         unknown = sorted(set(self.variants) - set(VARIANTS)) + sorted(set(self.finetune_tokenizations)
                                                                       - set(FINETUNE_TOKENIZATIONS))
         if unknown:

@@ -2,7 +2,11 @@
 
 An expected error (``USER_ERRORS``: a file, folder, option or checkpoint the user gave that cannot be used; the
 message names it) ends the command with one ``error:`` line and status 1; ``RANDOMMASK_TRACEBACK=1`` shows its
-traceback too. Anything else is a bug and keeps its traceback. Ctrl-C ends with status 130 and no traceback.
+traceback too. So does an ``OSError`` that names a file and comes from the system, not the code (``SYSTEM_ERRNOS``:
+permission denied, disk full, file too large, read-only): the message is the file and the reason. Anything else is a
+bug and keeps its traceback. Ctrl-C ends with status 130 and SIGTERM (``kill``, ``timeout``, Slurm's ``scancel``,
+``docker stop``) with 143, both without a traceback and after the same cleanup as an error: partial output files are
+removed, locks released.
 
 Multi-process runs (accelerate, torchrun) tear their process group down here, before the interpreter exits: left to
 interpreter shutdown, gloo process groups abort the process about one run in three, after the work was saved.
@@ -12,10 +16,28 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 
 from ..data.options import USER_ERRORS
+from ..data.output_files import SYSTEM_ERRNOS
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the main thread is, so that every ``finally`` and partial-file cleanup runs."""
+
+
+def _terminate(signum, frame) -> None:
+    if os.getpid() != _MAIN_PID:  # a forked worker (e.g. a DataLoader's): the default SIGTERM, at once
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    raise Terminated
+
+
+_MAIN_PID = os.getpid()
 
 
 def _close_process_group() -> None:
@@ -27,18 +49,26 @@ def _close_process_group() -> None:
 
 def run_command(body: Callable[[], object]) -> None:
     """Run one command's ``body`` (parse options, work, print the closing line) the way every CLI does."""
+    global _MAIN_PID
     logging.basicConfig(format="%(message)s")
     logging.getLogger("modeling_randommask").setLevel(logging.INFO)
+    _MAIN_PID = os.getpid()
+    if threading.current_thread() is threading.main_thread():  # (signal handlers can only be set there)
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         body()
-    except USER_ERRORS as error:
-        if os.environ.get("RANDOMMASK_TRACEBACK"):
+    except (*USER_ERRORS, OSError) as error:
+        system = isinstance(error, OSError) and error.errno in SYSTEM_ERRNOS and error.filename is not None
+        if os.environ.get("RANDOMMASK_TRACEBACK") or not (isinstance(error, USER_ERRORS) or system):
             raise
         sys.stdout.flush()
-        sys.exit(f"error: {error}")
+        sys.exit(f"error: {error.filename}: {error.strerror}" if system else f"error: {error}")
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)  # the shell's status for a command ended by Ctrl-C
+    except Terminated:
+        print("terminated (SIGTERM)", file=sys.stderr)
+        sys.exit(143)  # the shell's status for a command ended by SIGTERM
     finally:
         _close_process_group()
         sys.stdout.flush()

@@ -104,7 +104,7 @@ class GenomeDataConfig:
             except ValueError:
                 numbers = []
             if not numbers or not all(math.isfinite(w) and w >= 0 for w in numbers) or not sum(numbers) > 0:
-                raise ValueError(f"--genome_weights: 'bases', 'equal' or one number >= 0 per genome file (not all 0), "
+                raise GenomeDataError(f"--genome_weights: 'bases', 'equal' or one number >= 0 per genome file (not all 0), "
                                  f"got {' '.join(self.genome_weights)}")
 
     def file_weights(self, genome: Genome, train_windows: np.ndarray) -> np.ndarray | None:
@@ -117,13 +117,13 @@ class GenomeDataConfig:
         if self.genome_weights == ["equal"]:
             weights = (train_windows > 0).astype(np.float64)
         elif len(self.genome_weights) != len(files):
-            raise ValueError(f"--genome_weights: {len(self.genome_weights)} numbers for {len(files)} genome files "
+            raise GenomeDataError(f"--genome_weights: {len(self.genome_weights)} numbers for {len(files)} genome files "
                              f"({', '.join(path.name for path in files)}): give one per file, in this order")
         else:
             weights = np.array([float(weight) for weight in self.genome_weights])
             empty = [path.name for path, w, n in zip(files, weights, train_windows) if w > 0 and n == 0]
             if empty:
-                raise ValueError(f"--genome_weights: {', '.join(empty)} has a share but no training window")
+                raise GenomeDataError(f"--genome_weights: {', '.join(empty)} has a share but no training window")
         return weights / weights.sum()
 
     def genome_paths(self) -> list[str | Path]:

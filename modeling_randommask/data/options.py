@@ -30,6 +30,16 @@ def check_ranges(options: Any, *, positive: Iterable[str] = (), non_negative: It
         raise ValueError("; ".join(problems))
 
 
+def check_distinct(values: list | None, option: str) -> None:
+    """Refuse a list option that repeats a value (``--seeds 1 1``): the runs would repeat, and a mean ± std over
+    them would count one run twice."""
+    if values is not None:
+        repeated = sorted({value for value in values if values.count(value) > 1})
+        if repeated:
+            raise ValueError(f"{option} {' '.join(map(str, values))}: give each value once "
+                             f"(repeated: {', '.join(map(str, repeated))})")
+
+
 def check_output_folder(path: str | os.PathLike, option: str = "--output_dir") -> Path:
     """``path`` as a Path, or ``NotADirectoryError`` when it, or a folder it would go in, is an existing file."""
     path = Path(path)

@@ -14,14 +14,20 @@ import shutil
 from pathlib import Path
 
 from safetensors import SafetensorError
-from transformers import PreTrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.utils import logging as transformers_logging
 
 from .. import pipeline_randommask
 from ..modeling_randommask import RandomMaskForMaskedLM
 from ..tokenization import KmerTokenizer
 from .dnabert import from_dnabert
-from .model_source import CheckpointError, check_local_folder, check_masked_lm_weights, read_config
+from .model_source import (
+    CheckpointError,
+    check_loaded_weights,
+    check_local_folder,
+    read_config,
+    read_config_dict,
+)
 from .travelling_files import travelling_files
 
 
@@ -97,12 +103,12 @@ def load_masked_lm(path: str | os.PathLike, head: bool = True) -> tuple[RandomMa
     if folder is not None and not any(folder.glob("*.safetensors")) and not (folder / "pytorch_model.bin").is_file():
         raise CheckpointError(f"{path}: the folder holds config.json but no model weights (model.safetensors)")
     try:
-        if PreTrainedConfig.get_config_dict(str(path))[0].get("model_type") == "bert":
+        if read_config_dict(path).get("model_type") == "bert":  # a mistyped Hub id is one error naming it
             model = from_dnabert(path, head=head)
         else:
             read_config(path)  # an impossible config.json is named as such
             model, info = RandomMaskForMaskedLM.from_pretrained(path, output_loading_info=True)
-            check_masked_lm_weights(path, info["missing_keys"], head)
+            check_loaded_weights(path, info, head=head)
     except SafetensorError as error:  # safetensors does not say which file
         raise CheckpointError(f"{path}: a .safetensors weights file is unreadable (truncated or corrupted?): "
                               f"{error}") from None

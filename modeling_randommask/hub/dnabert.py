@@ -13,7 +13,7 @@ from transformers import BertConfig, BertForMaskedLM, PreTrainedConfig
 from ..configuration_randommask import RandomMaskConfig
 from ..modeling_randommask import RandomMaskForMaskedLM
 from ..tokenization import kmer_size_of_vocab, kmer_vocab
-from .model_source import check_masked_lm_weights
+from .model_source import CheckpointError, check_loaded_weights
 
 # BertConfig fields that carry over unchanged (the architecture; everything else is ours or irrelevant).
 _SHARED_FIELDS = (
@@ -50,15 +50,15 @@ def from_dnabert(path_or_model: str | os.PathLike | BertForMaskedLM, head: bool 
         source = str(path_or_model)
         found = PreTrainedConfig.get_config_dict(source)[0].get("model_type")
         if found != "bert":
-            raise ValueError(f"{source} holds a checkpoint of model_type {found!r}; DNABERT checkpoints are 'bert'")
+            raise CheckpointError(f"{source} holds a checkpoint of model_type {found!r}; DNABERT checkpoints are 'bert'")
         bert, info = BertForMaskedLM.from_pretrained(source, output_loading_info=True)
-        check_masked_lm_weights(source, info["missing_keys"], head)
+        check_loaded_weights(source, info, head=head)
     else:
         raise TypeError(f"from_dnabert expects a checkpoint path or a BertForMaskedLM, got {type(path_or_model)}")
 
     bert_config: BertConfig = bert.config
     if bert_config.is_decoder:
-        raise ValueError(f"{source} is a BERT decoder (is_decoder=True); DNABERT is a bidirectional encoder")
+        raise CheckpointError(f"{source} is a BERT decoder (is_decoder=True); DNABERT is a bidirectional encoder")
     kmer_size = kmer_size_of_vocab(bert_config.vocab_size)
     if not isinstance(path_or_model, BertForMaskedLM):
         _check_vocab_file(Path(source) / "vocab.txt", kmer_size)
@@ -68,7 +68,7 @@ def from_dnabert(path_or_model: str | os.PathLike | BertForMaskedLM, head: bool 
     model = RandomMaskForMaskedLM(config)
     result = model.load_state_dict(bert.state_dict(), strict=False)
     if result.missing_keys or result.unexpected_keys:
-        raise ValueError(
+        raise CheckpointError(
             f"{source} does not match RandomMaskForMaskedLM: missing {result.missing_keys}, "
             f"unexpected {result.unexpected_keys}"
         )
@@ -83,9 +83,9 @@ def _check_vocab_file(vocab_file: Path, kmer_size: int) -> None:
     found = vocab_file.read_text(encoding="utf-8").splitlines()
     for line_number, (token, want) in enumerate(zip(found, expected), start=1):
         if token.strip() != want:
-            raise ValueError(
+            raise CheckpointError(
                 f"{vocab_file}: line {line_number} holds {token.strip()!r} but id {line_number - 1} is {want!r} "
                 "in the DNABERT k-mer vocabulary"
             )
     if len(found) != len(expected):
-        raise ValueError(f"{vocab_file}: {len(found)} lines, the {kmer_size}-mer vocabulary has {len(expected)}")
+        raise CheckpointError(f"{vocab_file}: {len(found)} lines, the {kmer_size}-mer vocabulary has {len(expected)}")

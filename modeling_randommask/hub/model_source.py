@@ -9,7 +9,8 @@ as a missing folder; one that could be either is tried on the Hub and, if that f
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,18 +32,37 @@ def read_config(source: str | Path) -> RandomMaskConfig:
         raise CheckpointError(f"{where}: {error}") from None
 
 
-def check_masked_lm_weights(source: str | os.PathLike, missing_keys: Iterable[str], head: bool = True) -> None:
-    """Refuse a model whose weights ``missing_keys`` were drawn at random instead of loaded from ``source``:
-    transformers only warns, and a folder without the trained masked-LM head (a fine-tuned classifier) would give
-    predictions that change from run to run. ``head=False``: only the encoder is used (embeddings), so only its
-    weights must be there."""
-    missing_keys = sorted(key for key in missing_keys if head or not key.startswith("cls."))
-    if not missing_keys:
-        return
-    what = ("has no trained masked-LM head (a fine-tuned classifier? use the pretrained folder it started from)"
-            if any(key.startswith("cls.") for key in missing_keys) else "lacks weights the model needs")
-    raise CheckpointError(f"{source}: the checkpoint {what}: missing {missing_keys[:4]}"
-                          f"{f' and {len(missing_keys) - 4} more' if len(missing_keys) > 4 else ''}")
+HEADS = ("cls.", "classifier.", "bert.pooler.")
+"""Weight name prefixes of the task heads: a folder may hold another head's weights (a classifier's folder read
+for its encoder, a masked-LM folder fine-tuned into a classifier); those are not used, and that is expected."""
+
+
+def _summary(keys: list[str]) -> str:
+    """``keys`` grouped by module (``bert.encoder.layer.1.*``), at most four groups named."""
+    groups = sorted({re.sub(r"^(.*?\.\d+)\..*", r"\1.*", key) if re.search(r"\.\d+\.", key) else key
+                     for key in keys})
+    return ", ".join(groups[:4]) + (f" and {len(groups) - 4} more" if len(groups) > 4 else "")
+
+
+def check_loaded_weights(source: str | os.PathLike, loading_info: dict[str, Any], new: tuple[str, ...] = (),
+                         head: bool = True) -> None:
+    """Refuse a model whose weights do not match its config, naming ``source``. transformers only warns when the
+    config needs weights the folder lacks (they are drawn at random, so outputs change from run to run) and when
+    the folder holds weights the config does not use (e.g. ``num_hidden_layers`` edited from 2 to 1: a truncated
+    model runs). ``loading_info``: ``from_pretrained(..., output_loading_info=True)``'s. ``new``: prefixes of the
+    weights that the caller adds and trains (a fine-tuning head). ``head=False``: only the encoder is used
+    (embeddings), so the masked-LM head may be missing."""
+    missing = sorted(key for key in loading_info["missing_keys"]
+                     if not key.startswith(new) and (head or not key.startswith("cls.")))
+    unused = sorted(key for key in loading_info["unexpected_keys"] if not key.startswith(HEADS))
+    if missing and any(key.startswith("cls.") for key in missing):
+        raise CheckpointError(f"{source}: the checkpoint has no trained masked-LM head (a fine-tuned classifier? use "
+                              f"the pretrained folder it started from): missing {_summary(missing)}")
+    problems = ([f"config.json needs weights the folder lacks: {_summary(missing)}"] if missing else []) + \
+        ([f"the folder holds weights config.json does not use: {_summary(unused)}"] if unused else [])
+    if problems:
+        raise CheckpointError(f"{source}: the weights do not match config.json ({'; '.join(problems)}): config.json "
+                              "edited by hand, or weights saved from another model? Use the folder as it was saved")
 
 
 def _could_be_repo_id(model: str) -> bool:
@@ -95,9 +115,15 @@ def load_model_config(model: str) -> RandomMaskConfig:
     return _read_config(model, read_config)
 
 
+def read_config_dict(model: str | os.PathLike) -> dict[str, Any]:
+    """``model``'s config.json as a dict, whatever the architecture (a DNABERT folder too), or an error naming
+    ``model`` as ``load_model_config`` gives; no weights are read."""
+    from transformers import PreTrainedConfig
+
+    return _read_config(str(model), lambda source: PreTrainedConfig.get_config_dict(source)[0])
+
+
 def check_model_source(model: str) -> None:
     """Refuse, as ``load_model_config`` does, a ``model`` whose config.json cannot be read; any architecture
     passes (a DNABERT folder too), and no weights are read."""
-    from transformers import PreTrainedConfig
-
-    _read_config(model, PreTrainedConfig.get_config_dict)
+    read_config_dict(model)

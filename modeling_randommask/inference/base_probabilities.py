@@ -26,7 +26,7 @@ from ..pipeline_randommask import (
     token_batches,
 )
 from ..tokenization import KmerTokenizer
-from .sequences import Sequences, from_strings
+from .sequences import SequenceError, Sequences, from_strings
 
 
 def log_probs_at(model: RandomMaskForMaskedLM, tokenizer: KmerTokenizer, sequences: Sequences, records: np.ndarray,
@@ -49,7 +49,7 @@ def log_probs_at(model: RandomMaskForMaskedLM, tokenizer: KmerTokenizer, sequenc
                                                          bases, tokenizer.k, tokenizer.kmer_stride))
     if positions.size and widths.min() == 0:
         bad = int(np.flatnonzero(widths == 0)[0])
-        raise ValueError(f"record {sequences.names[records[bad]]!r} ({lengths[bad]} bases) holds no {tokenizer.k}-mer")
+        raise SequenceError(f"record {sequences.names[records[bad]]!r} ({lengths[bad]} bases) holds no {tokenizer.k}-mer")
     strands = (False, True) if reverse_complement else (False,)
     out = torch.zeros((positions.size, 4), dtype=torch.float64)
     if batch_tokens < 1:

@@ -27,9 +27,9 @@ def resolve_device(device: str = "auto") -> torch.device:
     try:
         resolved = torch.device(device)
     except RuntimeError:
-        raise ValueError(f"--device {device!r} is not a device: give auto, cpu, cuda, cuda:1, ...") from None
+        raise OptionError(f"--device {device!r} is not a device: give auto, cpu, cuda, cuda:1, ...") from None
     if resolved.type == "cuda" and not (torch.cuda.is_available() and (resolved.index or 0) < torch.cuda.device_count()):
-        raise ValueError(f"--device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+        raise OptionError(f"--device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return resolved
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.options import InputError
-from ..data.output_files import PartialFile, check_new_outputs
+from ..data.options import InputError, OptionError
+from ..data.output_files import PartialFile, check_new_outputs, written_error
 from .sequences import Sequences
 
 OUTPUT_SUFFIXES = (".npy", ".safetensors", ".parquet")
@@ -40,7 +40,7 @@ def ids_file(output: str | os.PathLike) -> Path:
 def check_suffix(output: str | os.PathLike) -> None:
     """Refuse an output whose suffix names no format (``ValueError``: a usage error of ``--output``)."""
     if Path(output).suffix not in OUTPUT_SUFFIXES:
-        raise ValueError(f"--output {output}: the output suffix must be one of {', '.join(OUTPUT_SUFFIXES)} (it picks the "
+        raise OptionError(f"--output {output}: the output suffix must be one of {', '.join(OUTPUT_SUFFIXES)} (it picks the "
                          "format)")
 
 
@@ -93,19 +93,39 @@ class _Writer:
         self.files = output_files(path)
         self.partials = [PartialFile(file, overwrite) for file in self.files]
         self.path = self.partials[0].temp  # where the rows go until the end
+        try:
+            self._open(path.suffix)
+        except BaseException as error:  # e.g. a full disk or a file-size limit while sizing: no partial file stays
+            self._discard()
+            if isinstance(error, OSError):
+                raise written_error(path, error) from None
+            raise
+
+    def _open(self, suffix: str) -> None:
+        """Create the partial files (the writer is ready for ``write``)."""
+
+    def _discard(self) -> None:
+        for partial in self.partials:
+            partial.discard()
 
     def __enter__(self):
         return self
 
-    def __exit__(self, error_type, *_) -> None:
+    def __exit__(self, error_type, error, _) -> None:
         try:
             self.close()
+            if isinstance(error, OSError):
+                raise error
             if error_type is None:
                 for partial in self.partials:
                     partial.commit()
+        except OSError as failed:
+            converted = written_error(self.files[0], failed)
+            if converted is not failed:
+                raise converted from None
+            raise
         finally:
-            for partial in self.partials:
-                partial.discard()
+            self._discard()
 
     def close(self) -> None:
         pass
@@ -119,13 +139,13 @@ class _Writer:
 class _MemmapWriter(_Writer):
     """``.npy`` and ``.safetensors``: rows go to their place in one ``[total rows, dim]`` float32 memory map."""
 
-    def __init__(self, path: Path, sequences: Sequences, dim: int, per_base: bool, overwrite: bool):
-        super().__init__(path, sequences, dim, per_base, overwrite)
+    def _open(self, suffix: str) -> None:
         total = int(self.row_counts.sum())
-        if path.suffix == ".npy":
-            self.array = np.lib.format.open_memmap(self.path, mode="w+", dtype=np.float32, shape=(total, dim))
+        if suffix == ".npy":
+            self.array = np.lib.format.open_memmap(self.path, mode="w+", dtype=np.float32, shape=(total, self.dim))
         else:
             self.array = self._safetensors(total)
+        self.partials[0].reserve()
         self._write_ids()
 
     def _safetensors(self, total: int) -> np.memmap:
@@ -157,16 +177,15 @@ class _MemmapWriter(_Writer):
 class _ParquetWriter(_Writer):
     """``.parquet``: rows buffered into row groups, in record order."""
 
-    def __init__(self, path: Path, sequences: Sequences, dim: int, per_base: bool, overwrite: bool):
+    def _open(self, suffix: str) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        super().__init__(path, sequences, dim, per_base, overwrite)
         self.pa = pa
         fields = [pa.field("id", pa.string())]
-        fields += [pa.field("position", pa.int64()), pa.field("base", pa.string())] if per_base else \
-            [pa.field(name, pa.string()) for name in sequences.columns]
-        self.schema = pa.schema([*fields, pa.field("embedding", pa.list_(pa.float32(), dim))])
+        fields += [pa.field("position", pa.int64()), pa.field("base", pa.string())] if self.per_base else \
+            [pa.field(name, pa.string()) for name in self.sequences.columns]
+        self.schema = pa.schema([*fields, pa.field("embedding", pa.list_(pa.float32(), self.dim))])
         self.writer = pq.ParquetWriter(self.path, self.schema)
         self.buffer: list[tuple[int, int, np.ndarray]] = []
         self.buffered = 0
@@ -198,8 +217,10 @@ class _ParquetWriter(_Writer):
         self.buffer, self.buffered = [], 0
 
     def close(self) -> None:
-        self._flush()
-        self.writer.close()
+        try:
+            self._flush()
+        finally:
+            self.writer.close()  # also after a failed write: the file is closed (a full disk is freed)
 
 
 def open_writer(output: str | os.PathLike, sequences: Sequences, dim: int, per_base: bool, overwrite: bool = False

@@ -287,6 +287,9 @@ def score_variants(args: ScoreVariantsArguments) -> dict:
                     vcf_contigs.add(allele.chrom)
                     score = "" if allele.score is None else f"{allele.score:.6g}"
                     out.write("\t".join(allele.fields + [allele.genome_ref, allele.status, score]) + "\n")
+        if not counts:
+            raise VariantFileError(f"{args.variants}: no variant lines (only a header): nothing to score, no "
+                                   "output written")
         snvs = sum(counts[s] for s in ("scored", "ref_mismatch", "unknown_contig", "outside_contig"))
         if snvs and counts["unknown_contig"] == snvs:
             raise VariantFileError(f"{args.variants}: none of its SNVs lies on a reference contig: variant "

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ..data.options import OptionError
+from .sequences import SequenceError
 
 
 @dataclass
@@ -48,7 +49,7 @@ def tile(lengths: np.ndarray, window_bases: int, overlap: int, k: int, stride: i
     """The windows of records of ``lengths`` bases (every record must hold a k-mer), vectorised over records."""
     lengths = np.asarray(lengths, dtype=np.int64)
     if lengths.size and int(lengths.min()) < k:
-        raise ValueError(f"a record of {int(lengths.min())} bases holds no {k}-mer")
+        raise SequenceError(f"a record of {int(lengths.min())} bases holds no {k}-mer")
     step = (window_bases - overlap) // stride * stride
     if overlap < 0 or step < stride:
         raise OptionError(f"--overlap must be in 0..{window_bases - stride} bases for windows of {window_bases} bases "

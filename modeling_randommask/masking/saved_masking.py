@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import OLD_NAMES_REMOVED_IN
+from ..data.options import OptionError
+from ..data.output_files import write_whole
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +27,7 @@ OLD_MASKING_FILE = "masking_schedule.json"
 
 def write_masking_state(checkpoint: str | os.PathLike, state: dict[str, Any]) -> None:
     """Write ``state`` into the checkpoint folder as ``MASKING_FILE``."""
-    (Path(checkpoint) / MASKING_FILE).write_text(json.dumps(state, indent=2))
+    write_whole(Path(checkpoint) / MASKING_FILE, json.dumps(state, indent=2))
 
 
 def masking_state_file(checkpoint: str | os.PathLike) -> Path:
@@ -43,5 +45,5 @@ def masking_state_file(checkpoint: str | os.PathLike) -> Path:
 def check_resumed_masking(path: Path, saved: Any, expected: dict[str, Any]) -> None:
     """Refuse to resume with masking other than ``saved`` (read from ``path``): the masks would differ."""
     if saved != expected:
-        raise ValueError(f"{path}: the checkpoint was trained with masking {saved}, this run masks with {expected}; "
+        raise OptionError(f"{path}: the checkpoint was trained with masking {saved}, this run masks with {expected}; "
                          "a resumed run must mask like the original: resume with the same masking options")

@@ -1,12 +1,20 @@
 """Resumable pretraining checkpoints: ``checkpoints/step-N`` folders and an atomically moved ``latest`` pointer.
 
-Each checkpoint is ``accelerator.save_state`` (weights, optimizer, scheduler, RNG states) plus ``training_state.json``
-(the data position and fault counters), the masking state (``masking.saved_masking``), ``run_settings.json`` (every option that changes
-what the run computes) and, written last, ``manifest.json`` (size and SHA-256 of every other file). It is written
-into a staging folder, renamed into place, and only then does ``latest`` move: a crash at any moment leaves ``latest``
+Each checkpoint is ``accelerator.save_state`` (weights, optimizer, RNG states) plus ``scheduler.json`` (the learning
+rate schedule), ``training_state.json`` (the data position and fault counters), the masking state
+(``masking.saved_masking``), ``run_settings.json`` (every option that changes what the run computes) and, written
+last, ``manifest.json`` (size and SHA-256 of every other file). It is written into a staging folder, every file
+flushed to disk, renamed into place, and only then does ``latest`` move: a crash at any moment leaves ``latest``
 naming a complete checkpoint. A resume first checks every file against the manifest, so a truncated or corrupted
 file is refused by name instead of loading half (accelerate only logs a bad RNG-state file, and the resumed run then
 silently differs from an uninterrupted one).
+
+The trust rule: a manifest proves that files were not damaged, not who wrote them (whoever can plant a pickle can
+write its checksum too). So no pickle of a checkpoint folder is ever unpickled with ``weights_only=False`` (which
+runs any code it holds) unless the user passes ``--trust_checkpoint_pickles``: the scheduler is saved as JSON, not
+through accelerate's ``custom_checkpoint_0.pkl``, whose loader always unpickles fully; an older checkpoint's
+``custom_checkpoint_0.pkl`` is read with ``weights_only=True`` (plain data only); RNG states and the optimizer are
+read by accelerate with ``weights_only=True``.
 """
 
 from __future__ import annotations
@@ -15,14 +23,18 @@ import hashlib
 import json
 import logging
 import os
+import pickle
+import re
 import shutil
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from accelerate import Accelerator
 
-from ..data.options import InputError
+from ..data.options import InputError, OptionError
+from ..data.output_files import fsync_file, fsync_folder, write_whole
 from ..masking.saved_masking import write_masking_state
 from ..masking.schedule import RandomMaskSchedule
 from .output_lock import LOCK_FILE
@@ -32,6 +44,11 @@ logger = logging.getLogger(__name__)
 TRAINING_STATE = "training_state.json"
 SETTINGS_FILE = "run_settings.json"
 MANIFEST = "manifest.json"
+SCHEDULER_FILE = "scheduler.json"
+OLD_SCHEDULER_FILE = "custom_checkpoint_0.pkl"
+"""Where checkpoints written before ``SCHEDULER_FILE`` keep the schedule (accelerate's pickle of it)."""
+RNG_WAIVER = "rng_state"
+"""The ``--allow_resume_changes`` name that accepts resuming from a checkpoint without this rank's RNG state."""
 
 
 class CheckpointError(ValueError, InputError):
@@ -81,7 +98,7 @@ def check_output_dir(output_dir: Path, resume: bool, overwrite: bool) -> None:
         )
 
 
-def save_training_checkpoint(accelerator: Accelerator, output_dir: Path, state: TrainingState,
+def save_training_checkpoint(accelerator: Accelerator, output_dir: Path, state: TrainingState, scheduler: Any,
                              schedule: RandomMaskSchedule, settings: dict[str, Any], keep: int) -> None:
     """Write into a temporary folder, then rename and move the ``latest`` pointer: a crash mid-save leaves the
     previous checkpoint complete and ``latest`` pointing at it. Checkpoints past this step (from a run that was
@@ -103,19 +120,20 @@ def save_training_checkpoint(accelerator: Accelerator, output_dir: Path, state: 
     finally:
         saving.setLevel(level)
     if accelerator.is_main_process:
-        (staging / TRAINING_STATE).write_text(json.dumps(asdict(state), indent=2))
+        write_whole(staging / SCHEDULER_FILE, json.dumps(scheduler.state_dict(), indent=2))
+        write_whole(staging / TRAINING_STATE, json.dumps(asdict(state), indent=2))
         write_masking_state(staging, schedule.to_dict())
-        (staging / SETTINGS_FILE).write_text(json.dumps(settings, indent=2))
+        write_whole(staging / SETTINGS_FILE, json.dumps(settings, indent=2))
     accelerator.wait_for_everyone()  # every rank's RNG state is written before the manifest lists the files
     if accelerator.is_main_process:
         _write_manifest(staging)
+        fsync_folder(staging)
         final = root / name
         if final.exists():
             shutil.rmtree(final)
         os.replace(staging, final)
-        pointer = root / ".latest.tmp"
-        pointer.write_text(name)
-        os.replace(pointer, root / "latest")
+        fsync_folder(root)
+        write_whole(root / "latest", name)
         kept = sorted(p for p in root.glob("step-*") if p.is_dir() and p.name <= name)
         for old in [p for p in root.glob("step-*") if p.is_dir() and p.name > name] + kept[:-keep]:
             shutil.rmtree(old)
@@ -133,9 +151,13 @@ def _sha256(path: Path) -> str:
 
 
 def _write_manifest(folder: Path) -> None:
-    """Size and SHA-256 of every file in ``folder``; written last, so its presence means the others are complete."""
-    files = {p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in sorted(folder.iterdir()) if p.is_file()}
-    (folder / MANIFEST).write_text(json.dumps({"files": files}, indent=2))
+    """Size and SHA-256 of every file in ``folder``, each flushed to disk first; written last, so its presence means
+    the others are complete."""
+    files = {}
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        fsync_file(path)
+        files[path.name] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+    write_whole(folder / MANIFEST, json.dumps({"files": files}, indent=2))
 
 
 def _others(checkpoint: Path) -> str:
@@ -176,7 +198,12 @@ def verify_checkpoint(checkpoint: Path, trust_pickles: bool = False) -> None:
                        checkpoint, MANIFEST)
         return
     manifest = read_json(checkpoint / MANIFEST, "size and checksum of every checkpoint file")
-    for name, expected in manifest["files"].items():
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not all(isinstance(entry, dict) and isinstance(entry.get("bytes"), int)
+                                              and isinstance(entry.get("sha256"), str) for entry in files.values()):
+        raise CheckpointError(f"{checkpoint / MANIFEST}: not a manifest ({{\"files\": {{name: {{\"bytes\": ..., "
+                              f"\"sha256\": ...}}}}}}); the checkpoint is damaged{_others(checkpoint)}")
+    for name, expected in files.items():
         path = checkpoint / name
         if not path.is_file():
             raise CheckpointError(f"{path}: missing from the checkpoint{_others(checkpoint)}")
@@ -186,6 +213,61 @@ def verify_checkpoint(checkpoint: Path, trust_pickles: bool = False) -> None:
                                   f"overwritten){_others(checkpoint)}")
         if _sha256(path) != expected["sha256"]:
             raise CheckpointError(f"{path}: contents differ from what was written (corrupted){_others(checkpoint)}")
+
+
+def read_checkpoint_pickle(path: Path, trust: bool, what: str) -> Any:
+    """The one way a pickle of a checkpoint folder is read (the module's trust rule): as plain data
+    (``weights_only=True``) unless ``trust`` (``--trust_checkpoint_pickles``); a pickle that needs more is refused,
+    naming it, and nothing in it runs."""
+    import torch
+    from accelerate.utils.other import TORCH_SAFE_GLOBALS
+
+    try:
+        if trust:
+            return torch.load(path, map_location="cpu", weights_only=False)
+        with torch.serialization.safe_globals(TORCH_SAFE_GLOBALS):  # numpy arrays of RNG states: plain data too
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: missing ({what}){_others(path.parent)}") from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError, AttributeError) as error:
+        raise CheckpointError(
+            f"{path}: not plain data ({what}; {' '.join(str(error).split())[:200]}): it was not written by this "
+            "package, or is damaged. Nothing in it was run. Pass --trust_checkpoint_pickles only if you trust this "
+            f"file (a pickle can run any code){_others(path.parent)}") from None
+
+
+def load_resume_state(accelerator: Accelerator, checkpoint: Path, scheduler: Any, trust_pickles: bool,
+                      allowed: list[str]) -> dict[str, list]:
+    """Load the checkpoint's weights, optimizer, RNG states and schedule into the run (after ``verify_checkpoint``).
+    This rank's RNG state must be there and readable, or the resumed run would silently differ from an
+    uninterrupted one: refused, unless ``RNG_WAIVER`` is ``allowed`` (then returned as a change, for the log and
+    the card)."""
+    changes = {}
+    rng = checkpoint / f"random_states_{accelerator.process_index}.pkl"
+    if rng.is_file():
+        read_checkpoint_pickle(rng, trust_pickles, "this rank's RNG state")  # accelerate would only log a failure
+    elif RNG_WAIVER in allowed:
+        logger.warning("%s: missing; resuming with fresh random states (not exact), as --allow_resume_changes %s "
+                       "accepts", rng, RNG_WAIVER)
+        changes[RNG_WAIVER] = ["missing", "fresh"]
+    else:
+        raise CheckpointError(f"{rng}: missing (this rank's RNG state), so the resumed run would not continue the "
+                              f"original exactly: pass --allow_resume_changes {RNG_WAIVER} to resume anyway (the log "
+                              f"and the card say so){_others(checkpoint)}")
+    if (checkpoint / SCHEDULER_FILE).is_file():
+        scheduler_state = read_json(checkpoint / SCHEDULER_FILE, "the learning rate schedule")
+    else:
+        scheduler_state = read_checkpoint_pickle(checkpoint / OLD_SCHEDULER_FILE, trust_pickles,
+                                                 "the learning rate schedule, as older versions saved it")
+    # accelerate refuses a folder with more custom_checkpoint_*.pkl files than registered objects (none here: it
+    # would unpickle them fully), so it reads a view of the folder without them.
+    with tempfile.TemporaryDirectory(prefix="randommask-resume-") as view:
+        for path in checkpoint.iterdir():
+            if not re.fullmatch(r"custom_checkpoint_\d+\.pkl", path.name):
+                (Path(view) / path.name).symlink_to(path.resolve())
+        accelerator.load_state(view)
+    scheduler.load_state_dict(scheduler_state)
+    return changes
 
 
 def format_changes(changes: dict[str, list]) -> str:
@@ -208,10 +290,10 @@ def check_resume_settings(checkpoint: Path, current: dict[str, Any], allowed: li
         return {}
     saved = {new_name.get(name, name): value
              for name, value in read_json(path, "the settings the checkpoint was trained with").items()}
-    unknown = sorted(set(allowed) - set(current))
+    unknown = sorted(set(allowed) - set(current) - {RNG_WAIVER})
     if unknown:
-        raise ValueError(f"--allow_resume_changes {' '.join(unknown)}: not a setting a resume compares; these are: "
-                         f"{', '.join(sorted(current))}")
+        raise OptionError(f"--allow_resume_changes {' '.join(unknown)}: not a setting a resume compares; these are: "
+                          f"{', '.join(sorted([*current, RNG_WAIVER]))}")
     changes = {name: [saved.get(name), value] for name, value in current.items() if saved.get(name) != value}
     if not changes:
         return {}

@@ -42,7 +42,7 @@ class FinetuneRecipe:
         with ``gradient_accumulation_steps``: per-device batch x devices x accumulation = the recipe's batch."""
         shards = world_size * gradient_accumulation_steps
         if world_size < 1 or gradient_accumulation_steps < 1 or self.batch_size % shards:
-            raise ValueError(f"the {self.family} recipe's batch {self.batch_size} cannot be split evenly over "
+            raise OptionError(f"the {self.family} recipe's batch {self.batch_size} cannot be split evenly over "
                              f"{world_size} devices x {gradient_accumulation_steps} accumulation steps")
         return {
             "per_device_train_batch_size": self.batch_size // shards,

@@ -45,14 +45,14 @@ from transformers.utils import logging as hf_logging
 from ..configuration_randommask import Pooling, RandomMaskConfig
 from ..data.base_labels import BaseAlignment
 from ..data.gue import resolve_task
-from ..data.options import OptionError, check_output_folder, check_ranges, parse_with
-from ..data.output_files import write_whole
+from ..data.options import OptionError, check_distinct, check_output_folder, check_ranges, parse_with
+from ..data.output_files import partial_folder, write_whole
 from ..data.strides import kmer_stride_of, tokenization_name
 from ..data.tasks import TaskData, build_datasets, load_task, task_folder, train_subset
 from ..evaluation.metrics import PRIMARY_METRIC, compute_metrics, metric_names
 from ..hub.checkpoint import save_checkpoint
 from ..hub.model_card import render_finetuned_card, task_info
-from ..hub.model_source import load_model_config
+from ..hub.model_source import check_loaded_weights, load_model_config
 from ..hub.upload import push_model_folder
 from ..modeling_randommask import RandomMaskForSequenceClassification, RandomMaskForTokenClassification
 from ..tokenization import KmerTokenizer
@@ -92,6 +92,7 @@ class FinetuneOptions:
         check_ranges(self, positive=("max_train_samples", "lora_alpha"), non_negative=("seeds", "lora_r", "lora_dropout"))
         if self.seeds is not None and not self.seeds:
             raise ValueError("--seeds needs at least one seed")
+        check_distinct(self.seeds, "--seeds")
         if self.lora_dropout >= 1:
             raise ValueError(f"--lora_dropout must be < 1, got {self.lora_dropout}")
 
@@ -143,17 +144,30 @@ def check_trainer_ranges(training_args: TrainingArguments) -> None:
         raise ValueError(f"--max_steps must be >= 1, or -1 (the epochs decide), got {training_args.max_steps}")
 
 
+UNSUPPORTED_TRAINER_OPTIONS = {
+    "resume_from_checkpoint": "fine-tuning does not resume (one run per seed, each minutes long, with the best "
+                              "dev evaluation kept in memory): rerun the command with --overwrite_output_dir",
+}
+"""``TrainingArguments`` options that ``Trainer`` reads only when the caller passes them on (``trainer.train(
+resume_from_checkpoint=...)``) and that fine-tuning does not: hidden from ``--help`` and refused, never ignored."""
+
+
 def parse_with_trainer_options(dataclass_types: tuple[type, ...], argv: list[str] | None = None
                                ) -> tuple[list[Any], dict[str, Any]]:
     """Parse ``argv`` (default: the command line) into ``dataclass_types`` (``FinetuneOptions`` or
     ``FinetuneArguments`` among them) and ``TrainingArguments``, abbreviations refused (a ``ValueError`` is a usage
     error); return the former and the ``TrainingArguments`` options given explicitly, for
-    ``finetune_training_arguments`` to lay over a recipe."""
+    ``finetune_training_arguments`` to lay over a recipe. ``UNSUPPORTED_TRAINER_OPTIONS`` are usage errors."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = HfArgumentParser((*dataclass_types, TrainingArguments), allow_abbrev=False)
+    for action in parser._actions:
+        if action.dest in UNSUPPORTED_TRAINER_OPTIONS:
+            action.help = argparse.SUPPRESS
 
     *parsed, _ = parse_with(parser, argv, check=lambda dataclasses: check_trainer_ranges(dataclasses[-1]))
     options = given_options(parser, argv, TrainingArguments)
+    for name in sorted(UNSUPPORTED_TRAINER_OPTIONS.keys() & options.keys()):
+        parser.error(f"--{name}: {UNSUPPORTED_TRAINER_OPTIONS[name]}")
     args = next(p for p in parsed if isinstance(p, FinetuneOptions))
     if args.seeds is not None and "seed" in options:
         parser.error("give --seed (one run) or --seeds (one run per seed), not both")
@@ -213,17 +227,15 @@ def _drop_load_report(record: logging.LogRecord) -> bool:
 def _load_head(head: type[PreTrainedModel], model: str, first: bool, **overrides) -> PreTrainedModel:
     """The task head on the pretrained encoder. transformers' per-key load report (``pooler.dense.* MISSING``,
     ``cls.predictions.* UNEXPECTED``) is replaced by one line on the first seed saying what is new and what is
-    left out; encoder weights missing from the checkpoint are still a warning."""
+    left out; encoder weights that the checkpoint lacks, or holds beyond its config, are an error naming it."""
     modeling_logger = hf_logging.get_logger("transformers.modeling_utils")
     modeling_logger.addFilter(_drop_load_report)
     try:
         loaded, info = head.from_pretrained(model, output_loading_info=True, **overrides)
     finally:
         modeling_logger.removeFilter(_drop_load_report)
+    check_loaded_weights(model, info, new=("classifier.", "bert.pooler."))
     new = sorted({key.rsplit(".", 1)[0] for key in info["missing_keys"]})
-    encoder = [name for name in new if not name.startswith(("classifier", "bert.pooler"))]
-    if encoder:
-        logger.warning("%s lacks encoder weights %s: they start random", model, encoder)
     if first:
         unused = sorted({".".join(key.split(".")[:2]) for key in info["unexpected_keys"]})
         logger.info("%s: new %s (trained from scratch on the task)%s", head.__name__, ", ".join(new) or "nothing",
@@ -399,9 +411,11 @@ def _finetune_checked(args: FinetuneArguments, training_args: TrainingArguments,
         best_model = best_model.merge_and_unload()
     if training_args.should_save:
         output_dir.mkdir(parents=True, exist_ok=True)
-        model_dir = save_checkpoint(best_model, tokenizer, output_dir / "model")
         repo_id = training_args.hub_model_id or output_dir.name
-        render_finetuned_card(_card_info(results, task, args, repo_id)).save(model_dir / "README.md")
+        model_dir = output_dir / "model"
+        with partial_folder(model_dir) as partial:  # a kill or a late error never leaves config without weights
+            save_checkpoint(best_model, tokenizer, partial)
+            render_finetuned_card(_card_info(results, task, args, repo_id)).save(partial / "README.md")
         # Last and whole: reruns (benchmark, reproduce, in_domain) take results.json as "this run is done".
         write_whole(output_dir / "results.json", json.dumps(results, indent=2))
         if training_args.push_to_hub:

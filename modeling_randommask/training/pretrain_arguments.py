@@ -62,8 +62,9 @@ class PretrainArguments:
     resume_from_checkpoint: str | None = field(default=None, metadata={"help": "'latest' or a checkpoint folder"})
     overwrite_output_dir: bool = field(default=False, metadata={"help": "replace an existing run's folder"})
     trust_checkpoint_pickles: bool = field(default=False, metadata={
-        "help": "resume from a checkpoint without manifest.json (an older version's) although that unpickles its "
-                ".pkl files, which can run any code: only for checkpoints you trust"})
+        "help": "unpickle a checkpoint's .pkl files fully (they can run any code), and resume from one without "
+                "manifest.json (an older version's): only for checkpoints you wrote. Without it, a .pkl is read as "
+                "plain data only, whatever manifest.json says"})
     max_consecutive_faults: int = field(default=3, metadata={"help": "non-finite steps in a row before stopping"})
     mixed_precision: MixedPrecision | None = field(default=None, metadata={
         "help": "default: accelerate's config (`accelerate config`), else no"})
@@ -71,8 +72,9 @@ class PretrainArguments:
     push_to_hub: bool = field(default=False, metadata={"help": "upload the model folder to the Hub at the end"})
     hub_model_id: str | None = field(default=None, metadata={"help": "user/name (default: the folder's name)"})
     allow_resume_changes: list[str] = field(default_factory=list, metadata={
-        "help": "settings a resumed run may change from its checkpoint's (e.g. per_device_train_batch_size seed): the "
-                "resume is then no longer exact, and the log and model card say so"})
+        "help": "settings a resumed run may change from its checkpoint's (e.g. per_device_train_batch_size seed), and "
+                "rng_state (a checkpoint without this rank's RNG state): the resume is then no longer exact, and the "
+                "log and model card say so"})
 
     def __post_init__(self):
         check_ranges(self, positive=("per_device_train_batch_size", "global_batch_size", "learning_rate", "max_steps",

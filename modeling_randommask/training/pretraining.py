@@ -42,6 +42,7 @@ from .checkpoints import (
     check_output_dir,
     check_resume_settings,
     format_changes,
+    load_resume_state,
     read_json,
     resolve_checkpoint,
     save_training_checkpoint,
@@ -190,7 +191,8 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
     if args.torch_compile:
         model = torch.compile(model)
     model, optimizer = accelerator.prepare(model, optimizer)
-    accelerator.register_for_checkpointing(scheduler)
+    # The scheduler is saved and loaded by training.checkpoints (as JSON), not registered with accelerate, whose
+    # loader unpickles registered objects with weights_only=False.
 
     sampler = ShardedBatchSampler(len(train_data), args.per_device_train_batch_size, seed=data.seed,
                                   rank=accelerator.process_index, world_size=accelerator.num_processes)
@@ -214,7 +216,8 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
         changes = check_resume_settings(checkpoint, settings, args.allow_resume_changes, FIXED_ON_RESUME,
                                         renamed=PretrainArguments.RENAMED_OPTIONS)
         state = TrainingState(**read_json(checkpoint / TRAINING_STATE, "the step and data position"))
-        accelerator.load_state(str(checkpoint))
+        changes |= load_resume_state(accelerator, checkpoint, scheduler, args.trust_checkpoint_pickles,
+                                     args.allow_resume_changes)
         if changes:
             state.resumed_with_changes.append({"step": state.step, "changes": changes})
         logger.info("resumed from %s at step %d (epoch %d, batch %d)", checkpoint, state.step, state.epoch,
@@ -307,7 +310,8 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
             run_log.write(record)
             accelerator.log({"val_loss": last_val}, step=state.step)
         if state.step % args.save_every == 0 or state.step == args.max_steps:
-            save_training_checkpoint(accelerator, output_dir, state, schedule, settings, args.keep_checkpoints)
+            save_training_checkpoint(accelerator, output_dir, state, scheduler, schedule, settings,
+                                     args.keep_checkpoints)
     progress.close()
 
     if accelerator.is_main_process:

@@ -26,7 +26,14 @@ from typing import Any
 
 import numpy as np
 
+from ..data.options import InputError
+from ..data.output_files import write_whole
 from ..masking.schedule import RandomMaskSchedule
+
+
+class RunLogError(InputError, ValueError):
+    """A training log that cannot be read back (resume, the card's figures); the message names the file and line."""
+
 
 logger = logging.getLogger(__name__)
 
@@ -53,11 +60,11 @@ def read_records(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]
                     logger.warning("%s, line %d: last line is cut short (a write was interrupted); ignored",
                                    path, line_number)
                     return
-                raise ValueError(f"{path}, line {line_number}: not a JSON record ({error})") from None
+                raise RunLogError(f"{path}, line {line_number}: not a JSON record ({error})") from None
             if isinstance(record, dict):
                 yield line_number, record
                 continue
-            raise ValueError(f"{path}, line {line_number}: expected a JSON object, got {type(record).__name__}")
+            raise RunLogError(f"{path}, line {line_number}: expected a JSON object, got {type(record).__name__}")
 
 
 class RunLog:
@@ -72,7 +79,7 @@ class RunLog:
         kept = []
         if resume_step is not None and self.path.exists():
             kept = [record for _, record in read_records(self.path) if record.get("step", 0) <= resume_step]
-        self.path.write_text("".join(json.dumps(record) + "\n" for record in kept))
+        write_whole(self.path, "".join(json.dumps(record) + "\n" for record in kept))  # a kill keeps the old log
 
     def write(self, record: dict[str, Any]) -> None:
         if self.enabled:
@@ -128,7 +135,7 @@ def read_training_log(path: str | os.PathLike) -> TrainingCurve:
         if record.get("event") == "start" and isinstance(record.get("schedule"), dict):
             found = _schedule_of(record["schedule"], path, line_number)
             if schedule is not None and found != schedule:
-                raise ValueError(
+                raise RunLogError(
                     f"{path}, line {line_number}: the run was resumed with another schedule ({found} after "
                     f"{schedule}); its phases are not one curve"
                 )
@@ -162,7 +169,7 @@ def _schedule_of(values: dict, path: Path, line_number: int) -> RandomMaskSchedu
     try:
         return RandomMaskSchedule(total_steps=int(values["total_steps"]), num_phases=int(values["num_phases"]))
     except (KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"{path}, line {line_number}: start record's schedule is unusable ({error!r})") from None
+        raise RunLogError(f"{path}, line {line_number}: start record's schedule is unusable ({error!r})") from None
 
 
 def _phase_of(step: int, logged: int | None, schedule: RandomMaskSchedule | None) -> int:
