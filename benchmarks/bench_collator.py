@@ -85,7 +85,7 @@ def main() -> None:
     for step in range(args.steps + 1):
         batch = collator.mask(padded, step)
         start = time.perf_counter()
-        model(**batch).loss.backward()
+        model(**batch, labelled_logits_only=True).loss.backward()  # as the pretraining loop runs it
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         if step:  # the first step warms up allocators and kernels

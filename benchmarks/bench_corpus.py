@@ -10,6 +10,11 @@ Measured, on this machine, in one run:
 
 * preparing the store (``prepare_corpus``, in a fresh process): wall time and the preparer's peak RSS (bounded:
   it streams); then finding the prepared store again (what a later start pays);
+* whole short runs of ``examples/pretrain.py`` through the written model and card (tiny model, 128-token windows,
+  10 steps, checkpoints at 5 and 10), then a resume from step 5, with 1 and 2 gloo ranks, on the lambda genome
+  (the baseline), over the store and in RAM: each rank's private memory (RssAnon, sampled from outside every 5 ms),
+  its peak in each stage (dataset build; epochs, evaluation and checkpoints; final model, card and bits per base)
+  and the peak's growth against the lambda run;
 * launch to the first optimizer step of ``examples/pretrain.py`` (tiny model, 512-token windows, batch 8) under
   ``accelerate launch`` with 1 and 2 gloo processes, over the store and with ``--no_corpus_store`` (today's in-RAM
   path, the baseline): per rank, the seconds to the first step, the seconds spent building the datasets, and the
@@ -20,12 +25,14 @@ Measured, on this machine, in one run:
 
     python benchmarks/bench_corpus.py                  # 1.0 Gbp, everything; about 10-15 minutes on 2 cores
     python benchmarks/bench_corpus.py --gbp 0.1 --keep # a quick look; keep the FASTA and store in --workdir
+    python benchmarks/bench_corpus.py --gbp 0.2 --parts whole_run --batch_sizes 2 32   # the memory target
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shutil
@@ -40,6 +47,9 @@ REPO = Path(__file__).resolve().parents[1]
 LINE = 60
 BASE_SIZE_FLOPS_PER_WINDOW = 6 * 86e6 * 512  # training FLOPs of one 512-token window for BERT-base (6 N T)
 H100_BF16_DENSE_FLOPS = 989e12
+PARTS = ("whole_run", "first_step", "rate")
+MALLOC = {"fixed": {"MALLOC_MMAP_THRESHOLD_": "131072"}, "glibc": {}}
+LAMBDA_GENOME = REPO / "modeling_randommask" / "data" / "genomes" / "lambda_NC_001416.fa.gz"
 
 
 def generate_fasta(path: Path, total_bases: int, seed: int = 0) -> dict:
@@ -165,6 +175,152 @@ def first_step(fasta: Path, corpus_dir: Path, work: Path, processes: int, store:
     return [json.loads(path.read_text()) for path in ranks]
 
 
+# Runs examples/pretrain.py's pretrain() to the end (model, card, bits per base) and writes this rank's stage
+# boundaries (wall-clock times) to $BENCH_OUT/stages<r>.json; the launcher side samples the rank's memory.
+_WHOLE_RUN = """
+import json, os, sys, time
+from pathlib import Path
+import modeling_randommask.training.pretraining as pretraining
+from modeling_randommask.training.pretrain_arguments import parse_args
+
+stages = {"start": time.time()}
+real_build = pretraining.build_genome_datasets
+
+def build(*args, **kwargs):
+    stages["datasets"] = time.time()
+    result = real_build(*args, **kwargs)
+    stages["training"] = time.time()
+    return result
+
+class Progress(pretraining.tqdm):  # closed on every rank when the last step is done
+    def close(self):
+        stages.setdefault("final", time.time())
+        super().close()
+
+pretraining.build_genome_datasets, pretraining.tqdm = build, Progress
+pretraining.pretrain(*parse_args(sys.argv[1:]))
+stages["done"] = time.time()
+rank = int(os.environ.get("RANK", 0))
+(Path(os.environ["BENCH_OUT"]) / f"stages{rank}.json").write_text(json.dumps(stages))
+"""
+STAGES = ("start", "datasets", "training", "final", "done")  # a stage runs from its time to the next one's
+STAGE_NAMES = {"start": "imports, options", "datasets": "dataset build",
+               "training": "model, epochs, evaluation, checkpoints", "final": "model, card, bits per base (rank 0)"}
+
+
+def _rank_pids(launcher: int, driver: str) -> dict[int, int]:
+    """Rank -> pid of the processes under ``launcher`` that run ``driver`` (their RANK, 0 when unset)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = {}, list(children.get(launcher, []))
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            if driver in (Path("/proc") / str(pid) / "cmdline").read_bytes().decode(errors="replace"):
+                environ = (Path("/proc") / str(pid) / "environ").read_bytes().split(b"\0")
+                rank = next((int(v[5:]) for v in environ if v.startswith(b"RANK=")), 0)
+                found[rank] = pid
+        except OSError:
+            continue
+    return found
+
+
+def _anon_kb(pid: int) -> int | None:
+    try:
+        return next(int(line.split()[1]) for line in open(f"/proc/{pid}/status") if line.startswith("RssAnon:"))
+    except (OSError, StopIteration):
+        return None
+
+
+def whole_run(genome: Path, corpus_dir: Path, work: Path, name: str, processes: int, options: list[str],
+              malloc: str, period: float = 0.005) -> list[dict]:
+    """Launch a whole pretraining run with ``processes`` gloo ranks, sampling each rank's RssAnon every ``period``
+    seconds from outside (no GIL, no allocation in the rank); per rank the peak RssAnon (MB) in each stage."""
+    out = work / name
+    out.mkdir(parents=True, exist_ok=True)
+    driver = work / "whole_run.py"
+    driver.write_text(_WHOLE_RUN)
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_machines", "1", "--mixed_precision", "no",
+              "--dynamo_backend", "no", "--main_process_port", "0", "--num_processes", str(processes)]
+    launch += ["--multi_gpu"] if processes > 1 else ["--cpu"]
+    arguments = ["--genome", str(genome), "--corpus_dir", str(corpus_dir), *options]
+    with open(out / "output.txt", "w") as log:
+        launcher = subprocess.Popen([*launch, str(driver), *arguments], env=_env() | {"BENCH_OUT": str(out)} | MALLOC[malloc],
+                                    cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        samples: dict[int, list[tuple[float, int]]] = {}
+        pids: dict[int, int] = {}
+        while launcher.poll() is None:
+            if len(pids) < processes:
+                pids = _rank_pids(launcher.pid, str(driver))
+            for rank, pid in pids.items():
+                if (anon := _anon_kb(pid)) is not None:
+                    samples.setdefault(rank, []).append((time.time(), anon))
+            time.sleep(period)
+    stage_files = sorted(out.glob("stages*.json"))
+    if launcher.returncode or len(stage_files) != processes:
+        raise RuntimeError(f"{name}: exit {launcher.returncode}:\n{(out / 'output.txt').read_text()[-4000:]}")
+    ranks = []
+    for rank, path in enumerate(stage_files):
+        stages = json.loads(path.read_text())
+        times = [stages[stage] for stage in STAGES]
+        peaks = {}
+        for stage, begin, end in zip(STAGES, times, times[1:]):
+            inside = [anon for when, anon in samples.get(rank, []) if begin <= when < end]
+            peaks[stage] = max(inside) / 1024 if inside else math.nan
+        ranks.append({"peak": max(anon for _, anon in samples[rank]) / 1024, "stages": peaks,
+                      "samples": len(samples[rank]), "seconds": stages["done"] - stages["start"]})
+    return ranks
+
+
+def whole_runs(fasta: Path, lambda_genome: Path, corpus_dir: Path, work: Path, processes: int, batch: int,
+               malloc: str) -> dict[str, list[dict]]:
+    """The lambda baseline, the store and the in-RAM path, each a fresh run of 10 steps (checkpoints at 5 and 10)
+    and a resume from step 5 to the end; 128-token windows."""
+    options = ["--max_length", "128", "--per_device_train_batch_size", str(batch), "--max_steps", "10",
+               "--save_every", "5"]
+    results = {}
+    for label, genome, extra in (("lambda (baseline)", lambda_genome, []), ("store", fasta, []),
+                                 ("in RAM", fasta, ["--no_corpus_store"])):
+        name = f"run-{processes}proc-b{batch}-{label.split()[0]}"
+        run_dir = work / name / "model"
+        results[label] = whole_run(genome, corpus_dir, work, name, processes,
+                                   [*options, *extra, "--output_dir", str(run_dir)], malloc)
+        if not (run_dir / "README.md").is_file() or not (run_dir / "model.safetensors").is_file():
+            raise RuntimeError(f"{name}: no model or card written")
+        results[label + ", resumed at step 5"] = whole_run(
+            genome, corpus_dir, work, name + "-resume", processes,
+            [*options, *extra, "--output_dir", str(run_dir), "--resume_from_checkpoint",
+             str(run_dir / "checkpoints" / "step-00000005")], malloc)
+        peaks = ", ".join(f"{result['peak']:,.0f}" for result in results[label])
+        print(f"  {processes} proc, batch {batch}, {label}: peak RssAnon per rank {peaks} MB", flush=True)
+    return results
+
+
+def _whole_run_lines(processes: int, batch: int, results: dict[str, list[dict]], mbp: float) -> list[str]:
+    baseline = results["lambda (baseline)"]
+    lines = [(f"{processes} process(es), batch {batch}: peak RssAnon (MB) per rank and stage, and the peak's growth "
+             "against the lambda run on the same rank:"), "",
+             "| run | rank | " + " | ".join(STAGE_NAMES.values()) + " | peak | growth vs lambda | MB per Mbp |",
+             "|---|---|" + "---|" * len(STAGE_NAMES) + "---|---|---|"]
+    for label, ranks in results.items():
+        reference = results["lambda (baseline), resumed at step 5"] if "resumed" in label else baseline
+        for rank, (result, base) in enumerate(zip(ranks, reference)):
+            growth = result["peak"] - base["peak"]
+            cells = " | ".join("-" if math.isnan(peak) else f"{peak:,.0f}"  # -: over before a sample
+                               for peak in (result["stages"][stage] for stage in STAGE_NAMES))
+            per_mbp = "" if label.startswith("lambda") else f"{growth / mbp:.3f}"
+            lines.append(f"| {label} | {rank} | {cells} | {result['peak']:,.0f} | "
+                         f"{'' if label.startswith('lambda') else f'{growth:+,.0f}'} | {per_mbp} |")
+    return lines + [""]
+
+
 def windows_per_second(fasta: Path, corpus_dir: Path, batches: int = 200) -> dict[str, float]:
     """Training windows (512 tokens) per second cut and tokenized on one thread, shuffled batches of 32: from the
     store cold (its pages not yet mapped by this process: the page cache may or may not hold them), from the store
@@ -211,7 +367,18 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/randommask-bench-corpus"))
     parser.add_argument("--keep", action="store_true", help="keep the FASTA and the store (deleted by default)")
     parser.add_argument("--output", type=Path, help="also write the report to this file")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what to measure")
+    parser.add_argument("--processes", nargs="+", type=int, choices=(1, 2), default=[1, 2],
+                        help="ranks of the launched runs")
+    parser.add_argument("--malloc", choices=tuple(MALLOC), default="fixed", help=(
+        "glibc allocator of the whole runs: 'fixed' (default) maps every allocation of 128 kB or more on its own and "
+        "returns it when freed, so RssAnon is what the run holds; 'glibc' keeps glibc's moving threshold, under which "
+        "freed activations stay in the heap in amounts that vary by tens of MB between identical runs"))
+    parser.add_argument("--batch_sizes", nargs="+", type=int, default=[2],
+                        help="per-device batch sizes of the whole runs")
     args = parser.parse_args()
+    if min(args.batch_sizes) < 1 or args.gbp <= 0:
+        parser.error("--batch_sizes must be >= 1 and --gbp > 0")
     work = args.workdir
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -237,28 +404,26 @@ def main() -> None:
                      f"{prepared['again_seconds']:.2f} s; store on disk {disk / 1e9:.2f} GB "
                      f"({disk / made['bases']:.3f} bytes per base)")
         print(lines[-1], flush=True)
-        lines += ["", ("Launch to the first optimizer step, per rank (tiny model, 512-token windows, batch 8): seconds "
-                  "(of which importing the libraries, and building the datasets); the anonymous (private) memory "
-                  "the datasets added; peak RSS; RSS at the first step as anonymous / file-backed (mapped store and "
-                  "libraries: page cache, shared):"), "",
-                  ("| path | rank 0: time | data anon | peak RSS | anon / file | rank 1: time | data anon | peak RSS "
-                  "| anon / file |"), "|---|---|---|---|---|---|---|---|---|"]
-        for processes in (1, 2):
-            for store_on in (True, False):
-                ranks = first_step(fasta, corpus_dir, work, processes, store_on)
-                lines.append(_row(f"{processes} proc, {'store' if store_on else 'in RAM (baseline)'}", ranks))
-                print(lines[-1], flush=True)
-        rates = windows_per_second(fasta, corpus_dir)
-        gpu = H100_BF16_DENSE_FLOPS / BASE_SIZE_FLOPS_PER_WINDOW
-        lines += ["", (f"data, training windows/s per rank (512 tokens, batches of 32, one thread, "
-                       f"{rates['windows_per_epoch']:,} windows per epoch): store cold {rates['store_cold']:,.0f}, "
-                       f"store warm (page cache) {rates['store_warm']:,.0f}, in RAM (baseline) "
-                       f"{rates['in_ram']:,.0f}: warm store / in RAM = {rates['store_warm'] / rates['in_ram']:.2f}. "
-                       f"One GPU at base size consumes at most {gpu:,.0f} windows/s (an H100's dense bf16 peak, "
-                       "989 TFLOP/s, over 6 x 86M parameters x 512 tokens per window: no GPU step time has been "
-                       f"measured yet); the warm store on one core is {rates['store_warm'] / gpu:.1f}x that bound, "
-                       "before DataLoader workers (each adds a core's worth).")]
-        print(lines[-1], flush=True)
+        if "whole_run" in args.parts:
+            lines += ["", ("Whole runs (tiny model, 128-token windows, 10 steps, checkpoints at 5 and 10, through the "
+                           "written model and card), and a resume from step 5 to the end, each rank's private memory "
+                           "(RssAnon) sampled every 5 ms from outside over the run; baseline: the same run on the "
+                           "lambda genome (48,502 bp), measured in this run. Target: under 40 MB of growth per rank "
+                           "at 200 Mbp (0.2 MB per Mbp). Allocator: "
+                           + ("every allocation of 128 kB or more mapped on its own (MALLOC_MMAP_THRESHOLD_=131072), "
+                              "so RssAnon follows what the run holds." if args.malloc == "fixed" else
+                              "glibc's default (freed activations stay in the heap: +-30-60 MB between identical "
+                              "runs).")), ""]
+            for processes in args.processes:
+                for batch in args.batch_sizes:
+                    results = whole_runs(fasta, LAMBDA_GENOME, corpus_dir, work, processes, batch, args.malloc)
+                    lines += _whole_run_lines(processes, batch, results, made["bases"] / 1e6)
+                    print("\n".join(lines[-len(results) * processes - 5:]), flush=True)
+        if "first_step" in args.parts:
+            lines += _first_step_lines(fasta, corpus_dir, work, args.processes)
+        if "rate" in args.parts:
+            lines += ["", _rate_line(fasta, corpus_dir)]
+            print(lines[-1], flush=True)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -268,6 +433,34 @@ def main() -> None:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(report)
         print(f"wrote {args.output}")
+
+
+def _first_step_lines(fasta: Path, corpus_dir: Path, work: Path, processes: list[int]) -> list[str]:
+    lines = ["", ("Launch to the first optimizer step, per rank (tiny model, 512-token windows, batch 8): seconds "
+                  "(of which importing the libraries, and building the datasets); the anonymous (private) memory "
+                  "the datasets added; peak RSS; RSS at the first step as anonymous / file-backed (mapped store and "
+                  "libraries: page cache, shared):"), "",
+             ("| path | rank 0: time | data anon | peak RSS | anon / file | rank 1: time | data anon | peak RSS "
+              "| anon / file |"), "|---|---|---|---|---|---|---|---|---|"]
+    for count in processes:
+        for store_on in (True, False):
+            ranks = first_step(fasta, corpus_dir, work, count, store_on)
+            lines.append(_row(f"{count} proc, {'store' if store_on else 'in RAM (baseline)'}", ranks))
+            print(lines[-1], flush=True)
+    return lines
+
+
+def _rate_line(fasta: Path, corpus_dir: Path) -> str:
+    rates = windows_per_second(fasta, corpus_dir)
+    gpu = H100_BF16_DENSE_FLOPS / BASE_SIZE_FLOPS_PER_WINDOW
+    return (f"data, training windows/s per rank (512 tokens, batches of 32, one thread, "
+            f"{rates['windows_per_epoch']:,} windows per epoch): store cold {rates['store_cold']:,.0f}, "
+            f"store warm (page cache) {rates['store_warm']:,.0f}, in RAM (baseline) "
+            f"{rates['in_ram']:,.0f}: warm store / in RAM = {rates['store_warm'] / rates['in_ram']:.2f}. "
+            f"One GPU at base size consumes at most {gpu:,.0f} windows/s (an H100's dense bf16 peak, "
+            "989 TFLOP/s, over 6 x 86M parameters x 512 tokens per window: no GPU step time has been "
+            f"measured yet); the warm store on one core is {rates['store_warm'] / gpu:.1f}x that bound, "
+            "before DataLoader workers (each adds a core's worth).")
 
 
 def _cpu() -> str:

@@ -159,12 +159,10 @@ def _padded(batch: dict) -> dict:
 
 
 def _loss_and_gradients(model, batch: dict, autocast: torch.dtype | None, labelled_only: bool):
-    model.config.mlm_logits_at_labels_only = labelled_only
     model.zero_grad(set_to_none=True)
     with torch.autocast(model.device.type, dtype=autocast, enabled=autocast is not None):
-        loss = model(**batch).loss
+        loss = model(**batch, labelled_logits_only=labelled_only).loss
     loss.backward()
-    model.config.mlm_logits_at_labels_only = True
     return loss.item(), {name: p.grad.detach().float().clone() for name, p in model.named_parameters()}
 
 
@@ -217,7 +215,8 @@ def check_fused_adamw(device: torch.device, plan: Plan) -> dict:
     """Three fused-AdamW steps (the pretraining loop's settings) against the for-loop AdamW on the same gradients."""
     config = RandomMaskConfig.from_preset(plan.check_size, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     model = build_model("randommask", config).to(device)
-    model(**_masked(genome_windows(plan.check_batch, plan.check_length), _collator(), 0, device)).loss.backward()
+    batch = _masked(genome_windows(plan.check_batch, plan.check_length), _collator(), 0, device)
+    model(**batch, labelled_logits_only=True).loss.backward()
     start = {name: p.detach().clone() for name, p in model.named_parameters()}
     after = {}
     for fused in (True, False):

@@ -57,8 +57,14 @@ def build_model(name: str, config: RandomMaskConfig) -> torch.nn.Module:
     else:
         fields = {field: getattr(config, field) for field in _BERT_FIELDS}
         model = BertForMaskedLM(BertConfig(**fields, attn_implementation="sdpa"))
-    assert model.config._attn_implementation == "sdpa"
+        assert model.config._attn_implementation == "sdpa"  # RandomMask's attention is always SDPA
     return model
+
+
+def training_options(model) -> dict:
+    """Forward options of a pretraining step: RandomMask's loop opts in to the labelled-only last layer and head
+    (`labelled_logits_only`); BertForMaskedLM has no such option."""
+    return {"labelled_logits_only": True} if isinstance(model, RandomMaskForMaskedLM) else {}
 
 
 def synchronize(device: torch.device) -> None:
@@ -75,7 +81,7 @@ def train_step(model, optimizer, batch: dict, autocast: torch.dtype | None = Non
     synchronize(device)
     start = time.perf_counter()
     with context:
-        loss = model(**batch).loss
+        loss = model(**batch, **training_options(model)).loss
     loss.backward()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)

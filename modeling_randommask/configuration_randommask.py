@@ -4,9 +4,13 @@ This file travels with every saved checkpoint (`trust_remote_code`), so it impor
 library and transformers.
 """
 
-from typing import Any, ClassVar, Literal, get_args
+from typing import Any, Literal, get_args
 
-from transformers import PreTrainedConfig
+import transformers
+
+# The one name that differs between the releases a checkpoint must load under: 5.x calls the base class
+# `PreTrainedConfig`, 4.x `PretrainedConfig` (5.x keeps that as an alias, which may go).
+ConfigBase = getattr(transformers, "PreTrainedConfig", None) or transformers.PretrainedConfig
 
 # 5 special tokens ([PAD] [UNK] [CLS] [SEP] [MASK], ids 0..4) then every k-mer: DNABERT's vocabulary layout.
 NUM_SPECIAL_TOKENS = 5
@@ -38,11 +42,12 @@ Pooling = Literal["cls", "mean"]
 CLASSIFIER_POOLINGS = get_args(Pooling)
 
 
-class RandomMaskConfig(PreTrainedConfig):
+class RandomMaskConfig(ConfigBase):
     r"""BERT configuration plus the tokenization a checkpoint was trained with.
 
     Defaults are the paper's model: BERT-base over overlapping 6-mers (vocabulary 4,101 = 5 specials +
-    4,096 6-mers, DNABERT's ids), 512 positions.
+    4,096 6-mers, DNABERT's ids), 512 positions. A classic `__init__` (not 5.x's dataclass fields), so that the same
+    file loads under transformers 4.57 to the newest 5.x.
 
     Args beyond BERT's:
         kmer_size: k of the k-mer tokens. `vocab_size` defaults to `5 + 4**kmer_size` and may be larger: rows past
@@ -52,63 +57,76 @@ class RandomMaskConfig(PreTrainedConfig):
         classifier_pooling: how `RandomMaskForSequenceClassification` summarises a sequence: "cls" (BERT's
             pooler: dense + tanh on the [CLS] state) or "mean" (mean of the last hidden states over the
             attention mask, [CLS]/[SEP] included).
-        mlm_logits_at_labels_only: when `labels` are passed to `RandomMaskForMaskedLM`, compute the vocabulary
-            logits only at labelled positions (`labels != -100`); same loss, far less compute.
+
+    Configs saved before 0.5 hold `mlm_logits_at_labels_only`; it is kept as read and changes nothing: masked-LM
+    logits are `[batch, seq, vocab]` unless a call passes `labelled_logits_only=True`.
     """
 
     model_type = "randommask"
 
-    # Encoder-only model: transformers' BERT modules read these, they are not choices.
-    is_decoder: ClassVar[bool] = False
-    add_cross_attention: ClassVar[bool] = False
-
-    vocab_size: int | None = None
-    hidden_size: int = 768
-    num_hidden_layers: int = 12
-    num_attention_heads: int = 12
-    intermediate_size: int = 3072
-    hidden_act: str = "gelu"
-    hidden_dropout_prob: float = 0.1
-    attention_probs_dropout_prob: float = 0.1
-    max_position_embeddings: int = 512
-    type_vocab_size: int = 2
-    initializer_range: float = 0.02
-    layer_norm_eps: float = 1e-12
-    pad_token_id: int | None = 0
-    classifier_dropout: float | None = None
-    tie_word_embeddings: bool = True
-    kmer_size: int = 6
-    kmer_stride: int = 1
-    classifier_pooling: str = "cls"
-    mlm_logits_at_labels_only: bool = True
-    auto_map: dict[str, Any] | None = None
-
-    def __post_init__(self, **kwargs):
+    def __init__(
+        self,
+        vocab_size: int | None = None,
+        hidden_size: int = 768,
+        num_hidden_layers: int = 12,
+        num_attention_heads: int = 12,
+        intermediate_size: int = 3072,
+        hidden_act: str = "gelu",
+        hidden_dropout_prob: float = 0.1,
+        attention_probs_dropout_prob: float = 0.1,
+        max_position_embeddings: int = 512,
+        type_vocab_size: int = 2,
+        initializer_range: float = 0.02,
+        layer_norm_eps: float = 1e-12,
+        pad_token_id: int | None = 0,
+        classifier_dropout: float | None = None,
+        tie_word_embeddings: bool = True,
+        kmer_size: int = 6,
+        kmer_stride: int = 1,
+        classifier_pooling: Pooling = "cls",
+        auto_map: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ):
+        self.hidden_size = hidden_size
+        self.num_hidden_layers = num_hidden_layers
+        self.num_attention_heads = num_attention_heads
+        self.intermediate_size = intermediate_size
+        self.hidden_act = hidden_act
+        self.hidden_dropout_prob = hidden_dropout_prob
+        self.attention_probs_dropout_prob = attention_probs_dropout_prob
+        self.max_position_embeddings = max_position_embeddings
+        self.type_vocab_size = type_vocab_size
+        self.initializer_range = initializer_range
+        self.layer_norm_eps = layer_norm_eps
+        self.classifier_dropout = classifier_dropout
+        self.kmer_size = kmer_size
+        self.kmer_stride = kmer_stride
+        self.classifier_pooling = classifier_pooling
         # A hand-edited or damaged config.json must fail here, naming the field, not deep inside torch.
         for name, least in _WHOLE_NUMBERS.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}")
-        if not 1 <= self.kmer_stride <= self.kmer_size:
-            raise ValueError(f"kmer_stride must be in 1..kmer_size={self.kmer_size}, got {self.kmer_stride}")
-        kmer_vocab_size = NUM_SPECIAL_TOKENS + 4**self.kmer_size
-        if self.vocab_size is None:
-            self.vocab_size = kmer_vocab_size
-        elif self.vocab_size < kmer_vocab_size:
+        if not 1 <= kmer_stride <= kmer_size:
+            raise ValueError(f"kmer_stride must be in 1..kmer_size={kmer_size}, got {kmer_stride}")
+        kmer_vocab_size = NUM_SPECIAL_TOKENS + 4**kmer_size
+        if vocab_size is None:
+            vocab_size = kmer_vocab_size
+        elif isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < kmer_vocab_size:
             raise ValueError(
-                f"vocab_size={self.vocab_size} is too small for kmer_size={self.kmer_size}: a k-mer vocabulary "
+                f"vocab_size={vocab_size!r} is too small for kmer_size={kmer_size}: a k-mer vocabulary "
                 f"holds {NUM_SPECIAL_TOKENS} special tokens + 4**k k-mers = {kmer_vocab_size} (more rows are allowed: "
                 "added tokens, padding)"
             )
-        if self.hidden_size % self.num_attention_heads != 0:
-            raise ValueError(
-                f"hidden_size={self.hidden_size} is not a multiple of num_attention_heads={self.num_attention_heads}"
-            )
-        if self.classifier_pooling not in CLASSIFIER_POOLINGS:
-            raise ValueError(f"classifier_pooling must be one of {CLASSIFIER_POOLINGS}, got {self.classifier_pooling!r}")
+        self.vocab_size = vocab_size
+        if hidden_size % num_attention_heads != 0:
+            raise ValueError(f"hidden_size={hidden_size} is not a multiple of num_attention_heads={num_attention_heads}")
+        if classifier_pooling not in CLASSIFIER_POOLINGS:
+            raise ValueError(f"classifier_pooling must be one of {CLASSIFIER_POOLINGS}, got {classifier_pooling!r}")
         # Complete, never shrink: a checkpoint saved elsewhere may map more classes (e.g. AutoTokenizer).
-        self.auto_map = {**DEFAULT_AUTO_MAP, **(self.auto_map or {})}
-        super().__post_init__(**kwargs)
+        auto_map = {**DEFAULT_AUTO_MAP, **(auto_map or {})}
+        super().__init__(pad_token_id=pad_token_id, tie_word_embeddings=tie_word_embeddings, auto_map=auto_map,
+                         **kwargs)
 
     @classmethod
     def from_preset(cls, name: ModelSize, **overrides: Any) -> "RandomMaskConfig":

@@ -1,62 +1,37 @@
-"""RandomMask models: transformers' BERT encoder with DNABERT's weight names, plus DNA task heads.
+"""RandomMask models: a BERT encoder with DNABERT's weight names, written out here, plus DNA task heads.
 
-The encoder, attention backends (SDPA by default) and gradient checkpointing are transformers' BERT; what is
-ours: the config class, a masked-LM step that spends no work on unlabelled positions past the point where they
-can still matter (last encoder layer and head run only at labelled positions), "cls"/"mean" pooling for
-sequence-level heads, and per-layer attention maps that work whatever the attention backend.
+Everything a checkpoint computes is in this file: embeddings, self-attention (SDPA, and eager arithmetic when
+attention maps are asked for), layers, encoder, pooler and heads. It travels with every saved checkpoint
+(`trust_remote_code`) and imports from transformers only the stable public surface every release from 4.57 to the
+newest 5.x holds: `PreTrainedModel`, the output dataclasses, activations and logging. So a published checkpoint
+does not break when transformers reorganises its own BERT (tests/compat/check_checkpoints.py proves it per
+release). Weight names are BERT's (`bert.encoder.layer.N.attention.self.query...`, `cls.predictions...`), so
+DNABERT and earlier RandomMask checkpoints load unchanged.
 
-This file travels with every saved checkpoint (`trust_remote_code`), so it imports only torch, transformers
-and its sibling `configuration_randommask`.
+What is ours beyond BERT: a masked-LM step that, when asked (`labelled_logits_only=True`), spends no work on
+unlabelled positions past the point where they can still matter, "cls"/"mean" pooling for sequence-level heads,
+and a clear error for inputs longer than the position embeddings.
 """
 
-from contextlib import contextmanager
 from typing import ClassVar
 
 import torch
 from torch import nn
 from torch.nn import functional as F
-from transformers import AttentionInterface
-from transformers.masking_utils import create_bidirectional_mask
+from torch.utils.checkpoint import checkpoint
+from transformers import PreTrainedModel
+from transformers.activations import ACT2FN
 from transformers.modeling_outputs import (
     BaseModelOutputWithPoolingAndCrossAttentions,
     MaskedLMOutput,
     SequenceClassifierOutput,
     TokenClassifierOutput,
 )
-from transformers.models.bert.modeling_bert import (
-    BertLayer,
-    BertModel,
-    BertOnlyMLMHead,
-    BertPreTrainedModel,
-    eager_attention_forward,
-)
-from transformers.processing_utils import Unpack
-from transformers.utils import TransformersKwargs, logging
-from transformers.utils.generic import can_return_tuple
+from transformers.utils import logging
 
 from .configuration_randommask import RandomMaskConfig
 
 logger = logging.get_logger(__name__)
-
-# transformers' public registry of attention backends (every instance sees what is registered on the class).
-ATTENTION_FUNCTIONS = AttentionInterface()
-
-
-@contextmanager
-def _eager_attention(config: RandomMaskConfig):
-    """Run the enclosed forward with eager attention: only eager materialises the probability maps."""
-    previous = config._attn_implementation
-    config._attn_implementation = "eager"
-    try:
-        yield
-    finally:
-        config._attn_implementation = previous
-
-
-def _layer_outputs(output_attentions: bool | None, output_hidden_states: bool | None) -> dict[str, bool]:
-    """The per-layer output switches a head was given explicitly (None: the config decides), as encoder kwargs."""
-    given = {"output_attentions": output_attentions, "output_hidden_states": output_hidden_states}
-    return {name: value for name, value in given.items() if value is not None}
 
 
 def _check_length(config: RandomMaskConfig, input_ids: torch.Tensor | None, inputs_embeds: torch.Tensor | None,
@@ -75,22 +50,282 @@ def _check_length(config: RandomMaskConfig, input_ids: torch.Tensor | None, inpu
         )
 
 
-class RandomMaskPreTrainedModel(BertPreTrainedModel):
-    """BERT's weight init, output capturing and backend support, bound to `RandomMaskConfig`."""
+def _key_mask(attention_mask: torch.Tensor | None) -> torch.Tensor | None:
+    """`[batch, 1, 1, keys]` boolean mask (True: attend) from a `[batch, keys]` 0/1 attention mask; None when every
+    key is attended (SDPA then may use its fastest kernels). The all-ones test is skipped under torch.compile, where
+    reading a value would break the graph."""
+    if attention_mask is None:
+        return None
+    if attention_mask.dim() != 2:
+        raise ValueError(f"attention_mask must be [batch, length] with 1 at tokens and 0 at padding, got shape "
+                         f"{tuple(attention_mask.shape)}")
+    if not torch.compiler.is_compiling() and bool(attention_mask.all()):
+        return None
+    return attention_mask.bool()[:, None, None, :]
+
+
+class RandomMaskEmbeddings(nn.Module):
+    """Word + token-type + absolute position embeddings, LayerNorm, dropout (BERT's)."""
+
+    def __init__(self, config: RandomMaskConfig):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, input_ids: torch.Tensor | None = None, token_type_ids: torch.Tensor | None = None,
+                position_ids: torch.Tensor | None = None, inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("pass exactly one of input_ids and inputs_embeds")
+        if inputs_embeds is None:
+            inputs_embeds = self.word_embeddings(input_ids)
+        length = inputs_embeds.shape[1]
+        if position_ids is None:  # computed, not a buffer: nothing to restore when weights are loaded lazily
+            position_ids = torch.arange(length, device=inputs_embeds.device)[None, :]
+        if token_type_ids is None:
+            token_type_ids = torch.zeros(inputs_embeds.shape[:2], dtype=torch.long, device=inputs_embeds.device)
+        embeddings = inputs_embeds + self.token_type_embeddings(token_type_ids)
+        embeddings = embeddings + self.position_embeddings(position_ids)
+        return self.dropout(self.LayerNorm(embeddings))
+
+
+class RandomMaskSelfAttention(nn.Module):
+    """Multi-head scaled dot-product attention: SDPA, or the same arithmetic written out when the probability maps
+    are wanted (SDPA never forms them)."""
+
+    def __init__(self, config: RandomMaskConfig):
+        super().__init__()
+        self.num_heads = config.num_attention_heads
+        self.head_size = config.hidden_size // config.num_attention_heads
+        self.scaling = self.head_size**-0.5
+        self.query = nn.Linear(config.hidden_size, config.hidden_size)
+        self.key = nn.Linear(config.hidden_size, config.hidden_size)
+        self.value = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
+
+    def _heads(self, projected: torch.Tensor) -> torch.Tensor:
+        batch, length, _ = projected.shape
+        return projected.view(batch, length, self.num_heads, self.head_size).transpose(1, 2)
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor | None, queries: torch.Tensor | None = None,
+                output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Context `[batch, queries, hidden]` of `queries` (default `hidden`: every position) over the keys and values
+        of every position of `hidden`, and the probability maps `[batch, heads, queries, keys]` when asked for."""
+        query_hidden = hidden if queries is None else queries
+        query = self._heads(self.query(query_hidden))
+        key, value = self._heads(self.key(hidden)), self._heads(self.value(hidden))
+        dropout = self.dropout.p if self.training else 0.0
+        probabilities = None
+        if output_attentions:
+            scores = torch.matmul(query, key.transpose(2, 3)) * self.scaling
+            if mask is not None:
+                scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+            probabilities = F.softmax(scores, dim=-1)
+            context = torch.matmul(self.dropout(probabilities), value)
+        else:
+            context = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout,
+                                                     scale=self.scaling)
+        batch, _, width, _ = context.shape
+        return context.transpose(1, 2).reshape(batch, width, self.num_heads * self.head_size), probabilities
+
+
+class RandomMaskSelfOutput(nn.Module):
+    """Attention output projection, dropout, residual, LayerNorm."""
+
+    def __init__(self, config: RandomMaskConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, hidden: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        return self.LayerNorm(self.dropout(self.dense(hidden)) + residual)
+
+
+class RandomMaskAttention(nn.Module):
+    def __init__(self, config: RandomMaskConfig):
+        super().__init__()
+        self.self = RandomMaskSelfAttention(config)
+        self.output = RandomMaskSelfOutput(config)
+
+
+class RandomMaskIntermediate(nn.Module):
+    def __init__(self, config: RandomMaskConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.intermediate_act_fn = ACT2FN[config.hidden_act]
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.intermediate_act_fn(self.dense(hidden))
+
+
+class RandomMaskOutput(nn.Module):
+    """Feed-forward output projection, dropout, residual, LayerNorm."""
+
+    def __init__(self, config: RandomMaskConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, hidden: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        return self.LayerNorm(self.dropout(self.dense(hidden)) + residual)
+
+
+class RandomMaskLayer(nn.Module):
+    """One post-LayerNorm transformer block (BERT's)."""
+
+    def __init__(self, config: RandomMaskConfig):
+        super().__init__()
+        self.attention = RandomMaskAttention(config)
+        self.intermediate = RandomMaskIntermediate(config)
+        self.output = RandomMaskOutput(config)
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor | None, slots: torch.Tensor | None = None,
+                output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The block's output at every position, or (`slots` `[batch, width]`) only at those positions, whose keys
+        and values are still every position of `hidden`."""
+        queries = None
+        if slots is not None:
+            queries = hidden.gather(1, slots.unsqueeze(-1).expand(-1, -1, hidden.shape[-1]))
+        context, probabilities = self.attention.self(hidden, mask, queries, output_attentions)
+        attended = self.attention.output(context, hidden if queries is None else queries)
+        return self.output(self.intermediate(attended), attended), probabilities
+
+
+class RandomMaskEncoder(nn.Module):
+    """The stack of layers; `gradient_checkpointing` (set by `model.gradient_checkpointing_enable()`) recomputes each
+    layer in the backward pass instead of keeping its activations."""
+
+    def __init__(self, config: RandomMaskConfig):
+        super().__init__()
+        self.layer = nn.ModuleList(RandomMaskLayer(config) for _ in range(config.num_hidden_layers))
+        self.gradient_checkpointing = False
+
+    def run_layer(self, layer: RandomMaskLayer, hidden: torch.Tensor, mask: torch.Tensor | None,
+                  slots: torch.Tensor | None = None, output_attentions: bool = False):
+        if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
+            return checkpoint(layer, hidden, mask, slots, output_attentions, use_reentrant=False)
+        return layer(hidden, mask, slots, output_attentions)
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor | None, output_attentions: bool,
+                output_hidden_states: bool) -> tuple[torch.Tensor, tuple | None, tuple | None]:
+        """(last hidden states, every layer's input and the last output if asked, attention maps if asked)."""
+        states = (hidden,) if output_hidden_states else None
+        maps = () if output_attentions else None
+        for layer in self.layer:
+            hidden, probabilities = self.run_layer(layer, hidden, mask, output_attentions=output_attentions)
+            if output_hidden_states:
+                states += (hidden,)
+            if output_attentions:
+                maps += (probabilities,)
+        return hidden, states, maps
+
+
+class RandomMaskPooler(nn.Module):
+    """Dense + tanh on the first ([CLS]) token's state."""
+
+    def __init__(self, config: RandomMaskConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.activation = nn.Tanh()
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.activation(self.dense(hidden[:, 0]))
+
+
+class RandomMaskPredictionHeadTransform(nn.Module):
+    def __init__(self, config: RandomMaskConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.transform_act_fn = ACT2FN[config.hidden_act]
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.LayerNorm(self.transform_act_fn(self.dense(hidden)))
+
+
+class RandomMaskLMPredictionHead(nn.Module):
+    """Transform, then the vocabulary decoder.
+
+    Tied to the word embeddings (the default), the decoder's bias is `bias` (`decoder.bias` names the same tensor,
+    as in BERT, and checkpoints store it once as `cls.predictions.bias`); it is read from there, whatever a loader
+    did to the alias. Untied (`tie_word_embeddings=False`), the decoder is a layer of its own, bias included, as
+    BertForMaskedLM saves it.
+    """
+
+    def __init__(self, config: RandomMaskConfig):
+        super().__init__()
+        self.transform = RandomMaskPredictionHeadTransform(config)
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
+        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
+        self.tied = config.tie_word_embeddings
+        if self.tied:
+            self.decoder.bias = self.bias
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return F.linear(self.transform(hidden), self.decoder.weight, self.bias if self.tied else self.decoder.bias)
+
+
+class RandomMaskOnlyMLMHead(nn.Module):
+    def __init__(self, config: RandomMaskConfig):
+        super().__init__()
+        self.predictions = RandomMaskLMPredictionHead(config)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.predictions(hidden)
+
+
+class RandomMaskPreTrainedModel(PreTrainedModel):
+    """BERT's weight init and the loading/saving machinery, bound to `RandomMaskConfig`."""
 
     config_class = RandomMaskConfig
-    config: RandomMaskConfig
     base_model_prefix = "bert"
+    supports_gradient_checkpointing = True
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        """BERT's init: normal(0, initializer_range) weights, zero biases and padding row, unit LayerNorms."""
+        std = self.config.initializer_range
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
+            if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+                module.weight[module.padding_idx].zero_()
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, RandomMaskLMPredictionHead):
+            nn.init.zeros_(module.bias)
+            nn.init.zeros_(module.decoder.bias)
 
 
-class RandomMaskModel(RandomMaskPreTrainedModel, BertModel):
+def _flag(value: bool | None, default: bool | None) -> bool:
+    return bool(default if value is None else value)
+
+
+class RandomMaskModel(RandomMaskPreTrainedModel):
     """The bare encoder (`last_hidden_state`, and `pooler_output` when built with the pooler).
 
-    `output_attentions=True` returns one `[batch, heads, query, key]` probability map per layer: SDPA (the
-    default) and flash kernels never form those maps, so such a call runs with eager attention, which gives
-    the same hidden states (to float rounding). The switch is per call and not thread-safe for a model
-    shared between threads.
+    `output_attentions=True` returns one `[batch, heads, query, key]` probability map per layer, computed by the
+    eager arithmetic (SDPA never forms those maps); the hidden states are the same to float rounding.
     """
+
+    def __init__(self, config: RandomMaskConfig, add_pooling_layer: bool = True):
+        super().__init__(config)
+        self.embeddings = RandomMaskEmbeddings(config)
+        self.encoder = RandomMaskEncoder(config)
+        self.pooler = RandomMaskPooler(config) if add_pooling_layer else None
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embeddings.word_embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embeddings.word_embeddings = value
 
     def forward(
         self,
@@ -101,40 +336,53 @@ class RandomMaskModel(RandomMaskPreTrainedModel, BertModel):
         inputs_embeds: torch.Tensor | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
-        **kwargs: Unpack[TransformersKwargs],
-    ) -> BaseModelOutputWithPoolingAndCrossAttentions:
-        inputs = {
-            "input_ids": input_ids,
-            "attention_mask": attention_mask,
-            "token_type_ids": token_type_ids,
-            "position_ids": position_ids,
-            "inputs_embeds": inputs_embeds,
-        }
+        return_dict: bool | None = None,
+    ) -> BaseModelOutputWithPoolingAndCrossAttentions | tuple:
         _check_length(self.config, input_ids, inputs_embeds, position_ids)
-        kwargs.update(_layer_outputs(None, output_hidden_states))
-        if output_attentions is None:
-            output_attentions = self.config.output_attentions
-        if output_attentions and self.config._attn_implementation != "eager":
-            logger.info_once("output_attentions=True: running eager attention to return attention maps")
-            with _eager_attention(self.config):
-                return super().forward(**inputs, output_attentions=True, **kwargs)
-        return super().forward(**inputs, output_attentions=output_attentions, **kwargs)
+        hidden = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)
+        hidden, states, maps = self.encoder(
+            hidden, _key_mask(attention_mask), _flag(output_attentions, self.config.output_attentions),
+            _flag(output_hidden_states, self.config.output_hidden_states),
+        )
+        pooled = self.pooler(hidden) if self.pooler is not None else None
+        output = BaseModelOutputWithPoolingAndCrossAttentions(
+            last_hidden_state=hidden, pooler_output=pooled, hidden_states=states, attentions=maps
+        )
+        return output if _flag(return_dict, self.config.return_dict) else output.to_tuple()
+
+
+# Under torch.compile, query slots per row are rounded up to a multiple of this (at most the sequence length), so
+# the last layer and the head see a handful of shapes over a run instead of a new one every batch.
+QUERY_SLOT_BUCKET = 64
+
+
+@torch.compiler.disable
+def _query_slots(labels: torch.Tensor, bucket: int) -> torch.Tensor:
+    """`[batch, width]` positions: each row's labelled positions (`labels != -100`) first, in order, then spare
+    slots holding that row's other positions. `width` is the most labels in a row, rounded up to a multiple of
+    `bucket` and capped at the sequence length.
+
+    Reading that count is the step's one host sync. Under torch.compile this runs outside the graph, so the
+    graph after it sees only the bucketed width: a new shape when the bucket changes, not every batch.
+    """
+    queries = labels != -100
+    width = min(-(-int(queries.sum(dim=1).max()) // bucket) * bucket, queries.shape[1])
+    return torch.argsort((~queries).to(torch.uint8), dim=1, stable=True)[:, :width]
 
 
 class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
-    """Masked-LM pretraining model; DNABERT's head (`cls.predictions.*`), decoder tied to word embeddings.
+    """Masked-LM model; DNABERT's head (`cls.predictions.*`), decoder tied to the word embeddings.
 
-    With `labels` and `config.mlm_logits_at_labels_only` (the default), only the labelled positions
-    (`labels != -100`, ~15% of tokens) go through the head: `logits` then has shape `[num_labelled, vocab]`,
-    row `i` belonging to position `(labels != -100).nonzero()[i]` (row-major order), and the loss equals
-    the full-logits loss. The last encoder layer then also runs only at labelled positions (its keys and
-    values still come from every position): nothing after the last layer's key/value projections reads an
-    unlabelled position, so this is the same computation with ~85% of one layer left out. That path is taken
-    with the eager and SDPA backends unless hidden states or attention maps are requested (they need every
-    position; the full encoder runs then).
-    Attention dropout in that layer then draws its mask over `[labelled, keys]` instead of `[seq, keys]`:
-    same distribution, other random numbers. Without `labels` (inference, pipelines) `logits` is
-    `[batch, seq, vocab]`.
+    `logits` is `[batch, seq, vocab]`, with or without `labels`, as `BertForMaskedLM` returns.
+
+    Pretraining opts in to a faster step with `labelled_logits_only=True` (with `labels`): only the labelled
+    positions (`labels != -100`, ~15% of tokens) go through the last encoder layer's queries, feed-forward and
+    the head; the last layer's keys and values still come from every position. Nothing after those projections
+    reads an unlabelled position, so the loss is the same computation with ~85% of one layer and of the head left
+    out. `logits` is then `[num_labelled, vocab]`, row `i` belonging to position `(labels != -100).nonzero()[i]`
+    (row-major order), and `hidden_states`/`attentions` are not returned (they need every position; asking for
+    them raises). Attention dropout in that layer draws its mask over `[labelled, keys]` instead of `[seq, keys]`:
+    same distribution, other random numbers.
     Under the Trainer, `num_items_in_batch` (labelled tokens over all gradient-accumulation micro-batches)
     turns the loss into a sum over this batch divided by that count, so accumulation is exact.
     """
@@ -143,25 +391,21 @@ class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
         "cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
         "cls.predictions.decoder.bias": "cls.predictions.bias",
     }
+    accepts_loss_kwargs = True
 
     def __init__(self, config: RandomMaskConfig):
         super().__init__(config)
         self.bert = RandomMaskModel(config, add_pooling_layer=False)
-        self.cls = BertOnlyMLMHead(config)
+        self.cls = RandomMaskOnlyMLMHead(config)
         self.post_init()
-        # Tied copies are not written to checkpoints; naming them lets the Trainer re-tie them on resume instead of
-        # warning that they are missing. Only the ones actually tied: with `tie_word_embeddings=False` the decoder
-        # is a weight of its own and is saved (as BertForMaskedLM does).
-        self._keys_to_ignore_on_save = set(self.all_tied_weights_keys)
 
-    def get_output_embeddings(self):
+    def get_output_embeddings(self) -> nn.Linear:
         return self.cls.predictions.decoder
 
-    def set_output_embeddings(self, new_embeddings):
+    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
         self.cls.predictions.decoder = new_embeddings
         self.cls.predictions.bias = new_embeddings.bias
 
-    @can_return_tuple
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
@@ -173,80 +417,75 @@ class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
         num_items_in_batch: torch.Tensor | int | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
-        **kwargs: Unpack[TransformersKwargs],
-    ) -> MaskedLMOutput:
-        kwargs.update(_layer_outputs(output_attentions, output_hidden_states))
+        return_dict: bool | None = None,
+        labelled_logits_only: bool = False,
+    ) -> MaskedLMOutput | tuple:
         inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids,
                   "position_ids": position_ids, "inputs_embeds": inputs_embeds}
-        labelled_path = (labels is not None and self.config.mlm_logits_at_labels_only
-                         and self._labelled_path_applies(kwargs))
-        if labelled_path:
+        outputs = BaseModelOutputWithPoolingAndCrossAttentions()
+        if labelled_logits_only and labels is not None:
+            if output_attentions or output_hidden_states:
+                raise ValueError("labelled_logits_only=True returns no per-layer outputs: drop output_attentions/"
+                                 "output_hidden_states, or run without labelled_logits_only")
+            # The slot count is read outside any graph (see _query_slots), here in forward's own frame, so that one
+            # compiled graph runs from there to the loss.
             slots = _query_slots(labels, QUERY_SLOT_BUCKET if torch.compiler.is_compiling() else 1)
             hidden, labels = self._labelled_hidden_states(labels, slots, **inputs)
-            outputs = MaskedLMOutput()
         else:
-            outputs = self.bert(**inputs, return_dict=True, **kwargs)
+            outputs = self.bert(**inputs, output_attentions=output_attentions,
+                                output_hidden_states=output_hidden_states, return_dict=True)
             hidden = outputs.last_hidden_state
-            if labels is not None:
-                labels = labels.to(hidden.device)
-                if self.config.mlm_logits_at_labels_only:
-                    labelled = labels != -100
-                    hidden, labels = hidden[labelled], labels[labelled]
-        loss = None
         logits = self.cls(hidden)
+        loss = None
         if labels is not None:
-            flat_logits, flat_labels = logits.reshape(-1, self.config.vocab_size).float(), labels.reshape(-1)
+            labels = labels.to(logits.device)
+            flat_logits, flat_labels = logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1)
             if num_items_in_batch is None:
                 loss = F.cross_entropy(flat_logits, flat_labels, ignore_index=-100)
             else:
                 total = F.cross_entropy(flat_logits, flat_labels, ignore_index=-100, reduction="sum")
                 loss = total / torch.as_tensor(num_items_in_batch, device=total.device)
-        if labelled_path and torch.compiler.is_compiling():
-            logits = logits[labels != -100]  # drop the spare slots; dynamo runs this one op outside the graph
-        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+            if labelled_logits_only and torch.compiler.is_compiling():
+                logits = logits[labels != -100]  # drop the spare slots; dynamo runs this one op outside the graph
+        output = MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                                attentions=outputs.attentions)
+        return output if _flag(return_dict, self.config.return_dict) else output.to_tuple()
 
-    def _labelled_path_applies(self, kwargs: dict) -> bool:
-        """The labelled-only encoder path returns no per-layer outputs, takes no other encoder arguments, and
-        knows the 4D masks of the eager and SDPA backends (flash/flex kernels take other mask forms)."""
-        wants_layers = kwargs.get("output_hidden_states", self.config.output_hidden_states) or kwargs.get(
-            "output_attentions", self.config.output_attentions
-        )
-        other_arguments = set(kwargs) - {"return_dict", "output_hidden_states", "output_attentions"}
-        return (
-            not wants_layers
-            and not other_arguments
-            and len(self.bert.encoder.layer) > 0
-            and not self.config.chunk_size_feed_forward
-            and self.config._attn_implementation in ("eager", "sdpa")
-        )
-
-    def _labelled_hidden_states(
-        self, labels: torch.Tensor, slots: torch.Tensor, attention_mask: torch.Tensor | None, **inputs
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _labelled_hidden_states(self, labels: torch.Tensor, slots: torch.Tensor, input_ids, attention_mask,
+                                token_type_ids, position_ids, inputs_embeds) -> tuple[torch.Tensor, torch.Tensor]:
         """Final hidden states `[rows, hidden]` and labels `[rows]` of the labelled positions, in row-major order.
 
-        Embeddings and every layer but the last run as in BERT (gradient checkpointing included); the last
-        layer computes keys and values at every position and everything else only at each row's query `slots`
+        Embeddings and every layer but the last run over every position (gradient checkpointing included); the
+        last layer computes keys and values at every position and everything else only at each row's query `slots`
         (`_query_slots`). Eager, the rows are exactly the labelled positions. Under torch.compile they are every
         slot, spare ones labelled -100 (the loss ignores them; `forward` drops their logits): the shapes then
         depend on the slot bucket only, so a compiled run builds a few graphs, not one per batch.
         """
         bert = self.bert
-        _check_length(self.config, inputs["input_ids"], inputs["inputs_embeds"], inputs["position_ids"])
-        hidden = bert.embeddings(
-            input_ids=inputs["input_ids"], token_type_ids=inputs["token_type_ids"],
-            position_ids=inputs["position_ids"], inputs_embeds=inputs["inputs_embeds"],
-        )
-        mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
+        _check_length(self.config, input_ids, inputs_embeds, position_ids)
+        hidden = bert.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)
+        mask = _key_mask(attention_mask)
+        if not bert.encoder.layer:  # the embeddings alone: every position is its own output
+            labels = labels.to(hidden.device)
+            return hidden[labels != -100], labels[labels != -100]
         *layers, last = bert.encoder.layer
         for layer in layers:
-            hidden = layer(hidden, mask)
-        labels, slots = labels.to(hidden.device), slots.to(hidden.device)
-        hidden, labels = _layer_at_queries(last, hidden, mask, slots), labels.gather(1, slots)
+            hidden, _ = bert.encoder.run_layer(layer, hidden, mask)
+        slots = slots.to(hidden.device)
+        labels = labels.to(hidden.device).gather(1, slots)
+        hidden, _ = bert.encoder.run_layer(last, hidden, mask, slots)
         if torch.compiler.is_compiling():
             return hidden.flatten(0, 1), labels.flatten()
         labelled = labels != -100
         return hidden[labelled], labels[labelled]
+
+
+def masked_mean(hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean of `hidden` `[batch, seq, dim]` over positions where `attention_mask` is 1 (all if None)."""
+    if attention_mask is None:
+        return hidden.mean(dim=1)
+    weights = attention_mask.to(hidden.dtype).unsqueeze(-1)
+    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
 
 class RandomMaskForSequenceClassification(RandomMaskPreTrainedModel):
@@ -271,7 +510,6 @@ class RandomMaskForSequenceClassification(RandomMaskPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
-    @can_return_tuple
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
@@ -282,27 +520,20 @@ class RandomMaskForSequenceClassification(RandomMaskPreTrainedModel):
         labels: torch.Tensor | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
-        **kwargs: Unpack[TransformersKwargs],
-    ) -> SequenceClassifierOutput:
-        outputs = self.bert(
-            input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            inputs_embeds=inputs_embeds,
-            return_dict=True,
-            **_layer_outputs(output_attentions, output_hidden_states),
-            **kwargs,
-        )
+        return_dict: bool | None = None,
+    ) -> SequenceClassifierOutput | tuple:
+        outputs = self.bert(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+                            output_attentions, output_hidden_states, return_dict=True)
         if self.config.classifier_pooling == "cls":
             pooled = outputs.pooler_output
         else:
             pooled = masked_mean(outputs.last_hidden_state, attention_mask)
         logits = self.classifier(self.dropout(pooled))
         loss = None if labels is None else self._loss(logits, labels.to(logits.device))
-        return SequenceClassifierOutput(
+        output = SequenceClassifierOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
+        return output if _flag(return_dict, self.config.return_dict) else output.to_tuple()
 
     def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if self.config.problem_type is None:
@@ -320,59 +551,6 @@ class RandomMaskForSequenceClassification(RandomMaskPreTrainedModel):
         return F.binary_cross_entropy_with_logits(logits, labels.float().reshape(logits.shape))
 
 
-# Under torch.compile, query slots per row are rounded up to a multiple of this (at most the sequence length), so
-# the last layer and the head see a handful of shapes over a run instead of a new one every batch.
-QUERY_SLOT_BUCKET = 64
-
-
-@torch.compiler.disable
-def _query_slots(labels: torch.Tensor, bucket: int) -> torch.Tensor:
-    """`[batch, width]` positions: each row's labelled positions (`labels != -100`) first, in order, then spare
-    slots holding that row's other positions. `width` is the most labels in a row, rounded up to a multiple of
-    `bucket` and capped at the sequence length.
-
-    Reading that count is the step's one host sync. Under torch.compile this runs outside the graph, so the
-    graph after it sees only the bucketed width: a new shape when the bucket changes, not every batch.
-    """
-    queries = labels != -100
-    width = min(-(-int(queries.sum(dim=1).max()) // bucket) * bucket, queries.shape[1])
-    return torch.argsort((~queries).to(torch.uint8), dim=1, stable=True)[:, :width]
-
-
-def _layer_at_queries(layer: BertLayer, hidden: torch.Tensor, mask: torch.Tensor | None, slots: torch.Tensor) -> torch.Tensor:
-    """Output `[batch, width, hidden]` of a BERT `layer` at the positions `slots` `[batch, width]`, whose keys and
-    values are every position of `hidden` `[batch, seq, hidden]`: the attention stays batched over rows."""
-    batch, length, _ = hidden.shape
-    width = slots.shape[1]
-    if width == 0:
-        return hidden[:, :0]
-    query_hidden = hidden.gather(1, slots.unsqueeze(-1).expand(-1, -1, hidden.shape[-1]))
-    if mask is not None:  # [batch, 1, seq, seq] (or broadcastable): keep the query rows
-        mask = mask.expand(batch, -1, length, -1)
-        mask = mask.gather(2, slots[:, None, :, None].expand(-1, mask.shape[1], -1, mask.shape[-1]))
-
-    attention = layer.attention.self
-    head_size = attention.attention_head_size
-    query = attention.query(query_hidden).view(batch, width, -1, head_size).transpose(1, 2)
-    key = attention.key(hidden).view(batch, length, -1, head_size).transpose(1, 2)
-    value = attention.value(hidden).view(batch, length, -1, head_size).transpose(1, 2)
-    interface = ATTENTION_FUNCTIONS.get_interface(attention.config._attn_implementation, eager_attention_forward)
-    context, _ = interface(
-        attention, query, key, value, mask,
-        dropout=attention.dropout.p if attention.training else 0.0, scaling=attention.scaling,
-    )
-    attended = layer.attention.output(context.reshape(batch, width, -1), query_hidden)
-    return layer.output(layer.intermediate(attended), attended)
-
-
-def masked_mean(hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
-    """Mean of `hidden` `[batch, seq, dim]` over positions where `attention_mask` is 1 (all if None)."""
-    if attention_mask is None:
-        return hidden.mean(dim=1)
-    weights = attention_mask.to(hidden.dtype).unsqueeze(-1)
-    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
-
-
 class RandomMaskForTokenClassification(RandomMaskPreTrainedModel):
     """Per-token head (`[batch, seq, num_labels]` logits; cross-entropy, labels -100 ignored)."""
 
@@ -387,7 +565,6 @@ class RandomMaskForTokenClassification(RandomMaskPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
-    @can_return_tuple
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
@@ -398,27 +575,20 @@ class RandomMaskForTokenClassification(RandomMaskPreTrainedModel):
         labels: torch.Tensor | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
-        **kwargs: Unpack[TransformersKwargs],
-    ) -> TokenClassifierOutput:
-        outputs = self.bert(
-            input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            inputs_embeds=inputs_embeds,
-            return_dict=True,
-            **_layer_outputs(output_attentions, output_hidden_states),
-            **kwargs,
-        )
+        return_dict: bool | None = None,
+    ) -> TokenClassifierOutput | tuple:
+        outputs = self.bert(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+                            output_attentions, output_hidden_states, return_dict=True)
         logits = self.classifier(self.dropout(outputs.last_hidden_state))
         loss = None
         if labels is not None:
             loss = F.cross_entropy(
                 logits.float().reshape(-1, self.num_labels), labels.to(logits.device).reshape(-1), ignore_index=-100
             )
-        return TokenClassifierOutput(
+        output = TokenClassifierOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
+        return output if _flag(return_dict, self.config.return_dict) else output.to_tuple()
 
 
 # save_pretrained copies this file (and configuration_randommask.py) into every checkpoint folder.

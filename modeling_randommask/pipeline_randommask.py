@@ -31,6 +31,7 @@ the mean is the mixture of k readings of one posterior.
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import os
 from typing import Any, Literal, get_args
@@ -172,13 +173,15 @@ def resolve_window(model, tokenizer, window_tokens: int | None = None) -> tuple[
 
 
 def _labelled_logits(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, masked: torch.Tensor):
-    """Vocabulary logits ``[num_masked, vocab]`` at the ``masked`` positions, row-major. Passing them as labels
-    makes RandomMask's head run only there (the loss it also returns is ignored)."""
+    """Vocabulary logits ``[num_masked, vocab]`` at the ``masked`` positions, row-major. Passing them as labels with
+    ``labelled_logits_only`` makes RandomMask's last layer and head run only there (the loss it also returns is
+    ignored); a model without that option gives every position's logits, and the masked ones are picked."""
     device = next(model.parameters()).device
     labels = torch.where(masked, input_ids, -100)
-    logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device),
-                   labels=labels.to(device)).logits
-    return logits if logits.dim() == 2 else logits[masked.to(logits.device)]
+    labelled_only = "labelled_logits_only" in inspect.signature(model.forward).parameters
+    logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), labels=labels.to(device),
+                   **({"labelled_logits_only": True} if labelled_only else {})).logits
+    return logits if labelled_only else logits[masked.to(logits.device)]
 
 
 @torch.no_grad()

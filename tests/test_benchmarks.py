@@ -87,3 +87,14 @@ def test_lora_benchmark_trains_far_fewer_parameters_than_full_fine_tuning():
     row = next(line for line in output.splitlines() if line.startswith("tiny"))
     full, lora = (int(cell.replace(",", "")) for cell in row.split(" | ")[1:3])
     assert full == 399_746 and 0 < lora < full / 30  # LoRA: r x (in + out) per projection, plus the head
+
+
+@pytest.mark.slow
+def test_corpus_benchmark_runs_whole_runs_through_the_card(tmp_path):
+    output = _run("bench_corpus.py", "--gbp", "0.002", "--parts", "whole_run", "--processes", "1",
+                  "--workdir", str(tmp_path / "work"), "--output", str(tmp_path / "report.md"))
+    rows = [line for line in (tmp_path / "report.md").read_text().splitlines() if line.startswith("| ")]
+    labels = [row.split(" | ")[0] for row in rows[1:]]
+    assert labels == ["| lambda (baseline)", "| lambda (baseline), resumed at step 5", "| store",
+                      "| store, resumed at step 5", "| in RAM", "| in RAM, resumed at step 5"], output[-2000:]
+    assert all(float(row.split(" | ")[6].replace(",", "")) > 100 for row in rows[1:])  # a peak RssAnon in MB

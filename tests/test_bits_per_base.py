@@ -16,6 +16,7 @@ from modeling_randommask.hub.model_card import render_pretrained_card
 from modeling_randommask.inference import (
     HeldOutDNA,
     MarkovBaseline,
+    StatisticUnavailable,
     base_probabilities,
     from_strings,
     held_out_bits_per_base,
@@ -25,7 +26,9 @@ from modeling_randommask.inference import (
     model_position_scores,
     paired_difference,
     sample_positions,
+    sample_stretches,
 )
+from modeling_randommask.inference.bits_per_base import MARKOV_FIT_PIECE
 from modeling_randommask.tokenization import KmerTokenizer
 
 
@@ -142,3 +145,24 @@ def test_the_pretraining_split_feeds_the_card_and_the_table():
     assert lines[-4].startswith("| order-5 Markov, 5 bases before: bits per base |")
     assert list(itertools.islice((line.split("|")[1].strip() for line in lines[-2:]), 2)) == \
         ["order-5 Markov, 5 bases before: accuracy", "order-5 Markov, 2 bases before and 3 after: accuracy"]
+
+
+def test_the_markov_fit_sample_is_bounded_seeded_and_inside_the_training_stretches():
+    starts, ends = np.array([0, 300_000, 1_000_000]), np.array([200_000, 900_000, 1_000_010])
+    assert all(np.array_equal(a, b) for a, b in zip(sample_stretches((starts, ends), 800_010, 0), (starts, ends)))
+    picked = sample_stretches((starts, ends), 4 * MARKOV_FIT_PIECE, seed=1)
+    assert np.array_equal(picked[0], sample_stretches((starts, ends), 4 * MARKOV_FIT_PIECE, seed=1)[0])
+    assert not np.array_equal(picked[0], sample_stretches((starts, ends), 4 * MARKOV_FIT_PIECE, seed=2)[0])
+    lengths = picked[1] - picked[0]
+    assert picked[0].size == 4 and (lengths <= MARKOV_FIT_PIECE).all() and (lengths > 0).all()
+    assert (np.diff(picked[0]) >= MARKOV_FIT_PIECE).all()  # distinct, sorted pieces
+    stretch = np.searchsorted(starts, picked[0], side="right") - 1
+    assert (picked[1] <= ends[stretch]).all() and ((picked[0] - starts[stretch]) % MARKOV_FIT_PIECE == 0).all()
+
+
+def test_positions_in_dna_without_an_acgt_neighbourhood_are_unavailable_not_a_crash():
+    dna = np.frombuffer(b"ACGTA" * 400, np.uint8).copy()
+    dna[5::6] = ord("N")
+    held_out = HeldOutDNA(from_strings([dna.tobytes().decode()]), np.array([0]), np.array([dna.size]), "N-rich DNA")
+    with pytest.raises(StatisticUnavailable, match="N-rich DNA: no A/C/G/T base with 5 A/C/G/T bases on either side"):
+        sample_positions(held_out, 10, seed=0, margin=5)

@@ -5,10 +5,13 @@ sampling weights. Real FASTA files (embedded genomes, ../shared/data when presen
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import pickle
+import re
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -33,12 +36,17 @@ from torch.utils.data import DataLoader
 from modeling_randommask.data.corpus_store import (
     BASES_FILE,
     INFO_FILE,
+    RUNS_FILE,
+    CorpusArguments,
+    CorpusStoreError,
     load_genome,
     open_corpus,
+    prepare,
     prepare_corpus,
 )
 from modeling_randommask.data.fasta import FastaFormatError, non_acgt_runs, read_genome
 from modeling_randommask.data.genome_windows import GenomeDataConfig, build_genome_datasets
+from modeling_randommask.data.options import parse_cli
 from modeling_randommask.tokenization import KmerTokenizer
 
 TOKENIZER = KmerTokenizer(k=6)
@@ -75,6 +83,7 @@ def test_store_maps_the_genome_a_reading_gives(tmp_path):
     assert np.array_equal(mapped.sequence, read.sequence)
     assert (mapped.names, mapped.record_files, mapped.skipped_records) == (read.names, read.record_files,
                                                                            read.skipped_records)
+    assert mapped.file_sha256 == read.file_sha256 == [hashlib.sha256(p.read_bytes()).hexdigest() for p in inputs]
     assert np.array_equal(mapped.starts, read.starts) and np.array_equal(mapped.lengths, read.lengths)
     for stored, scanned in zip(mapped.runs, non_acgt_runs(read.sequence, read.starts)):
         assert np.array_equal(stored, scanned)
@@ -329,3 +338,167 @@ def test_weighted_run_resumes_exactly_and_its_card_reports_the_mix(tmp_path):
     windows = [f"{g['train_windows']:,}" for g in data["genomes"]]
     assert f"| lambda_NC_001416.fa.gz | 48,502 | {windows[0]} | 0.5 |" in card
     assert f"| ecoli_k12_mg1655.fa.gz | 4,639,675 | {windows[1]} | 0.5 |" in card
+
+
+# ---- integrity: structure at every open, content on request ------------------------------------------------------
+
+def _edit_info(store: Path, change) -> None:
+    info = json.loads((store / INFO_FILE).read_text())
+    change(info)
+    (store / INFO_FILE).write_text(json.dumps(info))
+
+
+def _damaged_copy(store: Path, tmp_path: Path, name: str) -> Path:
+    return Path(shutil.copytree(store, tmp_path / name))
+
+
+def _move_first_boundary(info: dict) -> None:  # consistent: every size still adds up
+    info["lengths"][0] += 10
+    info["starts"][1] += 10
+    info["lengths"][1] -= 10
+
+
+DAMAGE = {  # name: (how, the file the error names, what it says)
+    "bases truncated": (lambda s: (s / BASES_FILE).write_bytes((s / BASES_FILE).read_bytes()[:-7]), BASES_FILE,
+                        "bases, corpus.json records"),
+    "record table past the end": (lambda s: _edit_info(s, lambda i: i["lengths"].__setitem__(-1, i["lengths"][-1] + 50)),
+                                  INFO_FILE, "record table"),
+    "a start moved alone": (lambda s: _edit_info(s, lambda i: i["starts"].__setitem__(2, i["starts"][2] + 3)),
+                            INFO_FILE, "record table"),
+    "missing key": (lambda s: _edit_info(s, lambda i: i.pop("lengths")), INFO_FILE, "'lengths'"),
+    "not JSON": (lambda s: (s / INFO_FILE).write_text('{"format": 2,'), INFO_FILE, "not valid JSON"),
+    "bad runs.npy": (lambda s: (s / RUNS_FILE).write_bytes(b"not numpy"), RUNS_FILE, "runs.npy"),
+    "emptied runs": (lambda s: np.save(s / RUNS_FILE, np.zeros((2, 0), np.int64)), RUNS_FILE,
+                     "differ from what was prepared"),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE, ids=list(DAMAGE))
+def test_a_damaged_store_is_refused_at_every_open_naming_the_file(tmp_path, damage):
+    store = prepare_corpus(messy_fasta(tmp_path / "messy.fa.gz"), tmp_path / "corpora")
+    damaged = _damaged_copy(store, tmp_path, "damaged")
+    how, named, says = DAMAGE[damage]
+    how(damaged)
+    with pytest.raises(CorpusStoreError) as error:
+        open_corpus(damaged)
+    assert f"{damaged / named}:" in str(error.value) and says in str(error.value), str(error.value)
+    assert "prepare again" in str(error.value)
+
+
+def test_edited_content_is_found_by_the_content_check_and_never_recorded_as_the_prepared_one(tmp_path):
+    genome = messy_fasta(tmp_path / "messy.fa.gz")
+    store = prepare_corpus(genome, tmp_path / "corpora")
+    prepared = open_corpus(store).content_hash()
+    edited = _damaged_copy(store, tmp_path, "edited")
+    with open(edited / BASES_FILE, "r+b") as handle:  # one base, same size: every structural check passes
+        handle.seek(1000)
+        base = handle.read(1)
+        handle.seek(1000)
+        handle.write(b"A" if base != b"A" else b"C")
+    moved = _damaged_copy(store, tmp_path, "moved")
+    _edit_info(moved, _move_first_boundary)
+    for damaged in (edited, moved):
+        assert open_corpus(damaged).num_bases  # structure intact: opens (cheap checks only)
+        with pytest.raises(CorpusStoreError, match=rf"{re.escape(str(damaged / BASES_FILE))}: content differs from "
+                                                   r"what was prepared.*delete .* and prepare again"):
+            open_corpus(damaged, verify=True)
+    assert open_corpus(store, verify=True).content_hash() == prepared == read_genome(genome).content_hash()
+
+
+def test_a_pretraining_run_over_an_edited_store_is_refused_before_training(tmp_path):
+    from modeling_randommask.training.pretrain_arguments import parse_args
+    from modeling_randommask.training.pretraining import pretrain
+
+    corpora = tmp_path / "corpora"
+    store = prepare_corpus(LAMBDA, corpora)
+    with open(store / BASES_FILE, "r+b") as handle:
+        handle.write(b"N" * 64)
+    out = tmp_path / "run"
+    with pytest.raises(CorpusStoreError, match="content differs from what was prepared"):
+        pretrain(*parse_args([*QUICK_PRETRAIN, "--corpus_dir", str(corpora), "--output_dir", str(out)]))
+    assert not (out / "model.safetensors").exists() and not (out / "training_log.jsonl").exists()
+
+
+def test_prepare_command_verifies_on_request(tmp_path, capsys):
+    corpora = tmp_path / "corpora"
+    args = CorpusArguments(paths=[str(LAMBDA)], corpus_dir=str(corpora))
+    assert "verified" not in prepare(args)
+    line = prepare(CorpusArguments(paths=[str(LAMBDA)], corpus_dir=str(corpora), verify=True))
+    assert re.search(r"content verified \(SHA-256 of 48,502 bases\) in [\d.]+ s", line), line
+    (store,) = stores(corpora)
+    with open(store / BASES_FILE, "r+b") as handle:
+        handle.write(b"T")
+    assert "prepared corpus" in prepare(args)  # not asked: structure only
+    with pytest.raises(CorpusStoreError, match="content differs"):
+        prepare(CorpusArguments(paths=[str(LAMBDA)], corpus_dir=str(corpora), verify=True))
+
+
+@pytest.mark.parametrize("wrong", [["--verify", "maybe"], ["--verif"], ["--verify", "1", "2"]])
+def test_verify_given_wrong_is_a_usage_error(wrong, capsys):
+    with pytest.raises(SystemExit) as stop:
+        parse_cli(CorpusArguments, ["--genome", str(LAMBDA), *wrong])
+    assert stop.value.code == 2 and "error:" in capsys.readouterr().err
+
+
+# ---- pipes and leftovers --------------------------------------------------------------------------------------------
+
+def _fifo_writing(path: Path, data: bytes) -> subprocess.Popen:
+    os.mkfifo(path)
+    return subprocess.Popen([sys.executable, "-c", f"open({str(path)!r}, 'wb').write({data!r})"])
+
+
+def test_a_pipe_is_prepared_reading_it_once(tmp_path):
+    """The pipe was read to its end for its digest, then parsed from nothing: "empty file"."""
+    data = gzip.decompress(LAMBDA.read_bytes())
+    corpora = tmp_path / "corpora"
+    writer = _fifo_writing(tmp_path / "genome.fifo", data)
+    store = prepare_corpus(tmp_path / "genome.fifo", corpora)
+    writer.wait(timeout=60)
+    plain = tmp_path / "genome.fa"
+    plain.write_bytes(data)
+    assert prepare_corpus(plain, corpora) == store  # the same bytes: the same key, prepared once
+    assert open_corpus(store, verify=True).content_hash() == read_genome(LAMBDA).content_hash()
+    assert json.loads((store / INFO_FILE).read_text())["files"][0]["bytes"] == len(data)
+    writer = _fifo_writing(tmp_path / "again.fifo", data)  # a pipe whose store exists: read, then discarded
+    assert prepare_corpus(tmp_path / "again.fifo", corpora) == store
+    writer.wait(timeout=60)
+    assert stores(corpora) == [store] and not list(corpora.glob(".tmp-*"))
+    writer = _fifo_writing(tmp_path / "cli.fifo", data)
+    line = prepare(CorpusArguments(paths=[str(tmp_path / "cli.fifo")], corpus_dir=str(corpora)))
+    writer.wait(timeout=60)
+    assert f"prepared corpus {store}: 48,502 bases in 1 records" in line
+    assert "--genome <the same data as files>" in line and "reads a pipe into RAM" in line
+
+
+def test_orphaned_temporary_stores_are_removed_or_listed(tmp_path, caplog):
+    corpora = tmp_path / "corpora"
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    host = socket.gethostname()
+    orphan = corpora / f".tmp-{'0' * 32}-{host}-{gone.pid}"  # another key, its preparer gone
+    running = corpora / f".tmp-{'1' * 32}-{host}-{os.getpid()}"  # its preparer alive: kept
+    elsewhere = corpora / f".tmp-unkeyed-some-other-host-{gone.pid}"  # cannot be told from here: listed
+    for folder in (orphan, running, elsewhere):
+        folder.mkdir(parents=True)
+        (folder / BASES_FILE).write_bytes(b"A" * 1000)
+    with caplog.at_level("WARNING"):
+        line = prepare(CorpusArguments(paths=[str(LAMBDA)], corpus_dir=str(corpora)))
+    assert not orphan.exists() and running.exists() and elsewhere.exists()
+    assert f"removed {orphan}" in caplog.text
+    assert f"{elsewhere} (1,000 bytes; its preparer ran on some-other-host" in line
+
+
+@pytest.mark.slow
+def test_prepare_command_reads_a_process_substitution_once(tmp_path):
+    """``prepare_corpus.py --genome <(zcat x.fa.gz)`` read /dev/fd/N to its end for the digest, then reported the
+    data as an "empty file"."""
+    corpora = tmp_path / "corpora"
+    command = (f"{sys.executable} {REPO / 'examples' / 'prepare_corpus.py'} --genome <(zcat {LAMBDA}) "
+               f"--corpus_dir {corpora}")
+    done = subprocess.run(["bash", "-c", command], check=False,
+                          env=dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(REPO)),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (store,) = stores(corpora)
+    assert f"prepared corpus {store}: 48,502 bases in 1 records" in done.stdout
+    assert open_corpus(store, verify=True).content_hash() == read_genome(LAMBDA).content_hash()

@@ -5,6 +5,7 @@ Real DNA from ../shared/data and the real KmerTokenizer."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import logging
 import re
 import tracemalloc
@@ -20,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, RandomSampler
 
-from modeling_randommask.data import fasta
+from modeling_randommask.data import fasta, genome_windows
 from modeling_randommask.data.fasta import FastaFormatError, default_corpus, fasta_files, read_genome
 from modeling_randommask.data.genome_windows import GenomeDataConfig, build_genome_datasets
 from modeling_randommask.tokenization import KmerTokenizer
@@ -376,6 +377,20 @@ def test_windows_with_too_many_n_are_skipped_and_counted(chr22):
         assert _non_acgt_fraction(val).max() <= 0.1
 
 
+def test_slots_made_in_steps_equal_slots_made_at_once(chr22, monkeypatch):
+    """The slots are made a step at a time (bounded transient memory); steps that cut segments and skipped slots
+    anywhere change nothing."""
+    for random_offsets in (False, True):
+        config = _config("unused", min_gap=10**9, random_offsets=random_offsets)
+        monkeypatch.setattr(genome_windows, "_SLOTS_PER_STEP", 1 << 40)
+        at_once = build_genome_datasets(config, TOKENIZER, genome=chr22)
+        monkeypatch.setattr(genome_windows, "_SLOTS_PER_STEP", 37)
+        in_steps = build_genome_datasets(config, TOKENIZER, genome=chr22)
+        for one, other in zip(at_once[:2], in_steps[:2]):
+            assert torch.equal(one.slots, other.slots) and one.skipped_windows == other.skipped_windows
+        assert at_once[2] == in_steps[2] and at_once[0].skipped_windows > 0
+
+
 def test_scattered_n_threshold(tmp_path):
     rng = np.random.default_rng(0)
     def record(n_every: int) -> bytes:  # isolated Ns (runs of 1, far below min_gap) every n_every bases
@@ -494,7 +509,8 @@ def test_config_and_stats(ecoli, tmp_path):
         with pytest.raises(ValueError, match="GenomeDataConfig"):
             GenomeDataConfig(["x.fa"], **bad)
     train, val, stats = build_genome_datasets(_config(ECOLI), TOKENIZER)
-    assert stats["genomes"] == [{"name": "ecoli_k12_mg1655.fa.gz", "bases": 4_639_675,
+    assert stats["genomes"] == [{"name": "ecoli_k12_mg1655.fa.gz", "path": str(ECOLI), "bases": 4_639_675,
+                                 "file_sha256": hashlib.sha256(ECOLI.read_bytes()).hexdigest(),
                                  "source": "E. coli K-12 MG1655, NCBI NC_000913 (Debian ragout-examples)",
                                  "train_windows": len(train), "sampling_share": 1.0}]
     assert (stats["train_windows_per_epoch"], stats["validation_windows"]) == (len(train), len(val))
@@ -515,3 +531,21 @@ def test_max_bases_reads_only_the_first_bases(tmp_path):
     assert read_genome([first, second], max_bases=16).names == ["r1", "r2"]
     with pytest.raises(FastaFormatError, match="invalid character"):
         read_genome([first, second])
+
+
+@pytest.mark.parametrize("every, random_offsets, kept", [(6, True, True), (3, True, False), (3, False, True)])
+def test_max_n_fraction_with_spread_n_is_checked_over_the_two_cells_of_a_slot(tmp_path, every, random_offsets, kept):
+    """As documented: with random offsets a slot is the two grid cells a window can fall in, so evenly spread N
+    pass only up to half of --max_n_fraction (an N every 3rd base, 33% per window, fails 0.5); tiled windows are
+    checked on their own bases."""
+    bases = np.frombuffer(b"ACGT", np.uint8)[np.random.default_rng(0).integers(0, 4, 20_000)].copy()
+    bases[::every] = ord("N")
+    path = tmp_path / "spread.fa"
+    path.write_bytes(b">spread\n" + bases.tobytes() + b"\n")
+    config = GenomeDataConfig(paths=[str(path)], max_length=40, max_n_fraction=0.5, val_fraction=0,
+                              random_offsets=random_offsets, corpus_store=False)
+    if kept:
+        assert len(build_genome_datasets(config, TOKENIZER)[0]) > 400
+    else:
+        with pytest.raises(ValueError, match="0 training and 0 validation windows"):
+            build_genome_datasets(config, TOKENIZER)

@@ -1,13 +1,20 @@
 """The in-domain study at toy size on the embedded lambda genome and a synthetic task: every stage runs, the
 tables hold every side and Markov model, and a rerun reuses the finished stages."""
 
+import gzip
 import json
+import re
 
 import pytest
 from conftest import LAMBDA
 from synthetic_tasks import write_gc_task
 
-from modeling_randommask.analysis.in_domain import InDomainArguments, in_domain, parse_in_domain_args
+from modeling_randommask.analysis.in_domain import (
+    InDomainArguments,
+    StageError,
+    in_domain,
+    parse_in_domain_args,
+)
 from modeling_randommask.data.genome_windows import GenomeDataConfig
 from modeling_randommask.training.pretrain_arguments import PretrainArguments
 
@@ -62,7 +69,7 @@ def test_study_runs_every_stage_and_reuses_them(tmp_path):
 
     # A bits file from before the paired comparison is measured again, to the same figures.
     bits_file = tmp_path / "study" / "bits_per_base.json"
-    bits_file.write_text(json.dumps({k: v for k, v in bits.items() if k != "reference_masking"}))
+    bits_file.write_text(json.dumps({k: v for k, v in bits.items() if k not in ("reference_masking", "settings")}))
     assert in_domain(*_study(tmp_path))["bits_per_base"] == report["bits_per_base"]
 
     # A wider grid reuses the models; with several rates each side chooses on dev with its first seed only.
@@ -91,3 +98,68 @@ def test_pretraining_options_come_from_pretrain_and_what_the_study_sets_is_refus
     with pytest.raises(SystemExit):
         parse_in_domain_args(["--seed", "5", "--masking", "dnabert"])
     assert "--masking: the study sets it (--maskings); --seed: the study sets it (--seeds)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("given", [[], ["dnabert"], ["randommask"], ["nt"], ["dnabert", "randommask", "nt"]])
+def test_every_masking_value_parses(given):
+    """``list[Literal]`` options were refused whatever their value ("invalid Literal value: 'dnabert'")."""
+    args = parse_in_domain_args(["--maskings", *given] if given else [])[0]
+    assert args.maskings == (given or ["dnabert", "randommask"])
+
+
+def test_an_unknown_masking_is_a_usage_error_naming_the_choices(capsys):
+    with pytest.raises(SystemExit):
+        parse_in_domain_args(["--maskings", "dnabert", "bert"])
+    assert "argument --maskings: invalid choice: 'bert'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"--maskings: unknown preset 'bert'; choose from randommask, dnabert, nt"):
+        InDomainArguments(maskings=["bert"])
+
+
+def _small(tmp_path, max_steps=6, genome=LAMBDA, **overrides):
+    """One masking, one seed, no fine-tuning: the cheapest whole study."""
+    return (InDomainArguments(**{"tasks": [], "maskings": ["dnabert"], "seeds": [1], "bits_positions": 30,
+                                 "markov_orders": [2], **overrides}),
+            PretrainArguments(output_dir=str(tmp_path / "study"), per_device_train_batch_size=4, max_steps=max_steps,
+                              warmup_steps=1),
+            GenomeDataConfig(paths=[str(genome)], max_length=24, val_fraction=0.05, val_seed=0))
+
+
+def test_a_stage_is_reused_only_under_the_settings_it_was_run_with(tmp_path):
+    """A rerun with another --max_steps (or genome) reused the old models and bits, and report.md stated the new
+    budget."""
+    study = tmp_path / "study"
+    first = in_domain(*_small(tmp_path))
+    kept = {name: (study / name).read_bytes() for name in ("results.json", "report.md", "bits_per_base.json")}
+    with pytest.raises(StageError) as error:
+        in_domain(*_small(tmp_path, max_steps=8))
+    message = str(error.value)
+    assert "pretrain dnabert seed 1 was run with other settings:\n  max_steps: 6 -> 8\n" in message, message
+    assert "another --output_dir" in message
+    other = tmp_path / "other.fa"
+    other.write_bytes(gzip.decompress(LAMBDA.read_bytes()).replace(b"GATC", b"GTAC"))
+    with pytest.raises(StageError, match=r"\n  genome_sha256: '\w{12}\.\.\.' -> '\w{12}\.\.\.'\n"):
+        in_domain(*_small(tmp_path, genome=other))
+    assert {name: (study / name).read_bytes() for name in kept} == kept  # refused before anything was written
+    again = in_domain(*_small(tmp_path, bits_positions=40))  # same models; the bits are measured again
+    assert again["bits_per_base"]["positions"] == 40 and again["settings"]["pretraining"]["max_steps"] == 6
+    assert again["bits_per_base"]["models"]["dnabert"]["1"] != first["bits_per_base"]["models"]["dnabert"]["1"]
+
+
+@pytest.mark.parametrize("damaged", ["bits_per_base.json", "costs.json", "pretrain/dnabert-seed1/stage_settings.json"])
+def test_a_damaged_stage_file_is_an_error_naming_it(tmp_path, damaged):
+    in_domain(*_small(tmp_path))
+    path = tmp_path / "study" / damaged
+    path.write_text('{"torn": ')
+    with pytest.raises(StageError, match=rf"{re.escape(str(path))}: not valid JSON .*delete it"):
+        in_domain(*_small(tmp_path))
+
+
+def test_tasks_are_checked_before_the_first_stage(tmp_path):
+    bad = tmp_path / "bad"
+    write_gc_task(bad, {"train": 20, "dev": 10, "test": 10})
+    train = bad / "train.csv"
+    train.write_text(train.read_text().replace(",0\n", ",maybe\n", 1))
+    for tasks, named in (([str(tmp_path / "missing")], "missing"), ([str(bad)], "train.csv")):
+        with pytest.raises((FileNotFoundError, ValueError), match=named):
+            in_domain(*_small(tmp_path, tasks=tasks))
+        assert not (tmp_path / "study" / "pretrain").exists()

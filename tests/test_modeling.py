@@ -9,7 +9,7 @@ import pytest
 import torch
 from conftest import lambda_genome
 from torch.nn import functional as F
-from transformers import BertConfig, BertForMaskedLM, BertForSequenceClassification
+from transformers import BertConfig, BertForMaskedLM
 
 from modeling_randommask.configuration_randommask import DEFAULT_AUTO_MAP, RandomMaskConfig
 from modeling_randommask.hub.checkpoint import save_checkpoint
@@ -159,12 +159,12 @@ def test_vocabulary_padded_to_a_multiple_saves_and_reloads(tmp_path, batch):
 @pytest.mark.parametrize("head", [RandomMaskModel, RandomMaskForMaskedLM, RandomMaskForSequenceClassification,
                                   RandomMaskForTokenClassification])
 def test_forward_signatures_declare_per_layer_outputs_like_berts_heads(head, batch):
-    """Tools that inspect `forward` (signature or type hints) see `output_attentions` / `output_hidden_states`;
-    the remaining keyword arguments are typed as BERT's heads type them (`Unpack[TransformersKwargs]`)."""
+    """Tools that inspect `forward` (signature or type hints) see `output_attentions` / `output_hidden_states` /
+    `return_dict`, as in BERT's heads; an argument the model does not know is a TypeError, not silently dropped."""
     parameters = inspect.signature(head.forward).parameters
-    assert {"output_attentions", "output_hidden_states"} <= set(parameters)
-    hints = typing.get_type_hints(head.forward, include_extras=True)
-    assert hints["kwargs"] == typing.get_type_hints(BertForSequenceClassification.forward, include_extras=True)["kwargs"]
+    assert {"output_attentions", "output_hidden_states", "return_dict"} <= set(parameters)
+    assert not any(p.kind == inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    assert typing.get_type_hints(head.forward)["output_attentions"] == bool | None
     model = head(tiny_config(num_labels=2)).eval()
     with torch.no_grad():
         out = model(**batch, output_attentions=True, output_hidden_states=True)
@@ -178,12 +178,11 @@ def test_forward_signatures_declare_per_layer_outputs_like_berts_heads(head, bat
 
 
 def _labelled_and_full(model, inputs, labels):
-    """``(output, gradients)`` of one forward + backward with ``mlm_logits_at_labels_only`` on, then off."""
+    """``(output, gradients)`` of one forward + backward with ``labelled_logits_only`` on, then off."""
     results = []
     for labelled_only in (True, False):
-        model.config.mlm_logits_at_labels_only = labelled_only
         model.zero_grad()
-        out = model(**inputs, labels=labels)
+        out = model(**inputs, labels=labels, labelled_logits_only=labelled_only)
         out.loss.backward()
         results.append((out, {name: p.grad.clone() for name, p in model.named_parameters()}))
     return results
@@ -202,21 +201,39 @@ def test_labelled_only_logits_give_the_full_logits_loss_and_gradients(batch):
     for name, grad in full_grads.items():
         torch.testing.assert_close(sparse_grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
 
-    model.config.mlm_logits_at_labels_only = True
     with torch.no_grad():
-        assert model(**batch).logits.shape == (*labels.shape, 4101)  # no labels: full logits for inference
         summed = F.cross_entropy(sparse.logits, labels[labelled], reduction="sum")
-        accumulated = model(**batch, labels=labels, num_items_in_batch=torch.tensor(3 * int(labelled.sum())))
+        accumulated = model(**batch, labels=labels, num_items_in_batch=torch.tensor(3 * int(labelled.sum())),
+                            labelled_logits_only=True)
     torch.testing.assert_close(accumulated.loss, summed / (3 * int(labelled.sum())))
 
 
-@pytest.mark.parametrize("attn_implementation", ["sdpa", "eager"])
-@pytest.mark.parametrize("padded", [True, False])
-def test_last_layer_at_labelled_positions_equals_the_full_encoder(batch, attn_implementation, padded):
-    """With labels the last layer runs only at labelled positions: same logits and gradients as the full
-    encoder (padded and unpadded batches, both mask-taking backends, a row without any label)."""
+def test_masked_lm_with_labels_keeps_berts_logits_shape(batch, tmp_path):
+    """`labels` change nothing but the loss: logits stay `[batch, length, vocab]` as BertForMaskedLM returns them
+    (a Trainer's compute_metrics and BERT code rely on it), also for a checkpoint whose config.json holds the
+    `mlm_logits_at_labels_only: true` of earlier releases."""
     torch.manual_seed(0)
-    model = RandomMaskForMaskedLM(tiny_config(attn_implementation=attn_implementation)).eval()
+    model = RandomMaskForMaskedLM(tiny_config()).eval()
+    labels = mlm_labels(batch["input_ids"], batch["attention_mask"])
+    model.config.mlm_logits_at_labels_only = True  # what configs saved before 0.5 hold
+    model.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["mlm_logits_at_labels_only"] is True
+    loaded = RandomMaskForMaskedLM.from_pretrained(tmp_path).eval()
+    with torch.no_grad():
+        plain = loaded(**batch)
+        with_labels = loaded(**batch, labels=labels)
+    assert with_labels.logits.shape == plain.logits.shape == (*labels.shape, 4101)
+    torch.testing.assert_close(with_labels.logits, plain.logits, rtol=0, atol=0)
+    kept = labels != -100
+    torch.testing.assert_close(with_labels.loss, F.cross_entropy(plain.logits[kept], labels[kept]))
+
+
+@pytest.mark.parametrize("padded", [True, False])
+def test_last_layer_at_labelled_positions_equals_the_full_encoder(batch, padded):
+    """With `labelled_logits_only` the last layer runs only at labelled positions: same logits and gradients as
+    the full encoder (padded and unpadded batches, a row without any label)."""
+    torch.manual_seed(0)
+    model = RandomMaskForMaskedLM(tiny_config()).eval()
     inputs = batch if padded else {"input_ids": batch["input_ids"][:2], "attention_mask": batch["attention_mask"][:2]}
     assert bool((inputs["attention_mask"] == 0).any()) == padded
     labels = mlm_labels(inputs["input_ids"], inputs["attention_mask"], seed=2)
@@ -228,14 +245,11 @@ def test_last_layer_at_labelled_positions_equals_the_full_encoder(batch, attn_im
     torch.testing.assert_close(sparse_out.loss, full_out.loss, rtol=1e-6, atol=1e-6)
     for name, grad in full_grads.items():
         torch.testing.assert_close(sparse_grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
-    # The full encoder's hidden states are still there when asked for (that call runs every position).
-    model.config.mlm_logits_at_labels_only = True
-    with torch.no_grad():
-        out = model(**inputs, labels=labels, output_hidden_states=True)
-    assert len(out.hidden_states) == 3
-    torch.testing.assert_close(out.logits, sparse.detach(), rtol=1e-5, atol=1e-5)
+    # Per-layer outputs need every position: asking for them with the opt-in is an error, not a silent full run.
+    with pytest.raises(ValueError, match="labelled_logits_only=True returns no per-layer outputs"):
+        model(**inputs, labels=labels, output_hidden_states=True, labelled_logits_only=True)
     with torch.no_grad():  # no label at all: empty logits, no error
-        empty = model(**inputs, labels=torch.full_like(labels, -100))
+        empty = model(**inputs, labels=torch.full_like(labels, -100), labelled_logits_only=True)
     assert empty.logits.shape == (0, 4101)
 
 
@@ -244,12 +258,12 @@ def test_labelled_path_trains_with_dropout(batch):
     torch.manual_seed(0)
     model = RandomMaskForMaskedLM(RandomMaskConfig.from_preset("tiny"))
     labels = mlm_labels(batch["input_ids"], batch["attention_mask"], seed=3)
-    train_loss = model.train()(**batch, labels=labels).loss
+    train_loss = model.train()(**batch, labels=labels, labelled_logits_only=True).loss
     train_loss.backward()
     assert torch.isfinite(train_loss)
     assert model.bert.encoder.layer[-1].attention.self.query.weight.grad.abs().sum() > 0
     with torch.no_grad():
-        assert not torch.equal(model.eval()(**batch, labels=labels).loss, train_loss.detach())
+        assert not torch.equal(model.eval()(**batch, labels=labels, labelled_logits_only=True).loss, train_loss.detach())
 
 
 # --- attention maps -----------------------------------------------------------------------------------------------
@@ -258,11 +272,9 @@ def test_labelled_path_trains_with_dropout(batch):
 def test_output_attentions_returns_probability_maps_under_sdpa(batch):
     torch.manual_seed(0)
     model = RandomMaskForMaskedLM(tiny_config()).eval()
-    assert model.config._attn_implementation == "sdpa"
     with torch.no_grad():
         plain = model(**batch)
         with_maps = model(**batch, output_attentions=True)
-    assert model.config._attn_implementation == "sdpa", "eager must only be used for that call"
     batch_size, length = batch["input_ids"].shape
     assert len(with_maps.attentions) == 2
     for maps in with_maps.attentions:
@@ -272,13 +284,15 @@ def test_output_attentions_returns_probability_maps_under_sdpa(batch):
         assert maps[padded_keys].abs().max() < 1e-6
     torch.testing.assert_close(with_maps.logits, plain.logits, rtol=1e-5, atol=1e-5)
 
-    eager = RandomMaskForMaskedLM(tiny_config(attn_implementation="eager")).eval()
-    assert eager.config._attn_implementation == "eager"
-    eager.load_state_dict(model.state_dict())
+    # The first layer's maps written out: softmax(q k^T / sqrt(d) over unpadded keys) of the embeddings.
+    attention = model.bert.encoder.layer[0].attention.self
     with torch.no_grad():
-        reference = eager(**batch, output_attentions=True).attentions
-    for ours, theirs in zip(with_maps.attentions, reference):
-        torch.testing.assert_close(ours, theirs)
+        hidden = model.bert.embeddings(batch["input_ids"])
+        query, key = (layer(hidden).view(batch_size, length, 2, 32).transpose(1, 2)
+                      for layer in (attention.query, attention.key))
+        scores = (query @ key.transpose(2, 3)) / 32**0.5
+        scores = scores.masked_fill(batch["attention_mask"][:, None, None, :] == 0, float("-inf"))
+    torch.testing.assert_close(with_maps.attentions[0], scores.softmax(-1))
 
 
 # --- task heads -----------------------------------------------------------------------------------------------------
@@ -355,7 +369,7 @@ def test_activation_checkpointing_gives_the_same_gradients(batch):
         model.train().zero_grad()
         model(**batch, labels=labels).loss.backward()
         grads.append(model.bert.encoder.layer[0].attention.self.query.weight.grad.clone())
-    assert model.bert.encoder.layer[0].gradient_checkpointing
+    assert model.bert.encoder.gradient_checkpointing
     torch.testing.assert_close(grads[0], grads[1])
 
 
@@ -438,7 +452,7 @@ def test_compiled_masked_only_training_builds_few_graphs_and_matches_eager():
         chosen = torch.rand(inputs["input_ids"].shape, generator=generator) < (0.1, 0.3, 0.6)[step % 3]
         labels = torch.where(chosen & inputs["attention_mask"].bool(), inputs["input_ids"], -100)
         for name, model, optimizer in zip(losses, (eager, compiled), optimizers):
-            out = model(**inputs, labels=labels)
+            out = model(**inputs, labels=labels, labelled_logits_only=True)
             out.loss.backward()
             optimizer.step()
             optimizer.zero_grad()
@@ -447,3 +461,14 @@ def test_compiled_masked_only_training_builds_few_graphs_and_matches_eager():
     graphs = counters["stats"]["unique_graphs"]
     assert 1 <= graphs <= 3, f"{graphs} graphs compiled in 30 steps"
     torch.testing.assert_close(torch.tensor(losses["compiled"]), torch.tensor(losses["eager"]), rtol=0, atol=1e-4)
+
+
+def test_torch_export_gives_the_eager_outputs(batch):
+    """The encoder and masked-LM head export (torch.export, e.g. for serving) with a padded batch: no graph
+    break, no data-dependent branch, the same logits."""
+    torch.manual_seed(0)
+    model = RandomMaskForMaskedLM(tiny_config()).eval()
+    inputs = (batch["input_ids"], batch["attention_mask"])
+    exported = torch.export.export(model, inputs)
+    with torch.no_grad():
+        torch.testing.assert_close(exported.module()(*inputs).logits, model(*inputs).logits, rtol=1e-5, atol=1e-5)

@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import ECOLI, LAMBDA, QUICK_PRETRAIN, read_log, run_script
 
@@ -155,11 +156,13 @@ def test_a_checkpoint_with_the_old_masking_file_name_still_resumes(finished, tmp
 # ---- settings changed on resume ----------------------------------------------------------------------------------
 
 CHANGES = [  # (options of the resumed run, settings the refusal names)
-    (["--per_device_train_batch_size", "4"], ["per_device_train_batch_size 8 -> 4"]),
-    (["--seed", "7"], ["seed 42 -> 7"]),
-    (["--max_length", "48"], ["max_length 40 -> 48"]),
-    (["--genome", str(ECOLI)], ["genome {"]),
-    (["--learning_rate", "0.002", "--warmup_steps", "3"], ["learning_rate 0.001 -> 0.002", "warmup_steps 2 -> 3"]),
+    (["--per_device_train_batch_size", "4"], ["per_device_train_batch_size: 8 -> 4"]),
+    (["--seed", "7"], ["seed: 42 -> 7"]),
+    (["--max_length", "48"], ["max_length: 40 -> 48"]),
+    (["--genome", str(ECOLI)], ["\n  genome: content_sha256 '",
+                                f"\n  genome_files (not compared): [0] '{LAMBDA} (48,502 bases, file SHA-256 ",
+                                f"' -> '{ECOLI} (4,639,675 bases, file SHA-256 "]),
+    (["--learning_rate", "0.002", "--warmup_steps", "3"], ["learning_rate: 0.001 -> 0.002", "warmup_steps: 2 -> 3"]),
 ]
 
 
@@ -173,12 +176,15 @@ def test_resume_with_changed_settings_is_refused_naming_them(finished, tmp_path,
     message = str(error.value)
     assert all(name in message for name in named), message
     assert "--allow_resume_changes" in message and snapshot(out) == before
+    changed = [line for line in message.splitlines()  # one line per changed setting
+               if line.startswith("  ") and "(not compared)" not in line]
+    assert len(changed) == len(extra) // 2 and all(len(line) < 200 for line in changed), message
 
 
 def test_model_preset_never_changes_on_resume(finished, tmp_path):
     """Other weight shapes gave a raw "size mismatch"; now it is named, and cannot be allowed."""
     out = copy_of(finished, tmp_path)
-    with pytest.raises(CheckpointError, match=r"other model_preset \(model_preset 'tiny' -> 'mini'\)\. These never"):
+    with pytest.raises(CheckpointError, match=r"other model_preset:\n  model_preset: 'tiny' -> 'mini'\nThese never"):
         resume(out, "--model_preset", "mini", "--allow_resume_changes", "model_preset")
     with pytest.raises(ValueError, match="--allow_resume_changes batch_size: not a setting a resume compares"):
         resume(out, "--allow_resume_changes", "batch_size")
@@ -195,7 +201,7 @@ def test_allowed_change_is_written_into_the_log_the_checkpoint_and_the_card(fini
     settings = json.loads((out / "checkpoints" / LATEST / "run_settings.json").read_text())
     assert settings["per_device_train_batch_size"] == 4  # later resumes compare with the new value
     card = (out / "README.md").read_text()
-    assert "Resumed at step 8 with changed settings (per_device_train_batch_size 8 -> 4)" in card
+    assert "Resumed at step 8 with changed settings (per_device_train_batch_size: 8 -> 4)" in card
 
 
 def test_a_checkpoint_recording_a_renamed_option_resumes_under_the_new_name(finished, tmp_path, capsys):
@@ -213,7 +219,7 @@ def test_a_checkpoint_recording_a_renamed_option_resumes_under_the_new_name(fini
     (checkpoint / "manifest.json").write_text(json.dumps(manifest))
     resume(out, checkpoint=str(checkpoint))
     assert not any(r.get("event") == "resumed_with_changes" for r in read_log(out))
-    with pytest.raises(CheckpointError, match="per_device_train_batch_size 8 -> 4"):
+    with pytest.raises(CheckpointError, match="per_device_train_batch_size: 8 -> 4"):
         resume(out, "--per_device_batch_size", "4", checkpoint=str(checkpoint))
     assert "--per_device_batch_size is deprecated, use --per_device_train_batch_size" in capsys.readouterr().err
 
@@ -287,7 +293,10 @@ def test_resume_over_changed_genome_content_under_the_same_name_is_refused(tmp_p
     lines[100] = bytes(reversed(lines[100]))  # the same letters in another order
     genome.write_bytes(b"\n".join(lines))
     before = snapshot(out)
-    with pytest.raises(CheckpointError, match=r"would not continue the run exactly: genome \{.*'content_sha256': '"):
+    with pytest.raises(CheckpointError, match=rf"would not continue the run exactly:\n  genome: content_sha256 "
+                                              rf"'\w{{12}}\.\.\.' -> '\w{{12}}\.\.\.'\n  genome_files \(not compared\): "
+                                              rf"\[0\] '{re.escape(str(genome))} \(48,502 bases, file SHA-256 \w{{12}}\)' "
+                                              rf"-> '{re.escape(str(genome))} \(48,502 bases, file SHA-256 \w{{12}}\)'\n"):
         pretrain(*parse_args([*options, "--resume_from_checkpoint", "latest"]))
     assert snapshot(out) == before
 
@@ -321,3 +330,61 @@ def test_contending_runs_never_hold_one_folder_together(tmp_path):
     assert counts["held"] > 100, counts  # the lock changed hands often enough for the race to show
     assert counts["overlaps"] == 0, f"{counts['overlaps']} times two runs held the folder at once"
     assert (folder / LOCK_FILE).read_text() == ""  # the file stays, without a holder line
+
+
+def test_the_same_genome_under_another_path_resumes_exactly_with_a_note(finished, tmp_path, caplog):
+    """The genome is compared by content: an absolute or relative path, or the same bytes moved and renamed, used
+    to be refused (the path was part of the compared settings), and the only way on also accepted other DNA."""
+    out = copy_of(finished, tmp_path)
+    whole = {r["step"]: r["loss"] for r in read_log(out) if "loss" in r and "event" not in r}
+    moved = tmp_path / "elsewhere" / "phage.fa.gz"
+    moved.parent.mkdir()
+    shutil.copy(LAMBDA, moved)
+    for given in (os.path.relpath(moved), str(LAMBDA)):  # moved (given relative), then back at the first path
+        with caplog.at_level("WARNING"):
+            resume(out, "--genome", given, checkpoint=str(out / "checkpoints" / EARLIER))
+        assert {r["step"]: r["loss"] for r in read_log(out) if "loss" in r and "event" not in r} == whole
+        assert not any(r.get("event") == "resumed_with_changes" for r in read_log(out))
+    assert f"resuming with genome_files: [0] '{LAMBDA} (48,502 bases, file SHA-256 " in caplog.text
+    assert f"-> '{os.path.relpath(moved)} (48,502 bases, file SHA-256 " in caplog.text
+
+
+def test_genome_weights_have_their_own_waiver(tmp_path):
+    """Changing the mix also changed the per-file shares recorded under 'genome', so --allow_resume_changes
+    genome_weights was not enough, and the waiver that was (genome) accepted other DNA too."""
+    other = tmp_path / "other.fa"
+    bases = np.frombuffer(b"ACGT", np.uint8)[np.random.default_rng(1).integers(0, 4, 30_000)]
+    other.write_bytes(b">other\n" + bases.tobytes() + b"\n")
+    out = tmp_path / "run"
+    options = [*QUICK_PRETRAIN, "--genome", str(LAMBDA), str(other), "--max_steps", "8", "--output_dir", str(out)]
+    pretrain(*parse_args(options))
+    resume_options = [*options, "--genome_weights", "1", "3", "--resume_from_checkpoint", str(out / "checkpoints" /
+                                                                                               "step-00000004")]
+    with pytest.raises(CheckpointError) as error:
+        pretrain(*parse_args(resume_options))
+    assert "\n  genome_weights: ['bases'] -> ['1', '3']\n" in str(error.value) and "genome:" not in str(error.value)
+    pretrain(*parse_args([*resume_options, "--allow_resume_changes", "genome_weights"]))
+    event = next(r for r in read_log(out) if r.get("event") == "resumed_with_changes")
+    assert event["changes"] == {"genome_weights": [["bases"], ["1", "3"]]}
+
+
+def test_a_checkpoint_recording_its_genome_files_inside_genome_resumes_exactly(finished, tmp_path):
+    """Checkpoints written before the genome was compared by content alone list its files (path, windows, share)
+    inside 'genome': they resume exactly, and other DNA is still refused."""
+    out = copy_of(finished, tmp_path)
+    checkpoint = out / "checkpoints" / EARLIER
+    settings_file = checkpoint / "run_settings.json"
+    settings = json.loads(settings_file.read_text())
+    settings.pop("genome_files")
+    settings["genome"]["genomes"] = [{"name": LAMBDA.name, "bases": 48_502, "source": "phage lambda",
+                                      "train_windows": 1000, "sampling_share": 1.0}]
+    settings_file.write_text(json.dumps(settings))
+    manifest = json.loads((checkpoint / "manifest.json").read_text())  # as the older version would have sealed it
+    manifest["files"]["run_settings.json"] = {"bytes": settings_file.stat().st_size,
+                                              "sha256": hashlib.sha256(settings_file.read_bytes()).hexdigest()}
+    (checkpoint / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CheckpointError, match=r"\n  genome: content_sha256 .*\n  genome_files \(not compared\): "
+                                              r"\[0\] 'phage lambda \(48,502 bases\)' -> "):
+        resume(out, "--genome", str(ECOLI), checkpoint=str(checkpoint))
+    resume(out, checkpoint=str(checkpoint))
+    assert not any(r.get("event") == "resumed_with_changes" for r in read_log(out))

@@ -140,8 +140,6 @@ class KmerTokenizer(PreTrainedTokenizer):
         self._added_pattern: tuple[tuple[str, ...], re.Pattern | None] = ((), None)
         self._id_to_token = vocab
         self._token_to_id = {token: i for i, token in enumerate(vocab)}
-        kwargs.update(special_tokens_pattern="cls_sep", token_type_ids_pattern="bert_style",
-                      token_type_ids_include_special_tokens=True)
         super().__init__(k=k, kmer_stride=kmer_stride, model_max_length=model_max_length, **given, **kwargs)
 
     @classmethod
@@ -160,8 +158,7 @@ class KmerTokenizer(PreTrainedTokenizer):
         options = {key: kwargs[key] for key in ("subfolder", "cache_dir", "revision", "token", "local_files_only")
                    if kwargs.get(key) is not None}
         try:
-            path = cached_file(source, "config.json", _raise_exceptions_for_missing_entries=False,
-                               _raise_exceptions_for_connection_errors=False, **options)
+            path = cached_file(source, "config.json", **options)  # absent: None (5.x) or OSError (4.x)
             if path is None:
                 return None
             with open(path, encoding="utf-8") as handle:
@@ -263,12 +260,39 @@ class KmerTokenizer(PreTrainedTokenizer):
         unk = SPECIAL_TOKENS[UNK_ID]
         return [kmer if self._token_to_id.get(kmer, UNK_ID) >= NUM_SPECIAL else unk for kmer in kmers]
 
+    # ---- [CLS] A [SEP] (B [SEP]): the documented hooks every transformers release calls ----------------------
+
+    def build_inputs_with_special_tokens(self, token_ids_0: list[int], token_ids_1: list[int] | None = None) -> list[int]:
+        if token_ids_1 is None:
+            return [CLS_ID, *token_ids_0, SEP_ID]
+        return [CLS_ID, *token_ids_0, SEP_ID, *token_ids_1, SEP_ID]
+
+    def get_special_tokens_mask(self, token_ids_0: list[int], token_ids_1: list[int] | None = None,
+                                already_has_special_tokens: bool = False) -> list[int]:
+        if already_has_special_tokens:
+            return super().get_special_tokens_mask(token_ids_0, token_ids_1, already_has_special_tokens=True)
+        pair = [] if token_ids_1 is None else [0] * len(token_ids_1) + [1]
+        return [1] + [0] * len(token_ids_0) + [1] + pair
+
+    def create_token_type_ids_from_sequences(self, token_ids_0: list[int],
+                                             token_ids_1: list[int] | None = None) -> list[int]:
+        first = [0] * (len(token_ids_0) + 2)
+        return first if token_ids_1 is None else first + [1] * (len(token_ids_1) + 1)
+
+    def _warn_if_too_long(self, longest: int, max_length: int | None, verbose: bool) -> None:
+        if max_length is None and verbose and longest > self.model_max_length:
+            logger.warning_once(
+                f"Token indices sequence length is longer than the specified maximum sequence length for this model "
+                f"({longest} > {self.model_max_length}). Running this sequence through the model will result in "
+                "indexing errors"
+            )
+
     # ---- special and added tokens inside text ---------------------------------------------------------
 
     def _added_tokens_regex(self, split_special_tokens: bool) -> re.Pattern | None:
         """A regex matching any special or added token, longest first (transformers' trie rule), or None when
         there is nothing to split on. Rebuilt only when tokens are added."""
-        tokens = () if split_special_tokens else tuple(self._added_tokens_encoder)
+        tokens = () if split_special_tokens else tuple(self.added_tokens_encoder)
         if self._added_pattern[0] != tokens:
             alternatives = "|".join(map(re.escape, sorted(tokens, key=len, reverse=True)))
             self._added_pattern = (tokens, re.compile(f"({alternatives})") if tokens else None)
@@ -355,7 +379,7 @@ class KmerTokenizer(PreTrainedTokenizer):
             return self._kmer_id_lists(texts)
         pieces = [self._split_on_added_tokens(text, split_special_tokens) for text in texts]
         segments = iter(self._kmer_id_lists([segment for split in pieces for segment in split[::2]]))
-        encoder = self._added_tokens_encoder
+        encoder = self.added_tokens_encoder
         lists = []
         for split in pieces:
             ids = list(next(segments))
@@ -483,7 +507,7 @@ class KmerTokenizer(PreTrainedTokenizer):
         first_kept = num_tokens - kept if self.truncation_side == "left" else torch.zeros_like(kept)
         row_len = kept + num_special
         if len(texts):
-            self._eventual_warn_about_too_long_sequence(range(int(row_len.max())), max_length, verbose)
+            self._warn_if_too_long(int(row_len.max()), max_length, verbose)
 
         widths = row_len
         if padding_strategy != PaddingStrategy.DO_NOT_PAD:

@@ -11,8 +11,12 @@ apart from "the wrong DNA". This study pretrains on one genome set (human by def
    against the same architecture from random weights (one per seed) and a 6-mer logistic regression on the same
    rows. Fine-tuning seed i runs on pretraining seed i, so the spread over seeds holds both sources of variance.
 
-Every stage writes its results under ``output_dir`` and is skipped when they are there, so a rerun continues and a
-wider grid reuses the finished cells. CPU time (``time.process_time``) is recorded per stage: the budget reported.
+Every stage writes its results under ``output_dir`` with the settings it ran under (``stage_settings.json``, or
+inside ``bits_per_base.json``), and a rerun reuses a finished stage only under equal settings: so it continues, and a
+wider grid reuses the finished cells. A finished model or fine-tuning run under other settings is refused, naming
+the stage and each setting (give another ``--output_dir``); bits per base, derived from the models, are measured
+again. Every input (genome, tasks) is checked before the first stage. CPU time (``time.process_time``) is recorded
+per stage: the budget reported.
 """
 
 from __future__ import annotations
@@ -22,13 +26,13 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args
 
 import numpy as np
 
-from ..data.fasta import fasta_files
+from ..data.corpus_store import load_genome
 from ..data.genome_windows import GenomeDataConfig, build_genome_datasets
-from ..data.options import check_distinct, check_output_folder, check_ranges
+from ..data.options import InputError, OptionError, check_distinct, check_output_folder, check_ranges
 from ..data.output_files import write_whole
 from ..data.tasks import load_task
 from ..inference.bits_per_base import (
@@ -43,9 +47,15 @@ from ..inference.bits_per_base import (
 from ..inference.loading import load_model
 from ..masking.schedule import MaskingPreset
 from ..tokenization import KmerTokenizer
+from ..training.checkpoints import describe_change
 from ..training.finetune_recipes import finetune_training_arguments
 from ..training.finetuning import FinetuneArguments
-from ..training.pretrain_arguments import PretrainArguments, check_set_by_study, parse_with_pretraining
+from ..training.pretrain_arguments import (
+    BOOKKEEPING_OPTIONS,
+    PretrainArguments,
+    check_set_by_study,
+    parse_with_pretraining,
+)
 from ..training.pretraining import pretrain
 from .baselines import finetune_with_tuned_rate, from_scratch_folder, kmer_on_task
 from .benchmark import task_output_name
@@ -69,8 +79,9 @@ class InDomainArguments:
     RENAMED_OPTIONS: ClassVar[dict[str, str]] = {"--batch_size": "--per_device_train_batch_size"}  # README: Command-line vocabulary
 
     tasks: list[str] = field(default_factory=lambda: list(HUMAN_TASKS), metadata={"help": "task folders"})
-    maskings: list[MaskingPreset] = field(default_factory=lambda: ["dnabert", "randommask"],
-                                          metadata={"help": "masking presets compared at equal tokens"})
+    # list[str] with choices: HfArgumentParser calls a list's item type on each value, and a Literal is no function
+    maskings: list[str] = field(default_factory=lambda: ["dnabert", "randommask"], metadata={
+        "choices": get_args(MaskingPreset), "help": "masking presets compared at equal tokens"})
     seeds: list[int] = field(default_factory=lambda: [1, 2, 3], metadata={
         "help": "pretraining seeds; fine-tuning seed i runs on pretraining seed i (and on random weights of seed i)"})
     bits_positions: int = field(default=2000, metadata={"help": "held-out positions scored per model"})
@@ -92,6 +103,10 @@ class InDomainArguments:
         check_distinct(self.seeds, "--seeds")
         if not self.maskings:
             raise ValueError("--maskings: name at least one masking preset")
+        unknown = [masking for masking in self.maskings if masking not in get_args(MaskingPreset)]
+        if unknown:
+            raise ValueError(f"--maskings: unknown preset {unknown[0]!r}; choose from "
+                             f"{', '.join(get_args(MaskingPreset))}")
         if not self.markov_orders or not all(1 <= order <= 9 for order in self.markov_orders):
             raise ValueError(f"--markov_orders: need orders in 1..9, got {self.markov_orders}")
 
@@ -108,13 +123,55 @@ SET_BY_STUDY = {"masking": "--maskings", "seed": "--seeds", "tokenization": "ove
                 "push_to_hub": "no upload"}
 
 
+STAGE_FILE = "stage_settings.json"
+
+
+class StageError(InputError, ValueError):
+    """A stage found under the study's folder that cannot be reused: run under other settings, or damaged."""
+
+
+def read_stage_json(path: Path, what: str) -> Any:
+    """A JSON file a stage wrote, or ``StageError`` naming it when it is not JSON (a write cut short, an edit)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise StageError(f"{path}: not valid JSON ({error}; {what}): delete it to run that stage again") from None
+
+
+def _as_json(settings: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(settings))
+
+
+def stage_is_reusable(stage: str, record: Path, settings: dict[str, Any], finished: bool) -> bool:
+    """Whether a finished stage can be reused: True under equal settings, False when it is not finished (it runs);
+    ``StageError`` naming the stage and each differing setting (one per line) otherwise, or when a finished stage
+    has no record of its settings (written before they were recorded)."""
+    if not finished:
+        return False
+    hint = f"give another --output_dir for these settings, or delete {record.parent} to run it again"
+    if not record.is_file():
+        raise StageError(f"{record.parent}: {stage} is finished but {record.name}, the settings it ran under, is "
+                         f"missing (written before they were recorded): {hint}")
+    recorded, settings = read_stage_json(record, f"the settings {stage} ran under"), _as_json(settings)
+    if recorded == settings:
+        return True
+    changed = sorted(key for key in recorded.keys() | settings.keys() if recorded.get(key) != settings.get(key))
+    lines = "".join(f"\n  {describe_change(key, recorded.get(key), settings.get(key))}" for key in changed)
+    raise StageError(f"{record}: {stage} was run with other settings:{lines}\nTo use these settings, {hint}")
+
+
+def _write_stage_settings(folder: Path, settings: dict[str, Any]) -> None:
+    write_whole(folder / STAGE_FILE, json.dumps(_as_json(settings), indent=1) + "\n")
+
+
 @dataclass(frozen=True)
 class Study:
-    """The three option sets of one study."""
+    """The three option sets of one study, and the SHA-256 of its genome's content (stages compare it)."""
 
     args: InDomainArguments
     pretraining: PretrainArguments
     data: GenomeDataConfig
+    genome_sha256: str = ""
 
     @property
     def output_dir(self) -> Path:
@@ -122,6 +179,11 @@ class Study:
 
     def data_config(self, seed: int) -> GenomeDataConfig:
         return replace(self.data, seed=seed)
+
+    def budget(self) -> dict[str, Any]:
+        """The settings every pretraining run shares (bookkeeping options aside), the genome by content."""
+        options = asdict(self.pretraining) | asdict(self.data)
+        return {k: v for k, v in options.items() if k not in BOOKKEEPING_OPTIONS} | {"genome_sha256": self.genome_sha256}
 
     @property
     def tokens_per_run(self) -> int:
@@ -140,7 +202,7 @@ class _Costs:
 
     def __init__(self, path: Path):
         self.path = path
-        self.seconds: dict[str, float] = json.loads(path.read_text()) if path.is_file() else {}
+        self.seconds: dict[str, float] = read_stage_json(path, "CPU seconds per stage") if path.is_file() else {}
 
     def run(self, stage: str, work, *args, **kwargs):
         start = time.process_time()
@@ -150,11 +212,13 @@ class _Costs:
         return result
 
 
-def _pretrain(study: Study, masking: str, seed: int) -> Path:
+def _pretrain(study: Study, masking: str, seed: int, settings: dict[str, Any]) -> Path:
     steps = study.pretraining.max_steps
     options = replace(study.pretraining, output_dir=str(study.output_dir / "pretrain" / f"{masking}-seed{seed}"),
                       masking=masking, eval_every=max(steps // 10, 1), save_every=steps, overwrite_output_dir=True)
-    return pretrain(options, study.data_config(seed))
+    folder = pretrain(options, study.data_config(seed))
+    _write_stage_settings(folder, settings)
+    return folder
 
 
 def _finished(folder: Path) -> bool:
@@ -168,8 +232,9 @@ def pretrained_models(study: Study, costs: _Costs) -> dict[str, dict[int, Path]]
     for masking in args.maskings:
         for seed in args.seeds:
             folder = study.output_dir / "pretrain" / f"{masking}-seed{seed}"
-            if not _finished(folder):
-                costs.run(f"pretrain {masking} seed {seed}", _pretrain, study, masking, seed)
+            stage, settings = f"pretrain {masking} seed {seed}", study.budget() | {"masking": masking, "seed": seed}
+            if not stage_is_reusable(stage, folder / STAGE_FILE, settings, _finished(folder)):
+                costs.run(stage, _pretrain, study, masking, seed, settings)
             models.setdefault(masking, {})[seed] = folder
     first = next(iter(models.values()))[args.seeds[0]]
     models[SCRATCH] = {seed: from_scratch_folder(first, study.output_dir / "pretrain" / f"{SCRATCH}-seed{seed}",
@@ -204,11 +269,17 @@ def bits_per_base_study(study: Study, models: dict[str, dict[int, Path]]) -> dic
             "vs_markov": paired_difference(these, two_sided_best),
             **({"vs_reference_masking": paired_difference(these, scores[first, seed])} if side != first else {})}
     blocks = [(int(s), int(e)) for s, e in zip(held_out.starts, held_out.ends)]
-    return {"held_out": held_out.description, "held_out_blocks": blocks, "positions": int(positions.size),
+    return {"settings": _bits_settings(study), "held_out": held_out.description, "held_out_blocks": blocks, "positions": int(positions.size),
             "training_bases": int((stretches[1] - stretches[0]).sum()),
             "markov": markov, "markov_reference": {"order": best, "context": "centred",
                                                    "label": markov[best]["centred"]["label"]},
             "reference_masking": first, "models": scored}
+
+
+def _bits_settings(study: Study) -> dict[str, Any]:
+    args = study.args
+    return _as_json({"budget": study.budget(), "maskings": args.maskings, "seeds": args.seeds,
+                     "bits_positions": args.bits_positions, "markov_orders": args.markov_orders})
 
 
 def finetune_study(study: Study, models: dict[str, dict[int, Path]], costs: _Costs) -> list[dict]:
@@ -226,17 +297,23 @@ def finetune_study(study: Study, models: dict[str, dict[int, Path]], costs: _Cos
                 for seed, folder in by_seed.items():
                     out = study.output_dir / "finetune" / name / f"n{size}" / f"{side}-seed{seed}"
                     done = out / "results.json"
-                    if not done.is_file():
-                        costs.run(f"finetune {name} n{size} {side} seed {seed}", finetune_with_tuned_rate,
+                    stage = f"finetune {name} n{size} {side} seed {seed}"
+                    rate = rates[0] if len(rates) == 1 else args.finetune_learning_rate
+                    settings = {"budget": study.budget(), "model": f"{side} seed {seed}", "task": task,
+                                "train_examples": size, "learning_rate": rate,
+                                "learning_rates": rates if len(rates) > 1 else [], "epochs": args.finetune_epochs,
+                                "batch_size": args.finetune_batch_size}
+                    if not stage_is_reusable(stage, out / STAGE_FILE, settings, done.is_file()):
+                        costs.run(stage, finetune_with_tuned_rate,
                                   FinetuneArguments(model=str(folder), task=task, seeds=[seed],
                                                     max_train_samples=size, overwrite_output_dir=True),
                                   finetune_training_arguments(
-                                      task, output_dir=str(out),
-                                      learning_rate=rates[0] if len(rates) == 1 else args.finetune_learning_rate,
+                                      task, output_dir=str(out), learning_rate=rate,
                                       num_train_epochs=args.finetune_epochs,
                                       per_device_train_batch_size=args.finetune_batch_size),
                                   rates if len(rates) > 1 else ())
-                    result = json.loads(done.read_text())
+                        _write_stage_settings(out, settings)
+                    result = read_stage_json(done, f"the results of {stage}")
                     rate = result["hyper_parameters"]["learning_rate"]
                     rates = [rate]  # the side's other seeds run at the rate its first seed chose
                     row["sides"].setdefault(side, []).append(
@@ -306,17 +383,21 @@ def in_domain(args: InDomainArguments, pretraining: PretrainArguments | None = N
     pretraining = pretraining or PretrainArguments(**_defaults_of(PretrainArguments))
     data = data or GenomeDataConfig(**_defaults_of(GenomeDataConfig))
     check_set_by_study((pretraining, data), IN_DOMAIN_DEFAULTS, SET_BY_STUDY)
-    study = Study(args, pretraining, data)
-    output_dir = check_output_folder(study.output_dir)
-    fasta_files(data.paths)  # the genome options, checked before anything is written
+    output_dir = check_output_folder(pretraining.output_dir)
+    check_tasks(args.tasks)
+    genome = load_genome(data.genome_paths(), data.corpus_dir, data.corpus_store)  # checked before any stage
+    study = Study(args, pretraining, data, genome.content_hash())
     output_dir.mkdir(parents=True, exist_ok=True)
     costs = _Costs(output_dir / "costs.json")
     models = pretrained_models(study, costs)
     bits_file = output_dir / "bits_per_base.json"  # the same models and held-out block: measured once
-    bits = json.loads(bits_file.read_text()) if bits_file.is_file() else {}
-    if "reference_masking" not in bits:  # absent, or written before the paired comparisons: measured (again)
+    bits = read_stage_json(bits_file, "bits per base") if bits_file.is_file() else {}
+    if bits.get("settings") != _bits_settings(study):  # absent, or measured under other settings: measured again
+        if bits:
+            logger.warning("%s: measured under other settings (or before they were recorded): measuring again",
+                           bits_file)
         write_whole(bits_file, json.dumps(costs.run("bits per base", bits_per_base_study, study, models), indent=1))
-        bits = json.loads(bits_file.read_text())  # as a rerun reads it (JSON keys)
+        bits = read_stage_json(bits_file, "bits per base")  # as a rerun reads it (JSON keys)
     rows = finetune_study(study, models, costs) if args.tasks and args.label_sizes else []
     pretrain_minutes = {masking: np.mean([costs.seconds.get(f"pretrain {masking} seed {seed}", np.nan)
                                           for seed in args.seeds]) / 60 for masking in args.maskings}
@@ -329,6 +410,18 @@ def in_domain(args: InDomainArguments, pretraining: PretrainArguments | None = N
     write_whole(output_dir / "results.json", json.dumps(report, indent=1) + "\n")
     write_whole(output_dir / "report.md", render_report(report))
     return report
+
+
+def check_tasks(tasks: list[str]) -> None:
+    """Every task folder read (errors name the file and line) and their result names distinct, before the first
+    stage: a bad task found after hours of pretraining is hours lost."""
+    names: dict[str, str] = {}
+    for task in tasks:
+        load_task(task)
+        name = task_output_name(Path(task))
+        if name in names:
+            raise OptionError(f"--tasks: {names[name]} and {task} would share the results folder {name}")
+        names[name] = task
 
 
 def _defaults_of(kind: type) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import logging
 import zlib
 from collections.abc import Iterator
@@ -98,13 +99,37 @@ def default_corpus(include_lambda: bool = False) -> list[Path]:
         [EMBEDDED_GENOMES / "lambda_NC_001416.fa.gz"] if include_lambda else [])
 
 
+class HashingReader(io.RawIOBase):
+    """A file that takes the SHA-256 (``sha256``) and the size (``size``) of every byte read from it: the digest of a
+    pipe, which can be read only once, taken while it is parsed."""
+
+    def __init__(self, path: str | Path):
+        self.raw = open(path, "rb", buffering=0)  # noqa: SIM115 (closed with the reader, by open_unzipped)
+        self.sha256, self.size = hashlib.sha256(), 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int | None:
+        count = self.raw.readinto(buffer)
+        if count:
+            self.sha256.update(memoryview(buffer)[:count])
+            self.size += count
+        return count
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
 @contextmanager
-def open_unzipped(path: str | Path) -> Iterator[IO[bytes]]:
+def open_unzipped(path: str | Path, hashing: HashingReader | None = None) -> Iterator[IO[bytes]]:
     """The file's bytes, gunzipped when they start with gzip's magic bytes (any number of members, as bgzip writes):
     how every reader here tells gzip apart, whatever the file is named. The first bytes are peeked, not read, and
-    the file is opened once, so a pipe (``<(zcat genome.fa.gz)``) works. A broken gzip stream raises ``EOFError``,
-    ``OSError`` or ``zlib.error`` while it is read."""
-    with open(path, "rb") as handle:
+    the file is opened once, so a pipe (``<(zcat genome.fa.gz)``) works; ``hashing`` (opened on ``path``) is read
+    instead, to digest the bytes as they go by. A broken gzip stream raises ``EOFError``, ``OSError`` or
+    ``zlib.error`` while it is read."""
+    with open(path, "rb") if hashing is None else io.BufferedReader(hashing) as handle:
         if handle.peek(len(GZIP_MAGIC)).startswith(GZIP_MAGIC):
             with gzip.GzipFile(fileobj=handle, mode="rb") as unzipped:
                 yield unzipped
@@ -187,13 +212,15 @@ class Genome(Sequences):
     """All records of some FASTA files (``sequence`` a ``np.memmap`` when mapped from a prepared corpus), and where
     they came from: ``record_files[i]`` indexes ``files``; empty records are listed in ``skipped_records`` as
     ``"file:name"``. ``runs`` and ``sha256`` are computed on first use unless given (a prepared corpus stores
-    both)."""
+    both); ``file_sha256`` is each file's SHA-256 as read (None when not read whole), which names the file whose
+    content changed."""
 
     files: list[Path]
     record_files: list[int]
     skipped_records: list[str] = field(default_factory=list)
     runs: tuple[np.ndarray, np.ndarray] | None = None
     sha256: str | None = None
+    file_sha256: list[str] | None = None
 
     @property
     def num_bases(self) -> int:
@@ -282,8 +309,8 @@ class _FastaReader:
 
     State across chunks: whether the next byte starts a line, and a header line cut by a chunk boundary."""
 
-    def __init__(self, path: Path, out: bytearray):
-        self.path, self.out = path, out
+    def __init__(self, path: Path, out: bytearray, hashing: HashingReader | None = None):
+        self.path, self.out, self.hashing = path, out, hashing
         self.records: list[tuple[str, int, int]] = []  # (name, header line, start in out)
         self.line = 1
         self.at_line_start = True
@@ -293,7 +320,7 @@ class _FastaReader:
     def read(self, max_bases: int | None = None) -> list[tuple[str, int, int, int]]:
         """(name, header line, start in ``out``, length) per record, empty records included. Stops reading once
         ``out`` holds ``max_bases`` bases (the caller trims the excess of the last chunk)."""
-        with open_unzipped(self.path) as stream:
+        with open_unzipped(self.path, self.hashing) as stream:
             head = self._head(stream)
             cr_only = b"\r" in head and b"\n" not in head  # old Mac line ends: CR, no LF, in the first bytes
             try:
@@ -428,11 +455,12 @@ def read_genome(paths: str | Path | list[str | Path], max_bases: int | None = No
     of a genome, not all of it in memory; what lies beyond is not read, so not checked either."""
     files = fasta_files(paths)
     out = bytearray()
-    records = RecordTable()
+    records, read = RecordTable(), []
     for file_index, path in enumerate(files):
         if max_bases is not None and len(out) >= max_bases:
             break
-        for name, line, start, length in _FastaReader(path, out).read(max_bases):
+        read.append(HashingReader(path))
+        for name, line, start, length in _FastaReader(path, out, read[-1]).read(max_bases):
             if max_bases is not None:
                 if start >= max_bases:  # read with the last chunk, beyond the sample
                     break
@@ -443,5 +471,6 @@ def read_genome(paths: str | Path | list[str | Path], max_bases: int | None = No
         del out[max_bases:]
     sequence = np.frombuffer(out, dtype=np.uint8)  # no copy: the bytearray is the storage
     return Genome(sequence, records.names, np.array(records.starts, dtype=np.int64),
-                  np.array(records.lengths, dtype=np.int64), files, records.record_files, records.skipped)
+                  np.array(records.lengths, dtype=np.int64), files, records.record_files, records.skipped,
+                  file_sha256=None if max_bases is not None else [reader.sha256.hexdigest() for reader in read])
 

@@ -8,7 +8,10 @@ offset in ``[0, window_bases)``, a pure function of (seed, epoch): windows of on
 window slot always stays within its two grid cells, so the slots, and ``len(dataset)``, are the same every epoch.
 A window slot is skipped (and counted) when its span (one cell when tiled, the two cells a shifted window can
 touch otherwise) holds more than ``max_n_fraction * window_bases`` non-ACGT bases: no window ever delivered is
-more than ``max_n_fraction`` N/IUPAC. Reverse-complement augmentation is drawn per (seed, epoch, index).
+more than ``max_n_fraction`` N/IUPAC. The price of a length that never changes: with random offsets, where
+non-ACGT bases are spread evenly, slots are kept only up to half that density (``--max_n_fraction 0.5`` keeps a
+genome with an N every 6th base, 17%, but not one with an N every 3rd, although each window holds 33%); tiled
+windows are checked on their own bases. Reverse-complement augmentation is drawn per (seed, epoch, index).
 
 Validation. The genome is cut into equal blocks (``val_block`` bases, made smaller for small genomes so that
 ``val_fraction`` of them is at least one block, and never below 4 windows); ``val_fraction`` of the mostly-ACGT
@@ -67,7 +70,9 @@ class GenomeDataConfig:
     min_gap: int = field(default=50, metadata={
         "help": "runs of at least this many non-ACGT bases are assembly gaps: windows never overlap them"})
     max_n_fraction: float = field(default=0.1, metadata={
-        "help": "a window slot holding more than this fraction of non-ACGT bases is skipped"})
+        "help": "a window slot holding more than this fraction of non-ACGT bases is skipped; with random offsets a "
+                "slot is the two window lengths a window can fall in, so evenly spread N pass only up to half this "
+                "density"})
     random_offsets: bool = field(default=True, metadata={
         "help": "shift the training grid by a per-epoch random offset: on by default, --no_random_offsets tiles"})
     reverse_complement: bool = field(default=True, metadata={
@@ -182,16 +187,26 @@ def _validation_blocks(genome: Genome, runs: _RunCounter, config: GenomeDataConf
     return starts[chosen], ends[chosen], block
 
 
+_SLOTS_PER_STEP = 1 << 16  # slots made and checked at a time: the build's transient memory stays a few MB
+
+
 def _window_slots(seg_starts: np.ndarray, seg_ends: np.ndarray, window: int, cells: int, runs: _RunCounter,
                   max_n_fraction: float) -> tuple[np.ndarray, int]:
     """Start of every grid slot spanning ``cells`` whole cells inside a segment, minus those whose span holds more
-    than ``max_n_fraction * window`` non-ACGT bases; and how many were skipped."""
+    than ``max_n_fraction * window`` non-ACGT bases; and how many were skipped. Made in steps of
+    ``_SLOTS_PER_STEP`` into one array: 8 bytes per slot, whatever the genome's size."""
     per_segment = np.maximum((seg_ends - seg_starts) // window - (cells - 1), 0)
     total = int(per_segment.sum())
     first = np.cumsum(per_segment) - per_segment
-    slots = np.repeat(seg_starts, per_segment) + (np.arange(total) - np.repeat(first, per_segment)) * window
-    keep = runs.count(slots, slots + cells * window) <= max_n_fraction * window
-    return slots[keep], total - int(keep.sum())
+    slots, kept = np.empty(total, dtype=np.int64), 0
+    for begin in range(0, total, _SLOTS_PER_STEP):
+        index = np.arange(begin, min(begin + _SLOTS_PER_STEP, total))
+        segment = np.searchsorted(first, index, side="right") - 1
+        starts = seg_starts[segment] + (index - first[segment]) * window
+        starts = starts[runs.count(starts, starts + cells * window) <= max_n_fraction * window]
+        slots[kept : kept + starts.size] = starts
+        kept += starts.size
+    return slots[:kept], total - kept
 
 
 class GenomeWindowDataset(Dataset):
@@ -350,15 +365,16 @@ def _letters(genome: Genome) -> str:
     return (": " + ", ".join(f"{char} {count:,}" for count, char in found) + rna) if found else ""
 
 
-def build_genome_datasets(config: GenomeDataConfig, tokenizer, genome: Genome | None = None
-                          ) -> tuple[GenomeWindowDataset, GenomeWindowDataset, dict]:
+def build_genome_datasets(config: GenomeDataConfig, tokenizer, genome: Genome | None = None,
+                          verify: bool = False) -> tuple[GenomeWindowDataset, GenomeWindowDataset, dict]:
     """Train and validation window datasets for ``tokenizer``'s k-mers, and the figures a model card reports.
 
     ``genome`` (already read) overrides ``config.genome_paths()``, which are otherwise mapped from their prepared
-    corpus (``corpus_store``; built on first use) or read into RAM (``--no_corpus_store``). Raises ``ValueError`` when
-    no training window (or no validation window while ``val_fraction > 0``) is left."""
+    corpus (``corpus_store``; built on first use; its content checked with ``verify``) or read into RAM
+    (``--no_corpus_store``). Raises ``ValueError`` when no training window (or no validation window while
+    ``val_fraction > 0``) is left."""
     if genome is None:
-        genome = load_genome(config.genome_paths(), config.corpus_dir, config.corpus_store)
+        genome = load_genome(config.genome_paths(), config.corpus_dir, config.corpus_store, verify=verify)
     window = tokenizer.bases_for_tokens(config.max_length - 2)
     runs = _RunCounter(*genome.non_acgt_runs())
     gap = (runs.ends - runs.starts) >= config.min_gap
@@ -389,7 +405,8 @@ def build_genome_datasets(config: GenomeDataConfig, tokenizer, genome: Genome | 
     per_file = np.bincount(genome.record_files, weights=genome.lengths, minlength=len(genome.files))
     epoch_share = per_file_windows / max(len(train), 1) if shares is None else shares
     stats = {
-        "genomes": [{"name": path.name, "bases": int(bases), "source": genome.source(index),
+        "genomes": [{"name": path.name, "path": str(path), "bases": int(bases), "source": genome.source(index),
+                     "file_sha256": genome.file_sha256[index] if genome.file_sha256 else None,
                      "train_windows": int(windows), "sampling_share": round(float(share), 6)}
                     for index, (path, bases, windows, share) in enumerate(zip(genome.files, per_file, per_file_windows,
                                                                                epoch_share))],

@@ -3,6 +3,10 @@
 Each epoch is one seeded permutation of the window indices; rank ``r`` of ``w`` takes every ``w``-th batch of it,
 so ranks never share a window and all ranks agree on the epoch length. ``set_position(epoch, batch)`` jumps
 straight to a batch without replaying the ones before it (unlike ``skip_first_batches``, which iterates).
+
+Memory: the epoch's permutation (8 bytes per window) and one batch at a time. Each batch is sliced from the
+permutation as it is asked for; iterating a ``[batches, batch]`` view instead would build one tensor object per
+batch of the epoch up front (``Tensor.__iter__`` unbinds): about 350 MB at 754k batches.
 """
 
 from __future__ import annotations
@@ -45,6 +49,6 @@ class ShardedBatchSampler(Sampler[list[int]]):
         generator = keyed_generator(self.seed, self.epoch)
         order = torch.randperm(self.num_items, generator=generator)
         per_step = self.batch_size * self.world_size
-        batches = order[: len(self) * per_step].view(len(self), self.world_size, self.batch_size)[:, self.rank]
-        for batch in batches[self.start_batch :]:
-            yield batch.tolist()
+        for batch in range(self.start_batch, len(self)):
+            first = batch * per_step + self.rank * self.batch_size
+            yield order[first : first + self.batch_size].tolist()

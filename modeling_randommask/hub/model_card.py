@@ -118,7 +118,8 @@ def render_pretrained_card(info: Mapping[str, Any], template_path: str | os.Path
       ``final_eval_loss``, batch size, learning rate, hardware, wall time...)
     - ``limitations`` (optional): run-specific lines added to the template's
     - ``bits_per_base`` (optional; ``inference.held_out_bits_per_base``): ``held_out``, ``positions``, ``rule``,
-      ``model`` and ``markov`` (``order``, and per context a ``label``) with ``bits_per_base`` and ``accuracy``
+      ``model`` and ``markov`` (``order``, and per context a ``label``) with ``bits_per_base`` and ``accuracy``;
+      or ``{"unavailable": reason}`` for a figure that could not be computed (the card says why)
     """
     _require(info, ("model_name", "architecture", "training_data", "masking_schedule", "training"), "pretrained info")
     _require(info["training"], ("steps", "final_train_loss"), "info['training']")
@@ -151,14 +152,14 @@ def render_pretrained_card(info: Mapping[str, Any], template_path: str | os.Path
         training_rows=_rows(info["training"]),
         limitations=list(info.get("limitations", [])),
         bits=info.get("bits_per_base"),
-        bits_positions=_fmt(info["bits_per_base"]["positions"]) if info.get("bits_per_base") else "",
+        bits_positions=_fmt(info["bits_per_base"].get("positions", "")) if info.get("bits_per_base") else "",
         bits_rows=_bits_rows(info.get("bits_per_base")),
     )
 
 
 def _bits_rows(bits: Mapping[str, Any] | None) -> list[tuple[str, str, str]]:
     """(predictor, bits per base, accuracy) rows: the checkpoint, then each Markov context."""
-    if not bits:
+    if not bits or "unavailable" in bits:
         return []
     predictors = [(f"this checkpoint (rule `{bits['rule']}`)", bits["model"])]
     predictors += [(entry["label"], entry) for entry in bits["markov"].values() if isinstance(entry, Mapping)]

@@ -14,7 +14,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     ".bits_per_base": ["HeldOutDNA", "PositionScores", "fit_markov", "from_datasets", "from_fasta",
                        "from_pretraining_data", "held_out_bits_per_base", "markov_bits_per_base",
                        "markov_position_scores", "model_bits_per_base", "model_position_scores", "paired_difference",
-                       "sample_positions"],
+                       "sample_positions", "sample_stretches", "StatisticUnavailable"],
     ".embeddings": ["EmbedArguments", "embed", "embed_to_file", "iter_embeddings"],
     ".loading": ["load_model", "resolve_device"],
     ".markov": ["MarkovBaseline"],

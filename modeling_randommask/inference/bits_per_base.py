@@ -11,6 +11,11 @@ DNA: what counting k-mers alone achieves. Positions are drawn (without replaceme
 bases of the held-out stretches whose k bases on either side are A/C/G/T within the same record, so the model and
 both Markov contexts are scored on the same bases. The model's window around a position may reach beyond the
 held-out stretch: the predicted base itself was never trained on.
+
+At the end of pretraining (``held_out_bits_per_base``) the cost is bounded whatever the genome's size: 2,000
+positions, and a Markov reference fitted on at most ``MARKOV_FIT_BASES`` (16.8 Mbp) of the training stretches, a
+seeded sample of 65,536-base pieces (all of them when they hold fewer bases), so ending a run on hg38 costs seconds
+and a few MB. Data that hold nothing to measure raise ``StatisticUnavailable``: the run reports it, and finishes.
 """
 
 from __future__ import annotations
@@ -35,8 +40,16 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_POSITIONS = 2000
 DEFAULT_ORDER = 5
+MARKOV_FIT_BASES = 1 << 24  # 16.8 Mbp: over 4,000 counts per 6-mer on average, the order-5 table's
+MARKOV_FIT_PIECE = 1 << 16  # bases per sampled piece: long enough that piece edges lose a negligible share of k-mers
+MAX_DRAWS_PER_POSITION = 64  # bounds sample_positions' work on N-rich DNA (few bases with an A/C/G/T neighbourhood)
 _CODE = np.full(256, -1, dtype=np.int64)
 _CODE[np.frombuffer(BASES.encode(), np.uint8)] = np.arange(4)  # column of each base in the A, C, G, T outputs
+
+
+class StatisticUnavailable(ValueError):
+    """The data hold nothing a statistic can be measured on (no A/C/G/T base with an A/C/G/T neighbourhood): not a
+    fault of the run, reported instead of the figure."""
 
 
 @dataclass
@@ -84,14 +97,16 @@ def from_fasta(paths: str | os.PathLike | list) -> HeldOutDNA:
 
 def sample_positions(dna: HeldOutDNA, num_positions: int, seed: int, margin: int) -> np.ndarray:
     """Up to ``num_positions`` distinct positions (global, sorted) of A/C/G/T bases in ``dna``'s stretches whose
-    ``margin`` bases on either side are A/C/G/T in the same record; fewer only when fewer exist (logged)."""
+    ``margin`` bases on either side are A/C/G/T in the same record, among at most ``MAX_DRAWS_PER_POSITION`` seeded
+    draws per position; fewer only when fewer are found (logged), none raises ``StatisticUnavailable``."""
     if num_positions < 1:
         raise ValueError(f"num_positions must be >= 1, got {num_positions}")
     lengths = dna.ends - dna.starts
     total = int(lengths.sum())
     cumulative = np.cumsum(lengths)
     record_starts, record_lengths = dna.sequences.starts, dna.sequences.lengths
-    draws = min(total, 4 * num_positions)
+    most = min(total, MAX_DRAWS_PER_POSITION * num_positions)
+    draws = min(most, 4 * num_positions)
     while True:
         offsets = np.random.default_rng(seed).choice(total, size=draws, replace=False)
         stretch = np.searchsorted(cumulative, offsets, side="right")
@@ -101,14 +116,16 @@ def sample_positions(dna: HeldOutDNA, num_positions: int, seed: int, margin: int
                  (candidates + margin < record_starts[record] + record_lengths[record])
         window = np.clip(candidates[:, None] + np.arange(-margin, margin + 1), 0, dna.sequences.sequence.size - 1)
         chosen = candidates[inside & IS_ACGT[dna.sequences.sequence[window]].all(axis=1)][:num_positions]
-        if chosen.size == num_positions or draws == total:
+        if chosen.size == num_positions or draws == most:
             break
-        draws = min(total, 4 * draws)
+        draws = min(most, 4 * draws)
+    among = "" if draws == total else f" among {draws:,} sampled"
     if not chosen.size:
-        raise ValueError(f"{dna.description}: no A/C/G/T base with {margin} A/C/G/T bases on either side")
+        raise StatisticUnavailable(
+            f"{dna.description}: no A/C/G/T base with {margin} A/C/G/T bases on either side{among}")
     if chosen.size < num_positions:
-        logger.warning("%s: only %d positions with an A/C/G/T neighbourhood of %d bases (asked for %d)",
-                       dna.description, chosen.size, margin, num_positions)
+        logger.warning("%s: only %d positions with an A/C/G/T neighbourhood of %d bases%s (asked for %d)",
+                       dna.description, chosen.size, margin, among, num_positions)
     return np.sort(chosen)
 
 
@@ -189,13 +206,31 @@ def fit_markov(bases: np.ndarray, stretches: tuple[np.ndarray, np.ndarray], orde
     return MarkovBaseline(order).fit(bases, *stretches)
 
 
+def sample_stretches(stretches: tuple[np.ndarray, np.ndarray], max_bases: int, seed: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``max_bases`` of the ``(starts, ends)`` stretches: all of them when they hold no more, else a seeded
+    sample of their ``MARKOV_FIT_PIECE``-base pieces (sorted), drawn without replacement."""
+    starts, ends = (np.asarray(bound, dtype=np.int64) for bound in stretches)
+    lengths = ends - starts
+    if int(lengths.sum()) <= max_bases:
+        return starts, ends
+    pieces = -(-lengths // MARKOV_FIT_PIECE)
+    first = np.repeat(np.cumsum(pieces) - pieces, pieces)
+    piece_starts = np.repeat(starts, pieces) + (np.arange(int(pieces.sum())) - first) * MARKOV_FIT_PIECE
+    piece_ends = np.minimum(piece_starts + MARKOV_FIT_PIECE, np.repeat(ends, pieces))
+    chosen = np.sort(np.random.default_rng(seed).choice(piece_starts.size, max_bases // MARKOV_FIT_PIECE,
+                                                        replace=False))
+    return piece_starts[chosen], piece_ends[chosen]
+
+
 def held_out_bits_per_base(model: RandomMaskForMaskedLM, tokenizer: KmerTokenizer, train: GenomeWindowDataset,
                            val: GenomeWindowDataset, *, window_tokens: int | None = None,
                            num_positions: int = DEFAULT_POSITIONS, markov_order: int = DEFAULT_ORDER,
                            seed: int = 0) -> dict | None:
     """The model card's figures at the end of pretraining: bits per base and accuracy on the validation regions,
-    beside an order-``markov_order`` Markov baseline fitted on the training stretches, at the same positions.
-    None when the run held nothing out (``val_fraction`` 0)."""
+    beside an order-``markov_order`` Markov baseline fitted on (a seeded sample of at most ``MARKOV_FIT_BASES`` of)
+    the training stretches, at the same positions. None when the run held nothing out (``val_fraction`` 0);
+    ``StatisticUnavailable`` when the validation regions hold no base to measure."""
     if not len(val):
         return None
     window_tokens, _ = resolve_window(model, tokenizer, window_tokens)
@@ -203,10 +238,12 @@ def held_out_bits_per_base(model: RandomMaskForMaskedLM, tokenizer: KmerTokenize
     model.eval()
     try:
         dna, stretches = from_datasets(train, val)
-        markov = fit_markov(dna.sequences.sequence, stretches, markov_order)
         positions = sample_positions(dna, num_positions, seed, markov_order)
+        fitted = sample_stretches(stretches, MARKOV_FIT_BASES, seed)
+        markov = fit_markov(dna.sequences.sequence, fitted, markov_order)
         ours = model_bits_per_base(model, tokenizer, dna, positions, window_tokens=window_tokens)
     finally:
         model.train(was_training)
     return {"held_out": dna.description, "positions": int(positions.size), "seed": seed, "rule": DEFAULT_RULE,
+            "markov_fit_bases": int((fitted[1] - fitted[0]).sum()),
             "window_tokens": window_tokens, "model": ours, "markov": markov_bits_per_base(markov, dna, positions)}

@@ -23,7 +23,7 @@ from ..tokenization.kmer_vocab import VOCAB_BASE_ORDER
 Context = Literal["left", "centred"]
 CONTEXTS = ("left", "centred")
 MAX_ORDER = 9  # 4**10 counts of 10-mers: 8 MB; a higher order has too few counts per context on any genome
-_CHUNK = 1 << 24  # bases counted per step
+_CHUNK = 1 << 20  # bases counted per step (their int64 k-mer ids: 8 MB)
 _TO_OUTPUT = output_columns(VOCAB_BASE_ORDER)
 
 

@@ -27,6 +27,7 @@ import pickle
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -270,17 +271,39 @@ def load_resume_state(accelerator: Accelerator, checkpoint: Path, scheduler: Any
     return changes
 
 
+def _short(value: Any) -> str:
+    """A value for a one-line message: a SHA-256 digest cut to its first 12 characters."""
+    return repr(value[:12] + "...") if isinstance(value, str) and re.fullmatch("[0-9a-f]{64}", value) else repr(value)
+
+
+def describe_change(name: str, old: Any, new: Any) -> str:
+    """``name: old -> new``; of a dict (the genome), only the keys that differ; of lists of one length (the genome's
+    files), only the items that differ, by index."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = [key for key in {**old, **new} if old.get(key) != new.get(key)]
+        return f"{name}: " + ", ".join(f"{key} {_short(old.get(key))} -> {_short(new.get(key))}" for key in keys)
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new) and old != new:
+        return f"{name}: " + ", ".join(f"[{index}] {_short(before)} -> {_short(after)}"
+                                       for index, (before, after) in enumerate(zip(old, new)) if before != after)
+    return f"{name}: {_short(old)} -> {_short(new)}"
+
+
 def format_changes(changes: dict[str, list]) -> str:
-    """``name old -> new; ...`` for settings changed on resume (``{name: [old, new]}``)."""
-    return "; ".join(f"{name} {old!r} -> {new!r}" for name, (old, new) in changes.items())
+    """``name: old -> new; ...`` for settings changed on resume (``{name: [old, new]}``)."""
+    return "; ".join(describe_change(name, old, new) for name, (old, new) in changes.items())
 
 
 def check_resume_settings(checkpoint: Path, current: dict[str, Any], allowed: list[str],
-                          fixed: tuple[str, ...], renamed: dict[str, str] | None = None) -> dict[str, list]:
+                          fixed: tuple[str, ...], renamed: dict[str, str] | None = None,
+                          noted: dict[str, str] | None = None,
+                          upgrade: Callable[[dict], dict] | None = None) -> dict[str, list]:
     """Compare this run's settings with those the checkpoint was trained with; return the changes ``allowed``
-    accepts (``{name: [old, new]}``). Any other change, or any change of a ``fixed`` setting, is refused: resuming
-    would no longer continue the run exactly (or, for the model's shape, could not load it at all). ``renamed``
-    (``{"--old": "--new"}``) reads a setting an older version recorded, or a change allowed, under its old name."""
+    accepts (``{name: [old, new]}``). Any other change, or any change of a ``fixed`` setting, is refused, one line
+    per setting: resuming would no longer continue the run exactly (or, for the model's shape, could not load it at
+    all). ``noted`` (``{setting: the setting it describes}``) are not compared (the genome's paths: its content is):
+    their changes are logged, and they are listed when the setting they describe is refused (to say which file).
+    ``renamed`` (``{"--old": "--new"}``) reads a setting an older version recorded, or a change allowed, under its
+    old name; ``upgrade`` rewrites the rest of an older version's record."""
     new_name = {old.removeprefix("--"): new.removeprefix("--") for old, new in (renamed or {}).items()}
     allowed = [new_name.get(name, name) for name in allowed]
     path = checkpoint / SETTINGS_FILE
@@ -290,24 +313,35 @@ def check_resume_settings(checkpoint: Path, current: dict[str, Any], allowed: li
         return {}
     saved = {new_name.get(name, name): value
              for name, value in read_json(path, "the settings the checkpoint was trained with").items()}
-    unknown = sorted(set(allowed) - set(current) - {RNG_WAIVER})
+    saved = upgrade(saved) if upgrade is not None else saved
+    noted = {name: of for name, of in (noted or {}).items() if name in current}
+    compared = sorted(set(current) - set(noted))
+    unknown = sorted(set(allowed) - set(compared) - {RNG_WAIVER})
     if unknown:
         raise OptionError(f"--allow_resume_changes {' '.join(unknown)}: not a setting a resume compares; these are: "
-                          f"{', '.join(sorted([*current, RNG_WAIVER]))}")
-    changes = {name: [saved.get(name), value] for name, value in current.items() if saved.get(name) != value}
+                          f"{', '.join(sorted([*compared, RNG_WAIVER]))}")
+    changes = {name: [saved.get(name), current[name]] for name in current
+               if name in compared and saved.get(name) != current[name]}
     if not changes:
+        for name in noted:
+            if saved.get(name) != current[name]:
+                logger.warning("resuming with %s (not compared: the run continues exactly)",
+                               describe_change(name, saved.get(name), current[name]))
         return {}
-    listed = format_changes(changes)
+    lines = [describe_change(name, old, new) for name, (old, new) in changes.items()]
+    lines += [describe_change(f"{name} (not compared)", saved.get(name), current[name])
+              for name, of in noted.items() if of in changes]
+    listed = "".join(f"\n  {line}" for line in lines)
     never = [name for name in changes if name in fixed]
     if never:
-        raise CheckpointError(f"{path}: the checkpoint was trained with other {', '.join(never)} ({listed}). "
-                              "These never change on resume (the weights' shapes, the masking curriculum): resume "
-                              "with the checkpoint's values, or start a new run")
+        raise CheckpointError(f"{path}: the checkpoint was trained with other {', '.join(never)}:{listed}\nThese "
+                              "never change on resume (the weights' shapes, the masking curriculum): resume with the "
+                              "checkpoint's values, or start a new run")
     refused = [name for name in changes if name not in allowed]
     if refused:
         raise CheckpointError(
-            f"{path}: resuming with changed settings would not continue the run exactly: {listed}. Resume with the "
+            f"{path}: resuming with changed settings would not continue the run exactly:{listed}\nResume with the "
             f"checkpoint's values, or accept the change with --allow_resume_changes {' '.join(refused)} (written into "
             "the training log and the model card)")
-    logger.warning("resuming with changed settings (allowed): %s", listed)
+    logger.warning("resuming with changed settings (allowed): %s", format_changes(changes))
     return changes

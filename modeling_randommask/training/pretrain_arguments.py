@@ -135,7 +135,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[PretrainArguments, Genome
 def check_positions(parsed: tuple[PretrainArguments, GenomeDataConfig]) -> None:
     """Refuse windows longer than the model's positions before anything is allocated (attention over 100,000
     tokens asks for terabytes)."""
-    positions = RandomMaskConfig.max_position_embeddings
+    positions = RandomMaskConfig().max_position_embeddings  # the default every preset keeps
     if parsed[1].max_length > positions:
         raise OptionError(f"--max_length {parsed[1].max_length} exceeds the model's {positions} positions "
                          f"(max_position_embeddings, as in BERT and DNABERT): give at most {positions}")

@@ -31,7 +31,7 @@ from ..data.strides import kmer_stride_of
 from ..hub.checkpoint import save_checkpoint
 from ..hub.model_card import render_pretrained_card
 from ..hub.upload import push_model_folder
-from ..inference.bits_per_base import held_out_bits_per_base
+from ..inference.bits_per_base import StatisticUnavailable, held_out_bits_per_base
 from ..masking.collator import DataCollatorForRandomMask
 from ..masking.saved_masking import check_resumed_masking, masking_state_file
 from ..modeling_randommask import RandomMaskForMaskedLM
@@ -54,6 +54,7 @@ from .run_log import TRAINING_LOG, RunLog, read_training_log
 
 logger = logging.getLogger(__name__)
 
+NO_LOSS = "none: no step's mask selected a token with a label (are the windows all [UNK] k-mers?)"
 SINUSOID_SCALE = 0.1  # measured: 0.1 lets tiny models learn neighbour attention fast; 1.0 drowns the tokens
 
 
@@ -118,7 +119,7 @@ def evaluate(model, loader: DataLoader, collator: DataCollatorForRandomMask, ste
         if not (batch["labels"] != -100).any():
             continue  # a mask that selected no token has no loss (see the training step)
         batch = {key: value.to(accelerator.device) for key, value in batch.items()}
-        loss = model(**batch).loss
+        loss = model(**batch, labelled_logits_only=True).loss
         total += loss.float()
         scored += 1
     model.train()
@@ -131,12 +132,27 @@ def run_settings(args: PretrainArguments, data: GenomeDataConfig, data_stats: di
                  accumulation: int) -> dict:
     """What a resumed run must share with its checkpoint to continue it exactly: every option but the bookkeeping
     ones (mixed precision as in force, whether given or from accelerate's config), the number of processes and
-    gradient-accumulation steps, and the genome by content (the SHA-256 of its bases and records, not its paths)."""
+    gradient-accumulation steps, and the genome by content (the SHA-256 of its bases and records, not its paths:
+    ``genome_files``, the files as given, is recorded and not compared)."""
     options = {k: v for k, v in (asdict(args) | asdict(data)).items() if k not in BOOKKEEPING_OPTIONS}
     options["mixed_precision"] = str(accelerator.mixed_precision)
-    genome = {key: data_stats[key] for key in ("genomes", "records", "bases", "non_acgt_bases", "content_sha256")}
-    run = {"world_size": accelerator.num_processes, "accumulation": accumulation, "genome": genome}
+    genome = {key: data_stats[key] for key in ("content_sha256", "records", "bases", "non_acgt_bases")}
+    files = [f"{entry['path']} ({entry['bases']:,} bases" + (f", file SHA-256 {entry['file_sha256'][:12]})"
+                                                           if entry.get("file_sha256") else ")")
+             for entry in data_stats["genomes"]]
+    run = {"world_size": accelerator.num_processes, "accumulation": accumulation, "genome": genome,
+           "genome_files": files}
     return json.loads(json.dumps(options | run))
+
+
+def _settings_of_older_versions(saved: dict) -> dict:
+    """A checkpoint written before the genome was compared by content alone recorded its files (paths, windows,
+    shares) inside ``genome``: they become its ``genome_files``, and the shares follow from ``genome_weights``."""
+    genome = saved.get("genome")
+    if isinstance(genome, dict) and "genomes" in genome:
+        files = genome.pop("genomes")
+        saved.setdefault("genome_files", [f"{entry['source']} ({entry['bases']:,} bases)" for entry in files])
+    return saved
 
 
 def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> Path:
@@ -163,8 +179,9 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
 
     kmer_stride = kmer_stride_of(args.tokenization, args.kmer_size)
     tokenizer = KmerTokenizer(k=args.kmer_size, kmer_stride=kmer_stride)
-    with accelerator.main_process_first():
-        train_data, val_data, data_stats = build_genome_datasets(data, tokenizer)
+    with accelerator.main_process_first():  # the main process prepares the store, and verifies its content: the
+        # digest its log, checkpoints and card record is that of the bases read (about 1 s per Gbp)
+        train_data, val_data, data_stats = build_genome_datasets(data, tokenizer, verify=accelerator.is_main_process)
 
     schedule = args.masking_schedule()
     collator = DataCollatorForRandomMask(tokenizer, schedule, seed=data.seed)
@@ -201,7 +218,7 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
     train_loader = DataLoader(train_data, batch_sampler=sampler, collate_fn=collator.pad,
                               num_workers=args.num_workers, pin_memory=accelerator.device.type == "cuda",
                               generator=torch.Generator().manual_seed(data.seed))
-    val_indices = list(range(accelerator.process_index, len(val_data), accelerator.num_processes))
+    val_indices = range(accelerator.process_index, len(val_data), accelerator.num_processes)  # no list per window
     val_loader = DataLoader(torch.utils.data.Subset(val_data, val_indices), batch_size=args.per_device_train_batch_size,
                             collate_fn=collator.pad, generator=torch.Generator().manual_seed(data.seed))
 
@@ -214,7 +231,8 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
         masking = masking_state_file(checkpoint)
         check_resumed_masking(masking, read_json(masking, "the masking schedule"), schedule.to_dict())
         changes = check_resume_settings(checkpoint, settings, args.allow_resume_changes, FIXED_ON_RESUME,
-                                        renamed=PretrainArguments.RENAMED_OPTIONS)
+                                        renamed=PretrainArguments.RENAMED_OPTIONS, noted={"genome_files": "genome"},
+                                        upgrade=_settings_of_older_versions)
         state = TrainingState(**read_json(checkpoint / TRAINING_STATE, "the step and data position"))
         changes |= load_resume_state(accelerator, checkpoint, scheduler, args.trust_checkpoint_pickles,
                                      args.allow_resume_changes)
@@ -257,7 +275,7 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
             batch = {key: value.to(accelerator.device, non_blocking=True) for key, value in batch.items()}
             sync = accelerator.no_sync(model) if micro < accumulation - 1 else nullcontext()
             with sync:
-                output = model(**batch)
+                output = model(**batch, labelled_logits_only=True)  # the loss alone: the last layer at labels only
                 # Without labels the micro-batch adds zero to the gradient, but still runs backward: every process
                 # must join each gradient all-reduce.
                 loss = output.loss if has_labels else output.logits.sum() * 0
@@ -320,10 +338,12 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
         info = _card_info(args, data, state, data_stats, schedule, unwrapped, last_val, output_dir,
                           accelerator.num_processes, accumulation, last_train_loss)
         info["limitations"] = [_resume_note(resume) for resume in state.resumed_with_changes]
-        info["bits_per_base"] = held_out_bits_per_base(unwrapped, tokenizer, train_data, val_data,
-                                                       window_tokens=data.max_length, seed=data.seed)
-        card = render_pretrained_card(info)
-        card.save(output_dir / "README.md")
+        if len(val_data):  # the model and its card first: nothing computed after them can lose the run
+            info["bits_per_base"] = {"unavailable": "the run stopped before the end-of-run bits per base"}
+        render_pretrained_card(info).save(output_dir / "README.md")
+        info["bits_per_base"] = _end_of_run_bits(unwrapped, tokenizer, train_data, val_data, data, run_log,
+                                                 state.step)
+        render_pretrained_card(info).save(output_dir / "README.md")
         if args.push_to_hub:
             push_model_folder(output_dir, args.hub_model_id or output_dir.name)
     accelerator.wait_for_everyone()
@@ -333,6 +353,20 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
         f"fine-tune it: randommask make-demo-task && randommask finetune --model {output_dir} "
         "--task outputs/phage-host --output_dir outputs/ft-demo")
     return output_dir
+
+
+def _end_of_run_bits(model, tokenizer: KmerTokenizer, train_data, val_data, data: GenomeDataConfig, run_log: RunLog,
+                     step: int) -> dict | None:
+    """The card's bits per base (a bounded sample: seconds on any genome); one the data cannot give is reported in
+    the log and the card instead, and the run still finishes."""
+    try:
+        return held_out_bits_per_base(model, tokenizer, train_data, val_data, window_tokens=data.max_length,
+                                      seed=data.seed)
+    except StatisticUnavailable as error:
+        logger.warning("bits per base could not be computed: %s", error)
+        run_log.write({"step": step, "event": "statistic_unavailable", "statistic": "bits_per_base",
+                       "reason": str(error)})
+        return {"unavailable": str(error)}
 
 
 def _resume_note(resume: dict) -> str:
@@ -365,7 +399,8 @@ def _card_info(args: PretrainArguments, data: GenomeDataConfig, state: TrainingS
             "global_batch_size": args.per_device_train_batch_size * world_size * accumulation,
             "tokens_per_window": data.max_length, "learning_rate": args.learning_rate,
             "position_embedding_init": args.position_embedding_init,
-            "processes": world_size, "final_train_loss": float(losses[-1]) if losses.size else last_train_loss,
+            "processes": world_size, "final_train_loss": float(losses[-1]) if losses.size else last_train_loss
+            if last_train_loss is not None else NO_LOSS,
             "final_val_loss": last_val,
         },
     }
