@@ -30,7 +30,7 @@ from modeling_randommask import (
     RandomMaskSchedule,
 )
 from modeling_randommask.data import default_corpus
-from tokenization import KmerTokenizer
+from modeling_randommask.tokenization import KmerTokenizer
 
 GENOME = default_corpus()[0]
 

@@ -329,7 +329,7 @@ def windows_per_second(fasta: Path, corpus_dir: Path, batches: int = 200) -> dic
     import torch
 
     from modeling_randommask.data import GenomeDataConfig, build_genome_datasets
-    from tokenization import KmerTokenizer
+    from modeling_randommask.tokenization import KmerTokenizer
 
     torch.set_num_threads(1)
     tokenizer = KmerTokenizer(k=6)

@@ -41,7 +41,7 @@ from torch.utils.data import DataLoader
 from modeling_randommask.data import GenomeDataConfig, build_genome_datasets, default_corpus, read_genome
 from modeling_randommask.data.fasta import open_unzipped
 from modeling_randommask.masking import DataCollatorForRandomMask, RandomMaskSchedule
-from tokenization import KmerTokenizer
+from modeling_randommask.tokenization import KmerTokenizer
 
 REVCOMP = str.maketrans("ACGTRYKMBVDHNSWU", "TGCAYRMKVBHDNSWA")
 

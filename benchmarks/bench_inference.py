@@ -39,7 +39,7 @@ from modeling_randommask.inference import (
 )
 from modeling_randommask.inference.windows import default_overlap
 from modeling_randommask.pipeline_randommask import BASES, DEFAULT_BATCH_TOKENS
-from tokenization import KmerTokenizer
+from modeling_randommask.tokenization import KmerTokenizer
 
 MIXES = {"short": (50, 600), "long": (50, 5000)}
 

@@ -21,8 +21,8 @@ import torch
 from mlm_step import genome_windows, train_step
 
 from modeling_randommask import RandomMaskConfig, RandomMaskForSequenceClassification
+from modeling_randommask.tokenization import KmerTokenizer
 from modeling_randommask.training.finetuning import FinetuneArguments, with_lora
-from tokenization import KmerTokenizer
 
 
 def _batch(batch_size: int, bases: int) -> dict[str, torch.Tensor]:

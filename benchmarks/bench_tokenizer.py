@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from transformers.models.bert.tokenization_bert_legacy import BertTokenizerLegacy
 
-from tokenization import KmerTokenizer
+from modeling_randommask.tokenization import KmerTokenizer
 
 REPO = Path(__file__).resolve().parents[1]
 GENOME = REPO / "modeling_randommask" / "data" / "genomes" / "ecoli_k12_mg1655.fa.gz"

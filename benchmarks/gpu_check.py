@@ -52,9 +52,9 @@ from modeling_randommask import (
     RandomMaskSchedule,
     save_checkpoint,
 )
+from modeling_randommask.tokenization import KmerTokenizer
 from modeling_randommask.training.pretrain_arguments import RECIPES
 from modeling_randommask.training.run_log import read_training_log
-from tokenization import KmerTokenizer
 
 REPO = Path(__file__).resolve().parents[1]
 BF16 = torch.bfloat16

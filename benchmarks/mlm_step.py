@@ -17,7 +17,7 @@ from transformers import BertConfig, BertForMaskedLM
 
 from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM
 from modeling_randommask.data import default_corpus, read_genome
-from tokenization import KmerTokenizer
+from modeling_randommask.tokenization import KmerTokenizer
 
 NAMES = ("bert", "randommask")
 _BERT_FIELDS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",

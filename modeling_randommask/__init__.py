@@ -7,6 +7,10 @@ inside checkpoints; the sub-packages are the tooling, by stage: ``data`` -> ``ma
 The public names below load lazily (PEP 562), and so do the sub-packages' (``lazy_exports``):
 ``import modeling_randommask.data.seeding`` loads that module only, not the stages beside it or torch's training
 stack, and a command can set its environment before torch is imported.
+
+``tokenization/`` and ``model_cards/`` are folders beside this package in the repository and are installed inside it
+(``modeling_randommask.tokenization``: ``pyproject.toml`` maps them), so an install claims no generic top-level name;
+in a source checkout the same names find the folders beside the package.
 """
 
 from __future__ import annotations
@@ -14,7 +18,33 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+__version__ = "0.2.0.dev0"
+OLD_NAMES_REMOVED_IN = "0.3.0"
+"""The release that removes every deprecated spelling: options, ``randommask-*`` scripts, ``import tokenization``
+(CHANGELOG.md lists them)."""
+
+_HERE = Path(__file__).resolve().parent
+_BESIDE = {f"{__name__}.{name}": _HERE.parent / name for name in ("tokenization", "model_cards")}
+
+
+class _SourceCheckoutFinder:  # a meta path finder (importlib.abc.MetaPathFinder: 90 ms to import, for nothing)
+    """Finds ``modeling_randommask.tokenization`` and ``.model_cards`` in the folders beside the package, where a
+    source checkout (``PYTHONPATH``, an editable install) has them; an installed wheel has them inside."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        init = _BESIDE[fullname] / "__init__.py" if fullname in _BESIDE else None
+        if init is None or not init.is_file():
+            return None
+        from importlib.util import spec_from_file_location
+
+        return spec_from_file_location(fullname, init, submodule_search_locations=[str(init.parent)])
+
+
+if not (_HERE / "tokenization").is_dir():  # first: an editable install's finder may map these names to another tree
+    sys.meta_path.insert(0, _SourceCheckoutFinder())
 
 
 def lazy_exports(package: str, public: dict[str, list[str]]) -> tuple[list[str], Callable, Callable]:

@@ -13,7 +13,7 @@ from conftest import ECOLI
 
 from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM, save_checkpoint
 from modeling_randommask.data.fasta import read_genome
-from tokenization import KmerTokenizer
+from modeling_randommask.tokenization import KmerTokenizer
 
 # Where each split's windows start in the genome: far apart, so no window occurs in two splits.
 SPLIT_STARTS = {"train": 0, "dev": 2_000_000, "test": 3_000_000}

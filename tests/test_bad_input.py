@@ -32,10 +32,10 @@ from modeling_randommask.data.options import USER_ERRORS, parse_cli
 from modeling_randommask.data.tasks import build_datasets, load_task
 from modeling_randommask.hub.checkpoint import load_masked_lm, save_checkpoint
 from modeling_randommask.modeling_randommask import RandomMaskForMaskedLM
+from modeling_randommask.tokenization import KmerTokenizer
 from modeling_randommask.training.finetuning import FinetuneArguments, finetune, parse_finetune_args
 from modeling_randommask.training.pretrain_arguments import PretrainArguments, parse_args
 from modeling_randommask.training.pretraining import pretrain
-from tokenization import KmerTokenizer
 
 UNK = 1
 

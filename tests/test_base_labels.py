@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modeling_randommask.data.base_labels import IGNORE_INDEX, BaseAlignment, token_labels
-from tokenization import KmerTokenizer
+from modeling_randommask.tokenization import KmerTokenizer
 
 
 def _reference_token(base: int, num_bases: int, k: int, stride: int) -> int:

@@ -18,8 +18,8 @@ from modeling_randommask.pipeline_randommask import (
     output_columns,
     vocab_base_order,
 )
-from tokenization import KmerTokenizer
-from tokenization.kmer_vocab import VOCAB_BASE_ORDER
+from modeling_randommask.tokenization import KmerTokenizer
+from modeling_randommask.tokenization.kmer_vocab import VOCAB_BASE_ORDER
 
 
 def tiny_model(k: int, stride: int, seed: int = 0) -> tuple[RandomMaskForMaskedLM, KmerTokenizer]:

@@ -29,7 +29,7 @@ from modeling_randommask.inference import (
     sample_stretches,
 )
 from modeling_randommask.inference.bits_per_base import MARKOV_FIT_PIECE
-from tokenization import KmerTokenizer
+from modeling_randommask.tokenization import KmerTokenizer
 
 
 def ascii(dna: str) -> np.ndarray:

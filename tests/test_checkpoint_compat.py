@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 from modeling_randommask import RandomMaskForMaskedLM
 from modeling_randommask.hub.travelling_files import TRAVELLING_FILES, travelling_files
 from modeling_randommask.inference import base_probabilities
-from tokenization import KmerTokenizer
+from modeling_randommask.tokenization import KmerTokenizer
 
 COMPAT = Path(__file__).parent / "compat"
 sys.path.insert(0, str(COMPAT))

@@ -10,17 +10,20 @@ import pytest
 import tomllib
 from conftest import REPO
 
+from modeling_randommask import OLD_NAMES_REMOVED_IN
 from modeling_randommask.analysis.diagnostics import AnalyzeArguments
 from modeling_randommask.analysis.in_domain import InDomainArguments
 from modeling_randommask.analysis.reproduction import ReproduceArguments
+from modeling_randommask.cli.main import COMMANDS as CLI_COMMANDS
+from modeling_randommask.cli.main import command_module
 from modeling_randommask.data.options import parse_cli
 from modeling_randommask.inference.embeddings import EmbedArguments
 from modeling_randommask.inference.variants import ScoreVariantsArguments
+from modeling_randommask.masking.saved_masking import OLD_MASKING_FILE
 from modeling_randommask.training.finetuning import FinetuneArguments
 from modeling_randommask.training.pretrain_arguments import PretrainArguments
 
-COMMANDS = [target.split(":")[0] for target in
-            tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"].values()]
+COMMANDS = [command_module(command) for command in CLI_COMMANDS]
 # The dataclasses whose renamed options each command parses (embed's old --pooling is finetune's --pooling).
 ARGUMENT_TYPES = {"analyze": AnalyzeArguments, "embed": EmbedArguments, "finetune": FinetuneArguments,
                   "benchmark_gue": FinetuneArguments, "pretrain": PretrainArguments, "reproduce": ReproduceArguments,
@@ -65,8 +68,9 @@ def test_old_spellings_still_work_and_say_so(capsys):
     assert (args.model, args.output_dir, args.bits_genome, args.per_device_eval_batch_size) == (["a", "b"], "x",
                                                                                                  "g.fa", 2)
     assert capsys.readouterr().err.splitlines() == [
-        "--models is deprecated, use --model", "--out_dir is deprecated, use --output_dir",
-        "--bits-fasta is deprecated, use --bits_genome", "--batch_size is deprecated, use --per_device_eval_batch_size"]
+        f"{old} is deprecated, use {new} (removed in {OLD_NAMES_REMOVED_IN})" for old, new in
+        [("--models", "--model"), ("--out_dir", "--output_dir"), ("--bits-fasta", "--bits_genome"),
+         ("--batch_size", "--per_device_eval_batch_size")]]
     (args,) = parse_cli(ScoreVariantsArguments, ["--model", "m", "--reference", "r.fa", "--variants", "v.vcf",
                                                  "--output", "o.tsv"])
     assert args.genome == ["r.fa"]
@@ -81,3 +85,15 @@ def test_benchmark_offers_no_task_option_it_would_replace(helps, capsys):
     with pytest.raises(SystemExit):
         parse_benchmark_args(["--model", "m", "--tasks", "a", "--task", "b"])
     assert "unrecognized arguments: --task b" in capsys.readouterr().err
+
+
+def test_the_changelog_lists_every_deprecated_spelling_with_its_removal_version():
+    """CHANGELOG.md names each old spelling under the release that removes it, the one the code's lines say."""
+    changelog = (REPO / "CHANGELOG.md").read_text(encoding="utf-8")
+    section = changelog.split(f"### Deprecated: removed in {OLD_NAMES_REMOVED_IN}\n", 1)[1].split("\n### ", 1)[0]
+    scripts = [name for name in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+               if name.startswith("randommask-")]
+    options = {old for kind in ARGUMENT_TYPES.values() for old in getattr(kind, "RENAMED_OPTIONS", {})}
+    spellings = [*scripts, *sorted(options), OLD_MASKING_FILE, "import tokenization"]
+    assert len(scripts) == 10 and len(options) >= 7
+    assert [spelling for spelling in spellings if f"`{spelling}" not in section] == []

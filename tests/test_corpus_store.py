@@ -47,7 +47,7 @@ from modeling_randommask.data.corpus_store import (
 from modeling_randommask.data.fasta import FastaFormatError, non_acgt_runs, read_genome
 from modeling_randommask.data.genome_windows import GenomeDataConfig, build_genome_datasets
 from modeling_randommask.data.options import parse_cli
-from tokenization import KmerTokenizer
+from modeling_randommask.tokenization import KmerTokenizer
 
 TOKENIZER = KmerTokenizer(k=6)
 CHR2 = DATA_DIR / "genomes" / "human_chr2_0-2.33M.fa.gz"  # bgzip, soft-masked, an N telomere

@@ -33,8 +33,8 @@ from modeling_randommask.analysis.diagnostics import (
     read_fasta_windows,
 )
 from modeling_randommask.hub.checkpoint import load_masked_lm
+from modeling_randommask.tokenization import KmerTokenizer, kmer_vocab
 from modeling_randommask.training.run_log import read_training_log
-from tokenization import KmerTokenizer, kmer_vocab
 
 TOKENIZER = KmerTokenizer(k=6)
 

@@ -13,7 +13,7 @@ from safetensors.numpy import load_file
 from modeling_randommask import RandomMaskForMaskedLM, save_checkpoint
 from modeling_randommask.inference import EmbedArguments, embed, embed_to_file, read_sequences, tile
 from modeling_randommask.inference import embeddings as embeddings_module
-from tokenization import KmerTokenizer
+from modeling_randommask.tokenization import KmerTokenizer
 
 
 def reverse_complement(dna: str) -> str:

@@ -24,7 +24,7 @@ from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, Rando
 from modeling_randommask.data import fasta, genome_windows
 from modeling_randommask.data.fasta import FastaFormatError, default_corpus, fasta_files, read_genome
 from modeling_randommask.data.genome_windows import GenomeDataConfig, build_genome_datasets
-from tokenization import KmerTokenizer
+from modeling_randommask.tokenization import KmerTokenizer
 
 GENOMES = DATA_DIR / "genomes"
 CHR22 = GENOMES / "human_chr22_20-21M.fa.gz"  # 1 Mb holding one 100 kb run of N

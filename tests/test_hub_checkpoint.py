@@ -22,7 +22,7 @@ from modeling_randommask.modeling_randommask import (
     RandomMaskForSequenceClassification,
     RandomMaskForTokenClassification,
 )
-from tokenization.tokenization_kmer import KmerTokenizer
+from modeling_randommask.tokenization.tokenization_kmer import KmerTokenizer
 
 pytestmark = pytest.mark.slow  # loads the saved folders in a separate interpreter
 LABELS = {0: "no_binding", 1: "binding"}

@@ -14,7 +14,7 @@ from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM, RandomM
 from modeling_randommask.hub.checkpoint import save_checkpoint
 from modeling_randommask.inference import base_probabilities, load_model
 from modeling_randommask.pipeline_randommask import CUSTOM_PIPELINES, TASK
-from tokenization import KmerTokenizer
+from modeling_randommask.tokenization import KmerTokenizer
 
 pytestmark = pytest.mark.slow  # a separate interpreter
 

@@ -27,7 +27,7 @@ from modeling_randommask.hub.model_source import CheckpointError, load_model_con
 from modeling_randommask.inference import load_model, open_writer, read_sequences
 from modeling_randommask.inference.variants import VariantFileError, VariantReader
 from modeling_randommask.modeling_randommask import RandomMaskForSequenceClassification
-from tokenization import KmerTokenizer
+from modeling_randommask.tokenization import KmerTokenizer
 
 
 def lambda_dna(start: int, length: int) -> str:

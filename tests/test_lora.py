@@ -11,9 +11,9 @@ from safetensors.torch import load_file
 from synthetic_tasks import tiny_checkpoint, write_gc_task
 
 from modeling_randommask import RandomMaskForSequenceClassification
+from modeling_randommask.tokenization import KmerTokenizer
 from modeling_randommask.training.finetune_recipes import finetune_training_arguments
 from modeling_randommask.training.finetuning import FinetuneArguments, finetune
-from tokenization import KmerTokenizer
 
 pytestmark = pytest.mark.slow
 

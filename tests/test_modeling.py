@@ -21,7 +21,7 @@ from modeling_randommask.modeling_randommask import (
     RandomMaskForTokenClassification,
     RandomMaskModel,
 )
-from tokenization import KmerTokenizer, kmer_size_of_vocab, kmer_vocab
+from modeling_randommask.tokenization import KmerTokenizer, kmer_size_of_vocab, kmer_vocab
 
 TINY = {"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 2, "intermediate_size": 256}
 

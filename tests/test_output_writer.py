@@ -22,7 +22,7 @@ from modeling_randommask.cli import embed as embed_cli
 from modeling_randommask.cli import score_variants as variants_cli
 from modeling_randommask.data.output_files import OutputError, check_new_outputs, partial_file, write_whole
 from modeling_randommask.inference import open_writer, read_sequences
-from tokenization import KmerTokenizer
+from modeling_randommask.tokenization import KmerTokenizer
 
 DNA = "ACGTTGCAAGGCTTAACCGGATCGATTACG" * 40
 

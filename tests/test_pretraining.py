@@ -129,12 +129,15 @@ def test_one_seed_gives_identical_checkpoints_in_two_processes(tmp_path):
     assert not all(torch.equal(first[k], other[k]) for k in first)
 
 
-def test_two_gloo_ranks_read_different_windows_under_one_schedule(tmp_path):
+@pytest.mark.parametrize("program", [[str(REPO / "examples" / "pretrain.py")], ["-m", "modeling_randommask", "pretrain"]],
+                         ids=["script", "module"])
+def test_two_gloo_ranks_read_different_windows_under_one_schedule(tmp_path, program):
+    """``accelerate launch examples/pretrain.py`` and ``accelerate launch -m modeling_randommask pretrain``."""
     out = tmp_path / "ddp"
     env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", ACCELERATE_USE_CPU="1", PYTHONPATH=str(REPO))
     command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
-               str(REPO / "examples" / "pretrain.py"), *QUICK, "--max_steps", "6", "--output_dir", str(out)]
+               *program, *QUICK, "--max_steps", "6", "--output_dir", str(out)]
     done = subprocess.run(command, check=False, env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
 

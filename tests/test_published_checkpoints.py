@@ -24,7 +24,7 @@ from modeling_randommask import (
     load_masked_lm,
 )
 from modeling_randommask.hub.checkpoint import save_checkpoint
-from tokenization import KmerTokenizer
+from modeling_randommask.tokenization import KmerTokenizer
 
 HEADS = {"masked-lm": (RandomMaskForMaskedLM, "mlm_logits"),
          "sequence-classification": (RandomMaskForSequenceClassification, "cls_logits")}

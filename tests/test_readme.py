@@ -11,13 +11,21 @@ import sys
 import pytest
 from conftest import REPO
 
+from modeling_randommask.cli.main import COMMANDS as CLI_COMMANDS
+
 README = (REPO / "README.md").read_text(encoding="utf-8")
 BLOCKS = [(README[: m.start()].count("\n") + 1, m.group(1), m.group(2))
           for m in re.finditer(r"^```(\w+)\n(.*?)^```", README, re.DOTALL | re.MULTILINE)]
 PYTHON = [(line, code) for line, language, code in BLOCKS if language == "python" and not code.startswith("# fragment")]
+# A command line runs a script as examples/<name>.py, randommask <name> or -m modeling_randommask <name> (name with -).
+PROGRAM = re.compile(rf"examples/(\w+)\.py|(?:(?<![\w-])randommask|-m modeling_randommask) ({'|'.join(CLI_COMMANDS)})\b")
 COMMANDS = [(line, command) for line, language, code in BLOCKS if language == "bash"
             for command in re.sub(r"\\\n\s*", " ", code).splitlines()
-            if re.search(r"examples/\w+\.py", command)]
+            if PROGRAM.search(command.split("#")[0])]
+
+
+def _script(match: re.Match) -> str:
+    return match[1] or match[2].replace("-", "_")
 
 
 @pytest.mark.slow
@@ -32,12 +40,15 @@ def test_python_blocks_run_as_pasted(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("script", sorted({m for _, c in COMMANDS for m in re.findall(r"examples/(\w+)\.py", c)}))
+@pytest.mark.parametrize("script", sorted({_script(m) for _, c in COMMANDS for m in PROGRAM.finditer(c.split("#")[0])}))
 def test_command_lines_use_options_the_scripts_accept(script):
+    assert (REPO / "examples" / f"{script}.py").is_file() or script == "env", f"README names no command {script}"
     accepted = set(re.findall(r"--\w+", subprocess.run(
-        [sys.executable, str(REPO / "examples" / f"{script}.py"), "--help"], capture_output=True, text=True,
-        check=True, cwd=REPO, env={"PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}).stdout))
+        [sys.executable, "-m", "modeling_randommask", script.replace("_", "-"), "--help"], capture_output=True,
+        text=True, check=True, cwd=REPO, env={"PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+    ).stdout))
     for line, command in COMMANDS:
-        if f"examples/{script}.py" in command:
-            used = set(re.findall(r"(?<!\S)--\w+", command.split(f"examples/{script}.py", 1)[1].split("#")[0]))
-            assert used <= accepted, f"README.md line {line}: {sorted(used - accepted)} not options of {script}.py"
+        for match in PROGRAM.finditer(command := command.split("#")[0]):
+            if _script(match) == script:
+                used = set(re.findall(r"(?<!\S)--\w+", command[match.end():]))
+                assert used <= accepted, f"README.md line {line}: {sorted(used - accepted)} not options of {script}"

@@ -19,10 +19,10 @@ from local_hub import hub_env, start_hub
 from modeling_randommask.data.corpus_store import load_sources, prepare_store
 from modeling_randommask.data.genome_windows import GenomeDataConfig, build_genome_datasets
 from modeling_randommask.data.sequence_sources import SequenceSourceError, corpus_sources
+from modeling_randommask.tokenization import KmerTokenizer
 from modeling_randommask.training.checkpoints import CheckpointError
 from modeling_randommask.training.pretrain_arguments import parse_args
 from modeling_randommask.training.pretraining import pretrain
-from tokenization import KmerTokenizer
 
 SEQUENCES = [lambda_dna(1000 * i, 120 + 7 * i) for i in range(30)]
 

@@ -11,7 +11,7 @@ from modeling_randommask.data.fasta import read_genome
 from modeling_randommask.data.genome_windows import GenomeDataConfig, build_genome_datasets
 from modeling_randommask.masking.collator import DataCollatorForRandomMask
 from modeling_randommask.masking.schedule import RandomMaskSchedule
-from tokenization import KmerTokenizer
+from modeling_randommask.tokenization import KmerTokenizer
 
 TOKENIZER = KmerTokenizer(k=6)
 WINDOW = TOKENIZER.bases_for_tokens(64 - 2)  # 67 bases

@@ -19,7 +19,7 @@ from modeling_randommask.data.tasks import (
     max_length_for,
     token_lengths,
 )
-from tokenization import KmerTokenizer
+from modeling_randommask.tokenization import KmerTokenizer
 
 GUE = DATA_DIR / "gue"
 CORE_TATA = GUE / "prom" / "prom_core_tata"
@@ -257,8 +257,7 @@ def test_build_datasets_regression(tmp_path, seqs, char_tokenizer):
 
 
 def test_kmer_tokenizer_lengths(core_tata):
-    kmer = pytest.importorskip("tokenization.tokenization_kmer", reason="KmerTokenizer not in the tree yet")
-    tok = kmer.KmerTokenizer(k=6)
+    tok = KmerTokenizer(k=6)
     seqs = core_tata.sequences["dev"][:50]
     counted = token_lengths(seqs, tok)
     assert counted.tolist() == [len(tok(s, add_special_tokens=False)["input_ids"]) for s in seqs]

@@ -12,9 +12,9 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 from modeling_randommask.data.base_labels import BaseAlignment
 from modeling_randommask.data.tasks import build_datasets, load_task
+from modeling_randommask.tokenization import KmerTokenizer
 from modeling_randommask.training.finetune_recipes import finetune_training_arguments
 from modeling_randommask.training.finetuning import FinetuneArguments, finetune, finetune_summary
-from tokenization import KmerTokenizer
 
 
 def _write(folder, rows_by_split):

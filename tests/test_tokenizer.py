@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from modeling_randommask.hub.travelling_files import TOKENIZER_CODE
-from tokenization import SPECIAL_TOKENS, KmerTokenizer, kmer_vocab
+from modeling_randommask.tokenization import SPECIAL_TOKENS, KmerTokenizer, kmer_vocab
 
 
 def read_fasta(path: Path) -> str:

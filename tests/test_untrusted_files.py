@@ -16,7 +16,7 @@ from modeling_randommask import (
     save_checkpoint,
 )
 from modeling_randommask.hub.travelling_files import travelling_files
-from tokenization import KmerTokenizer
+from modeling_randommask.tokenization import KmerTokenizer
 
 REPO = Path(__file__).resolve().parents[1]
 TRAVELLING = travelling_files(with_pipeline=True)

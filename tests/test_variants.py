@@ -11,7 +11,7 @@ from conftest import REPO, lambda_dna, run_script, tiny_masked_lm
 
 from modeling_randommask import save_checkpoint
 from modeling_randommask.inference import ScoreVariantsArguments, base_probabilities, score_variants
-from tokenization import KmerTokenizer
+from modeling_randommask.tokenization import KmerTokenizer
 
 CHR_A = lambda_dna(2_000, 100) + lambda_dna(2_100, 50).lower() + lambda_dna(2_150, 150)  # soft-masked 101..150
 CHR_B = lambda_dna(7_000, 40)  # shorter than a window: the window is the whole contig

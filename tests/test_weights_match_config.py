@@ -12,8 +12,8 @@ from modeling_randommask.cli import embed as embed_cli
 from modeling_randommask.hub.checkpoint import load_masked_lm
 from modeling_randommask.hub.model_source import CheckpointError
 from modeling_randommask.modeling_randommask import RandomMaskForSequenceClassification
+from modeling_randommask.tokenization import KmerTokenizer
 from modeling_randommask.training.finetuning import _load_head
-from tokenization import KmerTokenizer
 
 DNA = "ACGTTGCAAGGCTTAACCGGATCGATTACG" * 3
 

@@ -21,14 +21,13 @@ from pathlib import Path
 import torch
 from transformers import TrainingArguments
 
-from tokenization import KmerTokenizer
-
 from ..data.output_files import write_whole
 from ..data.tasks import TaskData, train_subset
 from ..evaluation.kmer_baseline import kmer_baseline
 from ..hub.checkpoint import save_checkpoint
 from ..hub.model_source import load_model_config
 from ..modeling_randommask import RandomMaskForMaskedLM
+from ..tokenization import KmerTokenizer
 from ..training.finetuning import FinetuneArguments, finetune
 from ..training.pretraining import sinusoidal_init_
 

@@ -31,9 +31,6 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from tokenization import KmerTokenizer
-from tokenization.kmer_vocab import VOCAB_BASE_ORDER, kmer_size_of_vocab
-
 from ..configuration_randommask import NUM_SPECIAL_TOKENS
 from ..data.fasta import default_corpus, read_genome
 from ..data.genome_windows import GenomeDataConfig
@@ -44,6 +41,8 @@ from ..hub.model_source import check_model_source
 from ..inference import bits_per_base as bpb
 from ..inference.markov import MAX_ORDER
 from ..pipeline_randommask import DEFAULT_RULE, RULES
+from ..tokenization import KmerTokenizer
+from ..tokenization.kmer_vocab import VOCAB_BASE_ORDER, kmer_size_of_vocab
 from ..training.run_log import TrainingCurve, log_file, read_training_log
 
 logger = logging.getLogger(__name__)

@@ -30,8 +30,6 @@ from typing import Any, ClassVar, get_args
 
 import numpy as np
 
-from tokenization import KmerTokenizer
-
 from ..data.corpus_store import load_genome
 from ..data.genome_windows import GenomeDataConfig, build_genome_datasets
 from ..data.options import InputError, OptionError, check_distinct, check_output_folder, check_ranges
@@ -48,6 +46,7 @@ from ..inference.bits_per_base import (
 )
 from ..inference.loading import load_model
 from ..masking.schedule import MaskingPreset
+from ..tokenization import KmerTokenizer
 from ..training.checkpoints import describe_change
 from ..training.finetune_recipes import finetune_training_arguments
 from ..training.finetuning import FinetuneArguments

@@ -1,4 +1,4 @@
-"""The command lines, one module per command (``randommask-<command>`` once installed, or ``examples/<command>.py``),
+"""The command lines, one module per command (``randommask <command>``: ``main.py``; or ``examples/<command>.py``),
 all run through ``entry.run_command``: the same environment, logging and error reporting everywhere.
 
 The top stage: it drives every other and nothing imports it. Importing it sets the OpenMP wait policy before any

@@ -1,4 +1,7 @@
-"""``randommask-analyze`` (``examples/analyze.py``): the paper's three diagnostics and bits per base on checkpoints."""
+"""The paper's three diagnostics and bits per base, on one or more checkpoints.
+
+``randommask analyze`` (``examples/analyze.py``).
+"""
 
 from __future__ import annotations
 

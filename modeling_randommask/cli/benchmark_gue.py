@@ -1,4 +1,7 @@
-"""``randommask-benchmark-gue`` (``examples/benchmark_gue.py``): fine-tune on several tasks beside both baselines."""
+"""Fine-tune a checkpoint on several tasks, beside a 6-mer model and the same model from scratch.
+
+``randommask benchmark-gue`` (``examples/benchmark_gue.py``).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""``randommask-embed`` (``examples/embed.py``): embeddings of DNA sequences of any length, per sequence or per base."""
+"""Embeddings of DNA sequences of any length, per sequence or per base.
+
+``randommask embed`` (``examples/embed.py``).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""``randommask-finetune`` (``examples/finetune.py``): fine-tune a checkpoint on one task folder, over seeds."""
+"""Fine-tune a checkpoint on one task folder, over seeds.
+
+``randommask finetune`` (``examples/finetune.py``).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""``randommask-in-domain`` (``examples/in_domain.py``): the in-domain study on human DNA, DNABERT masking against
-RandomMask over seeds, against Markov models, random weights and a 6-mer model."""
+"""The in-domain study on human DNA: DNABERT masking against RandomMask over seeds.
+
+``randommask in-domain`` (``examples/in_domain.py``), against Markov models, random weights and a 6-mer model
+too.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""``randommask-make-demo-task`` (``examples/make_demo_task.py``): a small task from the embedded genomes, 100 bp
-fragments of phage lambda (1) or E. coli (0), so fine-tuning runs on a fresh clone."""
+"""A small task from the embedded genomes: 100 bp fragments of phage lambda (1) or E. coli (0).
+
+``randommask make-demo-task`` (``examples/make_demo_task.py``), so that fine-tuning runs on a fresh clone.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     def body() -> None:
         (args,) = parse_cli(DemoTaskArguments, argv)
         folder = write_phage_host_task(args.output_dir, seed=args.seed, overwrite=args.overwrite_output_dir)
-        print(f"wrote {folder}/train,dev,test.csv.gz (2,000 / 300 / 300 fragments); next: python examples/finetune.py "
+        print(f"wrote {folder}/train,dev,test.csv.gz (2,000 / 300 / 300 fragments); next: randommask finetune "
               f"--model outputs/randommask-tiny --task {folder} --output_dir outputs/ft-demo")
 
     run_command(body)

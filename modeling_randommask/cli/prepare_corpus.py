@@ -1,5 +1,8 @@
-"""``randommask-prepare-corpus`` (``examples/prepare_corpus.py``): parse FASTA files, sequence files or a dataset
-once into the memory-mapped corpus store that every rank of later pretraining runs maps."""
+"""Parse FASTA files, sequence files or a dataset once into the memory-mapped corpus store that pretraining maps.
+
+``randommask prepare-corpus`` (``examples/prepare_corpus.py``): every rank of later pretraining runs maps the
+store instead of parsing the inputs.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""``randommask-pretrain`` (``examples/pretrain.py``): pretrain on FASTA files with the RandomMask curriculum."""
+"""Pretrain a model on FASTA files with the RandomMask curriculum.
+
+``randommask pretrain`` (``examples/pretrain.py``); on several devices
+``accelerate launch -m modeling_randommask pretrain ...`` (or ``accelerate launch examples/pretrain.py ...``).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""``randommask-reproduce`` (``examples/reproduce.py``): the mini reproduction of the paper at CPU scale."""
+"""The paper's mini reproduction at CPU scale: three pretrainings, fine-tuned on GUE tasks.
+
+``randommask reproduce`` (``examples/reproduce.py``).
+"""
 
 from __future__ import annotations
 

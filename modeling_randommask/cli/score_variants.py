@@ -1,4 +1,7 @@
-"""``randommask-score-variants`` (``examples/score_variants.py``): zero-shot scores of VCF or table variants."""
+"""Zero-shot scores of variants from a VCF or a table.
+
+``randommask score-variants`` (``examples/score_variants.py``).
+"""
 
 from __future__ import annotations
 

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from .. import OLD_NAMES_REMOVED_IN
+
 
 def check_ranges(options: Any, *, positive: Iterable[str] = (), non_negative: Iterable[str] = ()) -> None:
     """Raise one ``ValueError`` naming every ``--option`` of ``options`` that is not a finite number > 0
@@ -76,16 +78,21 @@ def parse_cli(dataclass_types: Any, argv: list[str] | None = None, defaults: dic
     return parse_with(parser, argv)
 
 
+def deprecation_note(old: str, new: str) -> str:
+    """The one line every deprecated spelling (option, script, import path) prints when used."""
+    return f"{old} is deprecated, use {new} (removed in {OLD_NAMES_REMOVED_IN})"
+
+
 def replace_renamed_options(argv: list[str], renamed: dict[str, str]) -> list[str]:
     """``argv`` with every old option name of ``renamed`` (``{"--old": "--new"}``, the dataclasses'
-    ``RENAMED_OPTIONS``) replaced by its new one, saying so once per use: old spellings keep working for one release,
-    and ``--help`` shows only the command-line vocabulary (README: Layout)."""
+    ``RENAMED_OPTIONS``) replaced by its new one, saying so once per use: old spellings keep working until
+    ``OLD_NAMES_REMOVED_IN`` (CHANGELOG.md), and ``--help`` shows only the command-line vocabulary (README: Layout)."""
     replaced = []
     for arg in argv:
         name, equals, value = arg.partition("=")
         new = renamed.get("--" + name[2:].replace("-", "_")) if name.startswith("--") else None
         if new is not None:
-            print(f"{name} is deprecated, use {new}", file=sys.stderr)
+            print(deprecation_note(name, new), file=sys.stderr)
             arg = new + equals + value
         replaced.append(arg)
     return replaced

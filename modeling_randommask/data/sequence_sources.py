@@ -33,8 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tokenization.tokenization_kmer import join_spaced_kmers
-
+from ..tokenization.tokenization_kmer import join_spaced_kmers
 from .corpus_store import FastaSource, _file_digest
 from .fasta import _CLEAN, _WHITESPACE, FASTA_SUFFIXES, IUPAC, HashingReader, fasta_files, open_unzipped
 from .options import InputError

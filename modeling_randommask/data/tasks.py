@@ -42,8 +42,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from tokenization.tokenization_kmer import join_spaced_kmers
-
+from ..tokenization.tokenization_kmer import join_spaced_kmers
 from .base_labels import token_labels
 from .fasta import letter_counts, open_unzipped
 from .options import InputError

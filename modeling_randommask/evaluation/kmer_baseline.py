@@ -15,10 +15,9 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import sparse
 
-from tokenization import KmerTokenizer
-
 from ..configuration_randommask import NUM_SPECIAL_TOKENS
 from ..data.tasks import TaskData
+from ..tokenization import KmerTokenizer
 from .metrics import PRIMARY_METRIC, classification_metrics, regression_metrics
 
 logger = logging.getLogger(__name__)

@@ -17,10 +17,9 @@ from safetensors import SafetensorError
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.utils import logging as transformers_logging
 
-from tokenization import KmerTokenizer
-
 from .. import pipeline_randommask
 from ..modeling_randommask import RandomMaskForMaskedLM
+from ..tokenization import KmerTokenizer
 from .dnabert import from_dnabert
 from .model_source import (
     CheckpointError,

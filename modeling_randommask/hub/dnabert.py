@@ -10,10 +10,9 @@ from pathlib import Path
 
 from transformers import BertConfig, BertForMaskedLM, PreTrainedConfig
 
-from tokenization import kmer_size_of_vocab, kmer_vocab
-
 from ..configuration_randommask import RandomMaskConfig
 from ..modeling_randommask import RandomMaskForMaskedLM
+from ..tokenization import kmer_size_of_vocab, kmer_vocab
 from .model_source import CheckpointError, check_loaded_weights
 
 # BertConfig fields that carry over unchanged (the architecture; everything else is ours or irrelevant).

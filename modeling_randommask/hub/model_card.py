@@ -2,7 +2,8 @@
 
 Every figure in a card comes from the ``info`` dict the run passes in: a missing section is an error, never a
 default, so a card cannot show a number the run did not produce. The templates live in ``model_cards/`` at the
-repository root (``pretrained.md``, ``finetuned.md``); pass ``template_path`` to use another.
+repository root, installed as ``modeling_randommask.model_cards`` (``pretrained.md``, ``finetuned.md``); pass
+``template_path`` to use another.
 
 Metric values go into the YAML ``model-index`` exactly as given. Fine-tuned cards take the raw values of
 ``metrics.py`` (MCC in [-1, 1]); ``add_benchmark_results`` records the paper's convention, MCC x 100, and names
@@ -20,11 +21,12 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from .. import model_cards
 from ..data.gue import resolve_task
 from ..data.tasks import TaskData
 from ..masking.schedule import RandomMaskSchedule
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "model_cards"
+TEMPLATES = Path(model_cards.__file__).parent
 
 
 def _markers(key: str) -> tuple[str, str]:

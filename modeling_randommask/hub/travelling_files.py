@@ -16,8 +16,8 @@ MODEL_CODE = {
     "modeling_randommask.py": "modeling_randommask.modeling_randommask",
 }
 TOKENIZER_CODE = {
-    "tokenization_kmer.py": "tokenization.tokenization_kmer",
-    "kmer_vocab.py": "tokenization.kmer_vocab",
+    "tokenization_kmer.py": "modeling_randommask.tokenization.tokenization_kmer",
+    "kmer_vocab.py": "modeling_randommask.tokenization.kmer_vocab",
 }
 # Only masked-LM folders: without the MLM head the base-level pipeline would predict from random weights.
 PIPELINE_CODE = {"pipeline_randommask.py": "modeling_randommask.pipeline_randommask"}

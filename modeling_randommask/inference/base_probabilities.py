@@ -14,8 +14,6 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from tokenization import KmerTokenizer
-
 from ..data.fasta import COMPLEMENT
 from ..modeling_randommask import RandomMaskForMaskedLM
 from ..pipeline_randommask import (
@@ -27,6 +25,7 @@ from ..pipeline_randommask import (
     resolve_window,
     token_batches,
 )
+from ..tokenization import KmerTokenizer
 from .sequences import SequenceError, Sequences, from_strings
 
 

@@ -28,12 +28,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from tokenization import KmerTokenizer
-
 from ..data.fasta import IS_ACGT, Sequences, read_genome
 from ..data.genome_windows import GenomeDataConfig, GenomeWindowDataset, build_genome_datasets
 from ..modeling_randommask import RandomMaskForMaskedLM
 from ..pipeline_randommask import BASES, DEFAULT_BATCH_TOKENS, DEFAULT_RULE, resolve_window
+from ..tokenization import KmerTokenizer
 from .base_probabilities import log_probs_at
 from .markov import CONTEXTS, MarkovBaseline
 

@@ -29,12 +29,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from tokenization import KmerTokenizer
-
 from ..data.fasta import COMPLEMENT
 from ..data.options import OptionError, check_ranges
 from ..modeling_randommask import RandomMaskPreTrainedModel
 from ..pipeline_randommask import DEFAULT_BATCH_TOKENS, num_tokens, token_batches, window_inputs
+from ..tokenization import KmerTokenizer
 from .loading import DType, checked_window, load_model, resolve_device
 from .outputs import OUTPUT_SUFFIXES, check_names, check_output, check_suffix, open_writer
 from .sequences import SequenceError, Sequences, read_sequences

@@ -10,12 +10,11 @@ from typing import Literal
 
 import torch
 
-from tokenization import KmerTokenizer
-
 from ..data.options import OptionError
 from ..hub.checkpoint import load_masked_lm
 from ..modeling_randommask import RandomMaskForMaskedLM
 from ..pipeline_randommask import resolve_window
+from ..tokenization import KmerTokenizer
 
 DType = Literal["float32", "bfloat16", "float16"]
 

@@ -16,10 +16,9 @@ from typing import Literal
 import numpy as np
 import torch
 
-from tokenization import KmerTokenizer
-from tokenization.kmer_vocab import VOCAB_BASE_ORDER
-
 from ..pipeline_randommask import output_columns
+from ..tokenization import KmerTokenizer
+from ..tokenization.kmer_vocab import VOCAB_BASE_ORDER
 
 Context = Literal["left", "centred"]
 CONTEXTS = ("left", "centred")

@@ -8,17 +8,21 @@ mask differently from an uninterrupted one, so it is refused.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
+from .. import OLD_NAMES_REMOVED_IN
 from ..data.options import OptionError
 from ..data.output_files import write_whole
+
+logger = logging.getLogger(__name__)
 
 MASKING_FILE = "randommask_masking.json"
 """The masking state's file name in a checkpoint folder."""
 OLD_MASKING_FILE = "masking_schedule.json"
-"""Its name in ``pretrain.py`` checkpoints written before the names were one; those still resume."""
+"""Its name in ``pretrain.py`` checkpoints written before 0.1.0; those resume until ``OLD_NAMES_REMOVED_IN``."""
 
 
 def write_masking_state(checkpoint: str | os.PathLike, state: dict[str, Any]) -> None:
@@ -31,7 +35,11 @@ def masking_state_file(checkpoint: str | os.PathLike) -> Path:
     is there (the path returned need not exist: a caller that requires the file names it when refusing)."""
     folder = Path(checkpoint)
     old = folder / OLD_MASKING_FILE
-    return old if old.is_file() and not (folder / MASKING_FILE).exists() else folder / MASKING_FILE
+    if old.is_file() and not (folder / MASKING_FILE).exists():
+        logger.warning("%s: the masking state under its name before 0.1.0, read until %s; the checkpoints this run "
+                       "saves use %s", old, OLD_NAMES_REMOVED_IN, MASKING_FILE)
+        return old
+    return folder / MASKING_FILE
 
 
 def check_resumed_masking(path: Path, saved: Any, expected: dict[str, Any]) -> None:

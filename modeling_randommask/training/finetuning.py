@@ -42,8 +42,6 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
-from tokenization import KmerTokenizer
-
 from ..configuration_randommask import Pooling, RandomMaskConfig
 from ..data.base_labels import BaseAlignment
 from ..data.gue import resolve_task
@@ -57,6 +55,7 @@ from ..hub.model_card import render_finetuned_card, task_info
 from ..hub.model_source import check_loaded_weights, load_model_config
 from ..hub.upload import push_model_folder
 from ..modeling_randommask import RandomMaskForSequenceClassification, RandomMaskForTokenClassification
+from ..tokenization import KmerTokenizer
 from .finetune_recipes import finetune_training_arguments, task_recipe, training_devices
 from .output_lock import locks_output_dir
 

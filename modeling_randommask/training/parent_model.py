@@ -17,14 +17,13 @@ from dataclasses import dataclass, replace
 
 from huggingface_hub import ModelCard
 
-from tokenization import KmerTokenizer
-
 from ..configuration_randommask import MODEL_SIZES
 from ..data.options import OptionError
 from ..data.strides import kmer_stride_of, tokenization_name
 from ..hub.checkpoint import load_masked_lm
 from ..hub.model_source import check_local_folder
 from ..modeling_randommask import RandomMaskForMaskedLM
+from ..tokenization import KmerTokenizer
 from .pretrain_arguments import PretrainArguments
 
 logger = logging.getLogger(__name__)

@@ -13,13 +13,12 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from tokenization.kmer_vocab import MAX_K
-
 from ..configuration_randommask import ModelSize, RandomMaskConfig
 from ..data.genome_windows import GenomeDataConfig
 from ..data.options import OptionError, check_ranges, parse_with
 from ..data.strides import Tokenization
 from ..masking.schedule import MaskingPreset, RandomMaskSchedule
+from ..tokenization.kmer_vocab import MAX_K
 
 PositionInit = Literal["normal", "sinusoidal"]
 MixedPrecision = Literal["no", "fp16", "bf16"]

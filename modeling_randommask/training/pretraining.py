@@ -23,8 +23,6 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
-from tokenization import KmerTokenizer
-
 from ..configuration_randommask import RandomMaskConfig
 from ..data.genome_windows import GenomeDataConfig, build_genome_datasets
 from ..data.options import OptionError
@@ -37,6 +35,7 @@ from ..inference.bits_per_base import StatisticUnavailable, held_out_bits_per_ba
 from ..masking.collator import DataCollatorForRandomMask
 from ..masking.saved_masking import check_resumed_masking, masking_state_file
 from ..modeling_randommask import RandomMaskForMaskedLM
+from ..tokenization import KmerTokenizer
 from .checkpoints import (
     TRAINING_STATE,
     TrainingState,
@@ -389,7 +388,7 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
     accelerator.end_training()
     accelerator.print(
         f"wrote {output_dir}: model, tokenizer, code, card (README.md), training_log.jsonl, checkpoints/. Next, "
-        f"fine-tune it: python examples/make_demo_task.py && python examples/finetune.py --model {output_dir} "
+        f"fine-tune it: randommask make-demo-task && randommask finetune --model {output_dir} "
         "--task outputs/phage-host --output_dir outputs/ft-demo")
     return output_dir
 

@@ -25,7 +25,11 @@ from modeling_randommask import (
     RandomMaskForTokenClassification,
 )
 from modeling_randommask.hub.checkpoint import save_checkpoint
-from tokenization import KmerTokenizer
+
+try:
+    from modeling_randommask.tokenization import KmerTokenizer
+except ModuleNotFoundError:  # the code of a commit before 0.2.0 on PYTHONPATH (second_release.tar.gz: c6ceb27)
+    from tokenization import KmerTokenizer
 
 # Lowercase, N, a sequence shorter than k and ragged lengths: the tokenizer rules a release could change.
 DNA = ["ACGTACGTTAGCCATG", "ttttGGGGCCCCAAAATTTGA", "ACGNNACGT", "AC", "GATTACAGATTACAGATTACAGATTACA"]
