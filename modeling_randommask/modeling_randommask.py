@@ -398,6 +398,10 @@ class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
         self.bert = RandomMaskModel(config, add_pooling_layer=False)
         self.cls = RandomMaskOnlyMLMHead(config)
         self.post_init()
+        # Tied copies are not written to checkpoints; naming them lets the Trainer re-tie them on resume instead of
+        # warning that they are missing. Only when tied: with `tie_word_embeddings=False` the decoder is a weight of
+        # its own and is saved (as BertForMaskedLM does).
+        self._keys_to_ignore_on_save = set(self._tied_weights_keys) if config.tie_word_embeddings else set()
 
     def get_output_embeddings(self) -> nn.Linear:
         return self.cls.predictions.decoder

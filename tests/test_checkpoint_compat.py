@@ -126,3 +126,18 @@ def test_the_pipelines_private_loading_flags_are_transformers_own():
 
     flags = sorted(name for name in vars(DNABaseProbabilityPipeline) if name.startswith("_load_"))
     assert flags and all(hasattr(Pipeline, name) for name in flags), flags
+
+
+def test_the_model_authors_class_attributes_are_transformers_own():
+    """`_tied_weights_keys` and `_keys_to_ignore_on_save` are the class attributes transformers asks a model author
+    to set (4.57 to 5.x): the first ties the decoder to the word embeddings, the second lets the Trainer re-tie them
+    on resume instead of warning that they are missing (tests/test_masking.py resumes through the Trainer)."""
+    from transformers import PreTrainedModel
+
+    from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM
+
+    assert all(hasattr(PreTrainedModel, name) for name in ("_tied_weights_keys", "_keys_to_ignore_on_save"))
+    tied = RandomMaskForMaskedLM(RandomMaskConfig(vocab_size=69, kmer_size=3, hidden_size=8, num_hidden_layers=1,
+                                                  num_attention_heads=2, intermediate_size=16))
+    assert tied._keys_to_ignore_on_save == set(tied._tied_weights_keys)
+    assert tied.cls.predictions.decoder.weight is tied.bert.embeddings.word_embeddings.weight
