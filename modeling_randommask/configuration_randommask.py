@@ -15,6 +15,10 @@ ConfigBase = getattr(transformers, "PreTrainedConfig", None) or transformers.Pre
 # 5 special tokens ([PAD] [UNK] [CLS] [SEP] [MASK], ids 0..4) then every k-mer: DNABERT's vocabulary layout.
 NUM_SPECIAL_TOKENS = 5
 
+# The label every loss ignores (PyTorch's cross-entropy default): unmasked tokens in masked-LM, special tokens
+# in per-token tasks.
+IGNORE_INDEX = -100
+
 # Where each Auto class finds our code in a saved (flat) checkpoint folder. `save_pretrained` only records the
 # saved class and AutoConfig, so the full map is a config default and every checkpoint carries all five.
 DEFAULT_AUTO_MAP = {

@@ -40,6 +40,8 @@ import torch
 from transformers import Pipeline
 from transformers.utils import logging
 
+from .configuration_randommask import IGNORE_INDEX
+
 logger = logging.get_logger(__name__)
 
 TASK = "dna-base-probabilities"
@@ -177,7 +179,7 @@ def _labelled_logits(model, input_ids: torch.Tensor, attention_mask: torch.Tenso
     ``labelled_logits_only`` makes RandomMask's last layer and head run only there (the loss it also returns is
     ignored); a model without that option gives every position's logits, and the masked ones are picked."""
     device = next(model.parameters()).device
-    labels = torch.where(masked, input_ids, -100)
+    labels = torch.where(masked, input_ids, IGNORE_INDEX)
     labelled_only = "labelled_logits_only" in inspect.signature(model.forward).parameters
     logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), labels=labels.to(device),
                    **({"labelled_logits_only": True} if labelled_only else {})).logits

@@ -1,13 +1,32 @@
 """Concepts the package once defined several times now exist once (issue 34, "every concept once"): code that
 handles one of them handles every place it comes from."""
 
+import ast
 import json
 
 import pytest
+from conftest import REPO
 
+from modeling_randommask.configuration_randommask import IGNORE_INDEX
+from modeling_randommask.data import base_labels
 from modeling_randommask.data.options import USER_ERRORS, CheckpointError
 from modeling_randommask.hub import model_source
+from modeling_randommask.masking import collator
 from modeling_randommask.training import checkpoints
+
+SOURCES = sorted([*(REPO / "modeling_randommask").rglob("*.py"), *(REPO / "tokenization").rglob("*.py")])
+
+
+def _where(found) -> list[str]:
+    """``file:line`` of every node of the package's source that ``found(node)`` accepts."""
+    return [f"{path.relative_to(REPO)}:{node.lineno}" for path in SOURCES
+            for node in ast.walk(ast.parse(path.read_text(), str(path))) if found(node)]
+
+
+def _line(path: str, start: str) -> str:
+    """``path:line`` of the first line of ``path`` that starts with ``start``."""
+    lines = (REPO / path).read_text().splitlines()
+    return f"{path}:{next(number for number, line in enumerate(lines, 1) if line.startswith(start))}"
 
 
 def test_one_checkpoint_error_catches_a_damaged_resume_checkpoint_and_a_bad_model_folder(tmp_path):
@@ -27,3 +46,14 @@ def test_one_checkpoint_error_catches_a_damaged_resume_checkpoint_and_a_bad_mode
     with pytest.raises(CheckpointError, match=r"config.json: hidden_size=30 is not a multiple"):
         model_source.read_config(model)
     assert issubclass(CheckpointError, USER_ERRORS) and issubclass(CheckpointError, ValueError)
+
+
+def test_the_ignored_label_is_defined_once_and_never_written_as_a_bare_number():
+    """``IGNORE_INDEX`` was defined in ``masking.collator`` and ``data.base_labels``, and the model, the pipeline
+    and the pretraining loop wrote -100 inline."""
+    def minus_100(node):
+        return (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
+                and isinstance(node.operand, ast.Constant) and node.operand.value == 100)
+
+    assert _where(minus_100) == [_line("modeling_randommask/configuration_randommask.py", "IGNORE_INDEX = ")]
+    assert collator.IGNORE_INDEX is base_labels.IGNORE_INDEX is IGNORE_INDEX == -100
