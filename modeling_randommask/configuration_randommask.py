@@ -13,6 +13,8 @@ import transformers
 ConfigBase = getattr(transformers, "PreTrainedConfig", None) or transformers.PretrainedConfig
 
 # 5 special tokens ([PAD] [UNK] [CLS] [SEP] [MASK], ids 0..4) then every k-mer: DNABERT's vocabulary layout.
+# The tokenizer's `kmer_vocab.NUM_SPECIAL_TOKENS`, which the model's files cannot import (another folder of
+# the source tree); a test checks that the two agree. Code outside the travelling files imports that one.
 NUM_SPECIAL_TOKENS = 5
 
 # The label every loss ignores (PyTorch's cross-entropy default): unmasked tokens in masked-LM, special tokens

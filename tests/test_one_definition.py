@@ -7,11 +7,13 @@ import json
 import pytest
 from conftest import REPO
 
+from modeling_randommask import configuration_randommask
 from modeling_randommask.configuration_randommask import IGNORE_INDEX
 from modeling_randommask.data import base_labels
 from modeling_randommask.data.options import USER_ERRORS, CheckpointError
 from modeling_randommask.hub import model_source
 from modeling_randommask.masking import collator
+from modeling_randommask.tokenization import NUM_SPECIAL_TOKENS, SPECIAL_TOKENS, KmerTokenizer
 from modeling_randommask.training import checkpoints
 
 SOURCES = sorted([*(REPO / "modeling_randommask").rglob("*.py"), *(REPO / "tokenization").rglob("*.py")])
@@ -57,3 +59,17 @@ def test_the_ignored_label_is_defined_once_and_never_written_as_a_bare_number():
 
     assert _where(minus_100) == [_line("modeling_randommask/configuration_randommask.py", "IGNORE_INDEX = ")]
     assert collator.IGNORE_INDEX is base_labels.IGNORE_INDEX is IGNORE_INDEX == -100
+
+
+def test_the_number_of_special_tokens_is_the_tokenizer_s_and_the_model_files_repeat_it_once():
+    """It was a literal 5 in the configuration, the pipeline and the Markov baseline, and derived again in the
+    tokenizer. The model's travelling files cannot import the tokenizer's folder, so the configuration keeps the
+    one copy they share; everything else imports the tokenizer's."""
+    def defines_special_count(node):
+        return isinstance(node, ast.Assign) and any("NUM_SPECIAL" in ast.unparse(target) for target in node.targets)
+
+    assert _where(defines_special_count) == [
+        _line("modeling_randommask/configuration_randommask.py", "NUM_SPECIAL_TOKENS = "),
+        _line("tokenization/kmer_vocab.py", "NUM_SPECIAL_TOKENS = ")]
+    assert configuration_randommask.NUM_SPECIAL_TOKENS == NUM_SPECIAL_TOKENS == len(SPECIAL_TOKENS)
+    assert KmerTokenizer(k=3).convert_tokens_to_ids("AAA") == NUM_SPECIAL_TOKENS  # the first k-mer's id
