@@ -44,8 +44,8 @@ _WHOLE_NUMBERS = {"kmer_size": 1, "kmer_stride": 1, "hidden_size": 1, "num_hidde
                   "intermediate_size": 1, "max_position_embeddings": 1, "type_vocab_size": 1}
 
 ModelSize = Literal["tiny", "mini", "small", "base"]
-Pooling = Literal["cls", "mean"]
-CLASSIFIER_POOLINGS = get_args(Pooling)
+ClassifierPooling = Literal["cls", "mean"]
+CLASSIFIER_POOLINGS = get_args(ClassifierPooling)
 
 
 class RandomMaskConfig(ConfigBase):
@@ -89,7 +89,7 @@ class RandomMaskConfig(ConfigBase):
         tie_word_embeddings: bool = True,
         kmer_size: int = 6,
         kmer_stride: int = 1,
-        classifier_pooling: Pooling = "cls",
+        classifier_pooling: ClassifierPooling = "cls",
         auto_map: dict[str, Any] | None = None,
         **kwargs: Any,
     ):

@@ -3,6 +3,7 @@ handles one of them handles every place it comes from."""
 
 import ast
 import json
+from collections import Counter
 
 import pytest
 from conftest import REPO
@@ -73,3 +74,16 @@ def test_the_number_of_special_tokens_is_the_tokenizer_s_and_the_model_files_rep
         _line("tokenization/kmer_vocab.py", "NUM_SPECIAL_TOKENS = ")]
     assert configuration_randommask.NUM_SPECIAL_TOKENS == NUM_SPECIAL_TOKENS == len(SPECIAL_TOKENS)
     assert KmerTokenizer(k=3).convert_tokens_to_ids("AAA") == NUM_SPECIAL_TOKENS  # the first k-mer's id
+
+
+def test_each_choice_type_has_its_own_name():
+    """``Pooling`` meant cls/mean (how a classifier summarises a sequence) in the configuration and mean/max (how
+    windows' embeddings make a sequence's) in ``inference.embeddings``: one name for two sets of choices."""
+    def literal_names(path):
+        return [ast.unparse(target) for node in ast.walk(ast.parse(path.read_text(), str(path)))
+                if isinstance(node, ast.Assign) and isinstance(node.value, ast.Subscript)
+                and ast.unparse(node.value.value) == "Literal" for target in node.targets]
+
+    names = Counter(name for path in SOURCES for name in literal_names(path))
+    assert [name for name, count in names.items() if count > 1] == []
+    assert {"ClassifierPooling", "SequencePooling", "WindowPooling"} <= set(names)
