@@ -55,7 +55,6 @@ from .fasta import (
     fasta_files,
     finish_content_hash,
     join_runs,
-    read_genome,
     runs_in_block,
 )
 from .options import InputError, check_output_folder
@@ -124,9 +123,39 @@ def _key_of(digests: list[str]) -> str:
     return hashlib.sha256(json.dumps({"format": FORMAT_VERSION, "files": digests}).encode()).hexdigest()[:32]
 
 
-def corpus_key(files: list[Path], corpus_dir: Path) -> str:
-    """The store's name: the format version and the input files' contents, in order."""
-    return _key_of([_file_digest(path, corpus_dir) for path in files])
+class FastaSource:
+    """A FASTA(.gz) file as an input of a store. Other inputs (``sequence_sources``: text, tables, datasets) have
+    the same members: ``path`` (what the corpus calls the input: its mix weight and card row), ``unit`` (line or
+    row, for messages), ``keyable`` (its content can be keyed before it is read: not a pipe), ``digest`` (its
+    content, for the store's key), ``read`` (append its bases to ``out``; give ``(name, line or row, start, length)``
+    per record, empty ones included) and, once read, ``entry`` (its name, size and the digest taken while reading,
+    for ``corpus.json``)."""
+
+    unit = "line"
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.reader: HashingReader | None = None
+
+    @property
+    def keyable(self) -> bool:
+        return self.path.is_file()
+
+    def digest(self, corpus_dir: Path) -> str:
+        return _file_digest(self.path, corpus_dir)
+
+    def read(self, out):
+        self.reader = HashingReader(self.path)
+        return _FastaReader(self.path, out, self.reader).read()
+
+    def entry(self) -> dict:
+        return {"name": self.path.name, "bytes": self.reader.size, "sha256": self.reader.sha256.hexdigest()}
+
+
+def corpus_key(sources: list, corpus_dir: Path) -> str:
+    """The store's name: the format version and the inputs' contents, in order (a FASTA file's digest is the
+    SHA-256 of its bytes)."""
+    return _key_of([source.digest(corpus_dir) for source in sources])
 
 
 def _runs_digest(runs: np.ndarray) -> str:
@@ -164,17 +193,16 @@ class _SpillingBases:
         self.pending = bytearray()
 
 
-def _write_store(files: list[Path], folder: Path) -> dict:
-    """Parse ``files`` into ``folder`` (streaming); return what ``corpus.json`` holds. Same rules as
+def _write_store(sources: list, folder: Path) -> dict:
+    """Parse ``sources`` into ``folder`` (streaming); return what ``corpus.json`` holds. Same rules as
     ``read_genome``: empty records are skipped (and listed), record names must be unique."""
-    records, read = RecordTable(), []
+    records, files = RecordTable(), [source.path for source in sources]
     with open(folder / BASES_FILE, "wb") as handle, tqdm(desc="preparing corpus", unit="bp", unit_scale=True) as bar:
         out = _SpillingBases(handle, bar)
-        for file_index, path in enumerate(files):
-            logger.info("preparing corpus: reading %s", path)
-            read.append(HashingReader(path))
-            for name, line, start, length in _FastaReader(path, out, read[-1]).read():
-                records.add(path, file_index, name, line, start, length)
+        for file_index, source in enumerate(sources):
+            logger.info("preparing corpus: reading %s", source.path)
+            for name, line, start, length in source.read(out):
+                records.add(source.path, file_index, name, line, start, length, unit=source.unit)
         out.flush()
         handle.flush()
         os.fsync(handle.fileno())
@@ -188,8 +216,7 @@ def _write_store(files: list[Path], folder: Path) -> dict:
     return {"format": FORMAT_VERSION, "bases": len(out), "sha256": sha256, "runs_sha256": _runs_digest(runs),
             "names": records.names, "starts": records.starts, "lengths": records.lengths,
             "record_files": records.record_files, "skipped_records": records.skipped,
-            "files": [{"name": path.name, "bytes": reader.size, "sha256": reader.sha256.hexdigest()}
-                      for path, reader in zip(files, read)]}
+            "files": [source.entry() for source in sources]}
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -240,14 +267,15 @@ def remove_orphaned_temporaries(corpus_dir: Path) -> list[str]:
     return foreign
 
 
-def _build(files: list[Path], corpus_dir: Path, key: str | None) -> tuple[Path, str]:
-    """Prepare ``files`` into a temporary folder, its content verified as written; return it and its key (the
+def _build(sources: list, corpus_dir: Path, key: str | None) -> tuple[Path, str]:
+    """Prepare ``sources`` into a temporary folder, its content verified as written; return it and its key (the
     digests taken while reading: ``key``, when known before, must match, or the files changed meanwhile)."""
+    files = [source.path for source in sources]
     temporary = corpus_dir / f".tmp-{key or 'unkeyed'}-{socket.gethostname()}-{os.getpid()}"
     temporary.mkdir()
     clock = time.perf_counter()
     try:
-        info = _write_store(files, temporary)
+        info = _write_store(sources, temporary)
         read_key = _key_of([entry["sha256"] for entry in info["files"]])
         if key is not None and read_key != key:
             raise CorpusStoreError(f"{', '.join(map(str, files))}: changed while being prepared: prepare again")
@@ -277,21 +305,29 @@ def _publish(temporary: Path, store: Path) -> None:
 
 
 def prepare_corpus(paths: str | Path | list[str | Path], corpus_dir: str | Path | None = None) -> Path:
-    """The store of these FASTA files under ``corpus_dir``, built unless a complete one exists; its folder.
+    """The store of these FASTA files under ``corpus_dir``, built unless a complete one exists; its folder."""
+    return prepare_store([FastaSource(path) for path in fasta_files(paths)], corpus_dir)
+
+
+def prepare_store(sources: list, corpus_dir: str | Path | None = None) -> Path:
+    """The store of these inputs (``FastaSource`` or ``sequence_sources``) under ``corpus_dir``, built unless a
+    complete one exists; its folder.
 
     Safe to call from every rank at once: one builds it under the lock, the others wait and then find it. Pipes
     are read once: parsed and digested together, and keyed afterwards."""
-    files = fasta_files(paths)
     corpus_dir = check_output_folder(corpus_dir or default_corpus_dir(), "--corpus_dir")
     corpus_dir.mkdir(parents=True, exist_ok=True)
     remove_orphaned_temporaries(corpus_dir)
-    if not all(path.is_file() for path in files):
-        temporary, key = _build(files, corpus_dir, None)
+    if not all(source.keyable for source in sources):
+        for source in sources:  # inputs read other than as a stream (parquet, datasets) are keyed beforehand
+            if source.keyable:
+                source.digest(corpus_dir)
+        temporary, key = _build(sources, corpus_dir, None)
         store = corpus_dir / key
         with FileLock(str(store) + ".lock"):
             _publish(temporary, store)
         return store
-    store = corpus_dir / corpus_key(files, corpus_dir)
+    store = corpus_dir / corpus_key(sources, corpus_dir)
     if (store / INFO_FILE).is_file():
         return store
     with FileLock(str(store) + ".lock"):
@@ -300,7 +336,7 @@ def prepare_corpus(paths: str | Path | list[str | Path], corpus_dir: str | Path 
         for stale in corpus_dir.glob(f".tmp-{store.name}-*"):  # left by a crashed preparer (we hold the lock)
             logger.warning("removing %s, an unfinished store left by an interrupted preparation", stale)
             shutil.rmtree(stale)
-        _publish(_build(files, corpus_dir, store.name)[0], store)
+        _publish(_build(sources, corpus_dir, store.name)[0], store)
     return store
 
 
@@ -390,24 +426,43 @@ def open_corpus(store: str | Path, files: list[Path] | None = None, verify: bool
 
 def load_genome(paths: str | Path | list[str | Path], corpus_dir: str | Path | None = None,
                 use_store: bool = True, verify: bool = False) -> Genome:
-    """The genome of these FASTA files: mapped from its prepared store (built on first use; its content checked
-    with ``verify``), or read into RAM when ``use_store`` is off or an input is not a regular file (a pipe can be
-    read once, and each rank of a run would need it)."""
-    files = fasta_files(paths)
-    if not use_store:
-        return read_genome(files)
-    unkeyable = [str(path) for path in files if not path.is_file()]
-    if unkeyable:
+    """The genome of these FASTA files (``load_sources``)."""
+    return load_sources([FastaSource(path) for path in fasta_files(paths)], corpus_dir, use_store, verify)
+
+
+def load_sources(sources: list, corpus_dir: str | Path | None = None, use_store: bool = True,
+                 verify: bool = False) -> Genome:
+    """The genome of these inputs: mapped from their prepared store (built on first use; its content checked with
+    ``verify``), or read into RAM when ``use_store`` is off or an input is not a regular file (a pipe can be read
+    once, and each rank of a run would need it)."""
+    unkeyable = [str(source.path) for source in sources if not source.keyable]
+    if unkeyable and use_store:
         logger.info("reading %s into RAM: not regular files, so no prepared corpus", ", ".join(unkeyable))
-        return read_genome(files)
-    return open_corpus(prepare_corpus(files, corpus_dir), files, verify=verify)
+    if not use_store or unkeyable:
+        return read_sources(sources)
+    return open_corpus(prepare_store(sources, corpus_dir), [source.path for source in sources], verify=verify)
 
 
-def prepare(args: CorpusArguments) -> str:
-    """``examples/prepare_corpus.py``: prepare the store; return the line saying where it is and what to run next."""
-    paths = args.paths or [str(path) for path in default_corpus()]
+def read_sources(sources: list) -> Genome:
+    """The inputs read into RAM (``--no_corpus_store``), under the store's rules."""
+    out, records = bytearray(), RecordTable()
+    for file_index, source in enumerate(sources):
+        for name, line, start, length in source.read(out):
+            records.add(source.path, file_index, name, line, start, length, unit=source.unit)
+    files = [source.path for source in sources]
+    records.check_not_empty(files)
+    return Genome(np.frombuffer(out, dtype=np.uint8), records.names, np.array(records.starts, dtype=np.int64),
+                  np.array(records.lengths, dtype=np.int64), files, records.record_files, records.skipped,
+                  file_sha256=[source.entry()["sha256"] for source in sources])
+
+
+def prepare(args: CorpusArguments, options=None) -> str:
+    """``examples/prepare_corpus.py``: prepare the store; return the line saying where it is and what to run next.
+    ``options`` (``sequence_sources.SequenceSourceOptions``): text files, tables and a dataset besides the FASTA."""
+    paths = args.paths or ([] if options is not None and options.given() else [str(p) for p in default_corpus()])
     piped = [path for path in paths if not (Path(path).is_file() or Path(path).is_dir())]
-    store = prepare_corpus(paths, args.corpus_dir)
+    sources = options.sources(paths) if options is not None else [FastaSource(p) for p in fasta_files(paths)]
+    store = prepare_store(sources, args.corpus_dir)
     clock = time.perf_counter()
     genome = open_corpus(store, verify=args.verify)
     seconds = time.perf_counter() - clock
@@ -417,9 +472,11 @@ def prepare(args: CorpusArguments) -> str:
                 if args.verify else "")
     foreign = remove_orphaned_temporaries(store.parent)
     left = f". Unfinished stores of other hosts: {'; '.join(foreign)}" if foreign else ""
-    given = "<the same data as files>" if piped else " ".join(paths)
+    given = " ".join(filter(None, [
+        ("--genome " + ("<the same data as files>" if piped else " ".join(paths))) if paths else "",
+        options.command_line() if options is not None else ""]))
     note = ("every rank maps this store; pretraining reads a pipe into RAM, so give the data it held as files"
             if piped else "every rank maps this store")
     return (f"prepared corpus {store}: {genome.num_bases:,} bases in {len(genome.names):,} records from "
             f"{len(genome.files)} files, {size:.2f} GB on disk{verified}. Next: accelerate launch "
-            f"examples/pretrain.py --genome {given}{where} ({note}){left}")
+            f"examples/pretrain.py {given}{where} ({note}){left}")

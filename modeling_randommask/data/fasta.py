@@ -430,12 +430,14 @@ class RecordTable:
         self.skipped: list[str] = []
         self._seen: dict[str, str] = {}
 
-    def add(self, path: Path, file_index: int, name: str, line: int, start: int, length: int) -> None:
+    def add(self, path: Path, file_index: int, name: str, line: int, start: int, length: int,
+            unit: str = "line") -> None:
+        """Record ``name`` at ``line`` (or row, as ``unit`` says, for tables and datasets) of ``path``."""
         if name in self._seen:
             raise FastaFormatError(path, line, f"record name {name!r} already used at {self._seen[name]}")
-        self._seen[name] = f"{path}: line {line}"
+        self._seen[name] = f"{path}: {unit} {line}"
         if not length:
-            logger.warning("%s: line %d: record %r has no sequence; skipped", path, line, name)
+            logger.warning("%s: %s %d: record %r has no sequence; skipped", path, unit, line, name)
             self.skipped.append(f"{path.name}:{name}")
             return
         self.names.append(name)

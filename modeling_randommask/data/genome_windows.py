@@ -30,18 +30,22 @@ import logging
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from torch.utils.data import Dataset
 
-from .corpus_store import load_genome
+from .corpus_store import load_sources
 from .fasta import COMPLEMENT, IS_ACGT, Genome, default_corpus, letter_counts, split_at
 from .options import InputError, check_output_folder
 from .seeding import keyed_generator, seed_hash
+from .sequence_sources import SequenceSourceOptions
 
 logger = logging.getLogger(__name__)
+
+ShortRecords = Literal["skip", "pad"]
 
 
 class GenomeDataError(InputError, ValueError):
@@ -49,7 +53,7 @@ class GenomeDataError(InputError, ValueError):
 
 
 @dataclass
-class GenomeDataConfig:
+class GenomeDataConfig(SequenceSourceOptions):
     """How genome windows are made: the data options of ``examples/pretrain.py`` (the module docstring explains each
     policy). Empty ``paths`` means the embedded E. coli genome."""
 
@@ -82,6 +86,10 @@ class GenomeDataConfig:
         "help": "how training windows are shared among genomes (a genome is one input FASTA file): 'bases' (every "
                 "window once per epoch: uniform over bases), 'equal' (the same share per file, as multi-species "
                 "corpora do), or one number per file (relative shares)"})
+    short_records: ShortRecords = field(default="skip", metadata={
+        "help": "records shorter than one window: 'skip' (listed in the log and the card) or 'pad' (one window per "
+                "record, padded after its last k-mer; needs at least k bases). A record at least one window long "
+                "always gives windows, with random offsets too"})
     corpus_store: bool = field(default=True, metadata={
         "help": "parse the FASTA files once into a prepared corpus under --corpus_dir and memory-map it (one copy "
                 "per node in the page cache, whatever the number of ranks): on by default, --no_corpus_store reads "
@@ -92,6 +100,7 @@ class GenomeDataConfig:
 
     def __post_init__(self):
         self.paths = [self.paths] if isinstance(self.paths, (str, Path)) else list(self.paths)
+        super().__post_init__()
         checks = {"max_length >= 3": self.max_length >= 3, "0 <= val_fraction <= 0.5": 0 <= self.val_fraction <= 0.5,
                   "val_block >= 1": self.val_block >= 1, "min_gap >= 1": self.min_gap >= 1,
                   "0 <= max_n_fraction <= 1": 0 <= self.max_n_fraction <= 1,
@@ -132,8 +141,8 @@ class GenomeDataConfig:
         return weights / weights.sum()
 
     def genome_paths(self) -> list[str | Path]:
-        """``paths``, or the embedded default corpus when none are given."""
-        return self.paths or default_corpus()
+        """``paths``, or the embedded default corpus when no input at all is given."""
+        return self.paths or ([] if self.given() else default_corpus())
 
 
 # ---- intervals [start, end) over the concatenated genome: numpy arrays, never a mask per base ----------------
@@ -209,6 +218,38 @@ def _window_slots(seg_starts: np.ndarray, seg_ends: np.ndarray, window: int, cel
     return slots[:kept], total - kept
 
 
+def _fitted_slots(seg_starts: np.ndarray, seg_ends: np.ndarray, genome: Genome, window: int, cells: int,
+                  min_bases: int, runs: _RunCounter, max_n_fraction: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """One slot per segment too short for a grid slot of ``cells`` cells: a segment at least one window long (with
+    random offsets the grid needs two), or a whole record of at least ``min_bases`` (padded; ``min_bases >= window``
+    means none), its window's start drawn per epoch within the segment. Returns (starts, spans in bases, how many
+    were skipped for their N fraction)."""
+    length = seg_ends - seg_starts
+    record = np.searchsorted(genome.starts, seg_starts, side="right") - 1
+    whole = (seg_starts == genome.starts[record]) & (seg_ends == genome.starts[record] + genome.lengths[record])
+    short = (length < cells * window) & ((length >= window) | (whole & (length >= min_bases)))
+    starts, spans = seg_starts[short], length[short]
+    keep = runs.count(starts, starts + spans) <= max_n_fraction * np.minimum(spans, window)
+    return starts[keep], spans[keep], int((~keep).sum())
+
+
+def _short_records(genome: Genome, min_bases: int) -> list[str]:
+    """Names of the records shorter than ``min_bases``: they give no window, and are listed."""
+    return [genome.names[index] for index in np.flatnonzero(genome.lengths < min_bases).tolist()]
+
+
+def _merge_slots(grid: np.ndarray, fitted: np.ndarray, spans: np.ndarray
+                 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """The sorted union of grid and fitted slots, and (positions of the fitted ones in it, their spans)."""
+    if not fitted.size:
+        return grid, None
+    both = np.concatenate((grid, fitted))
+    order = np.argsort(both, kind="stable")
+    position = np.empty_like(order)
+    position[order] = np.arange(order.size)
+    return both[order], (position[grid.size:], spans)
+
+
 class GenomeWindowDataset(Dataset):
     """Map-style windows of a genome; item ``i`` is ``{"input_ids": LongTensor [CLS] k-mer ids [SEP]}``.
 
@@ -230,7 +271,7 @@ class GenomeWindowDataset(Dataset):
     def __init__(self, genome: Genome, slots: np.ndarray, window: int, tokenizer, *, seed: int = 0,
                  random_offsets: bool = False, reverse_complement: bool = False,
                  segments: tuple[np.ndarray, np.ndarray] | None = None, skipped_windows: int = 0,
-                 file_shares: np.ndarray | None = None):
+                 file_shares: np.ndarray | None = None, fitted: tuple[np.ndarray, np.ndarray] | None = None):
         if tokenizer.tokens_for_bases(window) < 1:
             raise ValueError(f"windows of {window} bases hold no {tokenizer.k}-mer")
         self.sequence = genome.tensor()
@@ -241,6 +282,11 @@ class GenomeWindowDataset(Dataset):
         self.random_offsets, self.reverse_complement = random_offsets, reverse_complement
         self.segments = segments if segments is not None else (np.zeros(0, np.int64), np.zeros(0, np.int64))
         self.skipped_windows = skipped_windows
+        # Slots of segments too short for the grid (sorted positions in ``slots``, and their spans in bases): a
+        # window within the span, or the whole span padded when it is shorter than a window.
+        positions, spans = fitted if fitted is not None else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        self.fitted_positions = torch.from_numpy(np.asarray(positions, dtype=np.int64))
+        self.fitted_spans = torch.from_numpy(np.asarray(spans, dtype=np.int64))
         self.cls, self.sep = tokenizer.cls_token_id, tokenizer.sep_token_id
         self.file_slots = _file_slot_bounds(genome, np.asarray(slots))
         self.file_quotas = None if file_shares is None else _quotas(file_shares, len(self))
@@ -289,8 +335,23 @@ class GenomeWindowDataset(Dataset):
 
     def window_starts(self, indices) -> torch.Tensor:
         """Genome offset (in the concatenated sequence) of each window this epoch."""
+        return self._windows(indices)[0]
+
+    def _windows(self, indices) -> tuple[torch.Tensor, torch.Tensor]:
+        """(start, bases) of each window this epoch: ``window`` bases, or fewer for a padded short record. A fitted
+        slot's start moves with the epoch's offset scaled to its spare bases."""
         indices = self._indices(indices)
-        return self.slots[indices if self.epoch_slots is None else self.epoch_slots[indices]] + self.offset
+        slot = indices if self.epoch_slots is None else self.epoch_slots[indices]
+        starts = self.slots[slot] + self.offset
+        lengths = torch.full_like(starts, self.window)
+        if self.fitted_positions.numel():
+            found = torch.searchsorted(self.fitted_positions, slot).clamp(max=self.fitted_positions.numel() - 1)
+            hit = self.fitted_positions[found] == slot
+            spans = self.fitted_spans[found[hit]]
+            spare = (spans - self.window).clamp(min=-1) + 1
+            starts[hit] = self.slots[slot[hit]] + self.offset * spare // self.window
+            lengths[hit] = spans.clamp(max=self.window)
+        return starts, lengths
 
     def reversed(self, indices) -> torch.Tensor:
         """Whether each window is reverse-complemented this epoch."""
@@ -304,19 +365,46 @@ class GenomeWindowDataset(Dataset):
 
         Cut with numpy (rows of a strided view: one copy per window, single-threaded): torch's multi-threaded
         gather was 50x slower on a loaded 2-core machine (threads waiting for a busy core)."""
+        return self._bases_and_lengths(indices)[0]
+
+    def _bases_and_lengths(self, indices) -> tuple[torch.Tensor, np.ndarray]:
+        """``bases(indices)`` and each window's number of bases (fewer than ``window`` for a padded record, whose
+        bases come first, reverse-complemented among themselves where drawn, then N)."""
         indices = self._indices(indices)
-        rows = sliding_window_view(self.sequence.numpy(), self.window)
-        windows = rows[self.window_starts(indices).numpy()]
+        starts, lengths = (part.numpy() for part in self._windows(indices))
         flip = self.reversed(indices).numpy()
+        full = lengths == self.window
+        sequence = self.sequence.numpy()
+        if full.all():
+            windows = sliding_window_view(sequence, self.window)[starts]
+        else:
+            windows = np.empty((starts.size, self.window), dtype=np.uint8)
+            windows[full] = sliding_window_view(sequence, self.window)[starts[full]]
+            column, length = np.arange(self.window), lengths[~full, None]
+            source = np.where(flip[~full, None], length - 1 - column, column).clip(min=0) + starts[~full, None]
+            padded = sequence[np.minimum(source, sequence.size - 1)]
+            padded[np.broadcast_to(column >= length, padded.shape)] = ord("N")
+            padded[flip[~full]] = COMPLEMENT[padded[flip[~full]]]
+            windows[~full] = padded
+            flip = flip & full  # the padded rows are already flipped
         if flip.any():
             windows[flip] = COMPLEMENT[windows[flip, ::-1]]
-        return torch.from_numpy(windows)
+        return torch.from_numpy(windows), lengths
 
     def input_ids(self, indices) -> torch.Tensor:
         """``[CLS] k-mer ids [SEP]`` of a batch of windows, int64 ``[B, max_length]`` (the batched fast path)."""
-        ids = self.tokenizer.ids_from_ascii(self.bases(indices))
+        bases, lengths = self._bases_and_lengths(indices)
+        ids = self.tokenizer.ids_from_ascii(bases)
         out = torch.empty((ids.shape[0], ids.shape[1] + 2), dtype=torch.long)
         out[:, 0], out[:, -1], out[:, 1:-1] = self.cls, self.sep, ids
+        short = np.flatnonzero(lengths < self.window)
+        if short.size:  # [SEP] after a padded record's last k-mer, [PAD] after it
+            tokens = torch.from_numpy((lengths[short] - self.tokenizer.k) // self.tokenizer.kmer_stride + 1)
+            position = torch.arange(out.shape[1])
+            rows = out[short]
+            rows[position > tokens[:, None] + 1] = self.tokenizer.pad_token_id
+            rows[torch.arange(short.size), tokens + 1] = self.sep
+            out[short] = rows
         return out
 
     def __getitems__(self, indices: list[int]) -> list[dict[str, torch.Tensor]]:
@@ -327,10 +415,11 @@ class GenomeWindowDataset(Dataset):
 
     def locate(self, indices) -> list[tuple[str, int, int, bool]]:
         """(record, start, end, reverse-complemented) of each window this epoch, in record coordinates."""
-        starts, flips = self.window_starts(indices).numpy(), self.reversed(indices).tolist()
+        starts, lengths = (part.numpy() for part in self._windows(indices))
+        flips = self.reversed(indices).tolist()
         records = np.searchsorted(self.record_starts, starts, side="right") - 1
-        return [(self.record_names[r], int(s - self.record_starts[r]), int(s - self.record_starts[r]) + self.window, f)
-                for r, s, f in zip(records.tolist(), starts.tolist(), flips)]
+        return [(self.record_names[r], int(s - self.record_starts[r]), int(s - self.record_starts[r] + n), f)
+                for r, s, n, f in zip(records.tolist(), starts.tolist(), lengths.tolist(), flips)]
 
     def regions(self) -> list[tuple[str, int, int]]:
         """The stretches windows are drawn from, (record, start, end) in record coordinates: for a validation set,
@@ -374,7 +463,8 @@ def build_genome_datasets(config: GenomeDataConfig, tokenizer, genome: Genome | 
     (``--no_corpus_store``). Raises ``ValueError`` when no training window (or no validation window while
     ``val_fraction > 0``) is left."""
     if genome is None:
-        genome = load_genome(config.genome_paths(), config.corpus_dir, config.corpus_store, verify=verify)
+        genome = load_sources(config.sources(config.genome_paths()), config.corpus_dir, config.corpus_store,
+                              verify=verify)
     window = tokenizer.bases_for_tokens(config.max_length - 2)
     runs = _RunCounter(*genome.non_acgt_runs())
     gap = (runs.ends - runs.starts) >= config.min_gap
@@ -386,16 +476,31 @@ def build_genome_datasets(config: GenomeDataConfig, tokenizer, genome: Genome | 
     outside_val = (np.concatenate(([0], val_ends)), np.concatenate((val_starts, [genome.num_bases])))
     val_segments = _free_segments(np.concatenate((gap_starts, outside_val[0])),
                                   np.concatenate((gap_ends, outside_val[1])), genome)
-    train_slots, train_skipped = _window_slots(*train_segments, window, 2 if config.random_offsets else 1, runs,
-                                               config.max_n_fraction)
-    val_slots, val_skipped = _window_slots(*val_segments, window, 1, runs, config.max_n_fraction)
+    cells = 2 if config.random_offsets else 1
+    min_bases = tokenizer.k if config.short_records == "pad" else window
+    train_grid, train_skipped = _window_slots(*train_segments, window, cells, runs, config.max_n_fraction)
+    train_fitted, train_spans, skipped = _fitted_slots(*train_segments, genome, window, cells, min_bases, runs,
+                                                       config.max_n_fraction)
+    train_slots, train_fit = _merge_slots(train_grid, train_fitted, train_spans)
+    val_grid, val_skipped = _window_slots(*val_segments, window, 1, runs, config.max_n_fraction)
+    val_fitted, val_spans, skipped_val = _fitted_slots(*val_segments, genome, window, 1, min_bases, runs,
+                                                       config.max_n_fraction)
+    val_slots, val_fit = _merge_slots(val_grid, val_fitted, val_spans)
+    train_skipped, val_skipped = train_skipped + skipped, val_skipped + skipped_val
+    short_records = _short_records(genome, min_bases)
+    if short_records:
+        logger.warning("%d records shorter than %s give no window and are skipped: %s%s", len(short_records),
+                       f"{min_bases} bases (one {tokenizer.k}-mer)" if config.short_records == "pad" else
+                       f"a window ({window} bases; --short_records pad uses them)",
+                       ", ".join(short_records[:10]), ", ..." if len(short_records) > 10 else "")
     per_file_windows = np.diff(_file_slot_bounds(genome, train_slots))
     shares = config.file_weights(genome, per_file_windows) if train_slots.size else None
     train = GenomeWindowDataset(genome, train_slots, window, tokenizer, seed=config.seed,
                                 random_offsets=config.random_offsets, reverse_complement=config.reverse_complement,
-                                segments=train_segments, skipped_windows=train_skipped, file_shares=shares)
+                                segments=train_segments, skipped_windows=train_skipped, file_shares=shares,
+                                fitted=train_fit)
     val = GenomeWindowDataset(genome, val_slots, window, tokenizer, seed=config.seed, segments=val_segments,
-                              skipped_windows=val_skipped)
+                              skipped_windows=val_skipped, fitted=val_fit)
     sources = ", ".join(map(str, genome.files))
     if not len(train) or (config.val_fraction > 0 and not len(val)):
         raise GenomeDataError(
@@ -416,6 +521,10 @@ def build_genome_datasets(config: GenomeDataConfig, tokenizer, genome: Genome | 
         "content_sha256": genome.content_hash(),
         "non_acgt_bases": int(runs.before[-1]),
         "skipped_empty_records": len(genome.skipped_records),
+        "short_records": config.short_records,
+        "skipped_short_records": len(short_records),
+        "padded_records": int((train_fit[1] < window).sum() if train_fit else 0)
+                          + int((val_fit[1] < window).sum() if val_fit else 0),
         "window_bases": window,
         "train_windows_per_epoch": len(train),
         "validation_windows": len(val),

@@ -94,7 +94,7 @@ def check_self_contained(folder: str | os.PathLike) -> None:
 
 
 def load_masked_lm(path: str | os.PathLike, head: bool = True) -> tuple[RandomMaskForMaskedLM, KmerTokenizer]:
-    """A saved RandomMask folder (or a DNABERT ``BertForMaskedLM`` folder, converted) in eval mode, and the k-mer
+    """A saved RandomMask folder or Hub id (or a DNABERT ``BertForMaskedLM``, converted) in eval mode, and the k-mer
     tokenizer saved with it, or the one its config names (``kmer_size``, ``kmer_stride``) when the folder has none
     or its tokenizer reads other k-mers than the model (warned). A folder with an impossible config, without weights
     or, unless ``head=False`` (only the encoder is used), without a trained masked-LM head (a classifier) is refused
@@ -118,8 +118,11 @@ def load_masked_lm(path: str | os.PathLike, head: bool = True) -> tuple[RandomMa
         raise CheckpointError(f"{path}: the weights' shapes do not match config.json (edited by hand, or saved from "
                               "another model?); transformers' report above lists them") from None
     tokenizer = KmerTokenizer(k=model.config.kmer_size, kmer_stride=model.config.kmer_stride)
-    if (Path(path) / "tokenizer_config.json").is_file():
-        saved = KmerTokenizer.from_pretrained(path)  # warns when its k-mers are not the model's
+    if folder is None or (folder / "tokenizer_config.json").is_file():
+        try:
+            saved = KmerTokenizer.from_pretrained(path)  # warns when its k-mers are not the model's
+        except OSError:  # a Hub repo without tokenizer files: the config's k-mers
+            saved = tokenizer
         if (saved.k, saved.kmer_stride) == (tokenizer.k, tokenizer.kmer_stride):
-            tokenizer = saved  # the folder's own, added tokens included
+            tokenizer = saved  # the checkpoint's own, added tokens included
     return model.eval(), tokenizer

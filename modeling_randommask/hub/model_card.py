@@ -117,6 +117,7 @@ def render_pretrained_card(info: Mapping[str, Any], template_path: str | os.Path
     - ``training``: dict with at least ``steps`` and ``final_train_loss`` (and whatever else the run measured:
       ``final_eval_loss``, batch size, learning rate, hardware, wall time...)
     - ``limitations`` (optional): run-specific lines added to the template's
+    - ``card_metadata`` (optional): more metadata entries (e.g. the tokens seen, read by a run continuing from it)
     - ``bits_per_base`` (optional; ``inference.held_out_bits_per_base``): ``held_out``, ``positions``, ``rule``,
       ``model`` and ``markov`` (``order``, and per context a ``label``) with ``bits_per_base`` and ``accuracy``;
       or ``{"unavailable": reason}`` for a figure that could not be computed (the card says why)
@@ -137,6 +138,7 @@ def render_pretrained_card(info: Mapping[str, Any], template_path: str | os.Path
         tags=["dna", "genomics", "randommask", "masked-language-modeling", *info.get("tags", [])],
         datasets=info.get("datasets"),
         base_model=info.get("base_model"),
+        **info.get("card_metadata", {}),
     )
     return ModelCard.from_template(
         card_data,

@@ -61,6 +61,8 @@ class TrainingState:
     batch_in_epoch: int = 0
     consecutive_faults: int = 0
     skipped_steps: int = 0
+    tokens_seen: int = 0
+    """Non-padding tokens trained on so far, over all processes (for the card; 0 in checkpoints of older versions)."""
     resumed_with_changes: list[dict[str, Any]] = field(default_factory=list)
     """One entry per resume that was allowed to change settings: ``{"step": N, "changes": {name: [old, new]}}``."""
 

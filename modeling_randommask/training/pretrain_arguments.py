@@ -36,12 +36,19 @@ class PretrainArguments:
     recipe: Recipe | None = field(default=None, metadata={
         "help": "a named set of defaults (options given explicitly still win): the paper's RandomMask run, or its "
                 "DNABERT / non-overlapping baselines"})
-    model_preset: ModelSize = field(default="tiny", metadata={"help": "model size"})
+    model_name_or_path: str | None = field(default=None, metadata={
+        "help": "continue pretraining from this checkpoint (a RandomMask or DNABERT folder, or a Hub id): its weights "
+                "and tokenizer; a new run (fresh optimizer, schedule and masking curriculum), not a resume. It sets "
+                "the model size, k-mer size and tokenization: options that differ from it are refused"})
+    model_preset: ModelSize | None = field(default=None, metadata={
+        "help": "model size (default: tiny, or the --model_name_or_path checkpoint's)"})
     masking: MaskingPreset = field(default="randommask", metadata={"help": "masking curriculum"})
     num_phases: int | None = field(default=None, metadata={"help": "curriculum phases (default: the masking preset's)"})
-    tokenization: Tokenization = field(default="overlapping", metadata={
-        "help": "overlapping (stride 1, DNABERT) or non_overlapping (stride k, Nucleotide Transformer) k-mers"})
-    kmer_size: int = field(default=6, metadata={"help": "k of the k-mer tokens"})
+    tokenization: Tokenization | None = field(default=None, metadata={
+        "help": "overlapping (stride 1, DNABERT; the default) or non_overlapping (stride k, Nucleotide Transformer) "
+                "k-mers (default with --model_name_or_path: the checkpoint's)"})
+    kmer_size: int | None = field(default=None, metadata={
+        "help": "k of the k-mer tokens (default: 6, or the --model_name_or_path checkpoint's)"})
     position_embedding_init: PositionInit = field(default="normal", metadata={
         "help": "normal (BERT's) or sinusoidal: learned position embeddings that start as scaled sinusoids, so a "
                 "small model finds a token's neighbours in hundreds of steps instead of thousands"})
@@ -81,6 +88,12 @@ class PretrainArguments:
                                      "max_grad_norm", "log_every", "eval_every", "eval_batches", "save_every",
                                      "keep_checkpoints", "max_consecutive_faults", "num_phases"),
                      non_negative=("weight_decay", "warmup_steps", "num_workers"))
+        if self.model_name_or_path is None:  # without a parent, unset means the defaults
+            self.model_preset = self.model_preset or "tiny"
+            self.tokenization = self.tokenization or "overlapping"
+            self.kmer_size = 6 if self.kmer_size is None else self.kmer_size
+        if self.kmer_size is None:
+            return  # the parent sets it: checked when it is read (parent_model.settings_from_parent)
         if not 1 <= self.kmer_size <= MAX_K:
             raise ValueError(f"--kmer_size must be between 1 and {MAX_K}, got {self.kmer_size}")
         self.masking_schedule()  # refuses e.g. more phases than steps
@@ -110,8 +123,12 @@ BOOKKEEPING_OPTIONS = frozenset({
     "output_dir", "recipe", "num_workers", "log_every", "eval_every", "eval_batches", "save_every", "keep_checkpoints",
     "resume_from_checkpoint", "overwrite_output_dir", "trust_checkpoint_pickles", "max_consecutive_faults",
     "push_to_hub", "hub_model_id", "allow_resume_changes",
-    "paths",  # the genome is compared by content (records, bases), not by path
+    "paths", "train_file", "dataset_name", "dataset_config_name", "dataset_split", "dataset_revision",
+    "sequence_column",  # the corpus is compared by content (records, bases), not by where it was read
     "corpus_store", "corpus_dir"})  # the same bases, mapped or read
+# Settings newer than some checkpoints, at the value that means what those checkpoints did: recorded only when they
+# differ from it, so that such checkpoints still resume.
+ADDED_SETTINGS = {"short_records": "skip"}
 # Never changed on resume, even when allowed: the weights' shapes and the curriculum the log and card describe.
 FIXED_ON_RESUME = ("model_preset", "kmer_size", "masking", "num_phases", "max_steps")
 
@@ -160,7 +177,7 @@ def check_set_by_study(options: tuple[PretrainArguments, GenomeDataConfig], defa
     given = []
     for name, setter in set_by_study.items():
         holder = next(o for o in options if name in o.__dataclass_fields__)
-        default = defaults.get(name, holder.__dataclass_fields__[name].default)
+        default = defaults.get(name, getattr(type(holder)(), name))  # as resolved (unset k-mer size: 6)
         if getattr(holder, name) != default:
             given.append(f"--{name}: the study sets it ({setter})")
     if given:

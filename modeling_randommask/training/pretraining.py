@@ -49,7 +49,21 @@ from .checkpoints import (
     verify_checkpoint,
 )
 from .output_lock import locks_output_dir
-from .pretrain_arguments import BOOKKEEPING_OPTIONS, FIXED_ON_RESUME, PretrainArguments, check_positions
+from .parent_model import (
+    ParentModel,
+    card_metadata,
+    describe,
+    load_parent,
+    parent_source_for_card,
+    settings_from_parent,
+)
+from .pretrain_arguments import (
+    ADDED_SETTINGS,
+    BOOKKEEPING_OPTIONS,
+    FIXED_ON_RESUME,
+    PretrainArguments,
+    check_positions,
+)
 from .run_log import TRAINING_LOG, RunLog, read_training_log
 
 logger = logging.getLogger(__name__)
@@ -134,7 +148,8 @@ def run_settings(args: PretrainArguments, data: GenomeDataConfig, data_stats: di
     ones (mixed precision as in force, whether given or from accelerate's config), the number of processes and
     gradient-accumulation steps, and the genome by content (the SHA-256 of its bases and records, not its paths:
     ``genome_files``, the files as given, is recorded and not compared)."""
-    options = {k: v for k, v in (asdict(args) | asdict(data)).items() if k not in BOOKKEEPING_OPTIONS}
+    options = {k: v for k, v in (asdict(args) | asdict(data)).items()
+               if k not in BOOKKEEPING_OPTIONS and not (k in ADDED_SETTINGS and v == ADDED_SETTINGS[k])}
     options["mixed_precision"] = str(accelerator.mixed_precision)
     genome = {key: data_stats[key] for key in ("content_sha256", "records", "bases", "non_acgt_bases")}
     files = [f"{entry['path']} ({entry['bases']:,} bases" + (f", file SHA-256 {entry['file_sha256'][:12]})"
@@ -161,24 +176,50 @@ def pretrain(args: PretrainArguments, data: GenomeDataConfig | None = None) -> P
     checked, and the folder is locked against a second run meanwhile (``output_lock``)."""
     data = GenomeDataConfig() if data is None else data
     check_positions((args, data))
+    parent = None
+    if args.model_name_or_path is not None:
+        parent = load_parent(args.model_name_or_path)
+        args = settings_from_parent(args, data.max_length, parent)
+        logger.info(describe(parent))
     output_dir = Path(args.output_dir)
     accelerator = Accelerator(
         mixed_precision=args.mixed_precision, log_with="tensorboard" if is_tensorboard_available() else None,
         project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
     )
     accumulation = _accumulation_steps(args, accelerator.num_processes)
-    return _pretrain_locked(args, data, accelerator, accumulation)
+    return _pretrain_locked(args, data, accelerator, accumulation, parent)
+
+
+def initial_model(args: PretrainArguments, tokenizer: KmerTokenizer, parent: ParentModel | None
+                  ) -> RandomMaskForMaskedLM:
+    """The weights at step 0: the parent's (continued pretraining), else drawn for the preset.
+
+    Heads built on the result pool by the mean of the last hidden states: masked-LM pretraining never trains the
+    [CLS] state (it is never a label) and, the longer it runs, the less [CLS] says about the sequence (measured,
+    README: Baselines: with [CLS] pooling, 8,000 steps fell from MCC 50 to 20-25 on TF-M 0). A parent's pooling is
+    set likewise, since this run trains it the same way."""
+    if parent is not None:
+        parent.model.config.classifier_pooling = "mean"
+        return parent.model
+    config = RandomMaskConfig.from_preset(
+        args.model_preset, vocab_size=len(tokenizer), kmer_size=args.kmer_size, kmer_stride=tokenizer.kmer_stride,
+        classifier_pooling="mean",
+    )
+    model = RandomMaskForMaskedLM(config)
+    if args.position_embedding_init == "sinusoidal":
+        sinusoidal_init_(model.bert.embeddings.position_embeddings.weight)
+    return model
 
 
 @locks_output_dir
 def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerator: Accelerator,
-                     accumulation: int) -> Path:
+                     accumulation: int, parent: ParentModel | None = None) -> Path:
     output_dir = Path(args.output_dir)
     check_output_dir(output_dir, resume=bool(args.resume_from_checkpoint), overwrite=args.overwrite_output_dir)
     set_seed(data.seed)
 
-    kmer_stride = kmer_stride_of(args.tokenization, args.kmer_size)
-    tokenizer = KmerTokenizer(k=args.kmer_size, kmer_stride=kmer_stride)
+    tokenizer = parent.tokenizer if parent is not None else KmerTokenizer(
+        k=args.kmer_size, kmer_stride=kmer_stride_of(args.tokenization, args.kmer_size))
     with accelerator.main_process_first():  # the main process prepares the store, and verifies its content: the
         # digest its log, checkpoints and card record is that of the bases read (about 1 s per Gbp)
         train_data, val_data, data_stats = build_genome_datasets(data, tokenizer, verify=accelerator.is_main_process)
@@ -187,16 +228,7 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
     collator = DataCollatorForRandomMask(tokenizer, schedule, seed=data.seed)
     val_collator = DataCollatorForRandomMask(tokenizer, schedule, seed=data.seed + 1)
 
-    # Heads built on this checkpoint pool by the mean of the last hidden states: masked-LM pretraining never trains
-    # the [CLS] state (it is never a label) and, the longer it runs, the less [CLS] says about the sequence
-    # (measured, README: Baselines: with [CLS] pooling, 8,000 steps fell from MCC 50 to 20-25 on TF-M 0).
-    config = RandomMaskConfig.from_preset(
-        args.model_preset, vocab_size=len(tokenizer), kmer_size=args.kmer_size, kmer_stride=kmer_stride,
-        classifier_pooling="mean",
-    )
-    model = RandomMaskForMaskedLM(config)
-    if args.position_embedding_init == "sinusoidal":
-        sinusoidal_init_(model.bert.embeddings.position_embeddings.weight)
+    model = initial_model(args, tokenizer, parent)
     no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
     groups = [
         {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)], "weight_decay": args.weight_decay},
@@ -270,7 +302,9 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
             if micro == 0 and state.step % args.log_every == 0:
                 mask_stats = collator.mask_statistics(batch, state.step)
                 identity = torch.stack([_fingerprint(batch["input_ids"]), torch.tensor(schedule.phase(state.step))])
-            tokens_seen += int(batch["attention_mask"].sum()) * accelerator.num_processes
+            batch_tokens = int(batch["attention_mask"].sum()) * accelerator.num_processes
+            tokens_seen += batch_tokens
+            state.tokens_seen += batch_tokens
             has_labels = bool((batch["labels"] != IGNORE_INDEX).any())
             batch = {key: value.to(accelerator.device, non_blocking=True) for key, value in batch.items()}
             sync = accelerator.no_sync(model) if micro < accumulation - 1 else nullcontext()
@@ -338,6 +372,10 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
         info = _card_info(args, data, state, data_stats, schedule, unwrapped, last_val, output_dir,
                           accelerator.num_processes, accumulation, last_train_loss)
         info["limitations"] = [_resume_note(resume) for resume in state.resumed_with_changes]
+        if parent is not None:
+            info["training"] |= parent.lineage(state.tokens_seen)
+            info["base_model"] = parent_source_for_card(parent.source)
+        info["card_metadata"] = card_metadata(state.tokens_seen, parent)
         if len(val_data):  # the model and its card first: nothing computed after them can lose the run
             info["bits_per_base"] = {"unavailable": "the run stopped before the end-of-run bits per base"}
         render_pretrained_card(info).save(output_dir / "README.md")
@@ -399,6 +437,7 @@ def _card_info(args: PretrainArguments, data: GenomeDataConfig, state: TrainingS
             "global_batch_size": args.per_device_train_batch_size * world_size * accumulation,
             "tokens_per_window": data.max_length, "learning_rate": args.learning_rate,
             "position_embedding_init": args.position_embedding_init,
+            "tokens_seen": state.tokens_seen,
             "processes": world_size, "final_train_loss": float(losses[-1]) if losses.size else last_train_loss
             if last_train_loss is not None else NO_LOSS,
             "final_val_loss": last_val,
