@@ -13,7 +13,13 @@ import transformers
 ConfigBase = getattr(transformers, "PreTrainedConfig", None) or transformers.PretrainedConfig
 
 # 5 special tokens ([PAD] [UNK] [CLS] [SEP] [MASK], ids 0..4) then every k-mer: DNABERT's vocabulary layout.
+# The tokenizer's `kmer_vocab.NUM_SPECIAL_TOKENS`, which the model's files cannot import (another folder of
+# the source tree); a test checks that the two agree. Code outside the travelling files imports that one.
 NUM_SPECIAL_TOKENS = 5
+
+# The label every loss ignores (PyTorch's cross-entropy default): unmasked tokens in masked-LM, special tokens
+# in per-token tasks.
+IGNORE_INDEX = -100
 
 # Where each Auto class finds our code in a saved (flat) checkpoint folder. `save_pretrained` only records the
 # saved class and AutoConfig, so the full map is a config default and every checkpoint carries all five.
@@ -38,8 +44,8 @@ _WHOLE_NUMBERS = {"kmer_size": 1, "kmer_stride": 1, "hidden_size": 1, "num_hidde
                   "intermediate_size": 1, "max_position_embeddings": 1, "type_vocab_size": 1}
 
 ModelSize = Literal["tiny", "mini", "small", "base"]
-Pooling = Literal["cls", "mean"]
-CLASSIFIER_POOLINGS = get_args(Pooling)
+ClassifierPooling = Literal["cls", "mean"]
+CLASSIFIER_POOLINGS = get_args(ClassifierPooling)
 
 
 class RandomMaskConfig(ConfigBase):
@@ -83,7 +89,7 @@ class RandomMaskConfig(ConfigBase):
         tie_word_embeddings: bool = True,
         kmer_size: int = 6,
         kmer_stride: int = 1,
-        classifier_pooling: Pooling = "cls",
+        classifier_pooling: ClassifierPooling = "cls",
         auto_map: dict[str, Any] | None = None,
         **kwargs: Any,
     ):

@@ -29,7 +29,7 @@ from transformers.modeling_outputs import (
 )
 from transformers.utils import logging
 
-from .configuration_randommask import RandomMaskConfig
+from .configuration_randommask import IGNORE_INDEX, RandomMaskConfig
 
 logger = logging.get_logger(__name__)
 
@@ -365,7 +365,7 @@ def _query_slots(labels: torch.Tensor, bucket: int) -> torch.Tensor:
     Reading that count is the step's one host sync. Under torch.compile this runs outside the graph, so the
     graph after it sees only the bucketed width: a new shape when the bucket changes, not every batch.
     """
-    queries = labels != -100
+    queries = labels != IGNORE_INDEX
     width = min(-(-int(queries.sum(dim=1).max()) // bucket) * bucket, queries.shape[1])
     return torch.argsort((~queries).to(torch.uint8), dim=1, stable=True)[:, :width]
 
@@ -445,12 +445,13 @@ class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
             labels = labels.to(logits.device)
             flat_logits, flat_labels = logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1)
             if num_items_in_batch is None:
-                loss = F.cross_entropy(flat_logits, flat_labels, ignore_index=-100)
+                loss = F.cross_entropy(flat_logits, flat_labels, ignore_index=IGNORE_INDEX)
             else:
-                total = F.cross_entropy(flat_logits, flat_labels, ignore_index=-100, reduction="sum")
+                total = F.cross_entropy(flat_logits, flat_labels, ignore_index=IGNORE_INDEX, reduction="sum")
                 loss = total / torch.as_tensor(num_items_in_batch, device=total.device)
             if labelled_logits_only and torch.compiler.is_compiling():
-                logits = logits[labels != -100]  # drop the spare slots; dynamo runs this one op outside the graph
+                # drop the spare slots; dynamo runs this one op outside the graph
+                logits = logits[labels != IGNORE_INDEX]
         output = MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                 attentions=outputs.attentions)
         return output if _flag(return_dict, self.config.return_dict) else output.to_tuple()
@@ -471,7 +472,7 @@ class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
         mask = _key_mask(attention_mask)
         if not bert.encoder.layer:  # the embeddings alone: every position is its own output
             labels = labels.to(hidden.device)
-            return hidden[labels != -100], labels[labels != -100]
+            return hidden[labels != IGNORE_INDEX], labels[labels != IGNORE_INDEX]
         *layers, last = bert.encoder.layer
         for layer in layers:
             hidden, _ = bert.encoder.run_layer(layer, hidden, mask)
@@ -480,7 +481,7 @@ class RandomMaskForMaskedLM(RandomMaskPreTrainedModel):
         hidden, _ = bert.encoder.run_layer(last, hidden, mask, slots)
         if torch.compiler.is_compiling():
             return hidden.flatten(0, 1), labels.flatten()
-        labelled = labels != -100
+        labelled = labels != IGNORE_INDEX
         return hidden[labelled], labels[labelled]
 
 
@@ -586,9 +587,8 @@ class RandomMaskForTokenClassification(RandomMaskPreTrainedModel):
         logits = self.classifier(self.dropout(outputs.last_hidden_state))
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(
-                logits.float().reshape(-1, self.num_labels), labels.to(logits.device).reshape(-1), ignore_index=-100
-            )
+            loss = F.cross_entropy(logits.float().reshape(-1, self.num_labels), labels.to(logits.device).reshape(-1),
+                                   ignore_index=IGNORE_INDEX)
         output = TokenClassifierOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )

@@ -40,6 +40,8 @@ import torch
 from transformers import Pipeline
 from transformers.utils import logging
 
+from .configuration_randommask import IGNORE_INDEX, NUM_SPECIAL_TOKENS
+
 logger = logging.get_logger(__name__)
 
 TASK = "dna-base-probabilities"
@@ -57,14 +59,12 @@ CUSTOM_PIPELINES = {TASK: {"impl": "pipeline_randommask.DNABaseProbabilityPipeli
                            "type": "text"}}
 """What ``save_checkpoint`` writes into ``config.json``: transformers loads the class from this file in the folder."""
 
-_NUM_SPECIAL = 5  # [PAD] [UNK] [CLS] [SEP] [MASK], ids 0..4
-
 
 def vocab_base_order(tokenizer) -> str:
     """The base order of the tokenizer's k-mer enumeration ("ATCG" for DNABERT's vocabulary): the last bases of its
     first four k-mers. Read off the vocabulary because ``kmer_vocab.py``, which defines it, sits in another folder
     of the source tree and so cannot be imported here (only in a saved folder are the two siblings)."""
-    first = tokenizer.convert_ids_to_tokens(list(range(_NUM_SPECIAL, _NUM_SPECIAL + 4)))
+    first = tokenizer.convert_ids_to_tokens(list(range(NUM_SPECIAL_TOKENS, NUM_SPECIAL_TOKENS + 4)))
     return "".join(kmer[-1] for kmer in first)
 
 
@@ -177,7 +177,7 @@ def _labelled_logits(model, input_ids: torch.Tensor, attention_mask: torch.Tenso
     ``labelled_logits_only`` makes RandomMask's last layer and head run only there (the loss it also returns is
     ignored); a model without that option gives every position's logits, and the masked ones are picked."""
     device = next(model.parameters()).device
-    labels = torch.where(masked, input_ids, -100)
+    labels = torch.where(masked, input_ids, IGNORE_INDEX)
     labelled_only = "labelled_logits_only" in inspect.signature(model.forward).parameters
     logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), labels=labels.to(device),
                    **({"labelled_logits_only": True} if labelled_only else {})).logits
@@ -208,7 +208,8 @@ def masked_base_log_probs(model, tokenizer, bases: torch.Tensor, lengths: torch.
     logits = _labelled_logits(model, input_ids.masked_fill(masked, tokenizer.mask_token_id), attention_mask, masked)
     rank = (masked.view(-1).cumsum(0) - 1).view_as(masked)  # row of each masked position in `logits`
     slots = covers.nonzero(as_tuple=True)
-    kmer_log_probs = logits[rank[slots[0], columns[slots]]].cpu().double()[:, _NUM_SPECIAL : _NUM_SPECIAL + 4**k]
+    kmers = slice(NUM_SPECIAL_TOKENS, NUM_SPECIAL_TOKENS + 4**k)
+    kmer_log_probs = logits[rank[slots[0], columns[slots]]].cpu().double()[:, kmers]
     kmer_log_probs = kmer_log_probs.log_softmax(dim=-1)  # over k-mers: the token is a k-mer, not a special
 
     # Known bases of each masked k-mer (-1: unknown), the hidden offset left free.

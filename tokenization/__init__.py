@@ -20,7 +20,7 @@ if __name__ == "tokenization":  # the old import path, from a source checkout: t
                         for name, module in list(sys.modules.items())
                         if name == _new.__name__ or name.startswith(_new.__name__ + ".")})
 else:
-    from .kmer_vocab import SPECIAL_TOKENS, kmer_size_of_vocab, kmer_vocab
+    from .kmer_vocab import NUM_SPECIAL_TOKENS, SPECIAL_TOKENS, kmer_size_of_vocab, kmer_vocab
     from .tokenization_kmer import KmerTokenizer
 
-    __all__ = ["SPECIAL_TOKENS", "KmerTokenizer", "kmer_size_of_vocab", "kmer_vocab"]
+    __all__ = ["NUM_SPECIAL_TOKENS", "SPECIAL_TOKENS", "KmerTokenizer", "kmer_size_of_vocab", "kmer_vocab"]

@@ -15,6 +15,10 @@ import math
 SPECIAL_TOKENS: list[str] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 """Special tokens, ids 0..4 (DNABERT's order)."""
 
+NUM_SPECIAL_TOKENS = len(SPECIAL_TOKENS)
+"""The id of the first k-mer. The model's files cannot import this folder, so ``configuration_randommask``
+repeats the number for them (a test checks that the two agree)."""
+
 VOCAB_BASE_ORDER = "ATCG"
 """Base order of the k-mer enumeration (DNABERT's): a base's code in a k-mer id is its index here. Not the order
 of base probabilities shown to users (alphabetical, ``pipeline_randommask.BASES``)."""
@@ -35,9 +39,9 @@ def kmer_vocab(k: int) -> list[str]:
 def kmer_size_of_vocab(vocab_size: int) -> int:
     """The k whose vocabulary has ``vocab_size`` entries, ``len(SPECIAL_TOKENS) + 4**k`` (DNABERT's 69, 261, 1029,
     4101 for k = 3..6): the inverse of ``len(kmer_vocab(k))``, for checkpoints that record only a vocabulary size."""
-    num_kmers = vocab_size - len(SPECIAL_TOKENS)
+    num_kmers = vocab_size - NUM_SPECIAL_TOKENS
     k = round(math.log(num_kmers, 4)) if num_kmers > 0 else 0
     if k < 1 or 4**k != num_kmers:
-        raise ValueError(f"vocab_size={vocab_size} is not a k-mer vocabulary ({len(SPECIAL_TOKENS)} specials + 4**k "
-                         "k-mers)")
+        raise ValueError(f"vocab_size={vocab_size} is not a k-mer vocabulary ({NUM_SPECIAL_TOKENS} "
+                         "specials + 4**k k-mers)")
     return k

@@ -18,12 +18,11 @@ from transformers import PreTrainedTokenizer
 from transformers.tokenization_utils_base import BatchEncoding, TruncationStrategy
 from transformers.utils import PaddingStrategy, TensorType, cached_file, logging
 
-from .kmer_vocab import SPECIAL_TOKENS, VOCAB_BASE_ORDER, kmer_vocab
+from .kmer_vocab import NUM_SPECIAL_TOKENS, SPECIAL_TOKENS, VOCAB_BASE_ORDER, kmer_vocab
 
 logger = logging.get_logger(__name__)
 
-PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(len(SPECIAL_TOKENS))
-NUM_SPECIAL = len(SPECIAL_TOKENS)
+PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(NUM_SPECIAL_TOKENS)
 _UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)  # keeps the length, unlike str.upper()
 # Whitespace that str.split() removes, within ASCII (it includes the \x1c-\x1f separators).
 _ASCII_WHITESPACE = bytes(code for code in range(128) if chr(code).isspace())
@@ -120,7 +119,8 @@ class KmerTokenizer(PreTrainedTokenizer):
     ):
         file_vocab = _read_vocab_file(vocab_file) if vocab_file is not None else None
         if k is None:
-            k = len(file_vocab[NUM_SPECIAL]) if file_vocab is not None and len(file_vocab) > NUM_SPECIAL else 6
+            has_kmers = file_vocab is not None and len(file_vocab) > NUM_SPECIAL_TOKENS
+            k = len(file_vocab[NUM_SPECIAL_TOKENS]) if has_kmers else 6
         vocab = kmer_vocab(k)
         kmer_stride = kwargs.pop("stride", kmer_stride)  # tokenizer_config.json of folders saved before 0.2
         if isinstance(kmer_stride, bool) or not isinstance(kmer_stride, int) or kmer_stride < 1:
@@ -258,7 +258,7 @@ class KmerTokenizer(PreTrainedTokenizer):
         self._warn_if_bases_dropped(len(sequence) > self.bases_for_tokens(num_tokens))
         kmers = [sequence[i : i + self.k] for i in range(0, num_tokens * self.kmer_stride, self.kmer_stride)]
         unk = SPECIAL_TOKENS[UNK_ID]
-        return [kmer if self._token_to_id.get(kmer, UNK_ID) >= NUM_SPECIAL else unk for kmer in kmers]
+        return [kmer if self._token_to_id.get(kmer, UNK_ID) >= NUM_SPECIAL_TOKENS else unk for kmer in kmers]
 
     # ---- [CLS] A [SEP] (B [SEP]): the documented hooks every transformers release calls ----------------------
 
@@ -339,8 +339,8 @@ class KmerTokenizer(PreTrainedTokenizer):
             value = torch.add(codes[:, 1 : 1 + span : step], codes[:, :span:step], alpha=4)
         for j in range(2, self.k):
             torch.add(codes[:, j : j + span : step], value, alpha=4, out=value)
-        value.add_(NUM_SPECIAL)
-        return value.masked_fill_(value >= num_kmers + NUM_SPECIAL, UNK_ID)
+        value.add_(NUM_SPECIAL_TOKENS)
+        return value.masked_fill_(value >= num_kmers + NUM_SPECIAL_TOKENS, UNK_ID)
 
     def ids_from_ascii(self, seqs: torch.Tensor) -> torch.Tensor:
         """K-mer ids (int64 [B, T], no specials, T = tokens_for_bases(L)) of ASCII bases (uint8 [B, L]).
@@ -605,7 +605,7 @@ class KmerTokenizer(PreTrainedTokenizer):
         for token in tokens:
             if token in unknown:
                 run.append(None)
-            elif self._token_to_id.get(token, UNK_ID) >= NUM_SPECIAL:
+            elif self._token_to_id.get(token, UNK_ID) >= NUM_SPECIAL_TOKENS:
                 run.append(token)
             else:
                 if run:

@@ -31,7 +31,6 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from ..configuration_randommask import NUM_SPECIAL_TOKENS
 from ..data.fasta import default_corpus, read_genome
 from ..data.genome_windows import GenomeDataConfig
 from ..data.options import OptionError, check_output_folder, check_ranges
@@ -42,7 +41,7 @@ from ..inference import bits_per_base as bpb
 from ..inference.markov import MAX_ORDER
 from ..pipeline_randommask import DEFAULT_RULE, RULES
 from ..tokenization import KmerTokenizer
-from ..tokenization.kmer_vocab import VOCAB_BASE_ORDER, kmer_size_of_vocab
+from ..tokenization.kmer_vocab import NUM_SPECIAL_TOKENS, VOCAB_BASE_ORDER, kmer_size_of_vocab
 from ..training.run_log import TrainingCurve, log_file, read_training_log
 
 logger = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-IGNORE_INDEX = -100
+from ..configuration_randommask import IGNORE_INDEX
 
 
 def _token_counts(lengths: np.ndarray, k: int, stride: int) -> np.ndarray:

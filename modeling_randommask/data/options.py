@@ -62,6 +62,12 @@ class OptionError(InputError, ValueError):
     decide); the message names the option."""
 
 
+class CheckpointError(InputError, ValueError):
+    """A checkpoint or model folder that cannot be used as asked: a pretraining checkpoint that cannot be resumed
+    from, a ``config.json`` with impossible values, weights missing or not matching it, or no trained head for the
+    task. One class for both, so one ``except CheckpointError`` catches either; the message names the file."""
+
+
 USER_ERRORS = (FileExistsError, FileNotFoundError, NotADirectoryError, InputError)
 """What a CLI prints as one ``error:`` line instead of a traceback (``cli.entry.run_command``)."""
 

@@ -15,9 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import sparse
 
-from ..configuration_randommask import NUM_SPECIAL_TOKENS
 from ..data.tasks import TaskData
-from ..tokenization import KmerTokenizer
+from ..tokenization import NUM_SPECIAL_TOKENS, KmerTokenizer
 from .metrics import PRIMARY_METRIC, classification_metrics, regression_metrics
 
 logger = logging.getLogger(__name__)

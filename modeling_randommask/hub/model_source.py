@@ -15,12 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..configuration_randommask import RandomMaskConfig
-from ..data.options import InputError
-
-
-class CheckpointError(InputError, ValueError):
-    """A model folder that cannot be used as asked: a ``config.json`` with impossible values, weights missing or
-    not matching it, or no trained head for the task (e.g. a classifier where the masked-LM head is needed)."""
+from ..data.options import CheckpointError
 
 
 def read_config(source: str | Path) -> RandomMaskConfig:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_args
 
 import numpy as np
 import torch
@@ -39,9 +39,9 @@ from .outputs import OUTPUT_SUFFIXES, check_names, check_output, check_suffix, o
 from .sequences import SequenceError, Sequences, read_sequences
 from .windows import Tiling, default_overlap, per_base_states, tile
 
-Pooling = Literal["mean", "max"]
+SequencePooling = Literal["mean", "max"]
 WindowPooling = Literal["cls", "mean"]
-POOLINGS, WINDOW_POOLINGS = ("mean", "max"), ("cls", "mean")
+SEQUENCE_POOLINGS, WINDOW_POOLINGS = get_args(SequencePooling), get_args(WindowPooling)
 _CHUNK_BYTES = 256 << 20  # per-base rows held before they are handed to the writer
 
 
@@ -62,9 +62,9 @@ def _plan(model: RandomMaskPreTrainedModel, tokenizer: KmerTokenizer, sequences:
           pooling: str, window_pooling: str, window_tokens: int | None, overlap: int | None, reverse_complement: bool,
           layer: int, batch_tokens: int) -> _Plan:
     """Every option checked and the windows laid out, before any model call."""
-    if pooling not in POOLINGS or window_pooling not in WINDOW_POOLINGS:
-        raise OptionError(f"pooling must be one of {POOLINGS} and window_pooling one of {WINDOW_POOLINGS}, got "
-                          f"{pooling!r} and {window_pooling!r}")
+    if pooling not in SEQUENCE_POOLINGS or window_pooling not in WINDOW_POOLINGS:
+        raise OptionError(f"pooling must be one of {SEQUENCE_POOLINGS} and window_pooling one of "
+                          f"{WINDOW_POOLINGS}, got {pooling!r} and {window_pooling!r}")
     layers = model.config.num_hidden_layers
     if not -(layers + 1) <= layer <= layers:
         raise OptionError(f"--layer must be in {-(layers + 1)}..{layers} for this {layers}-layer model (0: "
@@ -86,7 +86,8 @@ def _plan(model: RandomMaskPreTrainedModel, tokenizer: KmerTokenizer, sequences:
 
 
 def iter_embeddings(model: RandomMaskPreTrainedModel, tokenizer: KmerTokenizer, sequences: Sequences, *,
-                    per_base: bool = False, pooling: Pooling = "mean", window_pooling: WindowPooling = "mean",
+                    per_base: bool = False, pooling: SequencePooling = "mean",
+                    window_pooling: WindowPooling = "mean",
                     window_tokens: int | None = None, overlap: int | None = None, reverse_complement: bool = False,
                     layer: int = -1, batch_tokens: int = DEFAULT_BATCH_TOKENS, progress: bool = True
                     ) -> Iterator[tuple[int, int, np.ndarray]]:
@@ -203,7 +204,7 @@ class EmbedArguments:
     input: str = field(metadata={"help": "FASTA(.gz) file or folder, or a CSV/TSV(.gz) table with a sequence column"})
     output: str = field(metadata={"help": f"output file; its suffix picks the format: {', '.join(OUTPUT_SUFFIXES)}"})
     per_base: bool = field(default=False, metadata={"help": "one row per base instead of one per sequence"})
-    sequence_pooling: Pooling = field(default="mean", metadata={
+    sequence_pooling: SequencePooling = field(default="mean", metadata={
         "help": "sequence pooling over windows: mean (weighted by the bases each window owns) or max"})
     window_pooling: WindowPooling = field(default="mean", metadata={
         "help": "window embedding: cls ([CLS] state) or mean (over its k-mer tokens)"})

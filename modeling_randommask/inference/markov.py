@@ -18,7 +18,7 @@ import torch
 
 from ..pipeline_randommask import output_columns
 from ..tokenization import KmerTokenizer
-from ..tokenization.kmer_vocab import VOCAB_BASE_ORDER
+from ..tokenization.kmer_vocab import NUM_SPECIAL_TOKENS, VOCAB_BASE_ORDER
 
 Context = Literal["left", "centred"]
 CONTEXTS = ("left", "centred")
@@ -34,7 +34,7 @@ class MarkovBaseline:
         if not 0 <= order <= MAX_ORDER:
             raise ValueError(f"order must be in 0..{MAX_ORDER}, got {order}")
         self.order = order
-        self.tokenizer = KmerTokenizer(k=order + 1)  # its ids are the (order + 1)-mers in vocabulary order, + 5
+        self.tokenizer = KmerTokenizer(k=order + 1)  # ids: the specials, then the (order + 1)-mers in order
         self.counts = np.zeros(4 ** (order + 1), dtype=np.int64)
 
     @property
@@ -48,7 +48,7 @@ class MarkovBaseline:
             for first in range(start, end - span + 1, _CHUNK):
                 piece = bases[first : min(first + _CHUNK + span - 1, end)]
                 ids = self.tokenizer.ids_from_ascii(torch.from_numpy(np.array(piece))[None])[0].numpy()
-                ids = ids[ids >= 5] - 5
+                ids = ids[ids >= NUM_SPECIAL_TOKENS] - NUM_SPECIAL_TOKENS
                 self.counts += np.bincount(ids, minlength=self.counts.size)
         return self
 
@@ -61,7 +61,7 @@ class MarkovBaseline:
         index = np.asarray(positions, dtype=np.int64)[:, None] - before + np.arange(self.order + 1)
         if index.size and (index.min() < 0 or index.max() >= bases.size):
             raise IndexError(f"a {context} neighbourhood of order {self.order} runs past the sequence's ends")
-        kmers = self.tokenizer.ids_from_ascii(torch.from_numpy(bases[index]))[:, 0] - 5
+        kmers = self.tokenizer.ids_from_ascii(torch.from_numpy(bases[index]))[:, 0] - NUM_SPECIAL_TOKENS
         if bool((kmers < 0).any()):
             raise ValueError("a neighbourhood holds a base that is not A/C/G/T: sample positions with ACGT context")
         weight = 4 ** (self.order - before)  # of the predicted base's digit in a k-mer id

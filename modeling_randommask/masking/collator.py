@@ -17,10 +17,9 @@ from typing import Any
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
+from ..configuration_randommask import IGNORE_INDEX
 from ..data.seeding import keyed_generator
 from .schedule import RandomMaskSchedule
-
-IGNORE_INDEX = -100
 
 
 def span_coverage(centres: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -34,7 +34,7 @@ from typing import Any
 
 from accelerate import Accelerator
 
-from ..data.options import InputError, OptionError
+from ..data.options import CheckpointError, OptionError
 from ..data.output_files import fsync_file, fsync_folder, write_whole
 from ..masking.saved_masking import write_masking_state
 from ..masking.schedule import RandomMaskSchedule
@@ -50,10 +50,6 @@ OLD_SCHEDULER_FILE = "custom_checkpoint_0.pkl"
 """Where checkpoints written before ``SCHEDULER_FILE`` keep the schedule (accelerate's pickle of it)."""
 RNG_WAIVER = "rng_state"
 """The ``--allow_resume_changes`` name that accepts resuming from a checkpoint without this rank's RNG state."""
-
-
-class CheckpointError(ValueError, InputError):
-    """A checkpoint that cannot be resumed from; the message names the file and what to do."""
 
 
 @dataclass

@@ -42,7 +42,7 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
-from ..configuration_randommask import Pooling, RandomMaskConfig
+from ..configuration_randommask import ClassifierPooling, RandomMaskConfig
 from ..data.base_labels import BaseAlignment
 from ..data.gue import resolve_task
 from ..data.options import OptionError, check_distinct, check_output_folder, check_ranges, parse_with
@@ -76,7 +76,8 @@ class FinetuneOptions:
     seeds: list[int] | None = field(default=None, metadata={
         "help": "one fine-tuning run per seed; the figures are means over seeds, the weights the best seed's on "
                 "dev (default: one run with --seed)"})
-    pooling: Pooling | None = field(default=None, metadata={"help": "sequence summary (default: the checkpoint's)"})
+    pooling: ClassifierPooling | None = field(default=None, metadata={
+        "help": "sequence summary (default: the checkpoint's)"})
     label_columns: list[str] = field(default_factory=lambda: ["label"])
     missing_train: Literal["error", "use_dev"] = field(default="error", metadata={
         "help": "error, or use_dev: train on dev when a task ships no train split (no model selection then)"})

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
-from ..configuration_randommask import RandomMaskConfig
+from ..configuration_randommask import IGNORE_INDEX, RandomMaskConfig
 from ..data.genome_windows import GenomeDataConfig, build_genome_datasets
 from ..data.options import OptionError
 from ..data.sampler import ShardedBatchSampler
@@ -130,7 +130,7 @@ def evaluate(model, loader: DataLoader, collator: DataCollatorForRandomMask, ste
         if scored == max_batches:
             break
         batch = collator.mask(batch, step=phase_start, rank=accelerator.process_index, micro_step=index)
-        if not (batch["labels"] != -100).any():
+        if not (batch["labels"] != IGNORE_INDEX).any():
             continue  # a mask that selected no token has no loss (see the training step)
         batch = {key: value.to(accelerator.device) for key, value in batch.items()}
         loss = model(**batch, labelled_logits_only=True).loss
@@ -305,7 +305,7 @@ def _pretrain_locked(args: PretrainArguments, data: GenomeDataConfig, accelerato
             batch_tokens = int(batch["attention_mask"].sum()) * accelerator.num_processes
             tokens_seen += batch_tokens
             state.tokens_seen += batch_tokens
-            has_labels = bool((batch["labels"] != -100).any())
+            has_labels = bool((batch["labels"] != IGNORE_INDEX).any())
             batch = {key: value.to(accelerator.device, non_blocking=True) for key, value in batch.items()}
             sync = accelerator.no_sync(model) if micro < accumulation - 1 else nullcontext()
             with sync:
