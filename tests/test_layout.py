@@ -131,7 +131,7 @@ except SystemExit as done:
 ''', cwd=tmp_path)
     assert run.stdout.startswith(f"randommask {modeling_randommask.__version__}\n"), run.stdout
     assert "- transformers: " in run.stdout and f"({site}" in run.stdout
-    assert "\n  pretrain        Pretrain a model on FASTA files" in run.stdout
+    assert "\n  pretrain        Pretrain with the RandomMask curriculum" in run.stdout
 
 
 def test_the_old_import_path_is_the_same_modules_with_a_warning():

@@ -1,4 +1,4 @@
-"""Pretrain a model on FASTA files with the RandomMask curriculum.
+"""Pretrain with the RandomMask curriculum, from scratch or a checkpoint, on FASTA, text, tables or datasets.
 
 ``randommask pretrain`` (``examples/pretrain.py``); on several devices
 ``accelerate launch -m modeling_randommask pretrain ...`` (or ``accelerate launch examples/pretrain.py ...``).
