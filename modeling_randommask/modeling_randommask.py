@@ -262,6 +262,11 @@ class RandomMaskLMPredictionHead(nn.Module):
         self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
         self.tied = config.tie_word_embeddings
+        # Not tied here: transformers ties `decoder.bias` to `bias` after init or loading (`_tied_weights_keys`; 4.x
+        # through `_tie_weights` below). Tied before, a loader that finds neither (a classifier's folder) leaves
+        # both on the meta device.
+
+    def _tie_weights(self) -> None:
         if self.tied:
             self.decoder.bias = self.bias
 
