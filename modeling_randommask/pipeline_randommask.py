@@ -21,7 +21,7 @@ k-mers, which becomes a distribution over the hidden base by one of the ``RULES`
   reading the visible bases inside the k-mer), averaged over the covering tokens.
 
 Why the mean of conditionals: it had the lowest cross-entropy (bits per base) of the three on the default run's
-held-out E. coli (README, Measurements: Inference). Conditioning wastes no probability on k-mers that contradict
+held-out E. coli (docs/measurements.md). Conditioning wastes no probability on k-mers that contradict
 bases the model can see (a partly trained head spreads much of its mass there: the marginal rule stayed at chance,
 2.00 bits, where the conditional ones reached 1.89). The product treats the k covering tokens as independent
 evidence, but they read the same context, so it is overconfident (0.75 bits worse there, at the same accuracy);

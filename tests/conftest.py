@@ -83,7 +83,7 @@ def shared_data(*parts: str) -> Path:
     path = DATA_DIR.joinpath(*parts)
     if not path.exists():
         pytest.skip(f"needs {'/'.join(parts)} from the test data folder {DATA_DIR}, which is not part of the "
-                    "repository (set RANDOMMASK_TEST_DATA; README: Tests)")
+                    "repository (set RANDOMMASK_TEST_DATA; docs/tutorial.md: Tests)")
     return path
 
 

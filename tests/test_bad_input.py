@@ -221,7 +221,7 @@ def test_malformed_task_files_raise_naming_file_and_line(tmp_path, case, train, 
 
 def test_sequence_longer_than_the_csv_field_limit_loads_and_is_truncated_with_a_warning(tmp_path, caplog):
     """Python's csv stops at 131,072 characters per field (`_csv.Error: field larger than field limit`, no file or
-    line); the README promises truncation with a warning, and the limit is restored afterwards."""
+    line); docs/finetuning.md promises truncation with a warning, and the limit is restored afterwards."""
     import csv
 
     long = "ACGT" * 50_000  # 200,000 bases

@@ -71,7 +71,7 @@ def test_from_scratch_is_the_same_architecture_with_fresh_weights(benchmark):
     assert trained.keys() == fresh.keys()
     name = "bert.embeddings.word_embeddings.weight"
     assert not torch.equal(trained[name], fresh[name])
-    assert json.loads((model / "config.json").read_text())["classifier_pooling"] == "mean"  # see README: Baselines
+    assert json.loads((model / "config.json").read_text())["classifier_pooling"] == "mean"  # see docs/baselines.md
 
 
 def test_both_cards_show_the_from_scratch_figure(benchmark):

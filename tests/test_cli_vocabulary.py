@@ -1,4 +1,4 @@
-"""Every command line speaks one vocabulary (README: Command-line vocabulary): ``--help`` offers no old spelling, an
+"""Every command line speaks one vocabulary (docs/commands.md): ``--help`` offers no old spelling, an
 option spelled alike in two commands takes the same choices, and old spellings still work with a deprecation line."""
 
 import contextlib

@@ -223,7 +223,7 @@ def test_feature_extraction_and_text_classification_pipelines(checkpoints):
 def test_fill_mask_pipeline_works_at_token_level_and_masked_ids_hide_a_base(checkpoints):
     """A literal "[MASK]" in the text is the mask token (text is split on special tokens first), so the fill-mask
     pipeline predicts the k-mer at that one token, with the model's own probabilities. Hiding a base takes the
-    k overlapping k-mers that hold it: the model on token ids with those set to [MASK] (the README's recipe)."""
+    k overlapping k-mers that hold it: the model on token ids with those set to [MASK] (the recipe in docs/models.md)."""
     _, results = checkpoints
     expected = results["expected"]
     assert results["fill-mask"]["ok"], results["fill-mask"]

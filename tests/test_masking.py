@@ -529,7 +529,7 @@ def test_custom_accelerate_loop_with_workers_masks_exactly():
 
 @pytest.mark.slow
 def test_trainer_micro_batch_j_is_masked_at_optimizer_step_j_over_2(tmp_path):
-    """A real Trainer as the README sets it up: tiny model, 32 E. coli windows of 28..34 tokens, batch 4,
+    """A real Trainer as docs/curriculum.md has it: tiny model, 32 E. coli windows of 28..34 tokens, batch 4,
     accumulation 2 (4 optimizer steps per epoch, so the second epoch forks fresh workers), max_steps 6, 2 workers,
     evaluation every 2 steps (the eval pause), no checkpoints. The model must see, for micro-batch j, exactly
     mask(pad(its features), step j // 2, micro-step j % 2); evaluation batches use the phase-start masks."""

@@ -432,7 +432,7 @@ def diagnostics_table(results: dict[str, dict[str, Any]]) -> str:
 class AnalyzeArguments:
     """Options of ``examples/analyze.py``."""
 
-    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {  # deprecated spellings (README: Command-line vocabulary)
+    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {  # deprecated spellings (docs/commands.md)
         "--models": "--model", "--out_dir": "--output_dir", "--bits_fasta": "--bits_genome",
         "--batch_size": "--per_device_eval_batch_size"}
 

@@ -76,7 +76,7 @@ class InDomainArguments:
     the budget every run shares, parsed beside these with ``IN_DOMAIN_DEFAULTS``): the maskings and seeds, the
     Markov orders and the fine-tuning grid (tasks x label sizes)."""
 
-    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {"--batch_size": "--per_device_train_batch_size"}  # README: Command-line vocabulary
+    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {"--batch_size": "--per_device_train_batch_size"}  # docs/commands.md
 
     tasks: list[str] = field(default_factory=lambda: list(HUMAN_TASKS), metadata={"help": "task folders"})
     # list[str] with choices: HfArgumentParser calls a list's item type on each value, and a Literal is no function
@@ -111,8 +111,8 @@ class InDomainArguments:
             raise ValueError(f"--markov_orders: need orders in 1..9, got {self.markov_orders}")
 
 
-# The study's budget where it differs from pretraining's defaults (README: In-domain pretraining): one contiguous
-# held-out block, the same for every seed (val_seed), 64-token windows, sinusoidal positions.
+# The study's budget where it differs from pretraining's defaults (docs/baselines.md: In-domain pretraining): one
+# contiguous held-out block, the same for every seed (val_seed), 64-token windows, sinusoidal positions.
 IN_DOMAIN_DEFAULTS = {"paths": HUMAN_GENOMES, "output_dir": "outputs/in-domain", "max_length": 64, "max_steps": 600,
                       "warmup_steps": 50, "position_embedding_init": "sinusoidal", "val_fraction": 0.03, "val_seed": 0}
 # Pretraining options the study sets per run.

@@ -52,7 +52,7 @@ class ReproduceArguments:
     the budget every variant shares, parsed beside these with ``REPRODUCE_DEFAULTS``): the tasks, the variants and
     the fine-tuning stage, whose options carry a ``finetune_`` prefix because pretraining owns the plain names."""
 
-    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {"--batch_size": "--per_device_train_batch_size"}  # README: Command-line vocabulary
+    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {"--batch_size": "--per_device_train_batch_size"}  # docs/commands.md
 
     tasks: list[str] = field(metadata={
         "help": "GUE-layout task folders (or folders holding them) to fine-tune on, e.g. ../shared/data/gue"})
@@ -84,7 +84,7 @@ class ReproduceArguments:
                              f"tokenizations {list(FINETUNE_TOKENIZATIONS)}")
 
 
-# The default budget, measured to fit about an hour on 2 CPU cores (README: Mini reproduction); the rest are
+# The default budget, measured to fit about an hour on 2 CPU cores (docs/analysis.md); the rest are
 # pretraining's own defaults. Sinusoidal positions: a small model learns neighbour attention within the budget.
 REPRODUCE_DEFAULTS = {"output_dir": "outputs/reproduce", "per_device_train_batch_size": 64, "max_steps": 3000,
                       "warmup_steps": 200, "position_embedding_init": "sinusoidal", "eval_every": 200,

@@ -8,5 +8,5 @@ command module loads torch.
 import os
 
 # Idle OpenMP threads sleep instead of spinning (must be set before torch loads): on a busy 2-core machine spinning
-# threads made a 200-step tiny run take 302 s and 155 CPU-s instead of 70 s and 28 CPU-s (README: Quickstart).
+# threads made a 200-step tiny run take 302 s and 155 CPU-s instead of 70 s and 28 CPU-s (docs/tutorial.md).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -92,7 +92,8 @@ def deprecation_note(old: str, new: str) -> str:
 def replace_renamed_options(argv: list[str], renamed: dict[str, str]) -> list[str]:
     """``argv`` with every old option name of ``renamed`` (``{"--old": "--new"}``, the dataclasses'
     ``RENAMED_OPTIONS``) replaced by its new one, saying so once per use: old spellings keep working until
-    ``OLD_NAMES_REMOVED_IN`` (CHANGELOG.md), and ``--help`` shows only the command-line vocabulary (README: Layout)."""
+    ``OLD_NAMES_REMOVED_IN`` (CHANGELOG.md), and ``--help`` shows only the command-line vocabulary
+    (docs/commands.md)."""
     replaced = []
     for arg in argv:
         name, equals, value = arg.partition("=")

@@ -198,7 +198,7 @@ def _run(model, tokenizer: KmerTokenizer, sequences: Sequences, plan: _Plan, pro
 class EmbedArguments:
     """Options of ``examples/embed.py``."""
 
-    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {"--pooling": "--sequence_pooling"}  # README: Command-line vocabulary
+    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {"--pooling": "--sequence_pooling"}  # docs/commands.md
 
     model: str = field(metadata={"help": "checkpoint folder (RandomMask, or DNABERT to convert)"})
     input: str = field(metadata={"help": "FASTA(.gz) file or folder, or a CSV/TSV(.gz) table with a sequence column"})

@@ -233,7 +233,7 @@ class ScoreVariantsArguments:
     """Options of ``examples/score_variants.py``."""
 
     model: str = field(metadata={"help": "checkpoint folder (RandomMask, or DNABERT to convert)"})
-    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {"--reference": "--genome"}  # README: Command-line vocabulary
+    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {"--reference": "--genome"}  # docs/commands.md
 
     genome: list[str] = field(metadata={"help": "reference FASTA(.gz) file(s) or folder the variants refer to"})
     variants: str = field(metadata={"help": "VCF(.gz), or a TSV with chrom, pos (1-based), ref, alt columns"})

@@ -29,7 +29,7 @@ Recipe = Literal["paper", "paper-dnabert", "paper-nt"]
 class PretrainArguments:
     """Model, masking, optimisation and run options (the genome options are ``GenomeDataConfig``'s)."""
 
-    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {  # README: Command-line vocabulary
+    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {  # docs/commands.md
         "--per_device_batch_size": "--per_device_train_batch_size"}
 
     output_dir: str = field(default="outputs/randommask-tiny", metadata={"help": "model folder; checkpoints/ inside"})

@@ -196,7 +196,7 @@ def initial_model(args: PretrainArguments, tokenizer: KmerTokenizer, parent: Par
 
     Heads built on the result pool by the mean of the last hidden states: masked-LM pretraining never trains the
     [CLS] state (it is never a label) and, the longer it runs, the less [CLS] says about the sequence (measured,
-    README: Baselines: with [CLS] pooling, 8,000 steps fell from MCC 50 to 20-25 on TF-M 0). A parent's pooling is
+    docs/baselines.md; with [CLS] pooling, 8,000 steps fell from MCC 50 to 20-25 on TF-M 0). A parent's pooling is
     set likewise, since this run trains it the same way."""
     if parent is not None:
         parent.model.config.classifier_pooling = "mean"
