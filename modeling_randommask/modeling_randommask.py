@@ -131,12 +131,13 @@ class RandomMaskSelfAttention(nn.Module):
         return context.transpose(1, 2).reshape(batch, width, self.num_heads * self.head_size), probabilities
 
 
-class RandomMaskSelfOutput(nn.Module):
-    """Attention output projection, dropout, residual, LayerNorm."""
+class RandomMaskResidualOutput(nn.Module):
+    """Projection back to the hidden size, dropout, residual, LayerNorm: how both the attention (`in_features`
+    hidden_size) and the feed-forward block (intermediate_size) end."""
 
-    def __init__(self, config: RandomMaskConfig):
+    def __init__(self, config: RandomMaskConfig, in_features: int):
         super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dense = nn.Linear(in_features, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
@@ -148,7 +149,7 @@ class RandomMaskAttention(nn.Module):
     def __init__(self, config: RandomMaskConfig):
         super().__init__()
         self.self = RandomMaskSelfAttention(config)
-        self.output = RandomMaskSelfOutput(config)
+        self.output = RandomMaskResidualOutput(config, config.hidden_size)
 
 
 class RandomMaskIntermediate(nn.Module):
@@ -161,19 +162,6 @@ class RandomMaskIntermediate(nn.Module):
         return self.intermediate_act_fn(self.dense(hidden))
 
 
-class RandomMaskOutput(nn.Module):
-    """Feed-forward output projection, dropout, residual, LayerNorm."""
-
-    def __init__(self, config: RandomMaskConfig):
-        super().__init__()
-        self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
-        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-
-    def forward(self, hidden: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        return self.LayerNorm(self.dropout(self.dense(hidden)) + residual)
-
-
 class RandomMaskLayer(nn.Module):
     """One post-LayerNorm transformer block (BERT's)."""
 
@@ -181,7 +169,7 @@ class RandomMaskLayer(nn.Module):
         super().__init__()
         self.attention = RandomMaskAttention(config)
         self.intermediate = RandomMaskIntermediate(config)
-        self.output = RandomMaskOutput(config)
+        self.output = RandomMaskResidualOutput(config, config.intermediate_size)
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor | None, slots: torch.Tensor | None = None,
                 output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
