@@ -11,10 +11,12 @@ import functools
 import gzip
 import json
 import os
+import shutil
 import signal
 import site
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,6 +64,39 @@ def tiny_masked_lm(seed: int = 0, **config_overrides: Any) -> RandomMaskForMaske
 QUICK_PRETRAIN = ["--genome", str(LAMBDA), "--max_length", "40", "--per_device_train_batch_size", "8", "--max_steps", "12",
                   "--warmup_steps", "2", "--log_every", "1", "--eval_every", "4", "--eval_batches", "2",
                   "--save_every", "4", "--num_phases", "3", "--val_fraction", "0.05"]
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    """A finished quick run: checkpoints step-8 and step-12 (latest), its log, model and card."""
+    from modeling_randommask.training.pretrain_arguments import parse_args
+    from modeling_randommask.training.pretraining import pretrain
+
+    out = tmp_path_factory.mktemp("finished") / "run"
+    pretrain(*parse_args([*QUICK_PRETRAIN, "--output_dir", str(out)]))
+    return out
+
+
+def copy_of(finished: Path, tmp_path: Path) -> Path:
+    """A copy of the ``finished`` run to damage or resume."""
+    return Path(shutil.copytree(finished, tmp_path / "run"))
+
+
+def resume(out: Path, *extra: str, checkpoint: str = "latest"):
+    """Resume the quick run in ``out`` from ``checkpoint``."""
+    from modeling_randommask.training.pretrain_arguments import parse_args
+    from modeling_randommask.training.pretraining import pretrain
+
+    return pretrain(*parse_args([*QUICK_PRETRAIN, "--output_dir", str(out), "--resume_from_checkpoint", checkpoint,
+                                 *extra]))
+
+
+def unpack_fixture(tmp_path_factory, name: str) -> Path:
+    """The published-checkpoint fixture ``tests/fixtures/<name>.tar.gz``, unpacked into a fresh folder."""
+    folder = tmp_path_factory.mktemp("published")
+    with tarfile.open(Path(__file__).parent / "fixtures" / f"{name}.tar.gz") as archive:
+        archive.extractall(folder, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))  # < 3.10.12
+    return folder / name
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import lambda_genome, run_without_package
+from conftest import lambda_genome, run_without_package, unpack_fixture
 from safetensors import safe_open
 from safetensors.torch import load_file
 
@@ -70,10 +70,7 @@ def test_the_one_private_fast_path_is_where_call_goes_and_equals_the_public_hook
 
 @pytest.fixture(scope="module")
 def second_release(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("published")
-    with tarfile.open(Path(__file__).parent / "fixtures" / "second_release.tar.gz") as archive:
-        archive.extractall(folder, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))  # < 3.10.12
-    return folder / "second_release"
+    return unpack_fixture(tmp_path_factory, "second_release")
 
 
 @pytest.mark.parametrize("name", HEADS)

@@ -6,17 +6,14 @@ exactly; one missing its schedule or an RNG state is refused by name, the latter
 import hashlib
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import QUICK_PRETRAIN, read_log
+from conftest import copy_of, read_log, resume
 
 from modeling_randommask.data.options import OptionError
 from modeling_randommask.training.checkpoints import CheckpointError
-from modeling_randommask.training.pretrain_arguments import parse_args
-from modeling_randommask.training.pretraining import pretrain
 
 pytestmark = pytest.mark.slow  # trains real (tiny) models
 
@@ -31,22 +28,6 @@ class Payload:
 
     def __reduce__(self):
         return open, (self.marker, "w")
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("trust") / "run"
-    pretrain(*parse_args([*QUICK_PRETRAIN, "--output_dir", str(out)]))
-    return out
-
-
-def copy_of(finished: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(finished, tmp_path / "run"))
-
-
-def resume(out: Path, *extra: str, checkpoint: str = "latest"):
-    return pretrain(*parse_args([*QUICK_PRETRAIN, "--output_dir", str(out), "--resume_from_checkpoint", checkpoint,
-                                 *extra]))
 
 
 def forge_manifest(checkpoint: Path, empty: bool = False) -> None:

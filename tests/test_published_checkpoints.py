@@ -8,12 +8,11 @@ transformers' Auto classes on a machine without this package.
 """
 
 import json
-import tarfile
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import run_without_package
+from conftest import run_without_package, unpack_fixture
 from safetensors import safe_open
 from safetensors.torch import load_file
 
@@ -32,10 +31,7 @@ HEADS = {"masked-lm": (RandomMaskForMaskedLM, "mlm_logits"),
 
 @pytest.fixture(scope="module")
 def first_release(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("published")
-    with tarfile.open(Path(__file__).parent / "fixtures" / "first_release.tar.gz") as archive:
-        archive.extractall(folder, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))  # < 3.10.12
-    return folder / "first_release"
+    return unpack_fixture(tmp_path_factory, "first_release")
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ECOLI, LAMBDA, QUICK_PRETRAIN, read_log, run_script
+from conftest import ECOLI, LAMBDA, QUICK_PRETRAIN, copy_of, read_log, resume, run_script
 
 from modeling_randommask.masking.saved_masking import MASKING_FILE, OLD_MASKING_FILE
 from modeling_randommask.training.checkpoints import CheckpointError
@@ -32,27 +32,10 @@ pytestmark = pytest.mark.slow  # trains real (tiny) models, kills processes
 LATEST, EARLIER = "step-00000012", "step-00000008"
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> Path:
-    """A finished quick run: checkpoints step-8 and step-12 (latest), its log, model and card."""
-    out = tmp_path_factory.mktemp("finished") / "run"
-    pretrain(*parse_args([*QUICK_PRETRAIN, "--output_dir", str(out)]))
-    return out
-
-
-def copy_of(finished: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(finished, tmp_path / "run"))
-
-
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file of the run folder outside checkpoints/, with its bytes: what a refused resume must not touch."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*")
             if p.is_file() and "checkpoints" not in p.parts}
-
-
-def resume(out: Path, *extra: str, checkpoint: str = "latest"):
-    return pretrain(*parse_args([*QUICK_PRETRAIN, "--output_dir", str(out), "--resume_from_checkpoint", checkpoint,
-                                 *extra]))
 
 
 # ---- damaged checkpoint files ------------------------------------------------------------------------------------
