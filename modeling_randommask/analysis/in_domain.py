@@ -21,12 +21,13 @@ per stage: the budget reported.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 
@@ -34,7 +35,7 @@ from ..data.corpus_store import load_genome
 from ..data.genome_windows import GenomeDataConfig, build_genome_datasets
 from ..data.options import InputError, OptionError, check_distinct, check_output_folder, check_ranges
 from ..data.output_files import write_whole
-from ..data.tasks import load_task
+from ..data.tasks import find_split_file, load_task
 from ..inference.bits_per_base import (
     fit_markov,
     from_datasets,
@@ -57,6 +58,7 @@ from ..training.pretrain_arguments import (
     parse_with_pretraining,
 )
 from ..training.pretraining import pretrain
+from ..training.run_log import read_training_log
 from .baselines import finetune_with_tuned_rate, from_scratch_folder, kmer_on_task
 from .benchmark import task_output_name
 
@@ -67,7 +69,20 @@ HUMAN_GENOMES = [f"{SHARED}/genomes/{name}" for name in
                  ("human_chr22_20-21M.fa.gz", "human_mito_rCRS_NC_012920.fa.gz", "human_chr2_0-2.33M.fa.gz")]
 HUMAN_TASKS = [f"{SHARED}/gue/{name}" for name in ("tf/0", "prom/prom_core_tata", "prom/prom_300_tata")]
 SCRATCH = "scratch"  # the random-weights side, beside the masking presets
-LABELS = {"dnabert": "DNABERT masking", "randommask": "RandomMask", SCRATCH: "random weights (from scratch)"}
+TASK_ONLY = "task-only"  # random weights pretrained on one task's training sequences alone
+LABELS = {"dnabert": "DNABERT masking", "randommask": "RandomMask", SCRATCH: "random weights (from scratch)",
+          TASK_ONLY: "task pretraining only (from random weights)"}
+Stage = Literal["pretrain", "bits", "finetune"]
+
+
+def continued_side(masking: str) -> str:
+    """The side of ``masking``'s human-pretrained checkpoints continued on a task's training sequences."""
+    return f"{masking}+task"
+
+
+def side_label(side: str) -> str:
+    masking = side.removesuffix("+task")
+    return f"{LABELS.get(masking, masking)} + task pretraining" if side != masking else LABELS.get(side, side)
 
 
 @dataclass
@@ -93,11 +108,24 @@ class InDomainArguments:
         "help": "rates each fine-tuned model chooses from on dev (first seed); default: --finetune_learning_rate"})
     finetune_epochs: float = 3.0
     finetune_batch_size: int = 32
+    task_pretraining_steps: int = field(default=0, metadata={
+        "help": "continued pretraining on each task's training sequences (never its labels, dev or test): steps per "
+                "run, from each --task_pretraining_masking checkpoint (seed i from seed i) and from random weights; "
+                "both are fine-tuned on that task beside the other models. 0: none"})
+    task_pretraining_masking: str = field(default="randommask", metadata={
+        "choices": get_args(MaskingPreset),
+        "help": "the masking whose human-pretrained checkpoints are continued, and the masking of task pretraining"})
+    stop_after: Stage = field(default="finetune", metadata={
+        "help": "the last stage to run: pretrain (e.g. one process per masking on one --output_dir, to use several "
+                "cores; then run again without it), bits (bits per base, no fine-tuning) or finetune (everything)"})
+    compare_with: list[str] = field(default_factory=list, metadata={
+        "help": "finished studies (their --output_dir) of other pretraining budgets: the report adds the curve of "
+                "bits per base over the budgets, this study's among them"})
 
     def __post_init__(self):
         check_ranges(self, positive=("bits_positions", "label_sizes", "finetune_learning_rate",
                                      "finetune_learning_rates", "finetune_epochs", "finetune_batch_size"),
-                     non_negative=("seeds",))
+                     non_negative=("seeds", "task_pretraining_steps"))
         if not self.seeds:
             raise ValueError("--seeds needs at least one seed")
         check_distinct(self.seeds, "--seeds")
@@ -109,6 +137,11 @@ class InDomainArguments:
                              f"{', '.join(get_args(MaskingPreset))}")
         if not self.markov_orders or not all(1 <= order <= 9 for order in self.markov_orders):
             raise ValueError(f"--markov_orders: need orders in 1..9, got {self.markov_orders}")
+        if self.task_pretraining_steps and self.task_pretraining_masking not in self.maskings:
+            raise ValueError(f"--task_pretraining_masking {self.task_pretraining_masking}: not among --maskings "
+                             f"{' '.join(self.maskings)}, so there is no checkpoint of it to continue")
+        if self.task_pretraining_steps and not self.tasks:
+            raise ValueError("--task_pretraining_steps: name the --tasks whose training sequences to pretrain on")
 
 
 # The study's budget where it differs from pretraining's defaults (docs/baselines.md: In-domain pretraining): one
@@ -207,9 +240,15 @@ class _Costs:
     def run(self, stage: str, work, *args, **kwargs):
         start = time.process_time()
         result = work(*args, **kwargs)
-        self.seconds[stage] = time.process_time() - start
-        write_whole(self.path, json.dumps(self.seconds, indent=1) + "\n")
+        self.record(stage, time.process_time() - start)
         return result
+
+    def record(self, stage: str, seconds: float) -> None:
+        """Add one stage's cost to the file as it is now: another process running stages of the same study (other
+        seeds or maskings) keeps its entries."""
+        on_disk = read_stage_json(self.path, "CPU seconds per stage") if self.path.is_file() else {}
+        self.seconds = on_disk | self.seconds | {stage: seconds}
+        write_whole(self.path, json.dumps(self.seconds, indent=1) + "\n")
 
 
 def _pretrain(study: Study, masking: str, seed: int, settings: dict[str, Any]) -> Path:
@@ -241,6 +280,59 @@ def pretrained_models(study: Study, costs: _Costs) -> dict[str, dict[int, Path]]
                                                  study.pretraining.position_embedding_init, seed=seed)
                        for seed in args.seeds}
     return models
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _task_pretrain(study: Study, task: str, parent: Path | None, folder: Path, seed: int,
+                   settings: dict[str, Any]) -> Path:
+    """One run on ``task``'s training split alone (its sequence column, short records padded to a window), from
+    ``parent``'s weights or, without one, from random weights initialised as the study's runs are."""
+    args, steps = study.args, study.args.task_pretraining_steps
+    options = replace(study.pretraining, output_dir=str(folder), masking=args.task_pretraining_masking,
+                      max_steps=steps, warmup_steps=steps // 10, eval_every=max(steps // 10, 1), save_every=steps,
+                      overwrite_output_dir=True, model_name_or_path=None if parent is None else str(parent),
+                      **({"position_embedding_init": "normal"} if parent else {}))  # a parent keeps its own
+    data = replace(study.data_config(seed), paths=[], train_file=[task], short_records="pad")
+    pretrain(options, data)
+    _write_stage_settings(folder, settings)
+    return folder
+
+
+def task_pretrained_models(study: Study, models: dict[str, dict[int, Path]],
+                           costs: _Costs) -> dict[str, dict[str, dict[int, Path]]]:
+    """``{task: {side: {seed: folder}}}``: each task's training sequences pretrained on for
+    ``task_pretraining_steps``, continuing ``task_pretraining_masking``'s checkpoint of each seed and from random
+    weights of that seed (empty without task pretraining)."""
+    args = study.args
+    if not args.task_pretraining_steps:
+        return {}
+    masking, by_task = args.task_pretraining_masking, {}
+    for task in args.tasks:
+        name, train_file = task_output_name(Path(task)), find_split_file(task, "train")
+        if train_file is None:
+            raise InputError(f"--task_pretraining_steps: {task} has no train split to pretrain on")
+        for side, parents in ((continued_side(masking), models[masking]), (TASK_ONLY, dict.fromkeys(args.seeds))):
+            for seed in args.seeds:
+                folder = study.output_dir / "task-pretrain" / name / f"{side}-seed{seed}"
+                stage = f"task pretrain {name} {side} seed {seed}"
+                settings = study.budget() | {"task": task, "train_sha256": _file_sha256(train_file), "side": side,
+                                             "seed": seed, "masking": masking, "steps": args.task_pretraining_steps}
+                if not stage_is_reusable(stage, folder / STAGE_FILE, settings, _finished(folder)):
+                    costs.run(stage, _task_pretrain, study, task, parents[seed], folder, seed, settings)
+                by_task.setdefault(task, {}).setdefault(side, {})[seed] = folder
+    return by_task
+
+
+def validation_losses(models: dict[str, dict[int, Path]]) -> dict[str, dict[int, list[list[float]]]]:
+    """Each pretrained run's validation loss under its own masking, ``[[step, nats], ...]`` from its training
+    log: where DNABERT masking finds the overlap shortcut (a hidden 6-mer is read off its neighbours), its loss falls
+    far below RandomMask's."""
+    return {side: {seed: [[int(step), float(loss)] for step, loss in zip(curve.val_steps, curve.val_loss)]
+                   for seed, folder in by_seed.items() for curve in [read_training_log(folder)]}
+            for side, by_seed in models.items() if side != SCRATCH}
 
 
 def bits_per_base_study(study: Study, models: dict[str, dict[int, Path]]) -> dict[str, Any]:
@@ -282,9 +374,10 @@ def _bits_settings(study: Study) -> dict[str, Any]:
                      "bits_positions": args.bits_positions, "markov_orders": args.markov_orders})
 
 
-def finetune_study(study: Study, models: dict[str, dict[int, Path]], costs: _Costs) -> list[dict]:
-    """One row per (task, label size): each model fine-tuned with its own seed, and the 6-mer logistic regression
-    on the same training rows. With ``finetune_learning_rates`` each side chooses its rate on dev with its first
+def finetune_study(study: Study, models: dict[str, dict[int, Path]], costs: _Costs,
+                   task_models: dict[str, dict[str, dict[int, Path]]]) -> list[dict]:
+    """One row per (task, label size): each model (and the task's own task-pretrained models) fine-tuned with its
+    own seed, and the 6-mer logistic regression on the same training rows. With ``finetune_learning_rates`` each side chooses its rate on dev with its first
     seed, and its other seeds run at that rate. Label sizes run smallest first, so a cut-short run still holds
     whole rows."""
     args, rows = study.args, []
@@ -292,7 +385,7 @@ def finetune_study(study: Study, models: dict[str, dict[int, Path]], costs: _Cos
         for task in args.tasks:
             name = task_output_name(Path(task))
             row = {"task": name, "train_examples": size, "sides": {}}
-            for side, by_seed in models.items():
+            for side, by_seed in (models | task_models.get(task, {})).items():
                 rates = args.finetune_learning_rates
                 for seed, folder in by_seed.items():
                     out = study.output_dir / "finetune" / name / f"n{size}" / f"{side}-seed{seed}"
@@ -300,6 +393,8 @@ def finetune_study(study: Study, models: dict[str, dict[int, Path]], costs: _Cos
                     stage = f"finetune {name} n{size} {side} seed {seed}"
                     rate = rates[0] if len(rates) == 1 else args.finetune_learning_rate
                     settings = {"budget": study.budget(), "model": f"{side} seed {seed}", "task": task,
+                                **({"task_pretraining_steps": args.task_pretraining_steps}
+                                   if task in task_models and side in task_models[task] else {}),
                                 "train_examples": size, "learning_rate": rate,
                                 "learning_rates": rates if len(rates) > 1 else [], "epochs": args.finetune_epochs,
                                 "batch_size": args.finetune_batch_size}
@@ -364,15 +459,79 @@ def bits_table(bits: dict[str, Any], cpu_minutes: dict[str, float], tokens: int)
 
 def mcc_table(rows: list[dict]) -> str:
     """Test MCC x 100 per (task, label size): each side's mean ± sample std over its seeds at its learning rate, and
-    the k-mer model."""
-    sides = list(rows[0]["sides"])
-    lines = ["| task | training examples | " + " | ".join(LABELS.get(s, s) for s in sides) + " | 6-mer logistic regression |",
+    the k-mer model ("-" for a side a task does not have)."""
+    sides = list(dict.fromkeys(side for row in rows for side in row["sides"]))  # task-pretrained sides per task
+    lines = ["| task | training examples | " + " | ".join(map(side_label, sides)) + " | 6-mer logistic regression |",
              "|---|---:|" + "---:|" * (len(sides) + 1)]
     for row in rows:
-        cells = [f"{_mean_std([r['test_mcc'] for r in runs], 100, 1)} (lr {runs[0]['learning_rate']:g})"
-                 for runs in (row["sides"][side] for side in sides)]
+        cells = [f"{_mean_std([r['test_mcc'] for r in runs], 100, 1)} (lr {runs[0]['learning_rate']:g})" if runs
+                 else "-" for runs in (row["sides"].get(side, []) for side in sides)]
         lines.append(f"| {row['task']} | {row['train_examples']:,} | " + " | ".join(cells)
                      + f" | {100 * row['kmer']['test_mcc']:.1f} |")
+    return "\n".join(lines)
+
+
+def validation_loss_table(losses: dict[str, dict[Any, list[list[float]]]]) -> str:
+    """Validation loss (nats, under each run's own masking) at each evaluated step: mean ± std over seeds."""
+    sides = list(losses)
+    steps = [step for step, _ in next(iter(losses[sides[0]].values()))]
+    lines = ["| step | " + " | ".join(LABELS.get(s, s) for s in sides) + " |", "|---:|" + "---:|" * len(sides)]
+    for index, step in enumerate(steps):
+        cells = [_mean_std([run[index][1] for run in by_seed.values()], digits=2) for by_seed in losses.values()]
+        lines.append(f"| {step:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def read_study(folder: str | Path) -> dict[str, Any]:
+    """A finished study's ``results.json`` (with bits per base), for the curve over budgets."""
+    path = Path(folder) / "results.json"
+    if not path.is_file():
+        raise InputError(f"--compare_with {folder}: no results.json (not a finished study folder)")
+    report = read_stage_json(path, "a finished study's results")
+    if not isinstance(report, dict) or not report.get("bits_per_base", {}).get("models"):
+        raise StageError(f"{path}: holds no bits per base (not a finished study): --compare_with needs one")
+    return report
+
+
+def curve_table(reports: list[dict[str, Any]]) -> str:
+    """Bits per base by pretraining budget: one row per study (each budget its own runs and schedule), mean ± std
+    over seeds of each masking, the paired differences (SE: the largest per-seed one) and the last validation loss
+    under each run's own masking. Studies on another held-out block, positions or Markov reference are refused."""
+    reports = sorted(reports, key=lambda r: r["tokens_per_run"])
+    first = reports[0]["bits_per_base"]
+    same = ("held_out_blocks", "positions", "markov_reference", "reference_masking")
+    for report in reports[1:]:
+        differ = [key for key in same if report["bits_per_base"][key] != first[key]]
+        if differ:
+            raise StageError(f"--compare_with: {report['settings']['pretraining']['output_dir']} differs from "
+                             f"{reports[0]['settings']['pretraining']['output_dir']} in {', '.join(differ)}: not one "
+                             "curve")
+    maskings, reference = list(first["models"]), first["reference_masking"]
+    maskings = [m for m in maskings if m != SCRATCH]
+    others = [m for m in maskings if m != reference]
+
+    def paired(runs: dict, key: str) -> str:
+        runs = list(runs.values())
+        return (f"{_mean_std([r[key]['difference'] for r in runs], sign=True)} "
+                f"(SE {max(r[key]['standard_error'] for r in runs):.3f})")
+
+    header = (["pretraining steps", "tokens per run", "seeds", "CPU-min per run"]
+              + [f"{LABELS[m]}, bits" for m in maskings]
+              + [f"{LABELS[m]} − {LABELS[reference]}" for m in others]
+              + [f"{LABELS[m]} − Markov" for m in maskings]
+              + [f"last validation loss, {LABELS[m]} (nats)" for m in maskings])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
+    for report in reports:
+        models, costs = report["bits_per_base"]["models"], report["cpu_seconds"]
+        minutes = [np.mean([v for k, v in costs.items() if k.startswith(f"pretrain {m} seed")]) / 60 for m in maskings]
+        last_loss = [_mean_std([runs[-1][1] for runs in report["validation_loss"][m].values()], digits=2)
+                     for m in maskings]
+        cells = ([f"{report['settings']['pretraining']['max_steps']:,}", f"{report['tokens_per_run']:,}",
+                  str(len(models[reference])), " / ".join(f"{m:.1f}" for m in minutes)]
+                 + [_mean_std([r["bits_per_base"] for r in models[m].values()]) for m in maskings]
+                 + [paired(models[m], "vs_reference_masking") for m in others]
+                 + [paired(models[m], "vs_markov") for m in maskings] + last_loss)
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -387,9 +546,13 @@ def in_domain(args: InDomainArguments, pretraining: PretrainArguments | None = N
     check_tasks(args.tasks)
     genome = load_genome(data.genome_paths(), data.corpus_dir, data.corpus_store)  # checked before any stage
     study = Study(args, pretraining, data, genome.content_hash())
+    earlier = [read_study(folder) for folder in args.compare_with]  # checked before any stage
     output_dir.mkdir(parents=True, exist_ok=True)
     costs = _Costs(output_dir / "costs.json")
     models = pretrained_models(study, costs)
+    task_models = task_pretrained_models(study, models, costs)
+    if args.stop_after == "pretrain":
+        return {"stopped_after": "pretrain", "cpu_seconds": costs.seconds}
     bits_file = output_dir / "bits_per_base.json"  # the same models and held-out block: measured once
     bits = read_stage_json(bits_file, "bits per base") if bits_file.is_file() else {}
     if bits.get("settings") != _bits_settings(study):  # absent, or measured under other settings: measured again
@@ -398,15 +561,19 @@ def in_domain(args: InDomainArguments, pretraining: PretrainArguments | None = N
                            bits_file)
         write_whole(bits_file, json.dumps(costs.run("bits per base", bits_per_base_study, study, models), indent=1))
         bits = read_stage_json(bits_file, "bits per base")  # as a rerun reads it (JSON keys)
-    rows = finetune_study(study, models, costs) if args.tasks and args.label_sizes else []
+    run_finetuning = args.stop_after == "finetune" and args.tasks and args.label_sizes
+    rows = finetune_study(study, models, costs, task_models) if run_finetuning else []
     pretrain_minutes = {masking: np.mean([costs.seconds.get(f"pretrain {masking} seed {seed}", np.nan)
                                           for seed in args.seeds]) / 60 for masking in args.maskings}
     report = {"settings": asdict(args) | {"pretraining": asdict(pretraining), "data": asdict(data)},
               "tokens_per_run": study.tokens_per_run, "bits_per_base": bits,
+              "validation_loss": validation_losses({m: models[m] for m in args.maskings}),
               "finetune": rows, "cpu_seconds": costs.seconds,
-              "cpu_minutes_total": sum(costs.seconds.values()) / 60,
-              "tables": {"bits_per_base": bits_table(bits, pretrain_minutes, study.tokens_per_run),
-                         "mcc": mcc_table(rows) if rows else None}}
+              "cpu_minutes_total": sum(costs.seconds.values()) / 60}
+    report["tables"] = {"bits_per_base": bits_table(bits, pretrain_minutes, study.tokens_per_run),
+                        "validation_loss": validation_loss_table(report["validation_loss"]),
+                        "curve": curve_table(earlier + [report]) if earlier else None,
+                        "mcc": mcc_table(rows) if rows else None}
     write_whole(output_dir / "results.json", json.dumps(report, indent=1) + "\n")
     write_whole(output_dir / "report.md", render_report(report))
     return report
@@ -430,6 +597,8 @@ def _defaults_of(kind: type) -> dict[str, Any]:
 
 
 def render_report(report: dict[str, Any]) -> str:
+    if report.get("stopped_after") == "pretrain":
+        return "# In-domain pretraining\n\nStopped after pretraining (--stop_after pretrain).\n"
     s = report["settings"]
     pre, data, bits = s["pretraining"], s["data"], report["bits_per_base"]
     budget = (f"{pre['model_preset']} model, {pre['max_steps']:,} steps x {pre['per_device_train_batch_size']} windows "
@@ -441,6 +610,12 @@ def render_report(report: dict[str, Any]) -> str:
              (f"## Bits per base on {bits['held_out']} (blocks {bits['held_out_blocks']}), {bits['positions']:,} "
               f"positions; Markov models fitted on the {bits['training_bases']:,} training bases"),
              report["tables"]["bits_per_base"]]
+    parts += ["## Validation loss under each run's own masking (nats, mean ± std over seeds)",
+              report["tables"]["validation_loss"]]
+    if report["tables"]["curve"]:
+        parts += ["## Bits per base by pretraining budget (each budget its own runs)", report["tables"]["curve"]]
     if report["tables"]["mcc"]:
-        parts += ["## Test MCC x 100 (mean ± std over seeds)", report["tables"]["mcc"]]
+        task = (f"; task pretraining: {s['task_pretraining_steps']:,} steps per run on each task's training "
+                f"sequences ({s['task_pretraining_masking']})" if s["task_pretraining_steps"] else "")
+        parts += [f"## Test MCC x 100 (mean ± std over seeds{task})", report["tables"]["mcc"]]
     return "\n\n".join(parts) + "\n"

@@ -13,7 +13,12 @@ from .entry import run_command
 def main(argv: list[str] | None = None) -> None:
     def body() -> None:
         args, pretraining, data = parse_in_domain_args(argv)
-        print(render_report(in_domain(args, pretraining, data)))
+        report = in_domain(args, pretraining, data)
+        if report.get("stopped_after") == "pretrain":
+            print(f"wrote the pretrained models under {pretraining.output_dir}; run the same command without "
+                  "--stop_after (one process) to measure and fine-tune them")
+            return
+        print(render_report(report))
         print(f"wrote {pretraining.output_dir}/report.md and results.json")
 
     run_command(body)
