@@ -17,4 +17,4 @@ def main(argv: list[str] | None = None) -> None:
         print(report["table"])
         print("\nfigures: " + ", ".join(report["figures"].values()))
 
-    run_command(body)
+    run_command(body, __doc__)

@@ -15,4 +15,4 @@ def main(argv: list[str] | None = None) -> None:
         print(run_benchmark(args, bench.tasks, baselines=bench.baselines, learning_rates=bench.learning_rates,
                             **training_options))
 
-    run_command(body)
+    run_command(body, __doc__)

@@ -18,4 +18,4 @@ def main(argv: list[str] | None = None) -> None:
         print(f"wrote {shape} embeddings ({'per base' if written['per_base'] else 'per sequence'}) of "
               f"{written['sequences']:,} sequences to {', '.join(written['files'])}")
 
-    run_command(body)
+    run_command(body, __doc__)

@@ -21,7 +21,7 @@ import sys
 import threading
 from collections.abc import Callable
 
-from ..data.options import USER_ERRORS
+from ..data.options import COMMAND_DESCRIPTION, USER_ERRORS
 from ..data.output_files import SYSTEM_ERRNOS
 
 
@@ -47,9 +47,11 @@ def _close_process_group() -> None:
         distributed.destroy_process_group()
 
 
-def run_command(body: Callable[[], object]) -> None:
-    """Run one command's ``body`` (parse options, work, print the closing line) the way every CLI does."""
+def run_command(body: Callable[[], object], doc: str | None = None) -> None:
+    """Run one command's ``body`` (parse options, work, print the closing line) the way every CLI does; ``doc`` is
+    the command module's docstring, whose first line (the one ``randommask --help`` lists) heads its ``--help``."""
     global _MAIN_PID
+    description = COMMAND_DESCRIPTION.set(doc.splitlines()[0] if doc else None)
     logging.basicConfig(format="%(message)s")
     logging.getLogger("modeling_randommask").setLevel(logging.INFO)
     _MAIN_PID = os.getpid()
@@ -70,6 +72,7 @@ def run_command(body: Callable[[], object]) -> None:
         print("terminated (SIGTERM)", file=sys.stderr)
         sys.exit(143)  # the shell's status for a command ended by SIGTERM
     finally:
+        COMMAND_DESCRIPTION.reset(description)
         _close_process_group()
         sys.stdout.flush()
         sys.stderr.flush()

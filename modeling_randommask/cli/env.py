@@ -5,12 +5,12 @@
 
 from __future__ import annotations
 
-import argparse
 import platform
 from importlib import metadata
 from pathlib import Path
 
 from .. import __version__
+from ..data.options import CommandParser
 from .entry import run_command
 
 PACKAGES = ("torch", "transformers", "accelerate", "datasets", "tokenizers", "huggingface_hub", "safetensors",
@@ -54,8 +54,8 @@ def environment() -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> None:
     def body() -> None:
-        argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)  # only --help
+        CommandParser().parse_args(argv)  # only --help
         print("Paste this into your bug report:\n")
         print("\n".join(f"- {name}: {value}" for name, value in environment().items()))
 
-    run_command(body)
+    run_command(body, __doc__)

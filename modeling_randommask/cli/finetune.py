@@ -16,4 +16,4 @@ def main(argv: list[str] | None = None) -> None:
         if training_args.process_index == 0:
             print(finetune_summary(results))
 
-    run_command(body)
+    run_command(body, __doc__)

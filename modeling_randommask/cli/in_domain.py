@@ -21,4 +21,4 @@ def main(argv: list[str] | None = None) -> None:
         print(render_report(report))
         print(f"wrote {pretraining.output_dir}/report.md and results.json")
 
-    run_command(body)
+    run_command(body, __doc__)

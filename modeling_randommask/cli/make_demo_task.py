@@ -27,4 +27,4 @@ def main(argv: list[str] | None = None) -> None:
         print(f"wrote {folder}/train,dev,test.csv.gz (2,000 / 300 / 300 fragments); next: randommask finetune "
               f"--model outputs/randommask-tiny --task {folder} --output_dir outputs/ft-demo")
 
-    run_command(body)
+    run_command(body, __doc__)

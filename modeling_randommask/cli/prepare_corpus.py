@@ -13,4 +13,4 @@ from .entry import run_command
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_command(lambda: print(prepare(*parse_cli((CorpusArguments, SequenceSourceOptions), argv))))
+    run_command(lambda: print(prepare(*parse_cli((CorpusArguments, SequenceSourceOptions), argv))), __doc__)

@@ -12,4 +12,4 @@ from .entry import run_command
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_command(lambda: pretrain(*parse_args(argv)))
+    run_command(lambda: pretrain(*parse_args(argv)), __doc__)

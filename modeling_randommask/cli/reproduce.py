@@ -10,4 +10,4 @@ from .entry import run_command
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_command(lambda: print(render_report(reproduce(*parse_reproduce_args(argv)))))
+    run_command(lambda: print(render_report(reproduce(*parse_reproduce_args(argv)))), __doc__)

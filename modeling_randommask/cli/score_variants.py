@@ -18,4 +18,4 @@ def main(argv: list[str] | None = None) -> None:
         print(f"wrote {summary['alleles']:,} alleles ({summary['scored']:,} scored, {summary['masked_copies']:,} "
               f"masked copies, {summary['seconds']:.1f} s) to {summary['output']} and {summary['output']}.summary.json")
 
-    run_command(body)
+    run_command(body, __doc__)

@@ -6,10 +6,14 @@ Why here: the option dataclasses live in several stages (data, training, analysi
 
 from __future__ import annotations
 
+import argparse
+import functools
 import math
 import os
 import sys
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -72,16 +76,46 @@ USER_ERRORS = (FileExistsError, FileNotFoundError, NotADirectoryError, InputErro
 """What a CLI prints as one ``error:`` line instead of a traceback (``cli.entry.run_command``)."""
 
 
-def parse_cli(dataclass_types: Any, argv: list[str] | None = None, defaults: dict[str, Any] | None = None) -> tuple:
-    """The dataclasses of a command line, parsed with abbreviations refused (``--max_step`` is not
-    ``--max_steps``); ``defaults`` replace the dataclasses' own (a recipe). A value a dataclass refuses (its
-    ``__post_init__`` raises ``ValueError``) is a usage error naming the option, before anything is written."""
-    from transformers import HfArgumentParser
+COMMAND_DESCRIPTION: ContextVar[str | None] = ContextVar("COMMAND_DESCRIPTION", default=None)
+"""The running command's one-line description (``cli.entry.run_command`` sets it; the line ``randommask --help``
+lists), shown at the top of the command's ``--help``."""
 
-    parser = HfArgumentParser(dataclass_types, allow_abbrev=False)
+
+class CommandParser(argparse.ArgumentParser):
+    """A parser whose ``--help`` opens with the running command's one-line description, then the usage (dozens of
+    lines where the Trainer's options are offered) and the options."""
+
+    def format_help(self) -> str:
+        description = COMMAND_DESCRIPTION.get()
+        return f"{description}\n\n{super().format_help()}" if description else super().format_help()
+
+
+@functools.cache
+def _dataclass_parser_class() -> type:
+    from transformers import HfArgumentParser  # not at import: `randommask --help` loads no transformers
+
+    return type("DataclassCommandParser", (CommandParser, HfArgumentParser), {})
+
+
+def options_parser(dataclass_types: Any, defaults: dict[str, Any] | None = None):
+    """The one way a command's ``HfArgumentParser`` is built: over ``dataclass_types``, abbreviated option names
+    refused (``--max_step`` is not ``--max_steps``), the running command's description atop ``--help``, and
+    ``defaults`` (a recipe, a study's budget) replacing the dataclasses' own through ``set_defaults``, so that an
+    option given on the command line still wins. A default for no option is a bug, refused here (argparse would keep
+    it as a stray attribute)."""
+    parser = _dataclass_parser_class()(dataclass_types, allow_abbrev=False)
     if defaults:
+        names = {f.name for kind in parser.dataclass_types for f in fields(kind)}
+        if defaults.keys() - names:
+            raise TypeError(f"defaults for no option: {sorted(defaults.keys() - names)}")
         parser.set_defaults(**defaults)
-    return parse_with(parser, argv)
+    return parser
+
+
+def parse_cli(dataclass_types: Any, argv: list[str] | None = None, defaults: dict[str, Any] | None = None) -> tuple:
+    """The dataclasses of a command line (``options_parser``, with ``defaults``). A value a dataclass refuses (its
+    ``__post_init__`` raises ``ValueError``) is a usage error naming the option, before anything is written."""
+    return parse_with(options_parser(dataclass_types, defaults), argv)
 
 
 def deprecation_note(old: str, new: str) -> str:

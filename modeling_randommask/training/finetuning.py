@@ -33,7 +33,6 @@ from accelerate import PartialState
 from transformers import (
     DataCollatorForTokenClassification,
     DataCollatorWithPadding,
-    HfArgumentParser,
     PreTrainedModel,
     Trainer,
     TrainingArguments,
@@ -45,7 +44,14 @@ from transformers.utils import logging as hf_logging
 from ..configuration_randommask import ClassifierPooling, RandomMaskConfig
 from ..data.base_labels import BaseAlignment
 from ..data.gue import resolve_task
-from ..data.options import OptionError, check_distinct, check_output_folder, check_ranges, parse_with
+from ..data.options import (
+    OptionError,
+    check_distinct,
+    check_output_folder,
+    check_ranges,
+    options_parser,
+    parse_with,
+)
 from ..data.output_files import partial_folder, write_whole
 from ..data.strides import kmer_stride_of, tokenization_name
 from ..data.tasks import TaskData, build_datasets, load_task, task_folder, train_subset
@@ -124,16 +130,19 @@ class SeedResult:
     trainable_parameters: int
 
 
+_NOT_GIVEN = object()
+"""The default ``given_options`` sets to tell an option left out from one given (not a string: argparse converts
+string defaults with the option's type)."""
+
+
 def given_options(parser: argparse.ArgumentParser, argv: list[str], dataclass_type: type) -> dict[str, Any]:
     """The options of ``dataclass_type`` that ``argv`` gives explicitly, converted by ``parser`` (which must already
     have parsed ``argv`` once: its defaults are replaced here). Defaults are left out, so they can come from a
     recipe; abbreviations are refused by the parser, so no option can hide under another spelling."""
     names = {f.name for f in fields(dataclass_type) if f.init}
-    for action in parser._actions:  # set_defaults would also store parser-level defaults, which argparse converts
-        if action.dest in names:
-            action.default = argparse.SUPPRESS
+    parser.set_defaults(**dict.fromkeys(names, _NOT_GIVEN))
     namespace, _ = parser.parse_known_args(argv)
-    return {name: value for name, value in vars(namespace).items() if name in names}
+    return {name: value for name, value in vars(namespace).items() if name in names and value is not _NOT_GIVEN}
 
 
 def check_trainer_ranges(training_args: TrainingArguments) -> None:
@@ -160,7 +169,7 @@ def parse_with_trainer_options(dataclass_types: tuple[type, ...], argv: list[str
     error); return the former and the ``TrainingArguments`` options given explicitly, for
     ``finetune_training_arguments`` to lay over a recipe. ``UNSUPPORTED_TRAINER_OPTIONS`` are usage errors."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = HfArgumentParser((*dataclass_types, TrainingArguments), allow_abbrev=False)
+    parser = options_parser((*dataclass_types, TrainingArguments))
     for action in parser._actions:
         if action.dest in UNSUPPORTED_TRAINER_OPTIONS:
             action.help = argparse.SUPPRESS

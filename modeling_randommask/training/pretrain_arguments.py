@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from ..configuration_randommask import ModelSize, RandomMaskConfig
 from ..data.genome_windows import GenomeDataConfig
-from ..data.options import OptionError, check_ranges, parse_with
+from ..data.options import OptionError, check_ranges, options_parser, parse_with
 from ..data.strides import Tokenization
 from ..masking.schedule import MaskingPreset, RandomMaskSchedule
 from ..tokenization.kmer_vocab import MAX_K
@@ -133,19 +133,11 @@ ADDED_SETTINGS = {"short_records": "skip"}
 FIXED_ON_RESUME = ("model_preset", "kmer_size", "masking", "num_phases", "max_steps")
 
 
-def pretrain_parser():
-    """The parser of ``examples/pretrain.py``: both dataclasses, abbreviations refused."""
-    from transformers import HfArgumentParser
-
-    return HfArgumentParser((PretrainArguments, GenomeDataConfig), allow_abbrev=False)
-
-
 def parse_args(argv: list[str] | None = None) -> tuple[PretrainArguments, GenomeDataConfig]:
     """Parse command-line options; ``--recipe`` sets defaults that explicit options override."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = pretrain_parser()
-    recipe, _ = parser.parse_known_args(argv)  # only --recipe matters here; parse_with checks the rest
-    parser.set_defaults(**RECIPES.get(recipe.recipe, {}))
+    recipe, _ = options_parser((PretrainArguments, GenomeDataConfig)).parse_known_args(argv)  # --recipe alone
+    parser = options_parser((PretrainArguments, GenomeDataConfig), RECIPES.get(recipe.recipe))
     return parse_with(parser, argv, check=check_positions)
 
 
@@ -164,10 +156,7 @@ def parse_with_pretraining(study_type: type, argv: list[str] | None, defaults: d
     dataclass beside ``PretrainArguments`` and ``GenomeDataConfig``, one parser, abbreviations refused, the study's
     ``defaults`` in place of pretraining's; options the study sets per run (``set_by_study``: name -> what sets
     it) are refused when given, rather than silently overridden."""
-    from transformers import HfArgumentParser
-
-    parser = HfArgumentParser((study_type, PretrainArguments, GenomeDataConfig), allow_abbrev=False)
-    parser.set_defaults(**defaults)
+    parser = options_parser((study_type, PretrainArguments, GenomeDataConfig), defaults)
     return parse_with(parser, argv, check=lambda parsed: check_set_by_study(parsed[1:], defaults, set_by_study))
 
 
