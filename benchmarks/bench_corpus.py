@@ -333,7 +333,7 @@ def windows_per_second(fasta: Path, corpus_dir: Path, batches: int = 200) -> dic
 
     torch.set_num_threads(1)
     tokenizer = KmerTokenizer(k=6)
-    options = {"paths": [str(fasta)], "max_length": 512, "corpus_dir": str(corpus_dir)}
+    options = {"genome": [str(fasta)], "max_length": 512, "corpus_dir": str(corpus_dir)}
     stored = build_genome_datasets(GenomeDataConfig(**options), tokenizer)[0]
     draws = torch.randperm(len(stored), generator=torch.Generator().manual_seed(0))[: 2 * batches * 32]
     cold, warm = draws[: batches * 32].view(batches, 32), draws[batches * 32 :].view(batches, 32)

@@ -198,7 +198,7 @@ def main() -> None:
         with open_unzipped(args.genome) as source:
             plain.write_bytes(source.read())
         genome = read_genome(args.genome)
-        config = GenomeDataConfig(paths=[args.genome], max_length=args.max_length)
+        config = GenomeDataConfig(genome=[args.genome], max_length=args.max_length)
         mbp = genome.num_bases / 1e6
 
         reading = _round_robin({

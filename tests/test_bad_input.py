@@ -154,7 +154,7 @@ def test_lowercase_reads_as_uppercase_and_iupac_is_kept_as_unk_kmers(tmp_path):
 def test_empty_record_is_skipped_with_a_warning_and_counted(tmp_path, caplog):
     extra = tmp_path / "extra.fa"
     extra.write_bytes(b">plasmid\n>tiny\nACGTACGTAC\n")
-    config = GenomeDataConfig(paths=[LAMBDA, extra], max_length=40, val_fraction=0.05)
+    config = GenomeDataConfig(genome=[LAMBDA, extra], max_length=40, val_fraction=0.05)
     with caplog.at_level(logging.WARNING, logger=fasta.__name__):
         _, _, stats = build_genome_datasets(config, KmerTokenizer(k=6))
     assert f"{extra}: line 1: record 'plasmid' has no sequence; skipped" in caplog.text
@@ -165,7 +165,7 @@ def test_only_n_is_too_little_usable_sequence(tmp_path):
     (tmp_path / "gaps.fa").write_bytes(b">scaffold\n" + b"N" * 60 + b"\n" + b"n" * 5000 + b"\n")
     with pytest.raises(ValueError, match=r"gaps\.fa: too little usable sequence for windows of 43 bp "
                                          r"\(--max_length 40 tokens\): 0 training"):
-        build_genome_datasets(GenomeDataConfig(paths=tmp_path / "gaps.fa", max_length=40), KmerTokenizer(k=6))
+        build_genome_datasets(GenomeDataConfig(genome=tmp_path / "gaps.fa", max_length=40), KmerTokenizer(k=6))
 
 
 # ---- task CSV/TSV: load_task / build_datasets -------------------------------------------------------------------
@@ -400,7 +400,7 @@ def test_damaged_weights_of_a_model_folder_are_named(tmp_path):
 def test_rna_genome_says_so_when_no_window_is_left(tmp_path):
     (tmp_path / "rna.fa").write_text(">r\n" + "ACGU" * 3000 + "\n")
     with pytest.raises(ValueError, match=r"rna\.fa: too little usable sequence .* non-ACGT: U 3,000; U is RNA"):
-        build_genome_datasets(GenomeDataConfig(paths=tmp_path / "rna.fa", max_length=40), KmerTokenizer(k=6))
+        build_genome_datasets(GenomeDataConfig(genome=tmp_path / "rna.fa", max_length=40), KmerTokenizer(k=6))
 
 
 def test_finetune_into_a_folder_another_run_writes_is_refused(tmp_path):

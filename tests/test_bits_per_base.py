@@ -113,7 +113,7 @@ def test_model_bits_are_the_mean_log2_probability_of_the_true_bases():
 def test_the_pretraining_split_feeds_the_card_and_the_table():
     tokenizer = KmerTokenizer(k=6)
     model, _ = memorising_model("ACGT" * 20, 6, 1)
-    train, val, _ = build_genome_datasets(GenomeDataConfig(paths=[str(LAMBDA)], max_length=40, val_fraction=0.05),
+    train, val, _ = build_genome_datasets(GenomeDataConfig(genome=[str(LAMBDA)], max_length=40, val_fraction=0.05),
                                           tokenizer)
     bits = held_out_bits_per_base(model, tokenizer, train, val, window_tokens=40, num_positions=300)
     assert bits["positions"] == 300 and bits["window_tokens"] == 40 and bits["rule"] == "mean"
@@ -129,7 +129,7 @@ def test_the_pretraining_split_feeds_the_card_and_the_table():
     assert f"| this checkpoint (rule `mean`) | {bits['model']['bits_per_base']:.4f} |" in card
     assert f"| order-5 Markov, 2 bases before and 3 after | {bits['markov']['centred']['bits_per_base']:.4f} |" in card
     assert "Bits per base" not in render_pretrained_card({**info, "bits_per_base": None}).text
-    no_validation = build_genome_datasets(GenomeDataConfig(paths=[str(LAMBDA)], max_length=40, val_fraction=0),
+    no_validation = build_genome_datasets(GenomeDataConfig(genome=[str(LAMBDA)], max_length=40, val_fraction=0),
                                           tokenizer)
     assert held_out_bits_per_base(model, tokenizer, *no_validation[:2]) is None
 

@@ -94,7 +94,7 @@ def test_store_maps_the_genome_a_reading_gives(tmp_path):
 
 def test_windows_and_stats_over_a_store_equal_the_in_ram_ones(tmp_path):
     inputs = [str(messy_fasta(tmp_path / "messy.fa.gz")), str(LAMBDA)]
-    options = {"paths": inputs, "max_length": 40, "val_fraction": 0.05, "corpus_dir": str(tmp_path / "corpora")}
+    options = {"genome": inputs, "max_length": 40, "val_fraction": 0.05, "corpus_dir": str(tmp_path / "corpora")}
     in_ram = build_genome_datasets(GenomeDataConfig(**options, corpus_store=False), TOKENIZER)
     stored = build_genome_datasets(GenomeDataConfig(**options), TOKENIZER)
     assert stored[2] == in_ram[2] and len(stores(tmp_path / "corpora")) == 1
@@ -228,7 +228,7 @@ def _stack(features):
 
 @pytest.mark.slow
 def test_spawned_workers_map_the_store_again_instead_of_copying_it(tmp_path):
-    config = GenomeDataConfig(paths=[str(LAMBDA)], max_length=40, corpus_dir=str(tmp_path / "corpora"))
+    config = GenomeDataConfig(genome=[str(LAMBDA)], max_length=40, corpus_dir=str(tmp_path / "corpora"))
     train, _, _ = build_genome_datasets(config, TOKENIZER)
     train.set_epoch(2)
     pickled = pickle.dumps(train)
@@ -250,7 +250,7 @@ def two_genomes():
 
 
 def _weighted(genome, weights, **options):
-    config = GenomeDataConfig(paths=["unused"], max_length=130, genome_weights=weights, **options)
+    config = GenomeDataConfig(genome=["unused"], max_length=130, genome_weights=weights, **options)
     return build_genome_datasets(config, TOKENIZER, genome=genome)
 
 
@@ -421,16 +421,16 @@ def test_a_pretraining_run_over_an_edited_store_is_refused_before_training(tmp_p
 
 def test_prepare_command_verifies_on_request(tmp_path, capsys):
     corpora = tmp_path / "corpora"
-    args = CorpusArguments(paths=[str(LAMBDA)], corpus_dir=str(corpora))
+    args = CorpusArguments(genome=[str(LAMBDA)], corpus_dir=str(corpora))
     assert "verified" not in prepare(args)
-    line = prepare(CorpusArguments(paths=[str(LAMBDA)], corpus_dir=str(corpora), verify=True))
+    line = prepare(CorpusArguments(genome=[str(LAMBDA)], corpus_dir=str(corpora), verify=True))
     assert re.search(r"content verified \(SHA-256 of 48,502 bases\) in [\d.]+ s", line), line
     (store,) = stores(corpora)
     with open(store / BASES_FILE, "r+b") as handle:
         handle.write(b"T")
     assert "prepared corpus" in prepare(args)  # not asked: structure only
     with pytest.raises(CorpusStoreError, match="content differs"):
-        prepare(CorpusArguments(paths=[str(LAMBDA)], corpus_dir=str(corpora), verify=True))
+        prepare(CorpusArguments(genome=[str(LAMBDA)], corpus_dir=str(corpora), verify=True))
 
 
 @pytest.mark.parametrize("wrong", [["--verify", "maybe"], ["--verif"], ["--verify", "1", "2"]])
@@ -464,7 +464,7 @@ def test_a_pipe_is_prepared_reading_it_once(tmp_path):
     writer.wait(timeout=60)
     assert stores(corpora) == [store] and not list(corpora.glob(".tmp-*"))
     writer = _fifo_writing(tmp_path / "cli.fifo", data)
-    line = prepare(CorpusArguments(paths=[str(tmp_path / "cli.fifo")], corpus_dir=str(corpora)))
+    line = prepare(CorpusArguments(genome=[str(tmp_path / "cli.fifo")], corpus_dir=str(corpora)))
     writer.wait(timeout=60)
     assert f"prepared corpus {store}: 48,502 bases in 1 records" in line
     assert "--genome <the same data as files>" in line and "reads a pipe into RAM" in line
@@ -482,7 +482,7 @@ def test_orphaned_temporary_stores_are_removed_or_listed(tmp_path, caplog):
         folder.mkdir(parents=True)
         (folder / BASES_FILE).write_bytes(b"A" * 1000)
     with caplog.at_level("WARNING"):
-        line = prepare(CorpusArguments(paths=[str(LAMBDA)], corpus_dir=str(corpora)))
+        line = prepare(CorpusArguments(genome=[str(LAMBDA)], corpus_dir=str(corpora)))
     assert not orphan.exists() and running.exists() and elsewhere.exists()
     assert f"removed {orphan}" in caplog.text
     assert f"{elsewhere} (1,000 bytes; its preparer ran on some-other-host" in line

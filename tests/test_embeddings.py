@@ -205,7 +205,7 @@ def test_the_command_line_prints_what_it_wrote_where(tmp_path, checkpoint, fasta
     path, _ = fasta
     output = tmp_path / "cli.npy"
     run = run_script(["--model", str(folder), "--input", str(path), "--output", str(output), "--per_base",
-                      "--reverse_complement"], program=(str(REPO / "examples" / "embed.py"),))
+                      "--average_strands"], program=(str(REPO / "examples" / "embed.py"),))
     out, _ = run.communicate(timeout=600)
     assert run.returncode == 0, out[-3000:]
     assert out.strip().splitlines()[-1] == (f"wrote 630 x 64 embeddings (per base) of 3 sequences to {output}, "

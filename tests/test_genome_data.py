@@ -254,7 +254,7 @@ def test_default_corpus_is_the_embedded_ecoli():
 
 def _config(path, **overrides) -> GenomeDataConfig:
     """The settings these tests were written for: 512-token windows, seed 0."""
-    return GenomeDataConfig(paths=[path], **({"max_length": 512, "seed": 0} | overrides))
+    return GenomeDataConfig(genome=[path], **({"max_length": 512, "seed": 0} | overrides))
 
 
 def _genome_slice(genome, dataset, index: int) -> str:
@@ -504,7 +504,7 @@ def test_spawned_worker_reads_shared_memory_and_the_epoch(small):
 # ---- configuration ------------------------------------------------------------------------------------------------
 
 def test_config_and_stats(ecoli, tmp_path):
-    assert GenomeDataConfig("genome.fa").paths == ["genome.fa"]
+    assert GenomeDataConfig("genome.fa").genome == ["genome.fa"]
     for bad in ({"max_length": 2}, {"val_fraction": 0.9}, {"max_n_fraction": 1.5}, {"min_gap": 0}):
         with pytest.raises(ValueError, match="GenomeDataConfig"):
             GenomeDataConfig(["x.fa"], **bad)
@@ -542,7 +542,7 @@ def test_max_n_fraction_with_spread_n_is_checked_over_the_two_cells_of_a_slot(tm
     bases[::every] = ord("N")
     path = tmp_path / "spread.fa"
     path.write_bytes(b">spread\n" + bases.tobytes() + b"\n")
-    config = GenomeDataConfig(paths=[str(path)], max_length=40, max_n_fraction=0.5, val_fraction=0,
+    config = GenomeDataConfig(genome=[str(path)], max_length=40, max_n_fraction=0.5, val_fraction=0,
                               random_offsets=random_offsets, corpus_store=False)
     if kept:
         assert len(build_genome_datasets(config, TOKENIZER)[0]) > 400

@@ -30,7 +30,7 @@ def _study(tmp_path, **overrides) -> tuple[InDomainArguments, PretrainArguments,
                                  "label_sizes": [40], "finetune_epochs": 1, "finetune_batch_size": 16, **overrides}),
             PretrainArguments(output_dir=str(tmp_path / "study"), per_device_train_batch_size=4, max_steps=10,
                               warmup_steps=1, position_embedding_init="sinusoidal"),
-            GenomeDataConfig(paths=[str(LAMBDA)], max_length=24, val_fraction=0.05, val_seed=0))
+            GenomeDataConfig(genome=[str(LAMBDA)], max_length=24, val_fraction=0.05, val_seed=0))
 
 
 def test_study_runs_every_stage_and_reuses_them(tmp_path):
@@ -121,7 +121,7 @@ def _small(tmp_path, max_steps=6, genome=LAMBDA, **overrides):
                                  "markov_orders": [2], **overrides}),
             PretrainArguments(output_dir=str(tmp_path / "study"), per_device_train_batch_size=4, max_steps=max_steps,
                               warmup_steps=1),
-            GenomeDataConfig(paths=[str(genome)], max_length=24, val_fraction=0.05, val_seed=0))
+            GenomeDataConfig(genome=[str(genome)], max_length=24, val_fraction=0.05, val_seed=0))
 
 
 def test_a_stage_is_reused_only_under_the_settings_it_was_run_with(tmp_path):

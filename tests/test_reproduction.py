@@ -51,7 +51,7 @@ def _quick(tasks: Path, out: Path, **options) -> tuple[ReproduceArguments, Pretr
                                **options),
             PretrainArguments(output_dir=str(out), per_device_train_batch_size=8, max_steps=10, warmup_steps=2,
                               position_embedding_init="sinusoidal", eval_every=1, save_every=2),
-            GenomeDataConfig(paths=[str(LAMBDA)], max_length=32))
+            GenomeDataConfig(genome=[str(LAMBDA)], max_length=32))
 
 
 @pytest.fixture(scope="module")

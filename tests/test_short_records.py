@@ -30,7 +30,7 @@ def _records(tmp_path, lengths: list[int]):
 
 def test_101_bp_records_give_windows_at_64_tokens_with_random_offsets(tmp_path):
     genome = _records(tmp_path, [101] * 400)
-    config = GenomeDataConfig(paths=["unused"], max_length=64, val_fraction=0.05)
+    config = GenomeDataConfig(genome=["unused"], max_length=64, val_fraction=0.05)
     train, val, stats = build_genome_datasets(config, TOKENIZER, genome=genome)
     assert stats["skipped_short_records"] == 0 and len(val) > 0
     assert len(train) + len(val) > 380  # one window per record (records cut by a validation block may lose theirs)
@@ -50,7 +50,7 @@ def test_101_bp_records_give_windows_at_64_tokens_with_random_offsets(tmp_path):
 
 def test_records_shorter_than_a_window_are_listed_and_skipped_or_padded(tmp_path, caplog):
     genome = _records(tmp_path, [101, 40, 150, 5, 30] * 60)
-    config = GenomeDataConfig(paths=["unused"], max_length=64, val_fraction=0)
+    config = GenomeDataConfig(genome=["unused"], max_length=64, val_fraction=0)
     with caplog.at_level(logging.WARNING):
         skipped, _, stats = build_genome_datasets(config, TOKENIZER, genome=genome)
     assert stats["skipped_short_records"] == 180 and stats["padded_records"] == 0
@@ -58,7 +58,7 @@ def test_records_shorter_than_a_window_are_listed_and_skipped_or_padded(tmp_path
     assert "r1, r3, r4, r6" in caplog.text
     assert len(skipped) == 120  # r0 (101 bp) and r2 (150 bp): one window each, whatever the offset
 
-    config = GenomeDataConfig(paths=["unused"], max_length=64, val_fraction=0, short_records="pad")
+    config = GenomeDataConfig(genome=["unused"], max_length=64, val_fraction=0, short_records="pad")
     padded, _, stats = build_genome_datasets(config, TOKENIZER, genome=genome)
     assert stats["skipped_short_records"] == 60 and stats["padded_records"] == 120  # 5 bp holds no 6-mer
     assert len(padded) == 240
@@ -82,6 +82,6 @@ def test_records_shorter_than_a_window_are_listed_and_skipped_or_padded(tmp_path
 
 def test_only_shorter_records_are_skipped_at_all(tmp_path):
     genome = _records(tmp_path, [5, 3])
-    config = GenomeDataConfig(paths=["unused"], max_length=64, val_fraction=0, short_records="pad")
+    config = GenomeDataConfig(genome=["unused"], max_length=64, val_fraction=0, short_records="pad")
     with pytest.raises(ValueError, match="too little usable sequence"):
         build_genome_datasets(config, TOKENIZER, genome=genome)

@@ -120,7 +120,7 @@ def test_a_table_of_variants_scores_like_the_vcf(tmp_path, setup):
 
 def test_reverse_complement_scores_both_strands(tmp_path, setup):
     plain = run(setup, write_vcf(tmp_path / "calls.vcf", VCF_ROWS), tmp_path / "one.tsv")
-    both = run(setup, tmp_path / "calls.vcf", tmp_path / "two.tsv", reverse_complement=True)
+    both = run(setup, tmp_path / "calls.vcf", tmp_path / "two.tsv", average_strands=True)
     assert both["masked_copies"] == 2 * plain["masked_copies"]
     one, two = (pd.read_csv(tmp_path / name, sep="\t", keep_default_na=False) for name in ("one.tsv", "two.tsv"))
     assert (one["status"] == two["status"]).all() and (one["score"] != two["score"]).any()

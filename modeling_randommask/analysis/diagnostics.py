@@ -526,7 +526,7 @@ def analyze(args: AnalyzeArguments) -> dict[str, Any]:
 def _held_out_bases(args: AnalyzeArguments) -> tuple[bpb.HeldOutDNA, np.ndarray, dict]:
     """The DNA bits per base is measured on, its seeded positions, and the Markov baseline's scores there (fitted on
     the training stretches of ``--pretraining_genome``)."""
-    split = GenomeDataConfig(paths=list(args.pretraining_genome), seed=args.pretraining_seed)
+    split = GenomeDataConfig(genome=list(args.pretraining_genome), seed=args.pretraining_seed)
     validation, training = bpb.from_pretraining_data(split, KmerTokenizer())
     dna = bpb.from_fasta(args.bits_genome) if args.bits_genome else validation
     markov = bpb.fit_markov(validation.sequences.sequence, training, args.markov_order)

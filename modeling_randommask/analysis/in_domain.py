@@ -50,7 +50,7 @@ from ..masking.schedule import MaskingPreset
 from ..tokenization import KmerTokenizer
 from ..training.checkpoints import describe_change
 from ..training.finetune_recipes import finetune_training_arguments
-from ..training.finetuning import FinetuneArguments
+from ..training.finetuning import FinetuneArguments, FinetuneStageOptions
 from ..training.pretrain_arguments import (
     BOOKKEEPING_OPTIONS,
     PretrainArguments,
@@ -86,7 +86,7 @@ def side_label(side: str) -> str:
 
 
 @dataclass
-class InDomainArguments:
+class InDomainArguments(FinetuneStageOptions):
     """What ``examples/in_domain.py`` adds to pretraining's options (``PretrainArguments`` and ``GenomeDataConfig``,
     the budget every run shares, parsed beside these with ``IN_DOMAIN_DEFAULTS``): the maskings and seeds, the
     Markov orders and the fine-tuning grid (tasks x label sizes)."""
@@ -103,11 +103,8 @@ class InDomainArguments:
     markov_orders: list[int] = field(default_factory=lambda: [3, 4, 5, 6, 7, 8])
     label_sizes: list[int] = field(default_factory=lambda: [300, 1000, 3000],
                                    metadata={"help": "training examples per fine-tuning run (a seeded subset)"})
-    finetune_learning_rate: float = 1e-3
     finetune_learning_rates: list[float] = field(default_factory=list, metadata={
         "help": "rates each fine-tuned model chooses from on dev (first seed); default: --finetune_learning_rate"})
-    finetune_epochs: float = 3.0
-    finetune_batch_size: int = 32
     task_pretraining_steps: int = field(default=0, metadata={
         "help": "continued pretraining on each task's training sequences (never its labels, dev or test): steps per "
                 "run, from each --task_pretraining_masking checkpoint (seed i from seed i) and from random weights; "

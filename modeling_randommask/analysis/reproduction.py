@@ -28,7 +28,7 @@ from ..data.output_files import write_whole
 from ..data.strides import Tokenization
 from ..data.tasks import load_task, task_folders
 from ..training.finetune_recipes import finetune_training_arguments
-from ..training.finetuning import FinetuneArguments, finetune
+from ..training.finetuning import FinetuneArguments, FinetuneStageOptions, finetune
 from ..training.pretrain_arguments import PretrainArguments, check_set_by_study, parse_with_pretraining
 from ..training.pretraining import pretrain
 from .baselines import format_gain, from_scratch_folder, gain, kmer_on_task, score
@@ -47,7 +47,7 @@ FINETUNE_TOKENIZATIONS = get_args(Tokenization)
 
 
 @dataclass
-class ReproduceArguments:
+class ReproduceArguments(FinetuneStageOptions):
     """What ``examples/reproduce.py`` adds to pretraining's options (``PretrainArguments`` and ``GenomeDataConfig``,
     the budget every variant shares, parsed beside these with ``REPRODUCE_DEFAULTS``): the tasks, the variants and
     the fine-tuning stage, whose options carry a ``finetune_`` prefix because pretraining owns the plain names."""
@@ -59,9 +59,6 @@ class ReproduceArguments:
     variants: list[str] = field(default_factory=lambda: list(VARIANTS),
                                 metadata={"help": f"pretraining variants, from {list(VARIANTS)}"})
     finetune_tokenizations: list[str] = field(default_factory=lambda: list(FINETUNE_TOKENIZATIONS))
-    finetune_learning_rate: float = 1e-3
-    finetune_epochs: float = 3.0
-    finetune_batch_size: int = 32
     finetune_max_train_samples: int | None = field(default=5000, metadata={
         "help": "cap on training examples per task (the larger GUE tasks would dominate the hour)"})
     finetune_seeds: list[int] = field(default_factory=lambda: [42])
@@ -73,9 +70,8 @@ class ReproduceArguments:
                 "default, --no_baselines skips them"})
 
     def __post_init__(self):
-        check_ranges(self, positive=("finetune_learning_rate", "finetune_epochs", "finetune_batch_size",
-                                     "finetune_max_train_samples"),
-                     non_negative=("finetune_seeds",))
+        super().__post_init__()
+        check_ranges(self, positive=("finetune_max_train_samples",), non_negative=("finetune_seeds",))
         check_distinct(self.finetune_seeds, "--finetune_seeds")
         unknown = sorted(set(self.variants) - set(VARIANTS)) + sorted(set(self.finetune_tokenizations)
                                                                       - set(FINETUNE_TOKENIZATIONS))
@@ -226,7 +222,7 @@ def reproduce(args: ReproduceArguments, pretraining: PretrainArguments | None = 
         seconds["baselines"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    genomes = [str(path) for path in fasta_files(data.paths or default_corpus())]
+    genomes = [str(path) for path in fasta_files(data.genome or default_corpus())]
     diagnostics = analyze(AnalyzeArguments(model=[str(m) for m in models.values()], labels=list(models),
                                            genome=args.diagnostics_genome or genomes[0],
                                            output_dir=str(output_dir / "diagnostics"), tsne=args.tsne,

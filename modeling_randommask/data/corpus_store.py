@@ -40,7 +40,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from filelock import FileLock
@@ -81,15 +81,29 @@ def default_corpus_dir() -> Path:
 
 
 @dataclass
-class CorpusArguments:
-    """The options of ``examples/prepare_corpus.py``."""
+class CorpusFiles:
+    """The FASTA files of a corpus and where its prepared store lives: options of pretraining (through
+    ``genome_windows.GenomeDataConfig``) and of ``examples/prepare_corpus.py`` alike."""
 
-    paths: list[str] = field(default_factory=list, metadata={
-        "aliases": ["--genome"], "help": "FASTA(.gz) files or folders of them, in the order pretraining will give them "
-                                         "(default: the embedded E. coli genome)"})
+    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {"--paths": "--genome"}  # docs/commands.md
+
+    genome: list[str] = field(default_factory=list, metadata={
+        "help": "FASTA(.gz) files or folders of them, in mix order (default: the embedded E. coli genome, unless "
+                "--train_file or --dataset_name gives the corpus)"})
     corpus_dir: str | None = field(default=None, metadata={
-        "help": "where prepared corpora live; on shared storage for a multi-node run (default: "
+        "help": "where prepared corpora live; on storage all nodes share for a multi-node run (default: "
                 "$RANDOMMASK_CORPUS_DIR, else ~/.cache/randommask/corpora)"})
+
+    def __post_init__(self):
+        self.genome = [self.genome] if isinstance(self.genome, (str, Path)) else list(self.genome)
+        if self.corpus_dir is not None:
+            check_output_folder(self.corpus_dir, "--corpus_dir")
+
+
+@dataclass
+class CorpusArguments(CorpusFiles):
+    """The options of ``examples/prepare_corpus.py`` (with ``sequence_sources.SequenceSourceOptions``)."""
+
     verify: bool = field(default=False, metadata={
         "help": "check the store's content against the SHA-256 recorded when it was prepared (a SHA-256 pass: about "
                 "1 s per Gbp on an idle core, page cache warm; every open checks its structure only)"})
@@ -459,7 +473,7 @@ def read_sources(sources: list) -> Genome:
 def prepare(args: CorpusArguments, options=None) -> str:
     """``examples/prepare_corpus.py``: prepare the store; return the line saying where it is and what to run next.
     ``options`` (``sequence_sources.SequenceSourceOptions``): text files, tables and a dataset besides the FASTA."""
-    paths = args.paths or ([] if options is not None and options.given() else [str(p) for p in default_corpus()])
+    paths = args.genome or ([] if options is not None and options.given() else [str(p) for p in default_corpus()])
     piped = [path for path in paths if not (Path(path).is_file() or Path(path).is_dir())]
     sources = options.sources(paths) if options is not None else [FastaSource(p) for p in fasta_files(paths)]
     store = prepare_store(sources, args.corpus_dir)

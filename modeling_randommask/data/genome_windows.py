@@ -37,9 +37,9 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from torch.utils.data import Dataset
 
-from .corpus_store import load_sources
+from .corpus_store import CorpusFiles, load_sources
 from .fasta import COMPLEMENT, IS_ACGT, Genome, default_corpus, letter_counts, split_at
-from .options import InputError, check_output_folder
+from .options import InputError
 from .seeding import keyed_generator, seed_hash
 from .sequence_sources import SequenceSourceOptions
 
@@ -53,12 +53,10 @@ class GenomeDataError(InputError, ValueError):
 
 
 @dataclass
-class GenomeDataConfig(SequenceSourceOptions):
+class GenomeDataConfig(CorpusFiles, SequenceSourceOptions):
     """How genome windows are made: the data options of ``examples/pretrain.py`` (the module docstring explains each
-    policy). Empty ``paths`` means the embedded E. coli genome."""
+    policy). No input at all means the embedded E. coli genome."""
 
-    paths: list[str] = field(default_factory=list, metadata={
-        "aliases": ["--genome"], "help": "FASTA(.gz) files or folders of them (default: the embedded E. coli genome)"})
     max_length: int = field(default=128, metadata={
         "help": "tokens per window including [CLS] and [SEP] (the paper: 512); the window's bases follow from the "
                 "tokenizer"})
@@ -94,13 +92,10 @@ class GenomeDataConfig(SequenceSourceOptions):
         "help": "parse the FASTA files once into a prepared corpus under --corpus_dir and memory-map it (one copy "
                 "per node in the page cache, whatever the number of ranks): on by default, --no_corpus_store reads "
                 "them into RAM in every process"})
-    corpus_dir: str | None = field(default=None, metadata={
-        "help": "where prepared corpora live; on storage all nodes share for a multi-node run (default: "
-                "$RANDOMMASK_CORPUS_DIR, else ~/.cache/randommask/corpora)"})
 
     def __post_init__(self):
-        self.paths = [self.paths] if isinstance(self.paths, (str, Path)) else list(self.paths)
-        super().__post_init__()
+        CorpusFiles.__post_init__(self)
+        SequenceSourceOptions.__post_init__(self)
         checks = {"max_length >= 3": self.max_length >= 3, "0 <= val_fraction <= 0.5": 0 <= self.val_fraction <= 0.5,
                   "val_block >= 1": self.val_block >= 1, "min_gap >= 1": self.min_gap >= 1,
                   "0 <= max_n_fraction <= 1": 0 <= self.max_n_fraction <= 1,
@@ -109,8 +104,6 @@ class GenomeDataConfig(SequenceSourceOptions):
         failed = [rule for rule, ok in checks.items() if not ok]
         if failed:
             raise ValueError(f"GenomeDataConfig: need {', '.join(failed)} (got {asdict(self)})")
-        if self.corpus_dir is not None:
-            check_output_folder(self.corpus_dir, "--corpus_dir")
         self.genome_weights = [str(weight) for weight in self.genome_weights]
         if self.genome_weights not in (["bases"], ["equal"]):
             try:
@@ -141,8 +134,8 @@ class GenomeDataConfig(SequenceSourceOptions):
         return weights / weights.sum()
 
     def genome_paths(self) -> list[str | Path]:
-        """``paths``, or the embedded default corpus when no input at all is given."""
-        return self.paths or ([] if self.given() else default_corpus())
+        """``genome``, or the embedded default corpus when no input at all is given."""
+        return self.genome or ([] if self.given() else default_corpus())
 
 
 # ---- intervals [start, end) over the concatenated genome: numpy arrays, never a mask per base ----------------

@@ -34,7 +34,7 @@ from ..data.options import OptionError, check_ranges
 from ..modeling_randommask import RandomMaskPreTrainedModel
 from ..pipeline_randommask import DEFAULT_BATCH_TOKENS, num_tokens, token_batches, window_inputs
 from ..tokenization import KmerTokenizer
-from .loading import DType, checked_window, load_model, resolve_device
+from .loading import InferenceOptions, checked_window, load_model
 from .outputs import OUTPUT_SUFFIXES, check_names, check_output, check_suffix, open_writer
 from .sequences import SequenceError, Sequences, read_sequences
 from .windows import Tiling, default_overlap, per_base_states, tile
@@ -195,12 +195,12 @@ def _run(model, tokenizer: KmerTokenizer, sequences: Sequences, plan: _Plan, pro
 
 
 @dataclass
-class EmbedArguments:
+class EmbedArguments(InferenceOptions):
     """Options of ``examples/embed.py``."""
 
-    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {"--pooling": "--sequence_pooling"}  # docs/commands.md
+    RENAMED_OPTIONS: ClassVar[dict[str, str]] = InferenceOptions.RENAMED_OPTIONS | {  # docs/commands.md
+        "--pooling": "--sequence_pooling"}
 
-    model: str = field(metadata={"help": "checkpoint folder (RandomMask, or DNABERT to convert)"})
     input: str = field(metadata={"help": "FASTA(.gz) file or folder, or a CSV/TSV(.gz) table with a sequence column"})
     output: str = field(metadata={"help": f"output file; its suffix picks the format: {', '.join(OUTPUT_SUFFIXES)}"})
     per_base: bool = field(default=False, metadata={"help": "one row per base instead of one per sequence"})
@@ -208,25 +208,15 @@ class EmbedArguments:
         "help": "sequence pooling over windows: mean (weighted by the bases each window owns) or max"})
     window_pooling: WindowPooling = field(default="mean", metadata={
         "help": "window embedding: cls ([CLS] state) or mean (over its k-mer tokens)"})
-    window_tokens: int | None = field(default=None, metadata={
-        "help": "tokens per window, [CLS] and [SEP] included (default: the checkpoint's pretraining window, else "
-                "max_position_embeddings)"})
     overlap: int | None = field(default=None, metadata={
         "help": "bases shared by consecutive windows of a long sequence (default: a quarter of the window)"})
-    reverse_complement: bool = field(default=False, metadata={"help": "average both strands"})
     layer: int = field(default=-1, metadata={"help": "hidden layer (0: embeddings, -1: last)"})
-    batch_tokens: int = field(default=DEFAULT_BATCH_TOKENS, metadata={
-        "help": "tokens per forward pass, padding included: windows (longest first) are packed up to it"})
-    device: str = field(default="auto", metadata={"help": "auto (CUDA when present), cpu, cuda, cuda:1, ..."})
-    dtype: DType = field(default="float32", metadata={"help": "model dtype (outputs are float32)"})
     sequence_column: str = field(default="sequence", metadata={"help": "DNA column of a CSV/TSV input"})
-    overwrite: bool = field(default=False, metadata={"help": "replace an existing output"})
 
     def __post_init__(self) -> None:
-        """What can be checked without the model or the data: a usage error before anything runs."""
+        super().__post_init__()
         check_suffix(self.output)
-        check_ranges(self, positive=("window_tokens", "batch_tokens"), non_negative=("overlap",))
-        resolve_device(self.device)
+        check_ranges(self, non_negative=("overlap",))
 
 
 def embed_to_file(args: EmbedArguments) -> dict:
@@ -238,7 +228,7 @@ def embed_to_file(args: EmbedArguments) -> dict:
     model, tokenizer = load_model(args.model, args.device, args.dtype, head=False)  # the encoder only
     options = {"per_base": args.per_base, "pooling": args.sequence_pooling, "window_pooling": args.window_pooling,
                "window_tokens": args.window_tokens, "overlap": args.overlap,
-               "reverse_complement": args.reverse_complement, "layer": args.layer, "batch_tokens": args.batch_tokens}
+               "reverse_complement": args.average_strands, "layer": args.layer, "batch_tokens": args.batch_tokens}
     stream = iter_embeddings(model, tokenizer, sequences, **options)
     written = open_writer(args.output, sequences, model.config.hidden_size, args.per_base, args.overwrite)
     with written as writer:

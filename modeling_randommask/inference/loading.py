@@ -6,14 +6,15 @@ the pipeline and this package agree)."""
 from __future__ import annotations
 
 import os
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
 
 import torch
 
-from ..data.options import OptionError
+from ..data.options import OptionError, check_ranges
 from ..hub.checkpoint import load_masked_lm
 from ..modeling_randommask import RandomMaskForMaskedLM
-from ..pipeline_randommask import resolve_window
+from ..pipeline_randommask import DEFAULT_BATCH_TOKENS, resolve_window
 from ..tokenization import KmerTokenizer
 
 DType = Literal["float32", "bfloat16", "float16"]
@@ -49,3 +50,29 @@ def checked_window(model, tokenizer: KmerTokenizer, window_tokens: int | None) -
         return resolve_window(model, tokenizer, window_tokens)
     except ValueError as error:
         raise OptionError(f"--{error}") from None
+
+
+@dataclass(kw_only=True)
+class InferenceOptions:
+    """The options of every command that runs a checkpoint over DNA (embed, score_variants): which model, on what,
+    in what windows and batches, and whether an output may be replaced. Keyword-only, so that a command's own
+    required options keep their positions."""
+
+    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {"--reverse_complement": "--average_strands"}  # docs/commands.md
+
+    model: str = field(metadata={"help": "checkpoint folder (RandomMask, or DNABERT to convert)"})
+    average_strands: bool = field(default=False, metadata={
+        "help": "also run the reverse-complement strand and average the two (twice the forward passes)"})
+    window_tokens: int | None = field(default=None, metadata={
+        "help": "tokens per window, [CLS] and [SEP] included (default: the checkpoint's pretraining window, else "
+                "max_position_embeddings)"})
+    batch_tokens: int = field(default=DEFAULT_BATCH_TOKENS, metadata={
+        "help": "tokens per forward pass, padding included: what bounds the memory a batch takes"})
+    device: str = field(default="auto", metadata={"help": "auto (CUDA when present), cpu, cuda, cuda:1, ..."})
+    dtype: DType = field(default="float32", metadata={"help": "model dtype (what is written is float32)"})
+    overwrite: bool = field(default=False, metadata={"help": "replace an existing --output"})
+
+    def __post_init__(self) -> None:
+        """What can be checked without the model or the data: a usage error before anything runs."""
+        check_ranges(self, positive=("window_tokens", "batch_tokens"))
+        resolve_device(self.device)

@@ -41,11 +41,11 @@ from typing import ClassVar
 import numpy as np
 
 from ..data.fasta import Sequences, open_unzipped, read_genome
-from ..data.options import InputError, check_ranges
+from ..data.options import InputError
 from ..data.output_files import check_new_outputs, partial_file
-from ..pipeline_randommask import BASES, DEFAULT_BATCH_TOKENS, DEFAULT_RULE, RULES, Rule
+from ..pipeline_randommask import BASES, DEFAULT_RULE, RULES, Rule
 from .base_probabilities import log_probs_at
-from .loading import DType, checked_window, load_model, resolve_device
+from .loading import InferenceOptions, checked_window, load_model
 
 STATUSES = ("scored", "ref_mismatch", "indel", "mnv", "symbolic", "no_alt", "alt_is_ref", "non_acgt",
             "unknown_contig", "outside_contig")
@@ -229,33 +229,22 @@ def score_alleles(model, tokenizer, reference: Reference, alleles: list[Allele],
 
 
 @dataclass
-class ScoreVariantsArguments:
+class ScoreVariantsArguments(InferenceOptions):
     """Options of ``examples/score_variants.py``."""
 
-    model: str = field(metadata={"help": "checkpoint folder (RandomMask, or DNABERT to convert)"})
-    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {"--reference": "--genome"}  # docs/commands.md
+    RENAMED_OPTIONS: ClassVar[dict[str, str]] = InferenceOptions.RENAMED_OPTIONS | {  # docs/commands.md
+        "--reference": "--genome"}
 
     genome: list[str] = field(metadata={"help": "reference FASTA(.gz) file(s) or folder the variants refer to"})
     variants: str = field(metadata={"help": "VCF(.gz), or a TSV with chrom, pos (1-based), ref, alt columns"})
     output: str = field(metadata={"help": "output TSV; a summary goes to <output>.summary.json"})
     rule: Rule = field(default=DEFAULT_RULE, metadata={
         "help": f"how the masked k-mers' predictions give P(base): {', '.join(RULES)} (pipeline_randommask)"})
-    reverse_complement: bool = field(default=False, metadata={
-        "help": "also score on the reverse strand and average the two scores"})
-    window_tokens: int | None = field(default=None, metadata={
-        "help": "tokens per window (default: the checkpoint's pretraining window, else max_position_embeddings)"})
-    batch_tokens: int = field(default=DEFAULT_BATCH_TOKENS, metadata={
-        "help": "tokens per forward pass (masked copies of a window each)"})
-    device: str = field(default="auto", metadata={"help": "auto (CUDA when present), cpu, cuda, ..."})
-    dtype: DType = field(default="float32", metadata={"help": "model dtype"})
-    overwrite: bool = field(default=False, metadata={"help": "replace an existing output"})
 
     def __post_init__(self) -> None:
-        """What can be checked without the model or the files: a usage error before anything runs."""
+        super().__post_init__()
         if self.rule not in RULES:
             raise ValueError(f"--rule must be one of {RULES}, got {self.rule!r}")
-        check_ranges(self, positive=("window_tokens", "batch_tokens"))
-        resolve_device(self.device)
 
 
 def summary_file(output: str | os.PathLike) -> Path:
@@ -272,7 +261,7 @@ def score_variants(args: ScoreVariantsArguments) -> dict:
     model, tokenizer = load_model(args.model, args.device, args.dtype)
     window_tokens, _ = checked_window(model, tokenizer, args.window_tokens)  # a bad window fails before writing
     options = {"rule": args.rule, "window_tokens": window_tokens, "batch_tokens": args.batch_tokens,
-               "reverse_complement": args.reverse_complement}
+               "reverse_complement": args.average_strands}
     counts, vcf_contigs, forward_rows, clock = Counter(), set(), 0, time.perf_counter()
     # The TSV is moved into place first: if another run's TSV appeared meanwhile, this run's summary is dropped too.
     with partial_file(summary_file(output), args.overwrite) as summary_partial, \

@@ -120,6 +120,21 @@ class FinetuneArguments(FinetuneOptions):
         return load_task(self.task, label_columns=columns, missing_train=self.missing_train)
 
 
+@dataclass(kw_only=True)
+class FinetuneStageOptions:
+    """The fine-tuning stage of a command that pretrains models and fine-tunes each (reproduce, in_domain): one
+    recipe for every model, so the comparison is at equal fine-tuning. ``finetune_``-prefixed, since pretraining's
+    options own the plain names. Keyword-only, so that a command's own required options keep their positions."""
+
+    finetune_learning_rate: float = field(default=1e-3, metadata={"help": "fine-tuning's peak learning rate"})
+    finetune_epochs: float = field(default=3.0, metadata={"help": "fine-tuning epochs over each task's training set"})
+    finetune_batch_size: int = field(default=32, metadata={
+        "help": "fine-tuning's batch per device (examples per step on one device)"})
+
+    def __post_init__(self) -> None:
+        check_ranges(self, positive=("finetune_learning_rate", "finetune_epochs", "finetune_batch_size"))
+
+
 @dataclass
 class SeedResult:
     seed: int

@@ -123,7 +123,7 @@ BOOKKEEPING_OPTIONS = frozenset({
     "output_dir", "recipe", "num_workers", "log_every", "eval_every", "eval_batches", "save_every", "keep_checkpoints",
     "resume_from_checkpoint", "overwrite_output_dir", "trust_checkpoint_pickles", "max_consecutive_faults",
     "push_to_hub", "hub_model_id", "allow_resume_changes",
-    "paths", "train_file", "dataset_name", "dataset_config_name", "dataset_split", "dataset_revision",
+    "genome", "train_file", "dataset_name", "dataset_config_name", "dataset_split", "dataset_revision",
     "sequence_column",  # the corpus is compared by content (records, bases), not by where it was read
     "corpus_store", "corpus_dir"})  # the same bases, mapped or read
 # Settings newer than some checkpoints, at the value that means what those checkpoints did: recorded only when they
