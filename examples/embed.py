@@ -2,7 +2,7 @@
 
     python examples/embed.py --model outputs/randommask-tiny --input genes.fa.gz --output genes.npy
     python examples/embed.py --model outputs/randommask-tiny --input genes.fa.gz --output genes.parquet --per_base
-    python examples/embed.py --model M --input task/test.csv --output test.safetensors --reverse_complement
+    python examples/embed.py --model M --input task/test.csv --output test.safetensors --average_strands
 
 Sequences longer than the model's window are tiled with an overlap; the output's suffix picks the format (.npy,
 .safetensors, .parquet). The logic lives in ``modeling_randommask.inference.embeddings``.

@@ -130,7 +130,7 @@ def test_an_interrupted_pretraining_resumes_from_its_checkpoint(quick_run, tmp_p
     (args, pre, data), _ = quick_run
     source = Path(pre.output_dir) / "pretrain" / "DNABERT"
     out = tmp_path / "run"
-    args, pre = replace(args, variants=["DNABERT"], finetune_tokenizations=["overlapping"]), replace(pre, output_dir=str(out))
+    args, pre = replace(args, pretraining_variants=["DNABERT"], finetune_tokenizations=["overlapping"]), replace(pre, output_dir=str(out))
     reproduce(args, pre, data)
     folder = out / "pretrain" / "DNABERT"
     (folder / "README.md").unlink()  # as if killed after the last checkpoint, before the card was written
@@ -147,7 +147,7 @@ def test_an_interrupted_pretraining_resumes_from_its_checkpoint(quick_run, tmp_p
 
 def test_unknown_variants_are_refused(tasks, tmp_path):
     with pytest.raises(ValueError, match="unknown variant or tokenization"):
-        reproduce(*_quick(tasks, tmp_path, variants=["BPE"]))
+        reproduce(*_quick(tasks, tmp_path, pretraining_variants=["BPE"]))
 
 
 def _result(task: str, column: str | None, mcc: list[float], tokenization: str = "overlapping") -> dict:

@@ -15,7 +15,7 @@ import logging
 import math
 import shutil
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -32,6 +32,16 @@ from ..training.finetuning import FinetuneArguments, finetune
 from ..training.pretraining import sinusoidal_init_
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(kw_only=True)
+class BaselineOptions:
+    """The option of a command that fine-tunes checkpoints on tasks (benchmark_gue, reproduce) to measure this
+    module's baselines beside them."""
+
+    baselines: bool = field(default=True, metadata={
+        "help": "also fine-tune the same architecture from scratch and fit a k-mer linear model on every task, in "
+                "this run: on by default, --no_baselines skips them"})
 
 
 def from_scratch_folder(model: str | Path, out: str | Path, position_embedding_init: str = "normal",

@@ -19,6 +19,7 @@ from ..training.finetuning import (
     parse_with_trainer_options,
 )
 from .baselines import (
+    BaselineOptions,
     compare_on_task,
     finetune_with_tuned_rate,
     format_gain,
@@ -26,15 +27,15 @@ from .baselines import (
     score,
 )
 
+TASKS_HELP = "task folders (GUE layout), or folders holding them (e.g. ../shared/data/gue)"
+"""What ``--tasks`` takes wherever every task under a folder is run (``data.tasks.task_folders``)."""
+
 
 @dataclass
-class BenchmarkArguments:
+class BenchmarkArguments(BaselineOptions):
     """The benchmark's own options; fine-tuning options are ``FinetuneOptions`` and ``TrainingArguments``."""
 
-    tasks: list[str] = field(metadata={"help": "task folders, or folders holding task folders"})
-    baselines: bool = field(default=True, metadata={
-        "help": "also fine-tune the same architecture from scratch and fit a k-mer linear model on every task, in "
-                "this run: on by default, --no_baselines skips them"})
+    tasks: list[str] = field(metadata={"help": TASKS_HELP})
     learning_rates: list[float] = field(default_factory=list, metadata={
         "help": "learning rates to choose from on dev, for the pretrained model and the from-scratch one apart "
                 "(first seed; then every seed at the chosen rate); default: the recipe's (or --learning_rate) for both"})

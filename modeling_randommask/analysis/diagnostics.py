@@ -428,8 +428,17 @@ def diagnostics_table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+@dataclass(kw_only=True)
+class TsneOption:
+    """Whether a command that runs the diagnostics (analyze, reproduce) draws the t-SNE figure."""
+
+    tsne: bool = field(default=True, metadata={
+        "help": "the t-SNE figure of the k-mer embeddings, the slow part (~30 s per model): on by default, --no_tsne "
+                "skips it"})
+
+
 @dataclass
-class AnalyzeArguments:
+class AnalyzeArguments(TsneOption):
     """Options of ``examples/analyze.py``."""
 
     RENAMED_OPTIONS: ClassVar[dict[str, str]] = {  # deprecated spellings (docs/commands.md)
@@ -443,12 +452,9 @@ class AnalyzeArguments:
     window_bases: int | None = field(default=None, metadata={
         "help": "bases per window (default: the shortest training window in the models' logs, else 515 = 512 "
                 "tokens with overlapping 6-mers)"})
-    per_device_eval_batch_size: int = 4
+    per_device_eval_batch_size: int = field(default=4, metadata={"help": "windows per forward pass"})
     n_neighbors: int = field(default=10, metadata={"help": "neighbours for the k-mer kNN purity"})
-    tsne: bool = field(default=True, metadata={
-        "help": "the t-SNE figure of the k-mer embeddings, the slow part (~30 s per model): on by default, --no_tsne "
-                "skips it"})
-    tsne_max_iter: int = 1000
+    tsne_max_iter: int = field(default=1000, metadata={"help": "t-SNE iterations"})
     bits_positions: int = field(default=bpb.DEFAULT_POSITIONS, metadata={
         "help": "held-out positions for bits per base (0: skip it)"})
     bits_genome: str | None = field(default=None, metadata={
@@ -462,8 +468,9 @@ class AnalyzeArguments:
     pretraining_seed: int = field(default=GenomeDataConfig.seed, metadata={
         "help": "the pretraining run's --seed (it picks the validation regions)"})
     markov_order: int = field(default=bpb.DEFAULT_ORDER, metadata={"help": "order of the Markov baseline"})
-    seed: int = 0
-    output_dir: str = "outputs/analysis"
+    seed: int = field(default=0, metadata={
+        "help": "the draws of the analysis: attention windows, bits-per-base positions, t-SNE"})
+    output_dir: str = field(default="outputs/analysis", metadata={"help": "folder the figures and tables go to"})
 
     def __post_init__(self):
         check_ranges(self, positive=("num_windows", "window_bases", "per_device_eval_batch_size", "n_neighbors",

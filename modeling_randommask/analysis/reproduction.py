@@ -31,9 +31,9 @@ from ..training.finetune_recipes import finetune_training_arguments
 from ..training.finetuning import FinetuneArguments, FinetuneStageOptions, finetune
 from ..training.pretrain_arguments import PretrainArguments, check_set_by_study, parse_with_pretraining
 from ..training.pretraining import pretrain
-from .baselines import format_gain, from_scratch_folder, gain, kmer_on_task, score
-from .benchmark import task_output_name
-from .diagnostics import AnalyzeArguments, analyze
+from .baselines import BaselineOptions, format_gain, from_scratch_folder, gain, kmer_on_task, score
+from .benchmark import TASKS_HELP, task_output_name
+from .diagnostics import AnalyzeArguments, TsneOption, analyze
 
 logger = logging.getLogger(__name__)
 
@@ -47,34 +47,33 @@ FINETUNE_TOKENIZATIONS = get_args(Tokenization)
 
 
 @dataclass
-class ReproduceArguments(FinetuneStageOptions):
+class ReproduceArguments(FinetuneStageOptions, BaselineOptions, TsneOption):
     """What ``examples/reproduce.py`` adds to pretraining's options (``PretrainArguments`` and ``GenomeDataConfig``,
-    the budget every variant shares, parsed beside these with ``REPRODUCE_DEFAULTS``): the tasks, the variants and
-    the fine-tuning stage, whose options carry a ``finetune_`` prefix because pretraining owns the plain names."""
+    the budget every variant shares, parsed beside these with ``REPRODUCE_DEFAULTS``): the tasks, the pretraining
+    variants and the fine-tuning stage, whose options carry a ``finetune_`` prefix because pretraining owns the plain
+    names."""
 
-    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {"--batch_size": "--per_device_train_batch_size"}  # docs/commands.md
+    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {  # docs/commands.md
+        "--batch_size": "--per_device_train_batch_size", "--variants": "--pretraining_variants"}
 
-    tasks: list[str] = field(metadata={
-        "help": "GUE-layout task folders (or folders holding them) to fine-tune on, e.g. ../shared/data/gue"})
-    variants: list[str] = field(default_factory=lambda: list(VARIANTS),
-                                metadata={"help": f"pretraining variants, from {list(VARIANTS)}"})
-    finetune_tokenizations: list[str] = field(default_factory=lambda: list(FINETUNE_TOKENIZATIONS))
+    tasks: list[str] = field(metadata={"help": TASKS_HELP})
+    pretraining_variants: list[str] = field(default_factory=lambda: list(VARIANTS),
+                                            metadata={"help": f"pretraining variants, from {list(VARIANTS)}"})
+    finetune_tokenizations: list[str] = field(default_factory=lambda: list(FINETUNE_TOKENIZATIONS), metadata={
+        "help": f"tokenizations each model is fine-tuned with, from {list(FINETUNE_TOKENIZATIONS)} (Table 2)"})
     finetune_max_train_samples: int | None = field(default=5000, metadata={
         "help": "cap on training examples per task (the larger GUE tasks would dominate the hour)"})
-    finetune_seeds: list[int] = field(default_factory=lambda: [42])
+    finetune_seeds: list[int] = field(default_factory=lambda: [42], metadata={
+        "help": "one fine-tuning run per seed and task; the figures are means over seeds"})
     diagnostics_genome: str | None = field(default=None, metadata={
         "help": "FASTA for the attention windows (default: the first pretraining FASTA, sorted)"})
-    tsne: bool = field(default=True, metadata={"help": "t-SNE figure of the diagnostics: on by default, --no_tsne skips it"})
-    baselines: bool = field(default=True, metadata={
-        "help": "also fine-tune the architecture from scratch and fit a k-mer linear model on every task: on by "
-                "default, --no_baselines skips them"})
 
     def __post_init__(self):
         super().__post_init__()
         check_ranges(self, positive=("finetune_max_train_samples",), non_negative=("finetune_seeds",))
         check_distinct(self.finetune_seeds, "--finetune_seeds")
-        unknown = sorted(set(self.variants) - set(VARIANTS)) + sorted(set(self.finetune_tokenizations)
-                                                                      - set(FINETUNE_TOKENIZATIONS))
+        unknown = (sorted(set(self.pretraining_variants) - set(VARIANTS))
+                   + sorted(set(self.finetune_tokenizations) - set(FINETUNE_TOKENIZATIONS)))
         if unknown:
             raise ValueError(f"unknown variant or tokenization {unknown}: variants are {list(VARIANTS)}, "
                              f"tokenizations {list(FINETUNE_TOKENIZATIONS)}")
@@ -86,7 +85,7 @@ REPRODUCE_DEFAULTS = {"output_dir": "outputs/reproduce", "per_device_train_batch
                       "warmup_steps": 200, "position_embedding_init": "sinusoidal", "eval_every": 200,
                       "save_every": 600}
 # Pretraining options the reproduction sets itself, per variant or per stage.
-SET_BY_REPRODUCTION = {"masking": "--variants", "tokenization": "--variants", "recipe": "the pretraining options",
+SET_BY_REPRODUCTION = {"masking": "--pretraining_variants", "tokenization": "--pretraining_variants", "recipe": "the pretraining options",
                        "resume_from_checkpoint": "the rerun, which continues by itself",
                        "overwrite_output_dir": "the rerun, which continues by itself", "push_to_hub": "no upload"}
 
@@ -198,7 +197,7 @@ def reproduce(args: ReproduceArguments, pretraining: PretrainArguments | None = 
     seconds: dict[str, float] = {}
 
     models = {}
-    for label in args.variants:
+    for label in args.pretraining_variants:
         start = time.perf_counter()
         models[label] = _pretrain_variant(pretraining, data, label)
         seconds[f"pretrain {label}"] = time.perf_counter() - start

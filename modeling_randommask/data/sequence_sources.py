@@ -284,6 +284,10 @@ def _digest(*parts) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
+SEQUENCE_COLUMN_HELP = "the column of a table (or a dataset) that holds the DNA"
+"""``--sequence_column``'s help wherever a command reads tables (pretraining's corpus, embed's input)."""
+
+
 @dataclass(kw_only=True)
 class SequenceSourceOptions:
     """The inputs besides ``--genome``, as options of ``examples/pretrain.py`` (through ``GenomeDataConfig``) and
@@ -300,8 +304,7 @@ class SequenceSourceOptions:
     dataset_config_name: str | None = field(default=None, metadata={"help": "the dataset's configuration"})
     dataset_split: str = field(default="train", metadata={"help": "the dataset's split read as the corpus"})
     dataset_revision: str | None = field(default=None, metadata={"help": "the Hub dataset's branch, tag or commit"})
-    sequence_column: str = field(default="sequence", metadata={
-        "help": "the column of tables and datasets that holds the DNA"})
+    sequence_column: str = field(default="sequence", metadata={"help": SEQUENCE_COLUMN_HELP})
 
     def __post_init__(self):
         self.train_file = [self.train_file] if isinstance(self.train_file, (str, Path)) else list(self.train_file)

@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from ..data.fasta import COMPLEMENT
 from ..data.options import OptionError, check_ranges
+from ..data.sequence_sources import SEQUENCE_COLUMN_HELP
 from ..modeling_randommask import RandomMaskPreTrainedModel
 from ..pipeline_randommask import DEFAULT_BATCH_TOKENS, num_tokens, token_batches, window_inputs
 from ..tokenization import KmerTokenizer
@@ -211,7 +212,7 @@ class EmbedArguments(InferenceOptions):
     overlap: int | None = field(default=None, metadata={
         "help": "bases shared by consecutive windows of a long sequence (default: a quarter of the window)"})
     layer: int = field(default=-1, metadata={"help": "hidden layer (0: embeddings, -1: last)"})
-    sequence_column: str = field(default="sequence", metadata={"help": "DNA column of a CSV/TSV input"})
+    sequence_column: str = field(default="sequence", metadata={"help": SEQUENCE_COLUMN_HELP})
 
     def __post_init__(self) -> None:
         super().__post_init__()
