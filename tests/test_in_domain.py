@@ -26,7 +26,7 @@ def _study(tmp_path, **overrides) -> tuple[InDomainArguments, PretrainArguments,
     task = tmp_path / "gc"
     if not task.is_dir():
         write_gc_task(task, {"train": 60, "dev": 20, "test": 20})
-    return (InDomainArguments(**{"tasks": [str(task)], "seeds": [1, 2], "bits_positions": 50, "markov_orders": [2, 3],
+    return (InDomainArguments(**{"tasks": [str(task)], "pretraining_seeds": [1, 2], "bits_positions": 50, "markov_orders": [2, 3],
                                  "label_sizes": [40], "finetune_epochs": 1, "finetune_batch_size": 16, **overrides}),
             PretrainArguments(output_dir=str(tmp_path / "study"), per_device_train_batch_size=4, max_steps=10,
                               warmup_steps=1, position_embedding_init="sinusoidal"),
@@ -83,7 +83,7 @@ def test_study_runs_every_stage_and_reuses_them(tmp_path):
     assert "(lr " in tuned["tables"]["mcc"]
 
 
-@pytest.mark.parametrize("bad, option", [({"seeds": [1, 1]}, "--seeds"), ({"markov_orders": [12]}, "--markov_orders"),
+@pytest.mark.parametrize("bad, option", [({"pretraining_seeds": [1, 1]}, "--pretraining_seeds"), ({"markov_orders": [12]}, "--markov_orders"),
                                          ({"label_sizes": [0]}, "--label_sizes"), ({"maskings": []}, "--maskings")])
 def test_bad_options_name_the_option(tmp_path, bad, option):
     with pytest.raises(ValueError, match=option):
@@ -94,10 +94,10 @@ def test_bad_options_name_the_option(tmp_path, bad, option):
 def test_pretraining_options_come_from_pretrain_and_what_the_study_sets_is_refused(capsys):
     args, pretraining, data = parse_in_domain_args(["--max_steps", "300", "--batch_size", "16"])
     assert (pretraining.max_steps, pretraining.per_device_train_batch_size, data.max_length) == (300, 16, 64)
-    assert data.val_seed == 0 and pretraining.output_dir == "outputs/in-domain" and args.seeds == [1, 2, 3]
+    assert data.val_seed == 0 and pretraining.output_dir == "outputs/in-domain" and args.pretraining_seeds == [1, 2, 3]
     with pytest.raises(SystemExit):
         parse_in_domain_args(["--seed", "5", "--masking", "dnabert"])
-    assert "--masking: the study sets it (--maskings); --seed: the study sets it (--seeds)" in capsys.readouterr().err
+    assert "--masking: the study sets it (--maskings); --seed: the study sets it (--pretraining_seeds)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("given", [[], ["dnabert"], ["randommask"], ["nt"], ["dnabert", "randommask", "nt"]])
@@ -117,7 +117,7 @@ def test_an_unknown_masking_is_a_usage_error_naming_the_choices(capsys):
 
 def _small(tmp_path, max_steps=6, genome=LAMBDA, **overrides):
     """One masking, one seed, no fine-tuning: the cheapest whole study."""
-    return (InDomainArguments(**{"tasks": [], "maskings": ["dnabert"], "seeds": [1], "bits_positions": 30,
+    return (InDomainArguments(**{"tasks": [], "maskings": ["dnabert"], "pretraining_seeds": [1], "bits_positions": 30,
                                  "markov_orders": [2], **overrides}),
             PretrainArguments(output_dir=str(tmp_path / "study"), per_device_train_batch_size=4, max_steps=max_steps,
                               warmup_steps=1),

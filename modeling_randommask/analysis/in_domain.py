@@ -91,13 +91,14 @@ class InDomainArguments(FinetuneStageOptions):
     the budget every run shares, parsed beside these with ``IN_DOMAIN_DEFAULTS``): the maskings and seeds, the
     Markov orders and the fine-tuning grid (tasks x label sizes)."""
 
-    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {"--batch_size": "--per_device_train_batch_size"}  # docs/commands.md
+    RENAMED_OPTIONS: ClassVar[dict[str, str]] = {  # docs/commands.md
+        "--batch_size": "--per_device_train_batch_size", "--seeds": "--pretraining_seeds"}
 
     tasks: list[str] = field(default_factory=lambda: list(HUMAN_TASKS), metadata={"help": "task folders"})
     # list[str] with choices: HfArgumentParser calls a list's item type on each value, and a Literal is no function
     maskings: list[str] = field(default_factory=lambda: ["dnabert", "randommask"], metadata={
         "choices": get_args(MaskingPreset), "help": "masking presets compared at equal tokens"})
-    seeds: list[int] = field(default_factory=lambda: [1, 2, 3], metadata={
+    pretraining_seeds: list[int] = field(default_factory=lambda: [1, 2, 3], metadata={
         "help": "pretraining seeds; fine-tuning seed i runs on pretraining seed i (and on random weights of seed i)"})
     bits_positions: int = field(default=2000, metadata={"help": "held-out positions scored per model"})
     markov_orders: list[int] = field(default_factory=lambda: [3, 4, 5, 6, 7, 8])
@@ -122,10 +123,10 @@ class InDomainArguments(FinetuneStageOptions):
     def __post_init__(self):
         check_ranges(self, positive=("bits_positions", "label_sizes", "finetune_learning_rate",
                                      "finetune_learning_rates", "finetune_epochs", "finetune_batch_size"),
-                     non_negative=("seeds", "task_pretraining_steps"))
-        if not self.seeds:
-            raise ValueError("--seeds needs at least one seed")
-        check_distinct(self.seeds, "--seeds")
+                     non_negative=("pretraining_seeds", "task_pretraining_steps"))
+        if not self.pretraining_seeds:
+            raise ValueError("--pretraining_seeds needs at least one seed")
+        check_distinct(self.pretraining_seeds, "--pretraining_seeds")
         if not self.maskings:
             raise ValueError("--maskings: name at least one masking preset")
         unknown = [masking for masking in self.maskings if masking not in get_args(MaskingPreset)]
@@ -143,10 +144,10 @@ class InDomainArguments(FinetuneStageOptions):
 
 # The study's budget where it differs from pretraining's defaults (docs/baselines.md: In-domain pretraining): one
 # contiguous held-out block, the same for every seed (val_seed), 64-token windows, sinusoidal positions.
-IN_DOMAIN_DEFAULTS = {"paths": HUMAN_GENOMES, "output_dir": "outputs/in-domain", "max_length": 64, "max_steps": 600,
+IN_DOMAIN_DEFAULTS = {"genome": HUMAN_GENOMES, "output_dir": "outputs/in-domain", "max_length": 64, "max_steps": 600,
                       "warmup_steps": 50, "position_embedding_init": "sinusoidal", "val_fraction": 0.03, "val_seed": 0}
 # Pretraining options the study sets per run.
-SET_BY_STUDY = {"masking": "--maskings", "seed": "--seeds", "tokenization": "overlapping 6-mers, as scored",
+SET_BY_STUDY = {"masking": "--maskings", "seed": "--pretraining_seeds", "tokenization": "overlapping 6-mers, as scored",
                 "kmer_size": "overlapping 6-mers, as scored", "recipe": "the pretraining options",
                 "eval_every": "a tenth of --max_steps", "save_every": "one checkpoint, at --max_steps",
                 "resume_from_checkpoint": "a finished run is reused", "overwrite_output_dir": "a finished run is reused",
@@ -266,16 +267,16 @@ def pretrained_models(study: Study, costs: _Costs) -> dict[str, dict[int, Path]]
     args = study.args
     models: dict[str, dict[int, Path]] = {}
     for masking in args.maskings:
-        for seed in args.seeds:
+        for seed in args.pretraining_seeds:
             folder = study.output_dir / "pretrain" / f"{masking}-seed{seed}"
             stage, settings = f"pretrain {masking} seed {seed}", study.budget() | {"masking": masking, "seed": seed}
             if not stage_is_reusable(stage, folder / STAGE_FILE, settings, _finished(folder)):
                 costs.run(stage, _pretrain, study, masking, seed, settings)
             models.setdefault(masking, {})[seed] = folder
-    first = next(iter(models.values()))[args.seeds[0]]
+    first = next(iter(models.values()))[args.pretraining_seeds[0]]
     models[SCRATCH] = {seed: from_scratch_folder(first, study.output_dir / "pretrain" / f"{SCRATCH}-seed{seed}",
                                                  study.pretraining.position_embedding_init, seed=seed)
-                       for seed in args.seeds}
+                       for seed in args.pretraining_seeds}
     return models
 
 
@@ -292,7 +293,7 @@ def _task_pretrain(study: Study, task: str, parent: Path | None, folder: Path, s
                       max_steps=steps, warmup_steps=steps // 10, eval_every=max(steps // 10, 1), save_every=steps,
                       overwrite_output_dir=True, model_name_or_path=None if parent is None else str(parent),
                       **({"position_embedding_init": "normal"} if parent else {}))  # a parent keeps its own
-    data = replace(study.data_config(seed), paths=[], train_file=[task], short_records="pad")
+    data = replace(study.data_config(seed), genome=[], train_file=[task], short_records="pad")
     pretrain(options, data)
     _write_stage_settings(folder, settings)
     return folder
@@ -311,8 +312,8 @@ def task_pretrained_models(study: Study, models: dict[str, dict[int, Path]],
         name, train_file = task_output_name(Path(task)), find_split_file(task, "train")
         if train_file is None:
             raise InputError(f"--task_pretraining_steps: {task} has no train split to pretrain on")
-        for side, parents in ((continued_side(masking), models[masking]), (TASK_ONLY, dict.fromkeys(args.seeds))):
-            for seed in args.seeds:
+        for side, parents in ((continued_side(masking), models[masking]), (TASK_ONLY, dict.fromkeys(args.pretraining_seeds))):
+            for seed in args.pretraining_seeds:
                 folder = study.output_dir / "task-pretrain" / name / f"{side}-seed{seed}"
                 stage = f"task pretrain {name} {side} seed {seed}"
                 settings = study.budget() | {"task": task, "train_sha256": _file_sha256(train_file), "side": side,
@@ -340,7 +341,7 @@ def bits_per_base_study(study: Study, models: dict[str, dict[int, Path]]) -> dic
     masking's model of the same seed (``vs_reference_masking``)."""
     args = study.args
     tokenizer = KmerTokenizer(k=6)
-    train, val, _ = build_genome_datasets(study.data_config(args.seeds[0]), tokenizer)
+    train, val, _ = build_genome_datasets(study.data_config(args.pretraining_seeds[0]), tokenizer)
     held_out, stretches = from_datasets(train, val)
     positions = sample_positions(held_out, args.bits_positions, seed=study.data.val_seed,
                                  margin=max(args.markov_orders))
@@ -367,7 +368,7 @@ def bits_per_base_study(study: Study, models: dict[str, dict[int, Path]]) -> dic
 
 def _bits_settings(study: Study) -> dict[str, Any]:
     args = study.args
-    return _as_json({"budget": study.budget(), "maskings": args.maskings, "seeds": args.seeds,
+    return _as_json({"budget": study.budget(), "maskings": args.maskings, "seeds": args.pretraining_seeds,
                      "bits_positions": args.bits_positions, "markov_orders": args.markov_orders})
 
 
@@ -561,7 +562,7 @@ def in_domain(args: InDomainArguments, pretraining: PretrainArguments | None = N
     run_finetuning = args.stop_after == "finetune" and args.tasks and args.label_sizes
     rows = finetune_study(study, models, costs, task_models) if run_finetuning else []
     pretrain_minutes = {masking: np.mean([costs.seconds.get(f"pretrain {masking} seed {seed}", np.nan)
-                                          for seed in args.seeds]) / 60 for masking in args.maskings}
+                                          for seed in args.pretraining_seeds]) / 60 for masking in args.maskings}
     report = {"settings": asdict(args) | {"pretraining": asdict(pretraining), "data": asdict(data)},
               "tokens_per_run": study.tokens_per_run, "bits_per_base": bits,
               "validation_loss": validation_losses({m: models[m] for m in args.maskings}),
@@ -600,7 +601,7 @@ def render_report(report: dict[str, Any]) -> str:
     pre, data, bits = s["pretraining"], s["data"], report["bits_per_base"]
     budget = (f"{pre['model_preset']} model, {pre['max_steps']:,} steps x {pre['per_device_train_batch_size']} windows "
               f"x {data['max_length']} tokens = {report['tokens_per_run']:,} tokens per run, lr "
-              f"{pre['learning_rate']:g}, seeds {s['seeds']}; "
+              f"{pre['learning_rate']:g}, seeds {s['pretraining_seeds']}; "
               f"fine-tuning lr {s['finetune_learning_rates'] or s['finetune_learning_rate']}, {s['finetune_epochs']:g} "
               f"epochs, batch {s['finetune_batch_size']}; {report['cpu_minutes_total']:.1f} CPU-minutes in all")
     parts = ["# In-domain pretraining", f"Budget: {budget}.",
