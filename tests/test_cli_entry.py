@@ -54,7 +54,8 @@ def test_version_and_a_command_through_the_module_form(tmp_path):
     assert run.returncode == 0, run.stderr
     assert sorted(path.name for path in (tmp_path / "task").iterdir()) == ["dev.csv.gz", "test.csv.gz", "train.csv.gz"]
     run = _run(["-m", "modeling_randommask", "pretrain", "--help"])
-    assert run.returncode == 0 and run.stdout.startswith("usage: randommask pretrain [-h]"), run.stdout[:200]
+    assert run.returncode == 0 and run.stdout.startswith(f"{summary('pretrain')}\n\nusage: randommask pretrain [-h]"), \
+        run.stdout[:200]
     run = _run(["-m", "modeling_randommask", "finetune", "--max_step", "3"])
     assert run.returncode == 2 and "randommask finetune: error: " in run.stderr, run.stderr
 
