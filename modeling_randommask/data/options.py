@@ -97,7 +97,7 @@ def _dataclass_parser_class() -> type:
     return type("DataclassCommandParser", (CommandParser, HfArgumentParser), {})
 
 
-def options_parser(dataclass_types: Any, defaults: dict[str, Any] | None = None):
+def options_parser(dataclass_types: Any, defaults: dict[str, Any] | None = None) -> argparse.ArgumentParser:
     """The one way a command's ``HfArgumentParser`` is built: over ``dataclass_types``, abbreviated option names
     refused (``--max_step`` is not ``--max_steps``), the running command's description atop ``--help``, and
     ``defaults`` (a recipe, a study's budget) replacing the dataclasses' own through ``set_defaults``, so that an
