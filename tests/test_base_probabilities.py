@@ -34,7 +34,7 @@ def naive_probabilities(model, tokenizer, sequence: str, position: int, window_t
     k, stride = tokenizer.k, tokenizer.kmer_stride
     width = tokenizer.bases_for_tokens(window_tokens - 2)
     start, length = (int(t[0]) for t in centred_windows(torch.tensor([position]), torch.tensor([len(sequence)]),
-                                                        width, k, stride))
+                                                        width, tokenizer))
     window, hidden = sequence[start : start + length], position - start
     ids = tokenizer(window)["input_ids"]
     holders = [t for t in range(len(ids) - 2) if t * stride <= hidden < t * stride + k]
@@ -123,7 +123,8 @@ def test_centred_windows_hold_their_base_and_stay_inside_the_sequence(k, stride)
     width = (20 - 1) * stride + k
     for length in [k, k + 1, width - 1, width, width + 5, 3 * width]:
         positions = torch.arange(length)
-        starts, lengths = centred_windows(positions, torch.full_like(positions, length), width, k, stride)
+        starts, lengths = centred_windows(positions, torch.full_like(positions, length), width,
+                                          KmerTokenizer(k=k, kmer_stride=stride))
         tokens = (min(length, width) - k) // stride + 1
         assert (lengths == (tokens - 1) * stride + k).all()
         assert ((starts >= 0) & (starts + lengths <= length)).all()

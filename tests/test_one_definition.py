@@ -3,18 +3,24 @@ handles one of them handles every place it comes from."""
 
 import ast
 import json
+import re
 from collections import Counter
 
+import numpy as np
 import pytest
+import torch
 from conftest import REPO
+from transformers import BertConfig, BertForMaskedLM
 
 from modeling_randommask import configuration_randommask
 from modeling_randommask.configuration_randommask import IGNORE_INDEX
 from modeling_randommask.data import base_labels
 from modeling_randommask.data.options import USER_ERRORS, CheckpointError
 from modeling_randommask.hub import model_source
+from modeling_randommask.hub.dnabert import from_dnabert
 from modeling_randommask.masking import collator
 from modeling_randommask.tokenization import NUM_SPECIAL_TOKENS, SPECIAL_TOKENS, KmerTokenizer
+from modeling_randommask.tokenization.kmer_vocab import kmer_span, kmer_vocab, num_kmer_tokens
 from modeling_randommask.training import checkpoints
 
 SOURCES = sorted([*(REPO / "modeling_randommask").rglob("*.py"), *(REPO / "tokenization").rglob("*.py")])
@@ -87,3 +93,51 @@ def test_each_choice_type_has_its_own_name():
     names = Counter(name for path in SOURCES for name in literal_names(path))
     assert [name for name, count in names.items() if count > 1] == []
     assert {"ClassifierPooling", "SequencePooling", "WindowPooling"} <= set(names)
+
+
+def test_the_token_count_is_computed_in_one_place_for_ints_arrays_and_tensors():
+    """``(L - k) // stride + 1`` was written out in the tokenizer, the pipeline, ``data.base_labels``,
+    ``data.genome_windows`` and ``inference.windows``; now ``kmer_vocab.num_kmer_tokens`` (and its inverse
+    ``kmer_span``) is the one formula, which the pipeline reaches through the tokenizer (a saved folder is flat, the
+    source tree is not)."""
+    def token_count_formula(node):  # (a - b) // c + 1
+        return (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and isinstance(node.left, ast.BinOp)
+                and isinstance(node.left.op, ast.FloorDiv) and isinstance(node.left.left, ast.BinOp)
+                and isinstance(node.left.left.op, ast.Sub) and ast.unparse(node.right) == "1")
+
+    assert _where(token_count_formula) == [_line("tokenization/kmer_vocab.py", "    return ((num_bases - k)")]
+    lengths = np.arange(0, 40)
+    for k, stride in [(6, 1), (6, 6), (4, 3), (1, 2)]:
+        tokenizer = KmerTokenizer(k=k, kmer_stride=stride)
+        one_by_one = [len(tokenizer("A" * n, add_special_tokens=False)["input_ids"]) for n in lengths]
+        assert tokenizer.tokens_for_bases(lengths).tolist() == one_by_one
+        assert tokenizer.tokens_for_bases(torch.from_numpy(lengths)).tolist() == one_by_one
+        assert [tokenizer.tokens_for_bases(int(n)) for n in lengths] == one_by_one
+        assert num_kmer_tokens(lengths, k, stride).tolist() == one_by_one
+        spans = kmer_span(np.array(one_by_one), k, stride)
+        assert (num_kmer_tokens(spans, k, stride) == one_by_one).all() and (spans <= lengths).all()
+    with pytest.raises(ValueError, match="num_bases must be >= 0"):
+        tokenizer.tokens_for_bases(torch.tensor([3, -1]))
+
+
+@pytest.mark.parametrize("line_ending", ["\n", "\r\n"])
+def test_vocab_txt_has_one_rule_for_the_tokenizer_and_the_dnabert_import(tmp_path, line_ending):
+    """The tokenizer compared lines exactly and ``from_dnabert`` stripped them first, so a ``vocab.txt`` with a
+    space after a k-mer loaded as a DNABERT checkpoint but not as a tokenizer. Both now use
+    ``kmer_vocab.check_vocab_file``: the line is the token (BERT's tokenizer reads it so too), whatever the line
+    ending."""
+    folder = tmp_path / "dnabert6"
+    BertForMaskedLM(BertConfig(vocab_size=4101, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                               intermediate_size=16, max_position_embeddings=16)).save_pretrained(folder)
+    vocab = folder / "vocab.txt"
+    vocab.write_bytes(line_ending.join(kmer_vocab(6)).encode() + line_ending.encode())
+    assert KmerTokenizer(vocab_file=str(vocab)).k == 6 and from_dnabert(folder).config.kmer_size == 6
+
+    lines = kmer_vocab(6)
+    lines[5] += " "
+    vocab.write_bytes(line_ending.join(lines).encode() + line_ending.encode())
+    message = re.escape(f"{vocab}: line 6 holds 'AAAAAA ' but id 5 is 'AAAAAA' in the 6-mer vocabulary")
+    with pytest.raises(ValueError, match=message):
+        KmerTokenizer(vocab_file=str(vocab))
+    with pytest.raises(CheckpointError, match=message):
+        from_dnabert(folder)
