@@ -74,15 +74,6 @@ def output_columns(vocab_order: str) -> list[int]:
 
 
 @functools.lru_cache(maxsize=4)
-def _base_codes(vocab_order: str) -> torch.Tensor:
-    """Byte -> base code (index in ``vocab_order``, either case), -1 for any other byte."""
-    table = torch.full((256,), -1, dtype=torch.long)
-    for code, base in enumerate(vocab_order):
-        table[ord(base)] = table[ord(base.lower())] = code
-    return table
-
-
-@functools.lru_cache(maxsize=4)
 def _kmer_digits(k: int) -> torch.Tensor:
     """``[4**k, k]``: the base codes of every k-mer, in vocabulary order."""
     ids = torch.arange(4**k)
@@ -211,7 +202,7 @@ def masked_base_log_probs(model, tokenizer, bases: torch.Tensor, lengths: torch.
     first = tokens[slots] * stride
     offsets = positions[slots[0]] - first
     vocab_order = vocab_base_order(tokenizer)
-    window_codes = _base_codes(vocab_order)[bases.cpu().long()]
+    window_codes = tokenizer.base_codes(bases.cpu())
     known = window_codes[slots[0][:, None], first[:, None] + torch.arange(k)]
     known[torch.arange(offsets.numel()), offsets] = -1
     if rule == "marginal":

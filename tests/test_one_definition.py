@@ -15,12 +15,19 @@ from transformers import BertConfig, BertForMaskedLM
 from modeling_randommask import configuration_randommask
 from modeling_randommask.configuration_randommask import IGNORE_INDEX
 from modeling_randommask.data import base_labels
+from modeling_randommask.data.fasta import BASE_INDEX, COMPLEMENT, IS_ACGT
 from modeling_randommask.data.options import USER_ERRORS, CheckpointError
 from modeling_randommask.hub import model_source
 from modeling_randommask.hub.dnabert import from_dnabert
 from modeling_randommask.masking import collator
+from modeling_randommask.pipeline_randommask import BASES
 from modeling_randommask.tokenization import NUM_SPECIAL_TOKENS, SPECIAL_TOKENS, KmerTokenizer
-from modeling_randommask.tokenization.kmer_vocab import kmer_span, kmer_vocab, num_kmer_tokens
+from modeling_randommask.tokenization.kmer_vocab import (
+    VOCAB_BASE_ORDER,
+    kmer_span,
+    kmer_vocab,
+    num_kmer_tokens,
+)
 from modeling_randommask.training import checkpoints
 
 SOURCES = sorted([*(REPO / "modeling_randommask").rglob("*.py"), *(REPO / "tokenization").rglob("*.py")])
@@ -141,3 +148,24 @@ def test_vocab_txt_has_one_rule_for_the_tokenizer_and_the_dnabert_import(tmp_pat
         KmerTokenizer(vocab_file=str(vocab))
     with pytest.raises(CheckpointError, match=message):
         from_dnabert(folder)
+
+
+def test_byte_tables_are_built_in_two_places_one_per_meaning():
+    """Byte -> base tables were built in the tokenizer, the pipeline, ``inference.bits_per_base``,
+    ``analysis.diagnostics`` and ``data.fasta``. Now ``data.fasta`` holds the numpy ones (which bytes are bases,
+    A/C/G/T's column, the complement) and the tokenizer the torch one that k-mer ids are made of, which the pipeline
+    reads through ``KmerTokenizer.base_codes`` (the tokenizer's folder is not the pipeline's sibling in the source)."""
+    def byte_table(node):  # a 256-entry array, tensor or bytearray
+        return (isinstance(node, ast.Call) and node.args and ast.unparse(node.args[0]) in ("256", "(256,)")
+                and ast.unparse(node.func).rsplit(".", 1)[-1] in ("full", "zeros", "ones", "empty", "arange",
+                                                                    "bytearray"))
+
+    assert {place.split(":")[0] for place in _where(byte_table)} == {"modeling_randommask/data/fasta.py",
+                                                                     "tokenization/tokenization_kmer.py"}
+    ascii_bytes = torch.arange(256, dtype=torch.uint8)
+    codes = KmerTokenizer(k=3).base_codes(ascii_bytes)
+    for base in "ACGT":
+        assert codes[ord(base)] == codes[ord(base.lower())] == VOCAB_BASE_ORDER.index(base)
+        assert BASE_INDEX[ord(base)] == BASES.index(base)
+        assert chr(COMPLEMENT[ord(base)]) == "TGCA"["ACGT".index(base)]
+    assert (codes >= 0).sum() == 8 and IS_ACGT.sum() == 4 and (IS_ACGT == (BASE_INDEX >= 0)).all()

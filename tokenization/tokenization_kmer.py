@@ -349,6 +349,12 @@ class KmerTokenizer(PreTrainedTokenizer):
         value.add_(NUM_SPECIAL_TOKENS)
         return value.masked_fill_(value >= num_kmers + NUM_SPECIAL_TOKENS, UNK_ID)
 
+    def base_codes(self, seqs: torch.Tensor) -> torch.Tensor:
+        """Each byte's base code (int64, the shape of `seqs`): its index in the k-mer enumeration's base order
+        (A=0, T=1, C=2, G=3, either case), -1 for any other byte. A k-mer's id is its codes read as base-4 digits,
+        plus the number of special tokens."""
+        return _base_codes(-1, torch.int64)[seqs.long()]
+
     def ids_from_ascii(self, seqs: torch.Tensor) -> torch.Tensor:
         """K-mer ids (int64 [B, T], no specials, T = tokens_for_bases(L)) of ASCII bases (uint8 [B, L]).
 
