@@ -17,6 +17,7 @@ from modeling_randommask.configuration_randommask import IGNORE_INDEX
 from modeling_randommask.data import base_labels
 from modeling_randommask.data.fasta import BASE_INDEX, COMPLEMENT, IS_ACGT
 from modeling_randommask.data.options import USER_ERRORS, CheckpointError
+from modeling_randommask.data.output_files import replace_folder
 from modeling_randommask.hub import model_source
 from modeling_randommask.hub.dnabert import from_dnabert
 from modeling_randommask.masking import collator
@@ -169,3 +170,22 @@ def test_byte_tables_are_built_in_two_places_one_per_meaning():
         assert BASE_INDEX[ord(base)] == BASES.index(base)
         assert chr(COMPLEMENT[ord(base)]) == "TGCA"["ACGT".index(base)]
     assert (codes >= 0).sum() == 8 and IS_ACGT.sum() == 4 and (IS_ACGT == (BASE_INDEX >= 0)).all()
+
+
+def test_files_and_folders_are_moved_into_place_by_one_module(tmp_path):
+    """The corpus store (its digest cache, its folder), checkpoints and result folders each had their own
+    temporary-name-then-rename code, the digest cache's without fsync. Now only ``data.output_files`` renames or
+    flushes: ``write_whole``/``partial_file`` for a file, ``replace_folder`` for a folder."""
+    def moves_or_flushes(node):
+        return isinstance(node, ast.Call) and ast.unparse(node.func) in ("os.replace", "os.rename", "os.fsync",
+                                                                          "shutil.move")
+
+    assert {place.split(":")[0] for place in _where(moves_or_flushes)} == {"modeling_randommask/data/output_files.py"}
+    old, new = tmp_path / "model", tmp_path / ".model.partial"
+    (old / "sub").mkdir(parents=True)
+    (old / "sub" / "stale.txt").write_text("old")
+    (new / "sub").mkdir(parents=True)
+    (new / "sub" / "weights.txt").write_text("new")
+    replace_folder(new, old)
+    assert [path.relative_to(tmp_path).as_posix() for path in sorted(tmp_path.rglob("*"))] == [
+        "model", "model/sub", "model/sub/weights.txt"]
