@@ -708,7 +708,7 @@ def join_spaced_kmers(pieces: list[str]) -> str:
 
 
 def _check_not_negative(name: str, count) -> None:
-    if bool((torch.as_tensor(count) < 0).any()):
+    if count < 0 if isinstance(count, int) else bool((torch.as_tensor(count) < 0).any()):
         raise ValueError(f"{name} must be >= 0, got {count}")
 
 
