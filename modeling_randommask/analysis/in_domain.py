@@ -142,6 +142,11 @@ class InDomainArguments:
                              f"{' '.join(self.maskings)}, so there is no checkpoint of it to continue")
         if self.task_pretraining_steps and not self.tasks:
             raise ValueError("--task_pretraining_steps: name the --tasks whose training sequences to pretrain on")
+        if self.task_pretraining_steps:
+            try:  # e.g. fewer steps than the curriculum's phases
+                PretrainArguments(masking=self.task_pretraining_masking, max_steps=self.task_pretraining_steps)
+            except ValueError as error:
+                raise ValueError(f"--task_pretraining_steps {self.task_pretraining_steps}: {error}") from None
 
 
 # The study's budget where it differs from pretraining's defaults (docs/baselines.md: In-domain pretraining): one
@@ -567,7 +572,7 @@ def in_domain(args: InDomainArguments, pretraining: PretrainArguments | None = N
                                           for seed in args.seeds]) / 60 for masking in args.maskings}
     report = {"settings": asdict(args) | {"pretraining": asdict(pretraining), "data": asdict(data)},
               "tokens_per_run": study.tokens_per_run, "bits_per_base": bits,
-              "validation_loss": validation_losses({m: models[m] for m in args.maskings}),
+              "validation_loss": _as_json(validation_losses({m: models[m] for m in args.maskings})),
               "finetune": rows, "cpu_seconds": costs.seconds,
               "cpu_minutes_total": sum(costs.seconds.values()) / 60}
     report["tables"] = {"bits_per_base": bits_table(bits, pretrain_minutes, study.tokens_per_run),
