@@ -249,3 +249,34 @@ def test_compare_with_puts_the_budgets_on_one_curve_and_refuses_another_held_out
     args, pretraining, genome = budget(6, "elsewhere", val_seed=5)
     with pytest.raises(StageError, match="differs from .* in held_out_blocks"):
         in_domain(replace(args, compare_with=[str(tmp_path / "longer")]), pretraining, genome)
+
+
+# What the device call overrides nothing of; the CPU dry run shrinks only the work, not the shape of the study.
+DRY_RUN = ["--max_steps", "6", "--warmup_steps", "1", "--per_device_train_batch_size", "4", "--num_workers", "0",
+           "--mixed_precision", "no", "--bits_positions", "40", "--finetune_epochs", "1"]
+
+
+def test_the_one_gpu_call_preset_runs_whole_on_the_cpu_at_toy_size(tmp_path):
+    """The CPU dry run of the lent-GPU study: the preset's model, windows, seeds, label size and rates, every stage
+    through to report.md; the work (steps, batch, positions, epochs) shrunk by explicit options, which win."""
+    task = write_gc_task(tmp_path / "gc", {"train": 320, "dev": 40, "test": 40})
+    argv = ["--preset", "one-gpu-call", "--paths", str(LAMBDA), "--tasks", str(task),
+            "--output_dir", str(tmp_path / "gpu")]
+    args, pretraining, data = parse_in_domain_args(argv)
+    assert (pretraining.model_preset, data.max_length, pretraining.per_device_train_batch_size,
+            pretraining.max_steps, pretraining.mixed_precision, pretraining.num_workers) == ("mini", 128, 256, 3000,
+                                                                                             "bf16", 8)
+    assert args.seeds == [1] and args.label_sizes == [300] and args.finetune_learning_rates == [3e-4, 1e-3, 3e-3]
+    assert parse_in_domain_args(["--tasks", str(task)])[1].model_preset == "tiny"  # the cpu preset by default
+
+    report = in_domain(*parse_in_domain_args(argv + DRY_RUN))
+    bits = report["bits_per_base"]["models"]
+    assert set(bits) == {"dnabert", "randommask", "scratch"} and all(set(s) == {"1"} for s in bits.values())
+    (row,) = report["finetune"]
+    assert row["train_examples"] == 300 and set(row["sides"]) == {"dnabert", "randommask", "scratch"}
+    chosen = json.loads((tmp_path / "gpu" / "finetune" / row["task"] / "n300" / "randommask-seed1" / "results.json")
+                        .read_text())["learning_rate_selection"]
+    assert sorted(map(float, chosen["dev"])) == [3e-4, 1e-3, 3e-3]
+    config = json.loads((tmp_path / "gpu" / "pretrain" / "randommask-seed1" / "config.json").read_text())
+    assert (config["hidden_size"], config["num_hidden_layers"]) == (256, 4)
+    assert "mini model" in (tmp_path / "gpu" / "report.md").read_text()
