@@ -39,11 +39,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from modeling_randommask.data import GenomeDataConfig, build_genome_datasets, default_corpus, read_genome
-from modeling_randommask.data.fasta import open_unzipped
+from modeling_randommask.data.fasta import COMPLEMENT, open_unzipped
 from modeling_randommask.masking import DataCollatorForRandomMask, RandomMaskSchedule
 from modeling_randommask.tokenization import KmerTokenizer
 
-REVCOMP = str.maketrans("ACGTRYKMBVDHNSWU", "TGCAYRMKVBHDNSWA")
+REVCOMP = dict(enumerate(COMPLEMENT.tolist()))  # str.translate's table of the package's complement
 
 
 def _machine() -> str:

@@ -74,24 +74,10 @@ def output_columns(vocab_order: str) -> list[int]:
 
 
 @functools.lru_cache(maxsize=4)
-def _base_codes(vocab_order: str) -> torch.Tensor:
-    """Byte -> base code (index in ``vocab_order``, either case), -1 for any other byte."""
-    table = torch.full((256,), -1, dtype=torch.long)
-    for code, base in enumerate(vocab_order):
-        table[ord(base)] = table[ord(base.lower())] = code
-    return table
-
-
-@functools.lru_cache(maxsize=4)
 def _kmer_digits(k: int) -> torch.Tensor:
     """``[4**k, k]``: the base codes of every k-mer, in vocabulary order."""
     ids = torch.arange(4**k)
     return ids[:, None] // 4 ** torch.arange(k - 1, -1, -1) % 4
-
-
-def num_tokens(lengths: torch.Tensor, k: int, stride: int) -> torch.Tensor:
-    """K-mer tokens in windows of ``lengths`` bases (the tokenizer's ``tokens_for_bases``, vectorised)."""
-    return torch.where(lengths >= k, torch.div(lengths - k, stride, rounding_mode="floor") + 1, 0)
 
 
 def window_inputs(tokenizer, bases: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -100,7 +86,7 @@ def window_inputs(tokenizer, bases: torch.Tensor, lengths: torch.Tensor) -> tupl
     ``bases`` is uint8 ``[B, L]``; row ``i`` holds ``lengths[i]`` bases, anything after them is ignored, so windows
     of several lengths share one padded batch. Ids come from ``tokenizer.ids_from_ascii`` (non-ACGT -> [UNK]).
     """
-    counts = num_tokens(lengths, tokenizer.k, tokenizer.kmer_stride)
+    counts = tokenizer.tokens_for_bases(lengths)
     ids = tokenizer.ids_from_ascii(bases)
     width = int(counts.max()) if counts.numel() else 0
     ids = ids[:, :width]
@@ -113,13 +99,13 @@ def window_inputs(tokenizer, bases: torch.Tensor, lengths: torch.Tensor) -> tupl
     return input_ids, attention_mask
 
 
-def centred_windows(positions: torch.Tensor, sequence_lengths: torch.Tensor, window_bases: int, k: int,
-                    stride: int) -> tuple[torch.Tensor, torch.Tensor]:
+def centred_windows(positions: torch.Tensor, sequence_lengths: torch.Tensor, window_bases: int, tokenizer
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
     """(start, length) of the window each base is predicted in: ``window_bases`` bases (fewer for a shorter
     sequence: its longest tokenizable stretch), centred on the base, shifted to stay inside the sequence, and for
     stride > 1 started on a multiple of the stride unless that would leave the base out."""
-    tokens = num_tokens(torch.clamp(sequence_lengths, max=window_bases), k, stride)
-    length = torch.where(tokens > 0, (tokens - 1) * stride + k, 0)
+    stride = tokenizer.kmer_stride
+    length = tokenizer.bases_for_tokens(tokenizer.tokens_for_bases(torch.clamp(sequence_lengths, max=window_bases)))
     centred = torch.div(positions - length // 2, stride, rounding_mode="floor") * stride
     low = torch.clamp(positions - length + 1, min=0)
     high = torch.minimum(positions, sequence_lengths - length)
@@ -136,7 +122,7 @@ def token_batches(order, tokens, budget: int):
         start += size
 
 
-def trained_window_tokens(folder: str | os.PathLike, k: int, stride: int) -> int | None:
+def trained_window_tokens(folder: str | os.PathLike, tokenizer) -> int | None:
     """Tokens per window (with [CLS] and [SEP]) the checkpoint in ``folder`` was pretrained on, from the start
     record of its ``training_log.jsonl``; None when the folder has no such log. Position embeddings past that
     window never trained, so predictions use windows of this size by default."""
@@ -151,8 +137,8 @@ def trained_window_tokens(folder: str | os.PathLike, k: int, stride: int) -> int
                 return None
             data = record.get("data") if isinstance(record, dict) and record.get("event") == "start" else None
             window = data.get("window_bases") if isinstance(data, dict) else None
-            if isinstance(window, int) and window >= k:
-                return (window - k) // stride + 1 + 2
+            if isinstance(window, int) and window >= tokenizer.k:
+                return tokenizer.tokens_for_bases(window) + 2
     return None
 
 
@@ -162,7 +148,7 @@ def resolve_window(model, tokenizer, window_tokens: int | None = None) -> tuple[
     never trained), else to ``max_position_embeddings``."""
     limit = model.config.max_position_embeddings
     if window_tokens is None:
-        trained = trained_window_tokens(getattr(model, "name_or_path", "") or "", tokenizer.k, tokenizer.kmer_stride)
+        trained = trained_window_tokens(getattr(model, "name_or_path", "") or "", tokenizer)
         window_tokens = min(trained or limit, limit)
         if trained is not None:
             logger.info("windows of %d tokens: the checkpoint's pretraining window (training_log.jsonl)", window_tokens)
@@ -216,7 +202,7 @@ def masked_base_log_probs(model, tokenizer, bases: torch.Tensor, lengths: torch.
     first = tokens[slots] * stride
     offsets = positions[slots[0]] - first
     vocab_order = vocab_base_order(tokenizer)
-    window_codes = _base_codes(vocab_order)[bases.cpu().long()]
+    window_codes = tokenizer.base_codes(bases.cpu())
     known = window_codes[slots[0][:, None], first[:, None] + torch.arange(k)]
     known[torch.arange(offsets.numel()), offsets] = -1
     if rule == "marginal":
@@ -281,15 +267,14 @@ class DNABaseProbabilityPipeline(Pipeline):
         if query.numel() and len(dna) < self.tokenizer.k:
             raise ValueError(f"a sequence of {len(dna)} bases holds no {self.tokenizer.k}-mer")
         _, window_bases = resolve_window(self.model, self.tokenizer, window_tokens)
-        starts, length = centred_windows(query, torch.full_like(query, len(dna)), window_bases, self.tokenizer.k,
-                                         self.tokenizer.kmer_stride)
+        starts, length = centred_windows(query, torch.full_like(query, len(dna)), window_bases, self.tokenizer)
         width = int(length.max()) if query.numel() else 0
         windows = bases[(starts[:, None] + torch.arange(width)).clamp(max=max(len(dna) - 1, 0))]
         return {"bases": windows, "lengths": length, "positions": query - starts, "query": query, "dna": dna}
 
     def _forward(self, inputs: dict[str, Any], rule: str = DEFAULT_RULE,
                  batch_tokens: int = DEFAULT_BATCH_TOKENS) -> dict[str, Any]:
-        tokens = num_tokens(inputs["lengths"], self.tokenizer.k, self.tokenizer.kmer_stride) + 2
+        tokens = self.tokenizer.tokens_for_bases(inputs["lengths"]) + 2
         order = torch.argsort(tokens, descending=True, stable=True)
         parts, rows = [], []
         for batch in token_batches(order, tokens, batch_tokens):

@@ -29,7 +29,9 @@ import pytest
 from modeling_randommask.data import default_corpus
 
 if TYPE_CHECKING:
-    from modeling_randommask import RandomMaskForMaskedLM
+    from transformers import PreTrainedModel
+
+    from modeling_randommask import RandomMaskConfig
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("RANDOMMASK_TEST_DATA", REPO.parent / "shared" / "data"))
@@ -48,17 +50,26 @@ def lambda_dna(start: int, length: int) -> str:
     return lambda_genome()[start : start + length]
 
 
-def tiny_masked_lm(seed: int = 0, **config_overrides: Any) -> RandomMaskForMaskedLM:
-    """The model most tests run: a ``tiny`` masked LM drawn from ``seed`` (the same weights whatever ran before),
-    dropout off, in eval mode; ``config_overrides`` go to ``RandomMaskConfig.from_preset``."""
+def tiny_config(dropout: bool = False, **overrides: Any) -> RandomMaskConfig:
+    """The ``tiny`` preset (2 layers, 64 wide), dropout off unless ``dropout`` (so outputs depend only on the weights
+    and the inputs); ``overrides`` go to ``RandomMaskConfig.from_preset``."""
+    from modeling_randommask import RandomMaskConfig
+
+    off = {} if dropout else {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+    return RandomMaskConfig.from_preset("tiny", **{**off, **overrides})
+
+
+def tiny_model(seed: int = 0, head: type[PreTrainedModel] | None = None, dropout: bool = False,
+               **config_overrides: Any) -> PreTrainedModel:
+    """The model the tests run: ``head`` (default ``RandomMaskForMaskedLM``) on ``tiny_config(dropout,
+    **config_overrides)``, drawn from ``seed`` (the same weights whatever ran before), in eval mode."""
     import torch
 
-    from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM
+    from modeling_randommask import RandomMaskForMaskedLM
 
     torch.manual_seed(seed)
-    config = RandomMaskConfig.from_preset("tiny", hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-                                          **config_overrides)
-    return RandomMaskForMaskedLM(config).eval()
+    return (head or RandomMaskForMaskedLM)(tiny_config(dropout, **config_overrides)).eval()
+
 
 # A pretraining run that takes seconds: lambda genome, 40-token windows, 12 steps, checkpoints every 4.
 QUICK_PRETRAIN = ["--genome", str(LAMBDA), "--max_length", "40", "--per_device_train_batch_size", "8", "--max_steps", "12",

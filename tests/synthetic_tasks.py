@@ -8,10 +8,9 @@ import re
 from pathlib import Path
 
 import numpy as np
-import torch
-from conftest import ECOLI
+from conftest import ECOLI, tiny_model
 
-from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM, save_checkpoint
+from modeling_randommask import save_checkpoint
 from modeling_randommask.data.fasta import read_genome
 from modeling_randommask.tokenization import KmerTokenizer
 
@@ -71,6 +70,5 @@ def write_motif_task(folder: Path, counts: dict[str, int], motif: str = "TGC", l
 def tiny_checkpoint(folder: Path) -> Path:
     """A randomly initialised tiny masked-LM checkpoint (what a pretraining run saves), for fine-tuning; the same
     weights whatever ran before in the process."""
-    torch.manual_seed(0)
-    config = RandomMaskConfig.from_preset("tiny")
-    return save_checkpoint(RandomMaskForMaskedLM(config), KmerTokenizer(k=config.kmer_size), folder)
+    model = tiny_model(dropout=True)  # fine-tuning trains it with the preset's dropout
+    return save_checkpoint(model, KmerTokenizer(k=model.config.kmer_size), folder)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import LAMBDA
+from conftest import LAMBDA, tiny_model
 from synthetic_tasks import tiny_checkpoint
 from transformers import BertConfig, TrainingArguments
 
@@ -365,7 +365,7 @@ def test_another_model_type_is_refused_naming_folder_and_type(bert_folder, loade
 @pytest.mark.parametrize("k, stride, match", [(5, 1, r"\(5, 1\) but the model was built for \(6, 1\)"),
                                               (6, 6, r"\(6, 6\) but the model was built for \(6, 1\)")])
 def test_save_checkpoint_refuses_a_tokenizer_that_does_not_match(tmp_path, k, stride, match):
-    model = RandomMaskForMaskedLM(RandomMaskConfig.from_preset("tiny"))
+    model = tiny_model()
     with pytest.raises(ValueError, match=match):
         save_checkpoint(model, KmerTokenizer(k=k, kmer_stride=stride), tmp_path / "out")
     assert not (tmp_path / "out").exists()
@@ -373,7 +373,7 @@ def test_save_checkpoint_refuses_a_tokenizer_that_does_not_match(tmp_path, k, st
 
 def test_a_tokenizer_of_other_kmers_beside_the_model_is_warned_on_load(tmp_path, caplog):
     """A k=5 tokenizer saved over a k=6 model's folder used to load without a word; its ids mean other k-mers."""
-    save_checkpoint(RandomMaskForMaskedLM(RandomMaskConfig.from_preset("tiny")), KmerTokenizer(k=6), tmp_path)
+    save_checkpoint(tiny_model(), KmerTokenizer(k=6), tmp_path)
     with caplog.at_level(logging.WARNING):
         assert KmerTokenizer.from_pretrained(tmp_path).k == 6
     assert "this tokenizer reads" not in caplog.text
@@ -390,7 +390,7 @@ def test_a_tokenizer_of_other_kmers_beside_the_model_is_warned_on_load(tmp_path,
 
 
 def test_damaged_weights_of_a_model_folder_are_named(tmp_path):
-    save_checkpoint(RandomMaskForMaskedLM(RandomMaskConfig.from_preset("tiny")), KmerTokenizer(k=6), tmp_path)
+    save_checkpoint(tiny_model(), KmerTokenizer(k=6), tmp_path)
     weights = tmp_path / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
     with pytest.raises(ValueError, match=f"{re.escape(str(tmp_path))}: a .safetensors weights file is unreadable"):

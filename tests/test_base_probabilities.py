@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, lambda_dna, tiny_masked_lm
+from conftest import REPO, lambda_dna, tiny_model
 
 from modeling_randommask import RandomMaskForMaskedLM
 from modeling_randommask.inference import base_probabilities, from_strings, log_probs_at
@@ -22,8 +22,8 @@ from modeling_randommask.tokenization import KmerTokenizer
 from modeling_randommask.tokenization.kmer_vocab import VOCAB_BASE_ORDER
 
 
-def tiny_model(k: int, stride: int, seed: int = 0) -> tuple[RandomMaskForMaskedLM, KmerTokenizer]:
-    model = tiny_masked_lm(seed, kmer_size=k, kmer_stride=stride, max_position_embeddings=64)
+def model_and_tokenizer(k: int, stride: int, seed: int = 0) -> tuple[RandomMaskForMaskedLM, KmerTokenizer]:
+    model = tiny_model(seed, kmer_size=k, kmer_stride=stride, max_position_embeddings=64)
     return model, KmerTokenizer(k=k, kmer_stride=stride)
 
 
@@ -34,7 +34,7 @@ def naive_probabilities(model, tokenizer, sequence: str, position: int, window_t
     k, stride = tokenizer.k, tokenizer.kmer_stride
     width = tokenizer.bases_for_tokens(window_tokens - 2)
     start, length = (int(t[0]) for t in centred_windows(torch.tensor([position]), torch.tensor([len(sequence)]),
-                                                        width, k, stride))
+                                                        width, tokenizer))
     window, hidden = sequence[start : start + length], position - start
     ids = tokenizer(window)["input_ids"]
     holders = [t for t in range(len(ids) - 2) if t * stride <= hidden < t * stride + k]
@@ -61,7 +61,7 @@ def naive_probabilities(model, tokenizer, sequence: str, position: int, window_t
 @pytest.mark.parametrize("rule", RULES)
 @pytest.mark.parametrize("k, stride", [(4, 1), (4, 4)], ids=["overlapping", "non_overlapping"])
 def test_batched_equals_naive_one_base_at_a_time(k, stride, rule):
-    model, tokenizer = tiny_model(k, stride)
+    model, tokenizer = model_and_tokenizer(k, stride)
     dna = lambda_dna(20_000, 150)
     dna = dna[:60] + "N" + dna[61:]  # an unknown base inside some masked k-mers: summed over, not matched
     positions = [149, 0, 1, 2, 57, 59, 60, 61, 100, 147, 148]  # both ends (shifted windows), around the N, unsorted
@@ -75,7 +75,7 @@ def test_batched_equals_naive_one_base_at_a_time(k, stride, rule):
 def memorising_model(dna: str, k: int, stride: int) -> tuple[RandomMaskForMaskedLM, KmerTokenizer]:
     """A model engineered to know ``dna``: its output is a constant, the log-frequency of each k-mer in ``dna`` (read
     in the tokenizer's frame); its inputs are ignored (word embeddings zero, hence the tied decoder too)."""
-    model, tokenizer = tiny_model(k, stride)
+    model, tokenizer = model_and_tokenizer(k, stride)
     counts = np.zeros(4**k)
     ids = tokenizer(dna, add_special_tokens=False)["input_ids"]
     np.add.at(counts, np.array(ids) - 5, 1)
@@ -104,7 +104,7 @@ def test_a_model_that_knows_the_sequence_gives_its_bases_the_highest_probability
 
 
 def test_reverse_complement_averages_the_same_base_on_both_strands():
-    model, tokenizer = tiny_model(4, 1, seed=3)
+    model, tokenizer = model_and_tokenizer(4, 1, seed=3)
     dna = lambda_dna(30_000, 90)
     flipped = dna[::-1].translate(str.maketrans("ACGT", "TGCA"))
     window_tokens = 24  # 25-base windows: odd, so the window of a base and of its mirror image are mirrors
@@ -123,7 +123,8 @@ def test_centred_windows_hold_their_base_and_stay_inside_the_sequence(k, stride)
     width = (20 - 1) * stride + k
     for length in [k, k + 1, width - 1, width, width + 5, 3 * width]:
         positions = torch.arange(length)
-        starts, lengths = centred_windows(positions, torch.full_like(positions, length), width, k, stride)
+        starts, lengths = centred_windows(positions, torch.full_like(positions, length), width,
+                                          KmerTokenizer(k=k, kmer_stride=stride))
         tokens = (min(length, width) - k) // stride + 1
         assert (lengths == (tokens - 1) * stride + k).all()
         assert ((starts >= 0) & (starts + lengths <= length)).all()
@@ -135,7 +136,7 @@ def test_centred_windows_hold_their_base_and_stay_inside_the_sequence(k, stride)
 
 
 def test_positions_outside_the_sequence_and_unknown_rules_are_refused():
-    model, tokenizer = tiny_model(4, 1)
+    model, tokenizer = model_and_tokenizer(4, 1)
     with pytest.raises(IndexError, match="outside record"):
         base_probabilities(model, tokenizer, "ACGTACGTAC", [10])
     with pytest.raises(ValueError, match="rule must be one of"):

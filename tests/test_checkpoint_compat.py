@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import lambda_genome, run_without_package, unpack_fixture
+from conftest import lambda_genome, run_without_package, tiny_model, unpack_fixture
 from safetensors import safe_open
 from safetensors.torch import load_file
 
@@ -131,10 +131,7 @@ def test_the_model_authors_class_attributes_are_transformers_own():
     on resume instead of warning that they are missing (tests/test_masking.py resumes through the Trainer)."""
     from transformers import PreTrainedModel
 
-    from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM
-
     assert all(hasattr(PreTrainedModel, name) for name in ("_tied_weights_keys", "_keys_to_ignore_on_save"))
-    tied = RandomMaskForMaskedLM(RandomMaskConfig(vocab_size=69, kmer_size=3, hidden_size=8, num_hidden_layers=1,
-                                                  num_attention_heads=2, intermediate_size=16))
+    tied = tiny_model(kmer_size=3)
     assert tied._keys_to_ignore_on_save == set(tied._tied_weights_keys)
     assert tied.cls.predictions.decoder.weight is tied.bert.embeddings.word_embeddings.weight

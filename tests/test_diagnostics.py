@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import ECOLI, REPO, tiny_masked_lm
+from conftest import ECOLI, REPO, tiny_model
 from transformers import BertConfig, BertForMaskedLM
 
 from modeling_randommask import RandomMaskForMaskedLM
@@ -153,7 +153,7 @@ def hand_statistics(model, sequences):
 
 
 def test_attention_statistics_bounds_and_hand_computation(dna):
-    model = tiny_masked_lm()
+    model = tiny_model()
     with torch.no_grad():
         stats = attention_statistics(model, TOKENIZER, dna, batch_size=3)  # batches mixing lengths: padding
         mass, entropy = hand_statistics(model, dna)
@@ -170,7 +170,7 @@ def test_attention_statistics_bounds_and_hand_computation(dna):
 
 
 def test_uniform_attention_gives_the_uniform_references(dna):
-    model = tiny_masked_lm()
+    model = tiny_model()
     for layer in model.bert.encoder.layer:  # keys all zero: every score 0, attention uniform over real keys
         layer.attention.self.key.weight.data.zero_()
         layer.attention.self.key.bias.data.zero_()
@@ -208,15 +208,15 @@ def cls_sink(model: RandomMaskForMaskedLM) -> RandomMaskForMaskedLM:
 
 
 def test_a_cls_sink_model_is_detected(dna):
-    random_stats = attention_statistics(tiny_masked_lm(), TOKENIZER, dna)
-    sink_stats = attention_statistics(cls_sink(tiny_masked_lm()), TOKENIZER, dna)
+    random_stats = attention_statistics(tiny_model(), TOKENIZER, dna)
+    sink_stats = attention_statistics(cls_sink(tiny_model()), TOKENIZER, dna)
     assert max(random_stats["cls_mass_per_layer"]) < 0.1
     assert min(sink_stats["cls_mass_per_layer"]) > 0.95
     assert max(sink_stats["entropy_per_layer"]) < 0.3 < min(random_stats["entropy_per_layer"])
 
 
 def test_too_long_windows_are_refused():
-    model = tiny_masked_lm(max_position_embeddings=64)
+    model = tiny_model(max_position_embeddings=64)
     with pytest.raises(ValueError, match="more than the model's 64 positions"):
         attention_statistics(model, TOKENIZER, ["ACGT" * 30])
 
@@ -234,14 +234,14 @@ def test_central_dinucleotide_labels_match_the_vocabulary(k):
 
 
 def test_random_embeddings_cluster_at_chance():
-    stats = kmer_embedding_statistics(tiny_masked_lm())
+    stats = kmer_embedding_statistics(tiny_model())
     assert stats["num_kmers"] == 4096 and stats["chance_purity"] == pytest.approx(1 / 16, abs=0.001)
     assert abs(stats["knn_purity"] - stats["chance_purity"]) < 0.02
     assert abs(stats["silhouette_cosine"]) < 0.05
 
 
 def test_embeddings_built_to_cluster_by_central_dinucleotide_score_high():
-    model = tiny_masked_lm()
+    model = tiny_model()
     generator = torch.Generator().manual_seed(0)
     centroids = torch.randn(16, 64, generator=generator)
     labels = torch.as_tensor(central_dinucleotide_labels(6))
@@ -266,9 +266,9 @@ def assert_png(path: Path) -> None:
 def test_figures_are_written(tmp_path, dna):
     first, second = write_log(tmp_path / "run-a"), write_log(tmp_path / "run-b", HAND_LOG.replace("8.0", "9.0"))
     assert_png(plot_loss_by_phase([first, second], tmp_path / "loss.png", labels=["a", "b"]))
-    stats = attention_statistics(tiny_masked_lm(), TOKENIZER, dna[:2])
+    stats = attention_statistics(tiny_model(), TOKENIZER, dna[:2])
     assert_png(plot_attention({"a": stats, "b": stats}, tmp_path / "attention.png"))
-    embeddings = {"k3": kmer_embeddings(tiny_masked_lm(kmer_size=3)), "k4": kmer_embeddings(tiny_masked_lm(kmer_size=4))}
+    embeddings = {"k3": kmer_embeddings(tiny_model(kmer_size=3)), "k4": kmer_embeddings(tiny_model(kmer_size=4))}
     assert_png(plot_kmer_tsne(embeddings, tmp_path / "tsne.png", max_iter=250))
     with pytest.raises(ValueError, match="got 1 labels for 2"):
         plot_loss_by_phase([first, second], tmp_path / "x.png", labels=["a"])
@@ -284,10 +284,10 @@ def test_load_checkpoint_converts_dnabert(tmp_path):
 
 @pytest.mark.slow
 def test_compare_mode_through_the_script(tmp_path):
-    overlapping = tiny_masked_lm(kmer_size=3)
+    overlapping = tiny_model(kmer_size=3)
     overlapping.save_pretrained(tmp_path / "ovl")
     write_log(tmp_path / "ovl")
-    tiny_masked_lm(seed=1, kmer_size=3, kmer_stride=3).save_pretrained(tmp_path / "nonovl")  # no training log
+    tiny_model(seed=1, kmer_size=3, kmer_stride=3).save_pretrained(tmp_path / "nonovl")  # no training log
     out = tmp_path / "analysis"
     command = [sys.executable, str(REPO / "examples" / "analyze.py"), "--model", str(tmp_path / "ovl"),
                str(tmp_path / "nonovl"), "--labels", "overlapping", "non-overlapping", "--genome", str(ECOLI),

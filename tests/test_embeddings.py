@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import REPO, lambda_dna, run_script, tiny_masked_lm
+from conftest import REPO, lambda_dna, run_script, tiny_model
 from safetensors.numpy import load_file
 
 from modeling_randommask import RandomMaskForMaskedLM, save_checkpoint
@@ -21,7 +21,7 @@ def reverse_complement(dna: str) -> str:
 
 
 def model_of(k: int, stride: int, layers: int = 2, seed: int = 0) -> tuple[RandomMaskForMaskedLM, KmerTokenizer]:
-    model = tiny_masked_lm(seed, kmer_size=k, kmer_stride=stride, num_hidden_layers=layers, max_position_embeddings=64)
+    model = tiny_model(seed, kmer_size=k, kmer_stride=stride, num_hidden_layers=layers, max_position_embeddings=64)
     return model, KmerTokenizer(k=k, kmer_stride=stride)
 
 

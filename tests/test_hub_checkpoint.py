@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, lambda_genome, run_without_package
+from conftest import REPO, lambda_genome, run_without_package, tiny_model
 
-from modeling_randommask.configuration_randommask import DEFAULT_AUTO_MAP, RandomMaskConfig
+from modeling_randommask.configuration_randommask import DEFAULT_AUTO_MAP
 from modeling_randommask.hub.checkpoint import save_checkpoint
 from modeling_randommask.hub.travelling_files import travelling_files
 from modeling_randommask.modeling_randommask import (
-    RandomMaskForMaskedLM,
     RandomMaskForSequenceClassification,
     RandomMaskForTokenClassification,
 )
@@ -121,17 +120,14 @@ def checkpoints(tmp_path_factory) -> tuple[Path, dict]:
     """Three saved folders, the outputs they must reproduce, and what the isolated child process found."""
     work = tmp_path_factory.mktemp("hub")
     tokenizer = KmerTokenizer()
-    config = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
-    torch.manual_seed(0)
     models = {
-        "mlm": RandomMaskForMaskedLM(RandomMaskConfig.from_preset("tiny", **config)),
-        "seqcls": RandomMaskForSequenceClassification(
-            RandomMaskConfig.from_preset("tiny", id2label=LABELS, label2id={v: k for k, v in LABELS.items()}, **config)
-        ),
-        "tokcls": RandomMaskForTokenClassification(RandomMaskConfig.from_preset("tiny", num_labels=3, **config)),
+        "mlm": tiny_model(),
+        "seqcls": tiny_model(head=RandomMaskForSequenceClassification, id2label=LABELS,
+                             label2id={v: k for k, v in LABELS.items()}),
+        "tokcls": tiny_model(head=RandomMaskForTokenClassification, num_labels=3),
     }
     for name, model in models.items():
-        save_checkpoint(model.eval(), tokenizer, work / name)
+        save_checkpoint(model, tokenizer, work / name)
 
     sequences = lambda_windows()
     encoded = tokenizer(sequences, padding=True, return_tensors="pt")
@@ -240,6 +236,6 @@ def test_fill_mask_pipeline_works_at_token_level_and_masked_ids_hide_a_base(chec
 
 
 def test_save_checkpoint_refuses_a_tokenizer_of_another_tokenization(tmp_path):
-    model = RandomMaskForMaskedLM(RandomMaskConfig.from_preset("tiny"))
+    model = tiny_model()
     with pytest.raises(ValueError, match=r"tokenizer \(k, stride\) = \(3, 1\)"):
         save_checkpoint(model, KmerTokenizer(k=3), tmp_path)

@@ -4,6 +4,7 @@ tables hold every side and Markov model, and a rerun reuses the finished stages.
 import gzip
 import json
 import re
+from dataclasses import replace
 
 import pytest
 from conftest import LAMBDA
@@ -11,6 +12,7 @@ from synthetic_tasks import write_gc_task
 
 from modeling_randommask.analysis.in_domain import (
     InDomainArguments,
+    InputError,
     StageError,
     in_domain,
     parse_in_domain_args,
@@ -163,3 +165,118 @@ def test_tasks_are_checked_before_the_first_stage(tmp_path):
         with pytest.raises((FileNotFoundError, ValueError), match=named):
             in_domain(*_small(tmp_path, tasks=tasks))
         assert not (tmp_path / "study" / "pretrain").exists()
+
+
+def _run_settings(run) -> dict:
+    (settings,) = run.glob("checkpoints/step-*/run_settings.json")
+    return json.loads(settings.read_text())
+
+
+def test_task_pretraining_continues_each_seed_on_the_task_alone_and_is_fine_tuned_on_it(tmp_path):
+    """Each masking checkpoint of seed i is continued on the task's training sequences (and random weights of seed i
+    pretrained on them alone); both are fine-tuned on that task beside the other models, and reused on a rerun."""
+    options = _study(tmp_path, maskings=["dnabert", "randommask"], pretraining_seeds=[1, 2], task_pretraining_steps=6)
+    report = in_domain(*options)
+    (row,) = report["finetune"]
+    assert set(row["sides"]) == {"dnabert", "randommask", "scratch", "randommask+task", "task-only"}
+    assert all([r["seed"] for r in runs] == [1, 2] for runs in row["sides"].values())
+    study = tmp_path / "study"
+    for seed in (1, 2):
+        continued = study / "task-pretrain" / row["task"] / f"randommask+task-seed{seed}"
+        parent = study / "pretrain" / f"randommask-seed{seed}"
+        settings = _run_settings(continued)
+        assert settings["model_name_or_path"] == str(parent) and settings["max_steps"] == 6
+        start = next(json.loads(line) for line in (continued / "training_log.jsonl").open() if '"start"' in line)
+        assert [g["path"] for g in start["data"]["genomes"]] == [str(tmp_path / "gc" / "train.csv")]  # never dev/test
+        assert (continued / "model.safetensors").read_bytes() != (parent / "model.safetensors").read_bytes()
+        alone = _run_settings(study / "task-pretrain" / row["task"] / f"task-only-seed{seed}")
+        assert alone["model_name_or_path"] is None and alone["position_embedding_init"] == "sinusoidal"
+    costs = json.loads((study / "costs.json").read_text())
+    assert {f"task pretrain {row['task']} {side} seed {seed}" for side in ("randommask+task", "task-only")
+            for seed in (1, 2)} <= set(costs)
+    table = report["tables"]["mcc"]
+    assert "| RandomMask + task pretraining | task pretraining only (from random weights) |" in table
+    text = (study / "report.md").read_text()
+    assert "task pretraining: 6 steps per run" in text and "## Validation loss under each run's own masking" in text
+    assert set(report["validation_loss"]) == {"dnabert", "randommask"}
+    assert [step for step, _ in report["validation_loss"]["dnabert"]["1"]][-1] == 10
+
+    again = in_domain(*options)  # every stage reused
+    assert again["finetune"] == report["finetune"] and json.loads((study / "costs.json").read_text()) == costs
+
+
+@pytest.mark.parametrize("bad, option", [({"task_pretraining_steps": 5, "task_pretraining_masking": "nt"},
+                                          "--task_pretraining_masking"),
+                                         ({"task_pretraining_steps": 5, "tasks": []}, "--task_pretraining_steps"),
+                                         ({"task_pretraining_steps": -1}, "task_pretraining_steps"),
+                                         ({"task_pretraining_steps": 4}, "--task_pretraining_steps 4: need 1 <= num_")])
+def test_bad_task_pretraining_options_name_the_option(bad, option):
+    with pytest.raises(ValueError, match=option):
+        InDomainArguments(**bad)
+
+
+def test_stop_after_pretrain_writes_the_models_only_and_a_later_run_reuses_them(tmp_path):
+    study = tmp_path / "study"
+    assert in_domain(*_small(tmp_path, stop_after="pretrain")) == {
+        "stopped_after": "pretrain", "cpu_seconds": json.loads((study / "costs.json").read_text())}
+    assert (study / "pretrain" / "dnabert-seed1" / "model.safetensors").is_file()
+    assert not (study / "bits_per_base.json").exists() and not (study / "results.json").exists()
+    model = (study / "pretrain" / "dnabert-seed1" / "model.safetensors").read_bytes()
+    report = in_domain(*_small(tmp_path, stop_after="bits"))
+    assert report["bits_per_base"]["models"]["dnabert"] and report["finetune"] == []
+    assert (study / "pretrain" / "dnabert-seed1" / "model.safetensors").read_bytes() == model
+
+
+def test_compare_with_puts_the_budgets_on_one_curve_and_refuses_another_held_out_block(tmp_path):
+    def budget(steps, name, **data):
+        args, pretraining, genome = _small(tmp_path, max_steps=steps, maskings=["dnabert", "randommask"])
+        pretraining.output_dir = str(tmp_path / name)
+        genome.val_seed = data.get("val_seed", 0)
+        return args, pretraining, genome
+
+    in_domain(*budget(8, "longer"))
+    with pytest.raises(InputError, match="--compare_with .*missing: no results.json"):
+        args, pretraining, genome = budget(6, "shorter")
+        in_domain(replace(args, compare_with=[str(tmp_path / "missing")]), pretraining, genome)
+    assert not (tmp_path / "shorter").exists()  # refused before any stage
+    args, pretraining, genome = budget(6, "shorter")
+    report = in_domain(replace(args, compare_with=[str(tmp_path / "longer")]), pretraining, genome)
+    rows = report["tables"]["curve"].splitlines()[2:]
+    assert [row.split(" | ")[0] for row in rows] == ["| 6", "| 8"]  # sorted by tokens
+    assert "RandomMask − DNABERT masking" in report["tables"]["curve"] and "(SE " in rows[0]
+    assert "## Bits per base by pretraining budget" in (tmp_path / "shorter" / "report.md").read_text()
+
+    args, pretraining, genome = budget(6, "elsewhere", val_seed=5)
+    with pytest.raises(StageError, match="differs from .* in held_out_blocks"):
+        in_domain(replace(args, compare_with=[str(tmp_path / "longer")]), pretraining, genome)
+
+
+# What the device call overrides nothing of; the CPU dry run shrinks only the work, not the shape of the study.
+DRY_RUN = ["--max_steps", "6", "--warmup_steps", "1", "--per_device_train_batch_size", "4", "--num_workers", "0",
+           "--mixed_precision", "no", "--bits_positions", "40", "--finetune_epochs", "1"]
+
+
+def test_the_one_gpu_call_preset_runs_whole_on_the_cpu_at_toy_size(tmp_path):
+    """The CPU dry run of the lent-GPU study: the preset's model, windows, seeds, label size and rates, every stage
+    through to report.md; the work (steps, batch, positions, epochs) shrunk by explicit options, which win."""
+    task = write_gc_task(tmp_path / "gc", {"train": 320, "dev": 40, "test": 40})
+    argv = ["--preset", "one-gpu-call", "--genome", str(LAMBDA), "--tasks", str(task),
+            "--output_dir", str(tmp_path / "gpu")]
+    args, pretraining, data = parse_in_domain_args(argv)
+    assert (pretraining.model_preset, data.max_length, pretraining.per_device_train_batch_size,
+            pretraining.max_steps, pretraining.mixed_precision, pretraining.num_workers) == ("mini", 128, 256, 3000,
+                                                                                             "bf16", 8)
+    assert args.pretraining_seeds == [1] and args.label_sizes == [300] and args.finetune_learning_rates == [3e-4, 1e-3, 3e-3]
+    assert parse_in_domain_args(["--tasks", str(task)])[1].model_preset == "tiny"  # the cpu preset by default
+
+    report = in_domain(*parse_in_domain_args(argv + DRY_RUN))
+    bits = report["bits_per_base"]["models"]
+    assert set(bits) == {"dnabert", "randommask", "scratch"} and all(set(s) == {"1"} for s in bits.values())
+    (row,) = report["finetune"]
+    assert row["train_examples"] == 300 and set(row["sides"]) == {"dnabert", "randommask", "scratch"}
+    chosen = json.loads((tmp_path / "gpu" / "finetune" / row["task"] / "n300" / "randommask-seed1" / "results.json")
+                        .read_text())["learning_rate_selection"]
+    assert sorted(map(float, chosen["dev"])) == [3e-4, 1e-3, 3e-3]
+    config = json.loads((tmp_path / "gpu" / "pretrain" / "randommask-seed1" / "config.json").read_text())
+    assert (config["hidden_size"], config["num_hidden_layers"]) == (256, 4)
+    assert "mini model" in (tmp_path / "gpu" / "report.md").read_text()

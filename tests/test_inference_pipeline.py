@@ -6,11 +6,10 @@ import json
 
 import numpy as np
 import pytest
-import torch
-from conftest import run_without_package
+from conftest import run_without_package, tiny_model
 from test_base_probabilities import lambda_dna
 
-from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM, RandomMaskForSequenceClassification
+from modeling_randommask import RandomMaskForSequenceClassification
 from modeling_randommask.hub.checkpoint import save_checkpoint
 from modeling_randommask.inference import base_probabilities, load_model
 from modeling_randommask.pipeline_randommask import CUSTOM_PIPELINES, TASK
@@ -39,12 +38,9 @@ except Exception as error:
 
 
 def test_pipeline_in_a_fresh_process_returns_this_package_s_probabilities(tmp_path):
-    torch.manual_seed(0)
-    config = {"max_position_embeddings": 64, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
     tokenizer = KmerTokenizer()
-    folder = save_checkpoint(RandomMaskForMaskedLM(RandomMaskConfig.from_preset("tiny", **config)).eval(), tokenizer,
-                             tmp_path / "mlm")
-    save_checkpoint(RandomMaskForSequenceClassification(RandomMaskConfig.from_preset("tiny", **config)), tokenizer,
+    folder = save_checkpoint(tiny_model(max_position_embeddings=64), tokenizer, tmp_path / "mlm")
+    save_checkpoint(tiny_model(head=RandomMaskForSequenceClassification, max_position_embeddings=64), tokenizer,
                     tmp_path / "classifier")
     assert json.loads((folder / "config.json").read_text())["custom_pipelines"] == CUSTOM_PIPELINES
     assert "custom_pipelines" not in json.loads((tmp_path / "classifier" / "config.json").read_text())

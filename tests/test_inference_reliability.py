@@ -12,12 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from conftest import LAMBDA
+from conftest import LAMBDA, tiny_model
 from safetensors.numpy import load_file
 from transformers import pipeline
 
-from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM, save_checkpoint
+from modeling_randommask import RandomMaskConfig, save_checkpoint
 from modeling_randommask.cli import embed as embed_cli
 from modeling_randommask.cli import make_demo_task as demo_cli
 from modeling_randommask.cli import score_variants as variants_cli
@@ -43,9 +42,7 @@ CONTIG = lambda_dna(3_000, 200)
 def work(tmp_path_factory):
     """A tiny masked-LM folder, a classifier fine-tuned from it (saved as finetune saves), and a reference."""
     root = tmp_path_factory.mktemp("reliability")
-    torch.manual_seed(0)
-    config = RandomMaskConfig.from_preset("tiny", max_position_embeddings=64)
-    model = save_checkpoint(RandomMaskForMaskedLM(config), KmerTokenizer(), root / "model")
+    model = save_checkpoint(tiny_model(max_position_embeddings=64), KmerTokenizer(), root / "model")
     classifier = RandomMaskForSequenceClassification.from_pretrained(model, num_labels=2)
     save_checkpoint(classifier, KmerTokenizer(), root / "classifier")
     (root / "reference.fa").write_text(f">1\n{CONTIG}\n")

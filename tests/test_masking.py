@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import ECOLI as ECOLI_FASTA
+from conftest import tiny_model
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils.data import DataLoader
 from transformers import trainer as trainer_logging
 from transformers.testing_utils import CaptureLogger
 
-from modeling_randommask import OLD_NAMES_REMOVED_IN, RandomMaskConfig, RandomMaskForMaskedLM
+from modeling_randommask import OLD_NAMES_REMOVED_IN, RandomMaskForMaskedLM
 from modeling_randommask.masking import (
     IGNORE_INDEX,
     MASKING_FILE,
@@ -468,8 +469,7 @@ def test_collate_calls_in_workers_know_their_step(workers, accumulation):
 
 def _tiny_model(seed: int = 0) -> RandomMaskForMaskedLM:
     torch.manual_seed(seed)
-    return RandomMaskForMaskedLM(RandomMaskConfig.from_preset("tiny", vocab_size=len(TOKENIZER),
-                                                              max_position_embeddings=128))
+    return tiny_model(seed, dropout=True, vocab_size=len(TOKENIZER), max_position_embeddings=128).train()
 
 
 def _record_training_batches(model, step_of) -> list:

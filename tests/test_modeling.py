@@ -7,7 +7,7 @@ import typing
 
 import pytest
 import torch
-from conftest import lambda_genome
+from conftest import lambda_genome, tiny_config, tiny_model
 from torch.nn import functional as F
 from transformers import BertConfig, BertForMaskedLM
 
@@ -36,8 +36,6 @@ def batch() -> dict[str, torch.Tensor]:
     return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
 
 
-def tiny_config(**overrides) -> RandomMaskConfig:
-    return RandomMaskConfig.from_preset("tiny", hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, **overrides)
 
 
 def mlm_labels(input_ids: torch.Tensor, attention_mask: torch.Tensor, seed: int = 0) -> torch.Tensor:
@@ -255,8 +253,7 @@ def test_last_layer_at_labelled_positions_equals_the_full_encoder(batch, padded)
 
 def test_labelled_path_trains_with_dropout(batch):
     """Training mode with dropout: the labelled-only path runs, its loss is finite and differs from eval."""
-    torch.manual_seed(0)
-    model = RandomMaskForMaskedLM(RandomMaskConfig.from_preset("tiny"))
+    model = tiny_model(dropout=True)
     labels = mlm_labels(batch["input_ids"], batch["attention_mask"], seed=3)
     train_loss = model.train()(**batch, labels=labels, labelled_logits_only=True).loss
     train_loss.backward()

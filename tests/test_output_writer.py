@@ -14,10 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from conftest import REPO
+from conftest import REPO, tiny_model
 
-from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM, save_checkpoint
+from modeling_randommask import save_checkpoint
 from modeling_randommask.cli import embed as embed_cli
 from modeling_randommask.cli import score_variants as variants_cli
 from modeling_randommask.data.output_files import OutputError, check_new_outputs, partial_file, write_whole
@@ -29,9 +28,7 @@ DNA = "ACGTTGCAAGGCTTAACCGGATCGATTACG" * 40
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
-    torch.manual_seed(0)
-    config = RandomMaskConfig.from_preset("tiny", max_position_embeddings=64)
-    return save_checkpoint(RandomMaskForMaskedLM(config), KmerTokenizer(), tmp_path_factory.mktemp("m") / "model")
+    return save_checkpoint(tiny_model(max_position_embeddings=64), KmerTokenizer(), tmp_path_factory.mktemp("m") / "model")
 
 
 @pytest.fixture

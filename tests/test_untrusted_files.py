@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import tiny_model
 
 from modeling_randommask import (
-    RandomMaskConfig,
     RandomMaskForMaskedLM,
     RandomMaskForSequenceClassification,
     save_checkpoint,
@@ -127,8 +127,7 @@ def test_every_torch_load_in_the_repository_passes_weights_only_true():
 
 @pytest.mark.parametrize("model_class", [RandomMaskForMaskedLM, RandomMaskForSequenceClassification])
 def test_saved_checkpoints_hold_safetensors_weights_and_only_the_checked_code(tmp_path, model_class):
-    config = RandomMaskConfig.from_preset("tiny", kmer_size=3)
-    folder = save_checkpoint(model_class(config), KmerTokenizer(k=3), tmp_path / "ckpt")
+    folder = save_checkpoint(tiny_model(head=model_class, kmer_size=3), KmerTokenizer(k=3), tmp_path / "ckpt")
     files = {p.name for p in folder.iterdir()}
     assert any(name.endswith(".safetensors") for name in files)
     assert not [name for name in files if Path(name).suffix in PICKLE_SUFFIXES]

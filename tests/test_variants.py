@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, lambda_dna, run_script, tiny_masked_lm
+from conftest import REPO, lambda_dna, run_script, tiny_model
 
 from modeling_randommask import save_checkpoint
 from modeling_randommask.inference import ScoreVariantsArguments, base_probabilities, score_variants
@@ -24,7 +24,7 @@ def other_bases(base: str) -> list[str]:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     work = tmp_path_factory.mktemp("variants")
-    model, tokenizer = tiny_masked_lm(max_position_embeddings=64), KmerTokenizer()
+    model, tokenizer = tiny_model(max_position_embeddings=64), KmerTokenizer()
     folder = save_checkpoint(model, tokenizer, work / "model")
     reference = work / "reference.fa.gz"
     with gzip.open(reference, "wt") as handle:

@@ -5,9 +5,9 @@ import json
 import shutil
 
 import pytest
-import torch
+from conftest import tiny_model
 
-from modeling_randommask import RandomMaskConfig, RandomMaskForMaskedLM, save_checkpoint
+from modeling_randommask import save_checkpoint
 from modeling_randommask.cli import embed as embed_cli
 from modeling_randommask.hub.checkpoint import load_masked_lm
 from modeling_randommask.hub.model_source import CheckpointError
@@ -20,9 +20,8 @@ DNA = "ACGTTGCAAGGCTTAACCGGATCGATTACG" * 3
 
 @pytest.fixture(scope="module")
 def two_layers(tmp_path_factory):
-    torch.manual_seed(0)
-    config = RandomMaskConfig.from_preset("tiny", max_position_embeddings=64, num_hidden_layers=2)
-    return save_checkpoint(RandomMaskForMaskedLM(config), KmerTokenizer(), tmp_path_factory.mktemp("w") / "model")
+    model = tiny_model(max_position_embeddings=64, num_hidden_layers=2)
+    return save_checkpoint(model, KmerTokenizer(), tmp_path_factory.mktemp("w") / "model")
 
 
 @pytest.fixture(params=[1, 3], ids=["config with fewer layers", "config with more layers"])

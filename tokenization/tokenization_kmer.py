@@ -18,7 +18,16 @@ from transformers import PreTrainedTokenizer
 from transformers.tokenization_utils_base import BatchEncoding, TruncationStrategy
 from transformers.utils import PaddingStrategy, TensorType, cached_file, logging
 
-from .kmer_vocab import NUM_SPECIAL_TOKENS, SPECIAL_TOKENS, VOCAB_BASE_ORDER, kmer_vocab
+from .kmer_vocab import (
+    NUM_SPECIAL_TOKENS,
+    SPECIAL_TOKENS,
+    VOCAB_BASE_ORDER,
+    Count,
+    check_vocab_file,
+    kmer_span,
+    kmer_vocab,
+    num_kmer_tokens,
+)
 
 logger = logging.get_logger(__name__)
 
@@ -117,18 +126,16 @@ class KmerTokenizer(PreTrainedTokenizer):
         mask_token: str = "[MASK]",
         **kwargs,
     ):
-        file_vocab = _read_vocab_file(vocab_file) if vocab_file is not None else None
-        if k is None:
-            has_kmers = file_vocab is not None and len(file_vocab) > NUM_SPECIAL_TOKENS
-            k = len(file_vocab[NUM_SPECIAL_TOKENS]) if has_kmers else 6
+        if vocab_file is not None:
+            k = check_vocab_file(vocab_file, k)
+        elif k is None:
+            k = 6
         vocab = kmer_vocab(k)
         kmer_stride = kwargs.pop("stride", kmer_stride)  # tokenizer_config.json of folders saved before 0.2
         if isinstance(kmer_stride, bool) or not isinstance(kmer_stride, int) or kmer_stride < 1:
             raise ValueError(f"kmer_stride must be an int >= 1, got {kmer_stride!r}")
         if model_max_length < 2:
             raise ValueError(f"model_max_length must hold [CLS] and [SEP] (>= 2), got {model_max_length}")
-        if file_vocab is not None:
-            _check_vocab(vocab_file, file_vocab, vocab, k)
         given = {"pad_token": pad_token, "unk_token": unk_token, "cls_token": cls_token,
                  "sep_token": sep_token, "mask_token": mask_token}
         for (name, token), expected in zip(given.items(), SPECIAL_TOKENS):
@@ -202,17 +209,17 @@ class KmerTokenizer(PreTrainedTokenizer):
 
     # ---- lengths ----------------------------------------------------------------------------------------
 
-    def tokens_for_bases(self, num_bases: int) -> int:
-        """Number of k-mer tokens (no specials) for a sequence of `num_bases` bases (tail rule applied)."""
-        if num_bases < 0:
-            raise ValueError(f"num_bases must be >= 0, got {num_bases}")
-        return 0 if num_bases < self.k else (num_bases - self.k) // self.kmer_stride + 1
+    def tokens_for_bases(self, num_bases: Count) -> Count:
+        """Number of k-mer tokens (no specials) for a sequence of `num_bases` bases (tail rule applied); an int, or
+        elementwise for an integer tensor or array."""
+        _check_not_negative("num_bases", num_bases)
+        return num_kmer_tokens(num_bases, self.k, self.kmer_stride)
 
-    def bases_for_tokens(self, num_tokens: int) -> int:
-        """Number of bases spanned by `num_tokens` k-mer tokens (no specials): `(n - 1) * kmer_stride + k`."""
-        if num_tokens < 0:
-            raise ValueError(f"num_tokens must be >= 0, got {num_tokens}")
-        return 0 if num_tokens == 0 else (num_tokens - 1) * self.kmer_stride + self.k
+    def bases_for_tokens(self, num_tokens: Count) -> Count:
+        """Number of bases spanned by `num_tokens` k-mer tokens (no specials): `(n - 1) * kmer_stride + k`; an int,
+        or elementwise for an integer tensor or array."""
+        _check_not_negative("num_tokens", num_tokens)
+        return kmer_span(num_tokens, self.k, self.kmer_stride)
 
     def _warn_if_bases_dropped(self, any_dropped: bool) -> None:
         if any_dropped:
@@ -324,7 +331,7 @@ class KmerTokenizer(PreTrainedTokenizer):
         least `4**k` (every Horner weight is >= 1), any other to less, so one comparison finds the [UNK]s.
         """
         batch, length = seqs.shape
-        count = 0 if length < self.k else (length - self.k) // step + 1
+        count = num_kmer_tokens(length, self.k, step)
         if count == 0:
             return torch.empty((batch, 0), dtype=torch.int64)
         num_kmers = 4**self.k
@@ -341,6 +348,12 @@ class KmerTokenizer(PreTrainedTokenizer):
             torch.add(codes[:, j : j + span : step], value, alpha=4, out=value)
         value.add_(NUM_SPECIAL_TOKENS)
         return value.masked_fill_(value >= num_kmers + NUM_SPECIAL_TOKENS, UNK_ID)
+
+    def base_codes(self, seqs: torch.Tensor) -> torch.Tensor:
+        """Each byte's base code (int64, the shape of `seqs`): its index in the k-mer enumeration's base order
+        (A=0, T=1, C=2, G=3, either case), -1 for any other byte. A k-mer's id is its codes read as base-4 digits,
+        plus the number of special tokens."""
+        return _base_codes(-1, torch.int64)[seqs.long()]
 
     def ids_from_ascii(self, seqs: torch.Tensor) -> torch.Tensor:
         """K-mer ids (int64 [B, T], no specials, T = tokens_for_bases(L)) of ASCII bases (uint8 [B, L]).
@@ -368,9 +381,8 @@ class KmerTokenizer(PreTrainedTokenizer):
         return flat, lengths.cumsum(0) - lengths, lengths
 
     def _num_tokens(self, lengths: torch.Tensor) -> torch.Tensor:
-        num_tokens = torch.where(lengths >= self.k, torch.div(lengths - self.k, self.kmer_stride, rounding_mode="floor") + 1, 0)
-        spanned = torch.where(num_tokens > 0, (num_tokens - 1) * self.kmer_stride + self.k, 0)
-        self._warn_if_bases_dropped(bool((lengths > spanned).any()))
+        num_tokens = self.tokens_for_bases(lengths)
+        self._warn_if_bases_dropped(bool((lengths > self.bases_for_tokens(num_tokens)).any()))
         return num_tokens
 
     def _id_lists(self, texts: list[str], split_special_tokens: bool) -> list[list[int]]:
@@ -695,20 +707,9 @@ def join_spaced_kmers(pieces: list[str]) -> str:
     return joined[:size] + joined[2 * size - 1 :: size]
 
 
-def _read_vocab_file(vocab_file: str) -> list[str]:
-    with open(vocab_file, encoding="utf-8") as f:
-        return f.read().splitlines()
-
-
-def _check_vocab(vocab_file: str, found: list[str], expected: list[str], k: int) -> None:
-    for line, (got, want) in enumerate(zip(found, expected), start=1):
-        if got != want:
-            raise ValueError(
-                f"{vocab_file}: line {line} is {got!r}, expected {want!r}. KmerTokenizer(k={k}) ids are DNABERT's: "
-                f"{' '.join(SPECIAL_TOKENS)}, then the k-mers in itertools.product({VOCAB_BASE_ORDER!r}, repeat={k}) order."
-            )
-    if len(found) != len(expected):
-        raise ValueError(f"{vocab_file}: holds {len(found)} lines, expected {len(expected)} for k={k} (4**k + 5)")
+def _check_not_negative(name: str, count) -> None:
+    if count < 0 if isinstance(count, int) else bool((torch.as_tensor(count) < 0).any()):
+        raise ValueError(f"{name} must be >= 0, got {count}")
 
 
 KmerTokenizer.register_for_auto_class("AutoTokenizer")

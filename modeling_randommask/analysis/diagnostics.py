@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from ..data.fasta import default_corpus, read_genome
+from ..data.fasta import IS_ACGT, default_corpus, read_genome
 from ..data.genome_windows import GenomeDataConfig
 from ..data.options import OptionError, check_output_folder, check_ranges
 from ..data.output_files import write_whole
@@ -126,11 +126,10 @@ def read_fasta_windows(
     if num_windows < 1 or window_bases < 1:
         raise ValueError(f"num_windows and window_bases must be >= 1, got {num_windows} and {window_bases}")
     genome = read_genome(path, max_bases=max_bases)
-    acgt = np.frombuffer(b"ACGT", dtype=np.uint8)
     tiles = [genome.sequence[start : start + length // window_bases * window_bases].reshape(-1, window_bases)
              for start, length in zip(genome.starts, genome.lengths)]  # views: one tiling per record
     grid = np.concatenate(tiles)
-    usable = np.flatnonzero(np.isin(grid, acgt).all(axis=1))
+    usable = np.flatnonzero(IS_ACGT[grid].all(axis=1))
     if usable.size < num_windows:
         raise ValueError(
             f"{path}: only {usable.size} windows of {window_bases} bases hold nothing but A/C/G/T in the "

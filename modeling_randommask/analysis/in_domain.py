@@ -73,6 +73,7 @@ TASK_ONLY = "task-only"  # random weights pretrained on one task's training sequ
 LABELS = {"dnabert": "DNABERT masking", "randommask": "RandomMask", SCRATCH: "random weights (from scratch)",
           TASK_ONLY: "task pretraining only (from random weights)"}
 Stage = Literal["pretrain", "bits", "finetune"]
+StudyPreset = Literal["cpu", "one-gpu-call"]
 
 
 def continued_side(masking: str) -> str:
@@ -93,6 +94,11 @@ class InDomainArguments(FinetuneStageOptions):
 
     RENAMED_OPTIONS: ClassVar[dict[str, str]] = {  # docs/commands.md
         "--batch_size": "--per_device_train_batch_size", "--seeds": "--pretraining_seeds"}
+
+    preset: StudyPreset = field(default="cpu", metadata={
+        "help": "the study's defaults (options given explicitly still win): cpu (tiny model, 3 seeds, several "
+                "tasks and label sizes) or one-gpu-call (mini model, one seed per masking and CPD tata at 300 "
+                "labels, planned to fit 8 minutes of one H100; docs/baselines.md)"})
 
     tasks: list[str] = field(default_factory=lambda: list(HUMAN_TASKS), metadata={"help": "task folders"})
     # list[str] with choices: HfArgumentParser calls a list's item type on each value, and a Literal is no function
@@ -140,12 +146,28 @@ class InDomainArguments(FinetuneStageOptions):
                              f"{' '.join(self.maskings)}, so there is no checkpoint of it to continue")
         if self.task_pretraining_steps and not self.tasks:
             raise ValueError("--task_pretraining_steps: name the --tasks whose training sequences to pretrain on")
+        if self.task_pretraining_steps:
+            try:  # e.g. fewer steps than the curriculum's phases
+                PretrainArguments(masking=self.task_pretraining_masking, max_steps=self.task_pretraining_steps)
+            except ValueError as error:
+                raise ValueError(f"--task_pretraining_steps {self.task_pretraining_steps}: {error}") from None
 
 
 # The study's budget where it differs from pretraining's defaults (docs/baselines.md: In-domain pretraining): one
 # contiguous held-out block, the same for every seed (val_seed), 64-token windows, sinusoidal positions.
 IN_DOMAIN_DEFAULTS = {"genome": HUMAN_GENOMES, "output_dir": "outputs/in-domain", "max_length": 64, "max_steps": 600,
                       "warmup_steps": 50, "position_embedding_init": "sinusoidal", "val_fraction": 0.03, "val_seed": 0}
+# The study on one lent GPU, whole in 8 minutes of an H100 (docs/baselines.md: A GPU study that fits one call): the
+# mini model, 3,000 steps x 256 windows x 128 tokens = 98M tokens per masking in bf16 with 8 DataLoader workers, one
+# seed each, bits per base on the same held-out block, CPD tata at 300 labels with the rate chosen on dev.
+STUDY_PRESETS: dict[str, dict[str, Any]] = {
+    "cpu": {},
+    "one-gpu-call": {"output_dir": "outputs/in-domain-gpu", "model_preset": "mini", "max_length": 128,
+                     "per_device_train_batch_size": 256, "max_steps": 3000, "warmup_steps": 300,
+                     "mixed_precision": "bf16", "num_workers": 8, "pretraining_seeds": [1],
+                     "tasks": [f"{SHARED}/gue/prom/prom_core_tata"], "label_sizes": [300],
+                     "finetune_learning_rates": [3e-4, 1e-3, 3e-3], "finetune_epochs": 10},
+}
 # Pretraining options the study sets per run.
 SET_BY_STUDY = {"masking": "--maskings", "seed": "--pretraining_seeds", "tokenization": "overlapping 6-mers, as scored",
                 "kmer_size": "overlapping 6-mers, as scored", "recipe": "the pretraining options",
@@ -224,8 +246,8 @@ class Study:
 
 def parse_in_domain_args(argv: list[str] | None = None) -> tuple[InDomainArguments, PretrainArguments,
                                                                    GenomeDataConfig]:
-    """The study's options beside pretraining's, its budget as defaults."""
-    return parse_with_pretraining(InDomainArguments, argv, IN_DOMAIN_DEFAULTS, SET_BY_STUDY)
+    """The study's options beside pretraining's, its budget (``--preset``'s) as defaults."""
+    return parse_with_pretraining(InDomainArguments, argv, IN_DOMAIN_DEFAULTS, SET_BY_STUDY, STUDY_PRESETS)
 
 
 class _Costs:
@@ -349,7 +371,7 @@ def bits_per_base_study(study: Study, models: dict[str, dict[int, Path]]) -> dic
     markov = {order: markov_bits_per_base(fitted[order], held_out, positions) for order in fitted}
     best = min(markov, key=lambda order: markov[order]["centred"]["bits_per_base"])
     two_sided_best = markov_position_scores(fitted[best], held_out, positions, "centred")
-    scores = {(side, seed): model_position_scores(*load_model(folder, device="cpu"), held_out, positions,
+    scores = {(side, seed): model_position_scores(*load_model(folder), held_out, positions,
                                                   window_tokens=study.data.max_length)
               for side, by_seed in models.items() for seed, folder in by_seed.items()}
     first = args.maskings[0]
@@ -565,7 +587,7 @@ def in_domain(args: InDomainArguments, pretraining: PretrainArguments | None = N
                                           for seed in args.pretraining_seeds]) / 60 for masking in args.maskings}
     report = {"settings": asdict(args) | {"pretraining": asdict(pretraining), "data": asdict(data)},
               "tokens_per_run": study.tokens_per_run, "bits_per_base": bits,
-              "validation_loss": validation_losses({m: models[m] for m in args.maskings}),
+              "validation_loss": _as_json(validation_losses({m: models[m] for m in args.maskings})),
               "finetune": rows, "cpu_seconds": costs.seconds,
               "cpu_minutes_total": sum(costs.seconds.values()) / 60}
     report["tables"] = {"bits_per_base": bits_table(bits, pretrain_minutes, study.tokens_per_run),

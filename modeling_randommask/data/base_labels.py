@@ -24,11 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..configuration_randommask import IGNORE_INDEX
-
-
-def _token_counts(lengths: np.ndarray, k: int, stride: int) -> np.ndarray:
-    """k-mer tokens per sequence (the tokenizer's rule: ``(L - k) // stride + 1``, 0 when ``L < k``)."""
-    return np.where(lengths >= k, (lengths - k) // stride + 1, 0)
+from ..tokenization.kmer_vocab import num_kmer_tokens
 
 
 def _ragged_positions(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -43,7 +39,7 @@ def token_labels(base_labels: np.ndarray, lengths: Sequence[int], k: int, stride
     """Per-sequence token label rows ``[CLS] tokens... [SEP]`` from concatenated per-base labels: each k-mer gets
     its centre base's label, the specials -100. ``max_tokens`` (specials included) truncates like the tokenizer."""
     lengths = np.asarray(lengths, dtype=np.int64)
-    counts = _token_counts(lengths, k, stride)
+    counts = num_kmer_tokens(lengths, k, stride)
     if max_tokens is not None:
         counts = np.minimum(counts, max_tokens - 2)
     rows, index = _ragged_positions(counts)
@@ -73,7 +69,7 @@ class BaseAlignment:
         """The alignment of sequences of ``lengths`` bases tokenized as ``k``-mers every ``stride`` bases, truncated
         to ``max_tokens`` (specials included); ``base_labels`` are their per-base labels, concatenated."""
         lengths = np.asarray(lengths, dtype=np.int64)
-        counts = _token_counts(lengths, k, stride)
+        counts = num_kmer_tokens(lengths, k, stride)
         kept = counts if max_tokens is None else np.minimum(counts, max_tokens - 2)
         rows, base = _ragged_positions(lengths)
         offset = base - (k - 1) // 2

@@ -58,6 +58,7 @@ from .fasta import (
     runs_in_block,
 )
 from .options import InputError, check_output_folder
+from .output_files import replace_folder, write_whole
 
 if TYPE_CHECKING:
     from typing import Self  # Python 3.11+; annotations are not evaluated at run time
@@ -125,9 +126,7 @@ def _file_digest(path: Path, corpus_dir: Path) -> str:
             digest.update(chunk)
     try:  # best effort: a store on read-only shared storage is still found, by hashing again
         cached.parent.mkdir(parents=True, exist_ok=True)
-        temporary = cached.with_suffix(f".{socket.gethostname()}-{os.getpid()}.tmp")
-        temporary.write_text(json.dumps({"path": str(path.resolve()), "sha256": digest.hexdigest()}))
-        os.replace(temporary, cached)
+        write_whole(cached, json.dumps({"path": str(path.resolve()), "sha256": digest.hexdigest()}))
     except OSError as error:
         logger.info("%s: digest not cached (%s)", path, error)
     return digest.hexdigest()
@@ -218,27 +217,15 @@ def _write_store(sources: list, folder: Path) -> dict:
             for name, line, start, length in source.read(out):
                 records.add(source.path, file_index, name, line, start, length, unit=source.unit)
         out.flush()
-        handle.flush()
-        os.fsync(handle.fileno())
     records.check_not_empty(files)
     sha256 = finish_content_hash(out.digest, records.names, np.array(records.lengths, dtype=np.int64))
     runs = np.stack(join_runs(out.run_starts, out.run_ends, np.array(records.starts, dtype=np.int64)))
     with open(folder / RUNS_FILE, "wb") as handle:
         np.save(handle, runs)
-        handle.flush()
-        os.fsync(handle.fileno())
     return {"format": FORMAT_VERSION, "bases": len(out), "sha256": sha256, "runs_sha256": _runs_digest(runs),
             "names": records.names, "starts": records.starts, "lengths": records.lengths,
             "record_files": records.record_files, "skipped_records": records.skipped,
             "files": [source.entry() for source in sources]}
-
-
-def _fsync_folder(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _owner(temporary: Path) -> tuple[str, int] | None:
@@ -293,11 +280,7 @@ def _build(sources: list, corpus_dir: Path, key: str | None) -> tuple[Path, str]
         read_key = _key_of([entry["sha256"] for entry in info["files"]])
         if key is not None and read_key != key:
             raise CorpusStoreError(f"{', '.join(map(str, files))}: changed while being prepared: prepare again")
-        info_file = temporary / INFO_FILE
-        info_file.write_text(json.dumps(info))
-        with open(info_file, "rb+") as handle:
-            os.fsync(handle.fileno())
-        _fsync_folder(temporary)
+        (temporary / INFO_FILE).write_text(json.dumps(info))
         open_corpus(temporary, verify=True)  # what was written reads back as what was parsed
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
@@ -308,14 +291,11 @@ def _build(sources: list, corpus_dir: Path, key: str | None) -> tuple[Path, str]
 
 
 def _publish(temporary: Path, store: Path) -> None:
-    """Rename a complete temporary store to its key (the caller holds the key's lock)."""
+    """Move a complete temporary store, flushed to disk, to its key (the caller holds the key's lock)."""
     if (store / INFO_FILE).is_file():  # the same content, prepared meanwhile (a pipe is keyed only once read)
         shutil.rmtree(temporary)
         return
-    if store.exists():  # an incomplete folder under the final name (not written by this module): replace
-        shutil.rmtree(store)
-    os.replace(temporary, store)
-    _fsync_folder(store.parent)
+    replace_folder(temporary, store)  # an incomplete folder under the final name (not written here) is replaced
 
 
 def prepare_corpus(paths: str | Path | list[str | Path], corpus_dir: str | Path | None = None) -> Path:

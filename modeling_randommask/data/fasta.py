@@ -72,8 +72,11 @@ for _code in IUPAC:
 _CLEAN = bytes(_CLEAN)
 _ALLOWED = np.zeros(256, dtype=bool)
 _ALLOWED[np.frombuffer(IUPAC + IUPAC.lower() + _WHITESPACE, np.uint8)] = True
-IS_ACGT = np.zeros(256, dtype=bool)
-IS_ACGT[np.frombuffer(b"ACGT", np.uint8)] = True
+# Byte -> index of an (upper-case, as stored) A, C, G or T in that order: the column of base probabilities
+# (``pipeline_randommask.BASES``); -1 for any other byte.
+BASE_INDEX = np.full(256, -1, dtype=np.int64)
+BASE_INDEX[np.frombuffer(b"ACGT", np.uint8)] = np.arange(4)
+IS_ACGT = BASE_INDEX >= 0
 # Base -> its complement (IUPAC aware); any other byte maps to itself.
 COMPLEMENT = np.arange(256, dtype=np.uint8)
 COMPLEMENT[np.frombuffer(b"ACGTURYKMBVDH", np.uint8)] = np.frombuffer(b"TGCAAYRMKVBHD", np.uint8)  # N S W: self

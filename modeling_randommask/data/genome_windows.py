@@ -392,7 +392,7 @@ class GenomeWindowDataset(Dataset):
         out[:, 0], out[:, -1], out[:, 1:-1] = self.cls, self.sep, ids
         short = np.flatnonzero(lengths < self.window)
         if short.size:  # [SEP] after a padded record's last k-mer, [PAD] after it
-            tokens = torch.from_numpy((lengths[short] - self.tokenizer.k) // self.tokenizer.kmer_stride + 1)
+            tokens = torch.from_numpy(self.tokenizer.tokens_for_bases(lengths[short]))
             position = torch.arange(out.shape[1])
             rows = out[short]
             rows[position > tokens[:, None] + 1] = self.tokenizer.pad_token_id

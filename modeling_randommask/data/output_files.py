@@ -158,22 +158,33 @@ def partial_folder(path: str | os.PathLike) -> Iterator[Path]:
     temp.mkdir()
     try:
         yield temp
-        for file in temp.rglob("*"):
-            if file.is_file():
-                fsync_file(file)
-        fsync_folder(temp)
-        old = temp.with_name(temp.name.removesuffix(".partial") + ".old")
-        if path.exists():
-            os.rename(path, old)
-        os.rename(temp, path)
-        fsync_folder(path.parent)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_folder(temp, path)
     except OSError as error:
         shutil.rmtree(temp, ignore_errors=True)
         raise written_error(path, error) from None
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
+
+
+def replace_folder(temp: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Move the complete folder ``temp`` to ``path`` (a sibling name) so that after a crash ``path`` holds the old
+    folder or the new one, whole: every file and folder in ``temp`` is flushed to disk first, a folder already at
+    ``path`` is moved aside (``<temp>.old``) and removed once the new one is in place, and the parent's entries are
+    flushed after the move. The caller makes sure nobody else writes ``path`` meanwhile (a lock, a unique run)."""
+    temp, path = Path(temp), Path(path)
+    for entry in temp.rglob("*"):
+        if entry.is_dir():
+            fsync_folder(entry)
+        elif entry.is_file():
+            fsync_file(entry)
+    fsync_folder(temp)
+    old = temp.with_name(temp.name + ".old")
+    if path.exists():
+        os.replace(path, old)
+    os.replace(temp, path)
+    fsync_folder(path.parent)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def check_new_outputs(outputs: Iterable[str | os.PathLike], overwrite: bool, inputs: Iterable[str | os.PathLike] = (),

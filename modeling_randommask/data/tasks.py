@@ -474,10 +474,7 @@ def token_lengths(sequences: Sequence[str], tokenizer: Any) -> np.ndarray:
     """Tokens per sequence, special tokens excluded. Uses the tokenizer's exact ``tokens_for_bases`` rule when it
     has one (k-mer tokenizers: cheap), else tokenizes every sequence once."""
     if hasattr(tokenizer, "tokens_for_bases"):
-        bases = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
-        distinct, inverse = np.unique(bases, return_inverse=True)
-        per_length = np.array([tokenizer.tokens_for_bases(int(n)) for n in distinct], dtype=np.int64)
-        return per_length[inverse]
+        return tokenizer.tokens_for_bases(np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences)))
     encoded = tokenizer(list(sequences), add_special_tokens=False, truncation=False)["input_ids"]
     return np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
 

@@ -12,7 +12,7 @@ from transformers import BertConfig, BertForMaskedLM, PreTrainedConfig
 
 from ..configuration_randommask import RandomMaskConfig
 from ..modeling_randommask import RandomMaskForMaskedLM
-from ..tokenization import kmer_size_of_vocab, kmer_vocab
+from ..tokenization.kmer_vocab import check_vocab_file, kmer_size_of_vocab
 from .model_source import CheckpointError, check_loaded_weights
 
 # BertConfig fields that carry over unchanged (the architecture; everything else is ours or irrelevant).
@@ -76,16 +76,11 @@ def from_dnabert(path_or_model: str | os.PathLike | BertForMaskedLM, head: bool 
 
 
 def _check_vocab_file(vocab_file: Path, kmer_size: int) -> None:
-    """Refuse a vocabulary whose ids differ from DNABERT's (the weights would be read under wrong ids)."""
+    """Refuse a vocabulary whose ids differ from DNABERT's (the weights would be read under wrong ids): the
+    tokenizer's rule (``check_vocab_file``), raised as the checkpoint's fault."""
     if not vocab_file.is_file():
         return
-    expected = kmer_vocab(kmer_size)
-    found = vocab_file.read_text(encoding="utf-8").splitlines()
-    for line_number, (token, want) in enumerate(zip(found, expected), start=1):
-        if token.strip() != want:
-            raise CheckpointError(
-                f"{vocab_file}: line {line_number} holds {token.strip()!r} but id {line_number - 1} is {want!r} "
-                "in the DNABERT k-mer vocabulary"
-            )
-    if len(found) != len(expected):
-        raise CheckpointError(f"{vocab_file}: {len(found)} lines, the {kmer_size}-mer vocabulary has {len(expected)}")
+    try:
+        check_vocab_file(vocab_file, kmer_size)
+    except ValueError as error:
+        raise CheckpointError(str(error)) from None

@@ -21,7 +21,6 @@ from ..pipeline_randommask import (
     DEFAULT_RULE,
     centred_windows,
     masked_base_log_probs,
-    num_tokens,
     resolve_window,
     token_batches,
 )
@@ -46,7 +45,7 @@ def log_probs_at(model: RandomMaskForMaskedLM, tokenizer: KmerTokenizer, sequenc
                          f"({lengths[bad]} bases)")
     _, bases = resolve_window(model, tokenizer, window_tokens)
     starts, widths = (t.numpy() for t in centred_windows(torch.from_numpy(positions), torch.from_numpy(lengths),
-                                                         bases, tokenizer.k, tokenizer.kmer_stride))
+                                                         bases, tokenizer))
     if positions.size and widths.min() == 0:
         bad = int(np.flatnonzero(widths == 0)[0])
         raise SequenceError(f"record {sequences.names[records[bad]]!r} ({lengths[bad]} bases) holds no {tokenizer.k}-mer")
@@ -55,7 +54,7 @@ def log_probs_at(model: RandomMaskForMaskedLM, tokenizer: KmerTokenizer, sequenc
     if batch_tokens < 1:
         raise ValueError(f"batch_tokens must be >= 1, got {batch_tokens}")
     order = np.argsort(-widths, kind="stable")  # similar lengths per batch, little padding
-    tokens = num_tokens(torch.from_numpy(widths), tokenizer.k, tokenizer.kmer_stride).numpy() + 2
+    tokens = tokenizer.tokens_for_bases(widths) + 2
     with tqdm(total=positions.size, unit="base", desc="base probabilities", disable=not progress) as bar:
         for batch in token_batches(order, tokens, max(1, batch_tokens // len(strands))):
             columns = np.arange(widths[batch].max())

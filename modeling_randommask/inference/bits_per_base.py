@@ -28,10 +28,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..data.fasta import IS_ACGT, Sequences, read_genome
+from ..data.fasta import BASE_INDEX, IS_ACGT, Sequences, read_genome
 from ..data.genome_windows import GenomeDataConfig, GenomeWindowDataset, build_genome_datasets
 from ..modeling_randommask import RandomMaskForMaskedLM
-from ..pipeline_randommask import BASES, DEFAULT_BATCH_TOKENS, DEFAULT_RULE, resolve_window
+from ..pipeline_randommask import DEFAULT_BATCH_TOKENS, DEFAULT_RULE, resolve_window
 from ..tokenization import KmerTokenizer
 from .base_probabilities import log_probs_at
 from .markov import CONTEXTS, MarkovBaseline
@@ -43,8 +43,6 @@ DEFAULT_ORDER = 5
 MARKOV_FIT_BASES = 1 << 24  # 16.8 Mbp: over 4,000 counts per 6-mer on average, the order-5 table's
 MARKOV_FIT_PIECE = 1 << 16  # bases per sampled piece: long enough that piece edges lose a negligible share of k-mers
 MAX_DRAWS_PER_POSITION = 64  # bounds sample_positions' work on N-rich DNA (few bases with an A/C/G/T neighbourhood)
-_CODE = np.full(256, -1, dtype=np.int64)
-_CODE[np.frombuffer(BASES.encode(), np.uint8)] = np.arange(4)  # column of each base in the A, C, G, T outputs
 
 
 class StatisticUnavailable(ValueError):
@@ -160,7 +158,7 @@ def paired_difference(ours: PositionScores, reference: PositionScores) -> dict[s
 
 
 def _truth(dna: HeldOutDNA, positions: np.ndarray) -> np.ndarray:
-    return _CODE[dna.sequences.sequence[positions]]
+    return BASE_INDEX[dna.sequences.sequence[positions]]
 
 
 def model_position_scores(model: RandomMaskForMaskedLM, tokenizer: KmerTokenizer, dna: HeldOutDNA,

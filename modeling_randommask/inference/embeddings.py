@@ -33,7 +33,7 @@ from ..data.fasta import COMPLEMENT
 from ..data.options import OptionError, check_ranges
 from ..data.sequence_sources import SEQUENCE_COLUMN_HELP
 from ..modeling_randommask import RandomMaskPreTrainedModel
-from ..pipeline_randommask import DEFAULT_BATCH_TOKENS, num_tokens, token_batches, window_inputs
+from ..pipeline_randommask import DEFAULT_BATCH_TOKENS, token_batches, window_inputs
 from ..tokenization import KmerTokenizer
 from .loading import InferenceOptions, checked_window, load_model
 from .outputs import OUTPUT_SUFFIXES, check_names, check_output, check_suffix, open_writer
@@ -166,7 +166,7 @@ def _run(model, tokenizer: KmerTokenizer, sequences: Sequences, plan: _Plan, pro
     start_value = 0.0 if plan.pooling == "mean" else -np.inf
     pooled: dict[int, np.ndarray] = {}  # records whose windows are under way: [strands, dim] running sum or max
     last_window = np.cumsum(np.bincount(tiling.record, minlength=len(sequences))) - 1
-    tokens = num_tokens(torch.from_numpy(tiling.length), tokenizer.k, tokenizer.kmer_stride).numpy() + 2
+    tokens = tokenizer.tokens_for_bases(tiling.length) + 2
     bar = tqdm(total=len(tiling), unit="window", desc="embedding", disable=not progress)
     for first in range(0, len(tiling), plan.chunk_windows):
         chunk = np.arange(first, min(first + plan.chunk_windows, len(tiling)))

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ..data.options import OptionError
+from ..tokenization.kmer_vocab import kmer_span, num_kmer_tokens
 from .sequences import SequenceError
 
 
@@ -54,7 +55,7 @@ def tile(lengths: np.ndarray, window_bases: int, overlap: int, k: int, stride: i
     if overlap < 0 or step < stride:
         raise OptionError(f"--overlap must be in 0..{window_bases - stride} bases for windows of {window_bases} bases "
                          f"and k-mer stride {stride}, got {overlap}")
-    width = ((np.minimum(lengths, window_bases) - k) // stride) * stride + k  # longest tokenizable stretch
+    width = kmer_span(num_kmer_tokens(np.minimum(lengths, window_bases), k, stride), k, stride)  # longest tokenizable
     extra = lengths - width
     count = np.where(extra > 0, -(-extra // step) + 1, 1)
     record = np.repeat(np.arange(lengths.size), count)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import pickle
 import re
 import shutil
@@ -35,7 +34,7 @@ from typing import Any
 from accelerate import Accelerator
 
 from ..data.options import CheckpointError, OptionError
-from ..data.output_files import fsync_file, fsync_folder, write_whole
+from ..data.output_files import replace_folder, write_whole
 from ..masking.saved_masking import write_masking_state
 from ..masking.schedule import RandomMaskSchedule
 from .output_lock import LOCK_FILE
@@ -126,12 +125,7 @@ def save_training_checkpoint(accelerator: Accelerator, output_dir: Path, state: 
     accelerator.wait_for_everyone()  # every rank's RNG state is written before the manifest lists the files
     if accelerator.is_main_process:
         _write_manifest(staging)
-        fsync_folder(staging)
-        final = root / name
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(staging, final)
-        fsync_folder(root)
+        replace_folder(staging, root / name)
         write_whole(root / "latest", name)
         kept = sorted(p for p in root.glob("step-*") if p.is_dir() and p.name <= name)
         for old in [p for p in root.glob("step-*") if p.is_dir() and p.name > name] + kept[:-keep]:
@@ -150,11 +144,9 @@ def _sha256(path: Path) -> str:
 
 
 def _write_manifest(folder: Path) -> None:
-    """Size and SHA-256 of every file in ``folder``, each flushed to disk first; written last, so its presence means
-    the others are complete."""
+    """Size and SHA-256 of every file in ``folder``; written last, so its presence means the others are complete."""
     files = {}
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
-        fsync_file(path)
         files[path.name] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
     write_whole(folder / MANIFEST, json.dumps({"files": files}, indent=2))
 

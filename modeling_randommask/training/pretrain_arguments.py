@@ -151,12 +151,18 @@ def check_positions(parsed: tuple[PretrainArguments, GenomeDataConfig]) -> None:
 
 
 def parse_with_pretraining(study_type: type, argv: list[str] | None, defaults: dict[str, Any],
-                           set_by_study: dict[str, str]) -> tuple[Any, PretrainArguments, GenomeDataConfig]:
+                           set_by_study: dict[str, str], presets: dict[str, dict[str, Any]] | None = None
+                           ) -> tuple[Any, PretrainArguments, GenomeDataConfig]:
     """The options of a command that pretrains several models with one budget (reproduce, in_domain): its own
     dataclass beside ``PretrainArguments`` and ``GenomeDataConfig``, one parser, abbreviations refused, the study's
-    ``defaults`` in place of pretraining's; options the study sets per run (``set_by_study``: name -> what sets
-    it) are refused when given, rather than silently overridden."""
+    ``defaults`` in place of pretraining's, then those of the ``--preset`` given (``presets``: name -> defaults);
+    options the study sets per run (``set_by_study``: name -> what sets it) are refused when given, rather than
+    silently overridden."""
     parser = options_parser((study_type, PretrainArguments, GenomeDataConfig), defaults)
+    if presets:
+        chosen, _ = parser.parse_known_args(argv)  # only --preset matters here; parse_with checks the rest
+        defaults = defaults | presets.get(chosen.preset, {})
+        parser = options_parser((study_type, PretrainArguments, GenomeDataConfig), defaults)
     return parse_with(parser, argv, check=lambda parsed: check_set_by_study(parsed[1:], defaults, set_by_study))
 
 
