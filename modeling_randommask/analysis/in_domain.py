@@ -127,8 +127,8 @@ class InDomainArguments(FinetuneStageOptions):
                 "bits per base over the budgets, this study's among them"})
 
     def __post_init__(self):
-        check_ranges(self, positive=("bits_positions", "label_sizes", "finetune_learning_rate",
-                                     "finetune_learning_rates", "finetune_epochs", "finetune_batch_size"),
+        super().__post_init__()  # the fine-tuning stage's options
+        check_ranges(self, positive=("bits_positions", "label_sizes", "finetune_learning_rates"),
                      non_negative=("pretraining_seeds", "task_pretraining_steps"))
         if not self.pretraining_seeds:
             raise ValueError("--pretraining_seeds needs at least one seed")
