@@ -246,6 +246,17 @@ def test_compare_with_puts_the_budgets_on_one_curve_and_refuses_another_held_out
     assert "RandomMask − DNABERT masking" in report["tables"]["curve"] and "(SE " in rows[0]
     assert "## Bits per base by pretraining budget" in (tmp_path / "shorter" / "report.md").read_text()
 
+    results = tmp_path / "longer" / "results.json"  # edited by hand, then cut short: named, nothing written
+    kept = results.read_text()
+    for damaged, message in ((json.dumps({k: v for k, v in json.loads(kept).items() if k != "validation_loss"}),
+                              "no validation_loss"), (kept[:100], "not valid JSON")):
+        results.write_text(damaged)
+        args, pretraining, genome = budget(6, "damaged")
+        with pytest.raises(StageError, match=f"{re.escape(str(results))}: {message}"):
+            in_domain(replace(args, compare_with=[str(tmp_path / "longer")]), pretraining, genome)
+        assert not (tmp_path / "damaged").exists()
+    results.write_text(kept)
+
     args, pretraining, genome = budget(6, "elsewhere", val_seed=5)
     with pytest.raises(StageError, match="differs from .* in held_out_blocks"):
         in_domain(replace(args, compare_with=[str(tmp_path / "longer")]), pretraining, genome)

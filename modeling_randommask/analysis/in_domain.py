@@ -334,12 +334,14 @@ def task_pretrained_models(study: Study, models: dict[str, dict[int, Path]],
         name, train_file = task_output_name(Path(task)), find_split_file(task, "train")
         if train_file is None:
             raise InputError(f"--task_pretraining_steps: {task} has no train split to pretrain on")
-        for side, parents in ((continued_side(masking), models[masking]), (TASK_ONLY, dict.fromkeys(args.pretraining_seeds))):
+        task_settings = study.budget() | {"task": task, "train_sha256": _file_sha256(train_file), "masking": masking,
+                                          "steps": args.task_pretraining_steps}
+        starts = ((continued_side(masking), models[masking]), (TASK_ONLY, dict.fromkeys(args.pretraining_seeds)))
+        for side, parents in starts:
             for seed in args.pretraining_seeds:
                 folder = study.output_dir / "task-pretrain" / name / f"{side}-seed{seed}"
                 stage = f"task pretrain {name} {side} seed {seed}"
-                settings = study.budget() | {"task": task, "train_sha256": _file_sha256(train_file), "side": side,
-                                             "seed": seed, "masking": masking, "steps": args.task_pretraining_steps}
+                settings = task_settings | {"side": side, "seed": seed}
                 if not stage_is_reusable(stage, folder / STAGE_FILE, settings, _finished(folder)):
                     costs.run(stage, _task_pretrain, study, task, parents[seed], folder, seed, settings)
                 by_task.setdefault(task, {}).setdefault(side, {})[seed] = folder
@@ -397,9 +399,9 @@ def _bits_settings(study: Study) -> dict[str, Any]:
 def finetune_study(study: Study, models: dict[str, dict[int, Path]], costs: _Costs,
                    task_models: dict[str, dict[str, dict[int, Path]]]) -> list[dict]:
     """One row per (task, label size): each model (and the task's own task-pretrained models) fine-tuned with its
-    own seed, and the 6-mer logistic regression on the same training rows. With ``finetune_learning_rates`` each side chooses its rate on dev with its first
-    seed, and its other seeds run at that rate. Label sizes run smallest first, so a cut-short run still holds
-    whole rows."""
+    own seed, and the 6-mer logistic regression on the same training rows. With ``finetune_learning_rates`` each
+    side chooses its rate on dev with its first seed, and its other seeds run at that rate. Label sizes run smallest
+    first, so a cut-short run still holds whole rows."""
     args, rows = study.args, []
     for size in sorted(args.label_sizes):
         for task in args.tasks:
@@ -447,6 +449,21 @@ def _mean_std(values: list[float], scale: float = 1.0, digits: int = 3, sign: bo
     return f"{values.mean():{'+' if sign else ''}.{digits}f} ± {spread:.{digits}f}"
 
 
+def _paired(runs: list[dict], key: str) -> str:
+    """A paired difference over seeds: mean ± std of the runs' differences, then (SE) the largest per-seed standard
+    error over positions; "-" for runs without it."""
+    if key not in runs[0]:
+        return "-"
+    return (f"{_mean_std([r[key]['difference'] for r in runs], sign=True)} "
+            f"(SE {max(r[key]['standard_error'] for r in runs):.3f})")
+
+
+def pretrain_minutes(cpu_seconds: dict[str, float], maskings: list[str], seeds: list[Any]) -> dict[str, float]:
+    """CPU-minutes per pretraining run of each masking, the mean over its seeds (NaN for a cost not recorded)."""
+    return {masking: np.mean([cpu_seconds.get(f"pretrain {masking} seed {seed}", np.nan) for seed in seeds]) / 60
+            for masking in maskings}
+
+
 def bits_table(bits: dict[str, Any], cpu_minutes: dict[str, float], tokens: int) -> str:
     """Models (mean ± sample std over seeds) and Markov models, all at the same held-out positions. A model's
     paired differences (to the best two-sided Markov model, to the first masking) are their mean over seeds ± their
@@ -455,18 +472,12 @@ def bits_table(bits: dict[str, Any], cpu_minutes: dict[str, float], tokens: int)
     lines = [(f"| predictor | bits per base | accuracy | vs {bits['markov_reference']['label']} (bits) | "
               f"vs {reference} (bits) | pretraining tokens | CPU-min per run |"), "|---|---:|---:|---:|---:|---:|---:|"]
 
-    def paired(runs: list[dict], key: str) -> str:
-        if key not in runs[0]:
-            return "-"
-        return (f"{_mean_std([r[key]['difference'] for r in runs], sign=True)} "
-                f"(SE {max(r[key]['standard_error'] for r in runs):.3f})")
-
     for side, by_seed in bits["models"].items():
         runs = list(by_seed.values())
         cost = f"{cpu_minutes[side]:.1f}" if side in cpu_minutes else "-"
         lines.append(f"| {LABELS.get(side, side)} ({len(runs)} seeds) | {_mean_std([r['bits_per_base'] for r in runs])} | "
-                     f"{_mean_std([r['accuracy'] for r in runs])} | {paired(runs, 'vs_markov')} | "
-                     f"{paired(runs, 'vs_reference_masking')} | {tokens if side != SCRATCH else 0:,} | {cost} |")
+                     f"{_mean_std([r['accuracy'] for r in runs])} | {_paired(runs, 'vs_markov')} | "
+                     f"{_paired(runs, 'vs_reference_masking')} | {tokens if side != SCRATCH else 0:,} | {cost} |")
     for order, result in ((int(order), result) for order, result in bits["markov"].items()):
         for context in ("left", "centred"):
             before = order if context == "left" else order // 2
@@ -508,8 +519,14 @@ def read_study(folder: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise InputError(f"--compare_with {folder}: no results.json (not a finished study folder)")
     report = read_stage_json(path, "a finished study's results")
-    if not isinstance(report, dict) or not report.get("bits_per_base", {}).get("models"):
-        raise StageError(f"{path}: holds no bits per base (not a finished study): --compare_with needs one")
+    report = report if isinstance(report, dict) else {}
+    bits = report.get("bits_per_base") if isinstance(report.get("bits_per_base"), dict) else {}
+    missing = ([key for key in ("settings", "tokens_per_run", "cpu_seconds", "validation_loss") if key not in report]
+               + [f"bits_per_base.{key}" for key in ("models", "held_out_blocks", "positions", "markov_reference",
+                                                     "reference_masking") if key not in bits])
+    if missing:
+        raise StageError(f"{path}: no {', '.join(missing)} (not a study finished by this version): --compare_with "
+                         "needs its bits per base and validation losses; run that study's command again")
     return report
 
 
@@ -530,11 +547,6 @@ def curve_table(reports: list[dict[str, Any]]) -> str:
     maskings = [m for m in maskings if m != SCRATCH]
     others = [m for m in maskings if m != reference]
 
-    def paired(runs: dict, key: str) -> str:
-        runs = list(runs.values())
-        return (f"{_mean_std([r[key]['difference'] for r in runs], sign=True)} "
-                f"(SE {max(r[key]['standard_error'] for r in runs):.3f})")
-
     header = (["pretraining steps", "tokens per run", "seeds", "CPU-min per run"]
               + [f"{LABELS[m]}, bits" for m in maskings]
               + [f"{LABELS[m]} − {LABELS[reference]}" for m in others]
@@ -543,14 +555,14 @@ def curve_table(reports: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
     for report in reports:
         models, costs = report["bits_per_base"]["models"], report["cpu_seconds"]
-        minutes = [np.mean([v for k, v in costs.items() if k.startswith(f"pretrain {m} seed")]) / 60 for m in maskings]
+        minutes = pretrain_minutes(costs, maskings, list(models[reference])).values()
         last_loss = [_mean_std([runs[-1][1] for runs in report["validation_loss"][m].values()], digits=2)
                      for m in maskings]
         cells = ([f"{report['settings']['pretraining']['max_steps']:,}", f"{report['tokens_per_run']:,}",
                   str(len(models[reference])), " / ".join(f"{m:.1f}" for m in minutes)]
                  + [_mean_std([r["bits_per_base"] for r in models[m].values()]) for m in maskings]
-                 + [paired(models[m], "vs_reference_masking") for m in others]
-                 + [paired(models[m], "vs_markov") for m in maskings] + last_loss)
+                 + [_paired(list(models[m].values()), "vs_reference_masking") for m in others]
+                 + [_paired(list(models[m].values()), "vs_markov") for m in maskings] + last_loss)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -583,14 +595,13 @@ def in_domain(args: InDomainArguments, pretraining: PretrainArguments | None = N
         bits = read_stage_json(bits_file, "bits per base")  # as a rerun reads it (JSON keys)
     run_finetuning = args.stop_after == "finetune" and args.tasks and args.label_sizes
     rows = finetune_study(study, models, costs, task_models) if run_finetuning else []
-    pretrain_minutes = {masking: np.mean([costs.seconds.get(f"pretrain {masking} seed {seed}", np.nan)
-                                          for seed in args.pretraining_seeds]) / 60 for masking in args.maskings}
+    minutes = pretrain_minutes(costs.seconds, args.maskings, args.pretraining_seeds)
     report = {"settings": asdict(args) | {"pretraining": asdict(pretraining), "data": asdict(data)},
               "tokens_per_run": study.tokens_per_run, "bits_per_base": bits,
               "validation_loss": _as_json(validation_losses({m: models[m] for m in args.maskings})),
               "finetune": rows, "cpu_seconds": costs.seconds,
               "cpu_minutes_total": sum(costs.seconds.values()) / 60}
-    report["tables"] = {"bits_per_base": bits_table(bits, pretrain_minutes, study.tokens_per_run),
+    report["tables"] = {"bits_per_base": bits_table(bits, minutes, study.tokens_per_run),
                         "validation_loss": validation_loss_table(report["validation_loss"]),
                         "curve": curve_table(earlier + [report]) if earlier else None,
                         "mcc": mcc_table(rows) if rows else None}
@@ -617,8 +628,6 @@ def _defaults_of(kind: type) -> dict[str, Any]:
 
 
 def render_report(report: dict[str, Any]) -> str:
-    if report.get("stopped_after") == "pretrain":
-        return "# In-domain pretraining\n\nStopped after pretraining (--stop_after pretrain).\n"
     s = report["settings"]
     pre, data, bits = s["pretraining"], s["data"], report["bits_per_base"]
     budget = (f"{pre['model_preset']} model, {pre['max_steps']:,} steps x {pre['per_device_train_batch_size']} windows "

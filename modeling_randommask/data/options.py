@@ -112,6 +112,14 @@ def options_parser(dataclass_types: Any, defaults: dict[str, Any] | None = None)
     return parser
 
 
+def with_preset(dataclass_types: Any, argv: list[str] | None, defaults: dict[str, Any],
+                presets: dict[str, dict[str, Any]], option: str) -> dict[str, Any]:
+    """``defaults`` and then those of the preset (a recipe) that ``--<option>`` names on ``argv``, read alone first:
+    the defaults to build the command's parser with, so that an option given explicitly still wins over both."""
+    chosen, _ = options_parser(dataclass_types, defaults).parse_known_args(argv)  # parse_with checks the rest
+    return defaults | (presets.get(getattr(chosen, option)) or {})
+
+
 def parse_cli(dataclass_types: Any, argv: list[str] | None = None, defaults: dict[str, Any] | None = None) -> tuple:
     """The dataclasses of a command line (``options_parser``, with ``defaults``). A value a dataclass refuses (its
     ``__post_init__`` raises ``ValueError``) is a usage error naming the option, before anything is written."""

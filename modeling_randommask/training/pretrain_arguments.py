@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from ..configuration_randommask import ModelSize, RandomMaskConfig
 from ..data.genome_windows import GenomeDataConfig
-from ..data.options import OptionError, check_ranges, options_parser, parse_with
+from ..data.options import OptionError, check_ranges, options_parser, parse_with, with_preset
 from ..data.strides import Tokenization
 from ..masking.schedule import MaskingPreset, RandomMaskSchedule
 from ..tokenization.kmer_vocab import MAX_K
@@ -136,8 +136,8 @@ FIXED_ON_RESUME = ("model_preset", "kmer_size", "masking", "num_phases", "max_st
 def parse_args(argv: list[str] | None = None) -> tuple[PretrainArguments, GenomeDataConfig]:
     """Parse command-line options; ``--recipe`` sets defaults that explicit options override."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    recipe, _ = options_parser((PretrainArguments, GenomeDataConfig)).parse_known_args(argv)  # --recipe alone
-    parser = options_parser((PretrainArguments, GenomeDataConfig), RECIPES.get(recipe.recipe))
+    kinds = (PretrainArguments, GenomeDataConfig)
+    parser = options_parser(kinds, with_preset(kinds, argv, {}, RECIPES, "recipe"))
     return parse_with(parser, argv, check=check_positions)
 
 
@@ -158,11 +158,9 @@ def parse_with_pretraining(study_type: type, argv: list[str] | None, defaults: d
     ``defaults`` in place of pretraining's, then those of the ``--preset`` given (``presets``: name -> defaults);
     options the study sets per run (``set_by_study``: name -> what sets it) are refused when given, rather than
     silently overridden."""
-    parser = options_parser((study_type, PretrainArguments, GenomeDataConfig), defaults)
-    if presets:
-        chosen, _ = parser.parse_known_args(argv)  # only --preset matters here; parse_with checks the rest
-        defaults = defaults | presets.get(chosen.preset, {})
-        parser = options_parser((study_type, PretrainArguments, GenomeDataConfig), defaults)
+    kinds = (study_type, PretrainArguments, GenomeDataConfig)
+    defaults = with_preset(kinds, argv, defaults, presets, "preset") if presets else defaults
+    parser = options_parser(kinds, defaults)
     return parse_with(parser, argv, check=lambda parsed: check_set_by_study(parsed[1:], defaults, set_by_study))
 
 
